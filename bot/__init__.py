@@ -1,0 +1,3 @@
+"""oms-bot: a Slack chat-ops bot for HotWax Commerce OMS."""
+
+__version__ = "0.1.0"

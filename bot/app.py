@@ -1,0 +1,140 @@
+"""Builds the Bolt AsyncApp and the ASGI server around it (HTTP mode or Socket Mode).
+
+One ASGI app serves both modes: in HTTP mode it carries `POST /slack/events`; in Socket Mode
+it connects the socket at start-up. Both serve `/healthz` and `/readyz`, and both shut down
+the same way: stop taking new work, finish what is in flight (up to a timeout), close clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.dispatch import Ack, handle_slash_command
+from bot.oms import OmsError
+from bot.services import Services
+from bot.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+READY_CHECK_TIMEOUT = 5.0
+
+
+def build_web_client(token: str, api_url: str) -> AsyncWebClient:
+    """The Web API client: retries connection errors and honours 429 Retry-After."""
+    return AsyncWebClient(
+        token=token,
+        base_url=api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_bolt_app(
+    services: Services, *, token: str, signing_secret: str | None, api_url: str
+) -> AsyncApp:
+    """The Bolt app with every listener. Work that calls the OMS starts after the ack."""
+    app = AsyncApp(
+        client=build_web_client(token, api_url),
+        signing_secret=signing_secret or "",
+        # The ack handler runs inline (no 10 ms ack polling); work goes to the task tracker.
+        process_before_response=True,
+        request_verification_enabled=signing_secret is not None,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    @app.command("/oms")
+    async def on_oms(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await handle_slash_command(services, body, ack, client)
+
+    return app
+
+
+async def readiness(services: Services) -> list[str]:
+    """Why the bot is not ready: the database or the OMS login, with the reason."""
+    problems: list[str] = []
+    try:
+        await asyncio.wait_for(services.store.aping(), READY_CHECK_TIMEOUT)
+    except StoreUnavailable as exc:
+        problems.append(str(exc))
+    except TimeoutError:
+        problems.append(f"database did not answer within {READY_CHECK_TIMEOUT:.0f}s")
+    try:
+        await asyncio.wait_for(services.oms.check_login(), READY_CHECK_TIMEOUT)
+    except OmsError as exc:
+        problems.append(str(exc))
+    except TimeoutError:
+        problems.append(f"OMS login did not answer within {READY_CHECK_TIMEOUT:.0f}s")
+    return problems
+
+
+def build_asgi_app(
+    services: Services, bolt_app: AsyncApp, *, app_token: str | None = None
+) -> Starlette:
+    """HTTP mode when `app_token` is None, Socket Mode otherwise; health routes in both."""
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        problems = await readiness(services)
+        if problems:
+            return JSONResponse({"ready": False, "problems": problems}, status_code=503)
+        return JSONResponse({"ready": True, "problems": []})
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    if app_token is None:
+        slack_handler = AsyncSlackRequestHandler(bolt_app)
+
+        async def events(request: Request) -> Response:
+            return await slack_handler.handle(request)
+
+        routes.append(Route("/slack/events", events, methods=["POST"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        socket_handler = None
+        if app_token is not None:
+            # Built here, on the serving loop: its aiohttp session binds to the running loop.
+            socket_handler = AsyncSocketModeHandler(bolt_app, app_token)
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode")
+        try:
+            yield
+        finally:
+            await shutdown(services, socket_handler)
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def shutdown(services: Services, socket_handler: AsyncSocketModeHandler | None) -> None:
+    """Stop taking work, finish in-flight commands up to the timeout, close every client."""
+    services.tasks.accepting = False
+    if socket_handler is not None:
+        await socket_handler.close_async()  # type: ignore[no-untyped-call]
+    timeout = services.settings.omsbot_shutdown_timeout
+    if services.tasks.pending:
+        log.info("finishing %d in-flight task(s), up to %.0fs", services.tasks.pending, timeout)
+    cancelled = await services.tasks.drain(timeout)
+    if cancelled:
+        log.warning("%d task(s) did not finish in time and were cancelled", cancelled)
+    await services.aclose()
+    log.info("shut down")

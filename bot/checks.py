@@ -1,0 +1,118 @@
+"""`oms-bot check-config`: one line per check, ok or FAILED with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_sdk.errors import SlackApiError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.oms import OmsClient, OmsError
+from bot.store import StoreUnavailable, open_store
+
+Printer = Callable[[str], None]
+
+
+def _line(name: str, ok: bool, detail: str) -> str:
+    return f"{'ok    ' if ok else 'FAILED'} {name}: {detail}"
+
+
+async def _check(printer: Printer, name: str, check: Callable[[], Awaitable[str]]) -> bool:
+    try:
+        detail = await check()
+    except (OmsError, StoreUnavailable, SlackApiError, OSError, ValueError) as exc:
+        printer(_line(name, False, _reason(exc)))
+        return False
+    printer(_line(name, True, detail))
+    return True
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error', exc.response.status_code)}"
+    return str(exc)
+
+
+async def run_checks(printer: Printer) -> int:
+    """Run every check; return 0 when all pass, 1 otherwise."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        printer(_line("settings", False, str(exc).replace("\n", " ")))
+        return 1
+    printer(_line("settings", True, "valid"))
+    results = [
+        await _check(printer, "OMS login", lambda: _oms_login(settings)),
+        await _check(printer, "Maarg discovery", lambda: _maarg(settings)),
+        await _check(printer, "Slack auth.test", lambda: _slack(settings)),
+        await _check(printer, "database", lambda: _database(settings)),
+    ]
+    return 0 if all(results) else 1
+
+
+def _client(settings: Settings) -> tuple[OmsClient, Callable[[], None]]:
+    if settings.uses_sandbox:
+        from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
+
+        sandbox = SandboxServer()
+        sandbox.start()
+        client = OmsClient(
+            sandbox.url,
+            username=DEMO_USERNAME,
+            password=DEMO_PASSWORD,
+            timeout=settings.oms_timeout,
+        )
+        return client, sandbox.stop
+    assert settings.oms_base_url
+    client = OmsClient(
+        settings.oms_base_url,
+        username=settings.oms_username,
+        password=settings.oms_password.get_secret_value() if settings.oms_password else None,
+        api_token=settings.oms_api_token.get_secret_value() if settings.oms_api_token else None,
+        maarg_url=settings.oms_maarg_url,
+        timeout=settings.oms_timeout,
+    )
+    return client, lambda: None
+
+
+async def _oms_login(settings: Settings) -> str:
+    client, stop = _client(settings)
+    try:
+        user = await client.check_login()
+    finally:
+        await client.aclose()
+        stop()
+    where = "embedded sandbox" if settings.uses_sandbox else settings.oms_base_url
+    return f"logged in as {user} at {where}"
+
+
+async def _maarg(settings: Settings) -> str:
+    client, stop = _client(settings)
+    try:
+        url = await client.maarg_base()
+    finally:
+        await client.aclose()
+        stop()
+    how = "configured (OMS_MAARG_URL)" if settings.oms_maarg_url else "discovered"
+    return f"{how}: {url}"
+
+
+async def _slack(settings: Settings) -> str:
+    if settings.slack_bot_token is None:
+        return "skipped: no SLACK_BOT_TOKEN (console mode)"
+    from bot.app import build_web_client
+
+    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    resp = await client.auth_test()
+    return f"bot {resp.get('user')} in team {resp.get('team')} ({resp.get('team_id')})"
+
+
+async def _database(settings: Settings) -> str:
+    from bot.store.db import describe
+
+    store = open_store(settings.omsbot_database_url)
+    try:
+        await store.aping()
+    finally:
+        store.dispose()
+    return f"reachable: {describe(settings.omsbot_database_url)}"

@@ -1,0 +1,310 @@
+"""OmsClient: the OMS operations the bot needs, each mapped to a documented HotWax endpoint.
+
+docs/oms-api.md lists every operation with its endpoint and public source. Each public
+method names its operation; that name is what the user sees when the call fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.oms.conventions import parse_count
+from bot.oms.errors import OmsBadResponse, OmsError
+from bot.oms.models import Order, StatusChange, UserProfile
+from bot.oms.refs import OrderRef
+from bot.oms.session import DISCOVER_MAARG, LOGIN, OmsSession
+from bot.oms.transport import HttpTransport
+
+# Some Maarg deployments silently cap a page at 50 rows whatever pageSize says.
+MAARG_PAGE_SIZE = 50
+# A runaway guard for paging: an OMS that keeps answering full pages forever.
+MAARG_MAX_PAGES = 1000
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class MaargList:
+    total: int
+    rows: list[dict[str, Any]]
+
+
+def _parse_models(model: type[M], rows: Any, operation: str) -> list[M]:
+    if not isinstance(rows, list):
+        raise OmsBadResponse(operation, f"expected a JSON list, got {type(rows).__name__}")
+    try:
+        return [model.model_validate(row) for row in rows]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        # Only the location and pydantic's message: the input may be large or sensitive.
+        raise OmsBadResponse(
+            operation, f"unexpected {model.__name__} shape at {where or 'top'}: {first['msg']}"
+        ) from None
+
+
+def _newest_first(orders: list[Order]) -> list[Order]:
+    return sorted(orders, key=lambda order: order.sort_key, reverse=True)
+
+
+class OmsClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        api_token: str | None = None,
+        maarg_url: str | None = None,
+        timeout: float = 10.0,
+        read_retries: int = 2,
+        retry_backoff: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = HttpTransport(
+            timeout=timeout,
+            read_retries=read_retries,
+            retry_backoff=retry_backoff,
+            transport=transport,
+        )
+        self._session = OmsSession(
+            self._http,
+            base_url,
+            username=username,
+            password=password,
+            api_token=api_token,
+            maarg_url=maarg_url,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._session.base_url
+
+    async def __aenter__(self) -> OmsClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        """Last line of defence: no secret leaves in an error message, whatever its origin."""
+        try:
+            yield
+        except OmsError as exc:
+            exc.redact(self._session.secrets)
+            raise
+
+    # -- session --------------------------------------------------------------------------
+
+    async def login(self) -> None:
+        async with self._guard():
+            await self._session.login(LOGIN)
+
+    async def maarg_base(self) -> str:
+        async with self._guard():
+            return await self._session.maarg_base(DISCOVER_MAARG)
+
+    async def check_login(self) -> str:
+        operation = "read the OMS user profile"
+        async with self._guard():
+            body = await self._session.ofbiz("GET", "user-profile", operation=operation, read=True)
+            profile = _parse_models(UserProfile, [body or {}], operation)[0]
+            return profile.user_login_id
+
+    # -- orders ---------------------------------------------------------------------------
+
+    async def find_orders(self, ref: OrderRef) -> list[Order]:
+        if ref.kind == "shopify_id":
+            return await self.find_orders_by_shopify_id(ref.value)
+        if ref.kind == "shopify_name":
+            return await self.find_orders_by_shopify_name(ref.value)
+        orders = await self.find_orders_by_order_id(ref.value)
+        if not orders and not ref.explicit and ref.value.isdigit():
+            # Short Shopify ids exist on old or test shops; digits alone are ambiguous.
+            orders = await self.find_orders_by_shopify_id(ref.value)
+        return orders
+
+    async def find_orders_by_order_id(self, order_id: str) -> list[Order]:
+        return await self._find_orders({"orderId": order_id}, "find order by order id")
+
+    async def find_orders_by_shopify_id(self, shopify_order_id: str) -> list[Order]:
+        return await self._find_orders(
+            {"externalId": shopify_order_id}, "find order by Shopify order id"
+        )
+
+    async def find_orders_by_shopify_name(self, name: str) -> list[Order]:
+        shown = name if name.startswith("#") else f"#{name}"
+        return await self._find_orders({"orderName": shown}, "find order by Shopify order name")
+
+    async def _find_orders(self, filters: dict[str, str], operation: str) -> list[Order]:
+        async with self._guard():
+            # dependentLevels=1 brings identifications, statuses and items in the same answer.
+            listed = await self._maarg_list_all(
+                "oms/orders", {**filters, "dependentLevels": "1"}, operation=operation
+            )
+            return _newest_first(_parse_models(Order, listed.rows, operation))
+
+    async def order_status_history(self, order_id: str) -> list[StatusChange]:
+        operation = "read order status history"
+        async with self._guard():
+            body, _ = await self._session.maarg(
+                "GET", f"oms/orders/{_path_part(order_id)}/status", operation=operation, read=True
+            )
+            changes = _parse_models(StatusChange, body, operation)
+            return sorted(changes, key=lambda change: change.status_datetime or _OLDEST)
+
+    # -- generic reads (later runbooks build on these) ------------------------------------
+
+    async def perform_find(
+        self,
+        entity_name: str,
+        input_fields: Mapping[str, Any],
+        *,
+        field_list: Sequence[str] | None = None,
+        view_size: int = 100,
+        view_index: int = 0,
+        order_by: str | None = None,
+        operation: str,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """OFBiz performFind: (total count, one page of rows). "No record found" -> (0, [])."""
+        body: dict[str, Any] = {
+            "entityName": entity_name,
+            "inputFields": dict(input_fields),
+            "viewSize": view_size,
+            "viewIndex": view_index,
+        }
+        if not input_fields:
+            body["noConditionFind"] = "Y"
+        if field_list:
+            body["fieldList"] = list(field_list)
+        if order_by:
+            body["orderBy"] = order_by
+        async with self._guard():
+            answer = await self._session.ofbiz(
+                "POST", "performFind", operation=operation, read=True, json=body
+            )
+            if answer is None:
+                return 0, []
+            docs = answer.get("docs", [])
+            if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+                raise OmsBadResponse(operation, "performFind docs is not a list of objects")
+            count = parse_count(answer.get("count", len(docs)), operation, "performFind count")
+            return count, docs
+
+    async def solr_query(
+        self, json_body: Mapping[str, Any], *, core: str | None, operation: str
+    ) -> dict[str, Any]:
+        """OFBiz solr-query (POST form). Returns the Solr JSON answer as is."""
+        body: dict[str, Any] = {"json": dict(json_body)}
+        if core:
+            body["coreName"] = core
+        async with self._guard():
+            answer = await self._session.ofbiz(
+                "POST", "solr-query", operation=operation, read=True, json=body
+            )
+            if answer is None:
+                return {"response": {"numFound": 0, "start": 0, "docs": []}}
+            header = answer.get("responseHeader")
+            if isinstance(header, dict) and header.get("status") not in (None, 0, "0"):
+                raise OmsBadResponse(operation, f"Solr answered status {header.get('status')}")
+            if "response" not in answer and "grouped" not in answer:
+                raise OmsBadResponse(operation, "the Solr answer has neither response nor grouped")
+            return answer
+
+    async def call_service(
+        self, service_name: str, params: Mapping[str, Any], *, operation: str
+    ) -> dict[str, Any]:
+        """OFBiz `POST /api/service/{name}`: a write, so it is never retried."""
+        async with self._guard():
+            answer = await self._session.ofbiz(
+                "POST",
+                f"service/{_path_part(service_name)}",
+                operation=operation,
+                read=False,
+                json=dict(params),
+            )
+            return answer or {}
+
+    async def maarg_page(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        page_index: int,
+        page_size: int,
+        operation: str,
+    ) -> MaargList:
+        """One page of a Maarg entity list; `total` comes from the X-Total-Count header."""
+        query = {**params, "pageIndex": str(page_index), "pageSize": str(page_size)}
+        async with self._guard():
+            body, headers = await self._session.maarg(
+                "GET", path, operation=operation, read=True, params=query
+            )
+            if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+                raise OmsBadResponse(operation, "expected a JSON list of objects")
+            header = headers.get("X-Total-Count")
+            total = len(body) if header is None else parse_count(header, operation, "X-Total-Count")
+            return MaargList(total=total, rows=body)
+
+    async def maarg_list(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        operation: str,
+        page_size: int = MAARG_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> MaargList:
+        """Every row of a Maarg entity list (up to `limit`), paging with pageIndex/pageSize."""
+        async with self._guard():
+            return await self._maarg_list_all(
+                path, params, operation=operation, page_size=page_size, limit=limit
+            )
+
+    async def _maarg_list_all(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        operation: str,
+        page_size: int = MAARG_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> MaargList:
+        rows: list[dict[str, Any]] = []
+        total = 0
+        size = page_size
+        for index in range(MAARG_MAX_PAGES):
+            page = await self.maarg_page(
+                path, params, page_index=index, page_size=size, operation=operation
+            )
+            total = page.total
+            rows.extend(page.rows)
+            if limit is not None and len(rows) >= limit:
+                return MaargList(total=total, rows=rows[:limit])
+            if not page.rows or len(rows) >= total:
+                break
+            if len(page.rows) < size:
+                if index > 0:
+                    break  # a short page after the first is the last page
+                # A short first page with more rows announced is the silent cap: continue
+                # with the server's real page size so pageIndex offsets line up.
+                size = len(page.rows)
+        return MaargList(total=total, rows=rows)
+
+
+def _path_part(value: str) -> str:
+    """Quote a value placed in a URL path so "/" or "?" cannot change the route."""
+    return quote(value, safe="")

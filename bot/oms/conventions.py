@@ -1,0 +1,109 @@
+"""HotWax's two answer conventions, turned into values or typed errors.
+
+OFBiz (/api/) answers business errors with HTTP 200 and `_ERROR_MESSAGE_`,
+`_ERROR_MESSAGE_LIST_` or `error` in the body; "No record found" in `error` is an empty result.
+Moqui/Maarg (/rest/s1/) answers errors with a non-2xx status and `{"errors": "..."}`.
+Statuses the caller must handle itself (401 -> log in again) are checked before these run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from bot.oms.errors import OmsBadResponse, OmsRequestError, OmsUnavailable
+from bot.oms.transport import describe_status
+
+NO_RECORD_FOUND = "No record found"
+_SNIPPET = 80
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 3] + "..."
+
+
+def decode_json(response: httpx.Response, operation: str) -> Any:
+    text = response.text
+    # OFBiz's logout (and some older endpoints) prefix JSON with "//" against JSON hijacking.
+    if text.startswith("//"):
+        text = text[2:]
+    try:
+        return json.loads(text)
+    except ValueError:
+        kind = "an empty body" if not text.strip() else f"non-JSON ({_snippet(text)!r})"
+        raise OmsBadResponse(
+            operation, f"the OMS answered {describe_status(response.status_code)} with {kind}"
+        ) from None
+
+
+def _join_messages(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value if item not in (None, ""))
+    if isinstance(value, dict):
+        # Solr errors pass through OFBiz as {"error": {"msg": ..., "code": ...}}.
+        return str(value.get("msg") or value.get("message") or value)
+    return str(value)
+
+
+def _http_failure(response: httpx.Response, operation: str, message: str | None) -> Exception:
+    status = response.status_code
+    if status >= 500 and message is None:
+        return OmsUnavailable(operation, f"the OMS answered {describe_status(status)}")
+    text = message or f"the OMS answered {describe_status(status)}"
+    return OmsRequestError(operation, text, status_code=status)
+
+
+def _error_text_in(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    for key in ("errors", "_ERROR_MESSAGE_LIST_", "_ERROR_MESSAGE_", "errorMessage", "error"):
+        value = body.get(key)
+        if value not in (None, "", []):
+            return _join_messages(value)
+    return None
+
+
+def _try_json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.text)
+    except ValueError:
+        return None
+
+
+def ofbiz_payload(response: httpx.Response, operation: str) -> dict[str, Any] | None:
+    """The OFBiz body as a dict, or None when OFBiz said "No record found"."""
+    if not response.is_success:
+        raise _http_failure(response, operation, _error_text_in(_try_json(response)))
+    body = decode_json(response, operation)
+    if not isinstance(body, dict):
+        raise OmsBadResponse(operation, f"expected a JSON object, got {type(body).__name__}")
+    if body.get("error") == NO_RECORD_FOUND:
+        return None
+    for key in ("_ERROR_MESSAGE_LIST_", "_ERROR_MESSAGE_", "error"):
+        value = body.get(key)
+        if value not in (None, "", []):
+            raise OmsRequestError(operation, _join_messages(value), status_code=200)
+    return body
+
+
+def maarg_payload(response: httpx.Response, operation: str) -> Any:
+    """The Maarg body (a list for entity routes, an object for services)."""
+    if not response.is_success:
+        raise _http_failure(response, operation, _error_text_in(_try_json(response)))
+    return decode_json(response, operation)
+
+
+def parse_count(value: Any, operation: str, what: str) -> int:
+    """Counts arrive as numbers or strings ("1") depending on the endpoint and release."""
+    if isinstance(value, bool):
+        raise OmsBadResponse(operation, f"{what} is not a number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise OmsBadResponse(operation, f"{what} is not a number: {_snippet(repr(value))}")

@@ -1,0 +1,162 @@
+"""What the client reads from HotWax, as pydantic models.
+
+Field aliases are HotWax's own names, so the real JSON parses as-is; the Python names are
+snake_case. Both backends serialise timestamps differently (Moqui and OFBiz JSON give epoch
+milliseconds, Solr gives ISO-8601), so every datetime field accepts either.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+ORDER_CANCELLED = "ORDER_CANCELLED"
+
+SALES_CHANNEL_LABELS = {
+    "POS_SALES_CHANNEL": "POS",
+    "WEB_SALES_CHANNEL": "Web",
+    "MOBILE_SALES_CHANNEL": "Mobile",
+    "MARKETPLACE_CHANNEL": "Marketplace",
+}
+
+
+def _to_datetime(value: Any) -> Any:
+    """Epoch ms (number or digit string) -> aware UTC datetime; leave other values to pydantic."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value  # let pydantic reject it rather than read True as 1 ms
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str) and value.strip().isdigit():
+        return datetime.fromtimestamp(int(value.strip()) / 1000, tz=UTC)
+    return value
+
+
+def _assume_utc(value: datetime | None) -> datetime | None:
+    # OFBiz sometimes sends "2024-01-03 10:15:12.0" without a zone; HotWax stores UTC, and
+    # mixing naive and aware datetimes would make sorting versions crash.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+OmsDatetime = Annotated[datetime | None, BeforeValidator(_to_datetime), AfterValidator(_assume_utc)]
+OptionalDecimal = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+
+
+class _OmsModel(BaseModel):
+    # populate_by_name lets tests and the sandbox build models with Python names too;
+    # extra="ignore" because HotWax adds fields between releases and that must not break us.
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class OrderIdentification(_OmsModel):
+    type_id: str = Field(alias="orderIdentificationTypeId")
+    value: str = Field(alias="idValue")
+    from_date: OmsDatetime = Field(default=None, alias="fromDate")
+    thru_date: OmsDatetime = Field(default=None, alias="thruDate")
+
+    @property
+    def is_active(self) -> bool:
+        # An expired identification (thruDate set) is how HotWax "removes" one.
+        return self.thru_date is None
+
+
+class StatusChange(_OmsModel):
+    status_id: str = Field(alias="statusId")
+    status_datetime: OmsDatetime = Field(default=None, alias="statusDatetime")
+    user_login: str | None = Field(default=None, alias="statusUserLogin")
+    order_item_seq_id: str | None = Field(default=None, alias="orderItemSeqId")
+    change_reason: str | None = Field(default=None, alias="changeReason")
+    order_status_id: str | None = Field(default=None, alias="orderStatusId")
+
+
+class OrderItem(_OmsModel):
+    order_item_seq_id: str = Field(alias="orderItemSeqId")
+    product_id: str | None = Field(default=None, alias="productId")
+    item_description: str | None = Field(default=None, alias="itemDescription")
+    quantity: OptionalDecimal = None
+    unit_price: OptionalDecimal = Field(default=None, alias="unitPrice")
+    status_id: str | None = Field(default=None, alias="statusId")
+    ship_group_seq_id: str | None = Field(default=None, alias="shipGroupSeqId")
+
+
+class PaymentPreference(_OmsModel):
+    payment_preference_id: str | None = Field(default=None, alias="orderPaymentPreferenceId")
+    payment_method_type_id: str | None = Field(default=None, alias="paymentMethodTypeId")
+    status_id: str | None = Field(default=None, alias="statusId")
+    max_amount: OptionalDecimal = Field(default=None, alias="maxAmount")
+
+
+class Order(_OmsModel):
+    """One OrderHeader version. Accepts the Moqui list master and the get#SalesOrder detail."""
+
+    order_id: str = Field(alias="orderId")
+    order_name: str | None = Field(default=None, alias="orderName")
+    external_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("externalId", "orderExternalId")
+    )
+    status_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("statusId", "orderStatusId")
+    )
+    sales_channel_enum_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("salesChannelEnumId", "salesChannel")
+    )
+    product_store_id: str | None = Field(default=None, alias="productStoreId")
+    order_date: OmsDatetime = Field(default=None, alias="orderDate")
+    entry_date: OmsDatetime = Field(default=None, alias="entryDate")
+    grand_total: OptionalDecimal = Field(default=None, alias="grandTotal")
+    currency_uom: str | None = Field(default=None, alias="currencyUom")
+    identifications: list[OrderIdentification] = Field(default_factory=list)
+    statuses: list[StatusChange] = Field(default_factory=list)
+    items: list[OrderItem] = Field(default_factory=list)
+    payment_preferences: list[PaymentPreference] = Field(
+        default_factory=list, alias="paymentPreferences"
+    )
+
+    def identification(self, type_id: str) -> str | None:
+        """The active value of one identification type (SHOPIFY_ORD_ID, SHOPIFY_ORD_NAME, ...)."""
+        for ident in self.identifications:
+            if ident.type_id == type_id and ident.is_active:
+                return ident.value
+        return None
+
+    @property
+    def shopify_order_id(self) -> str | None:
+        return self.identification("SHOPIFY_ORD_ID") or self.external_id
+
+    @property
+    def shopify_order_name(self) -> str | None:
+        return self.identification("SHOPIFY_ORD_NAME") or self.order_name
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status_id == ORDER_CANCELLED
+
+    @property
+    def sales_channel_label(self) -> str:
+        channel = self.sales_channel_enum_id
+        if channel is None:
+            return "unknown"
+        return SALES_CHANNEL_LABELS.get(channel, channel)
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """Newest version last when sorted ascending: entry date, then order id as tie-break."""
+        moment = self.entry_date or self.order_date or datetime.min.replace(tzinfo=UTC)
+        return moment, self.order_id
+
+
+class UserProfile(_OmsModel):
+    user_login_id: str = Field(alias="userLoginId")
+    party_id: str | None = Field(default=None, alias="partyId")
+    party_name: str | None = Field(default=None, alias="partyName")
+    user_time_zone: str | None = Field(default=None, alias="userTimeZone")

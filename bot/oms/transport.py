@@ -1,0 +1,112 @@
+"""One HTTP exchange with the OMS: timeouts, retries for reads, network failures as errors.
+
+This layer knows nothing of HotWax's body conventions or of auth; it returns the response or
+raises OmsUnavailable. Retrying is decided per call by the caller's `read` flag, because only
+the caller knows whether a POST (performFind, solr-query) is a read or a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from bot.oms.errors import OmsUnavailable
+
+# Gateway-ish statuses: the request most likely never reached the application, so a read is
+# safe to repeat. A plain 500 is the application failing and is not retried.
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception chain: httpx wraps the OSError that says what really happened."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def describe_network_error(exc: httpx.TransportError, timeout: float) -> str:
+    """A short human reason; never the raw exception text, which may echo the request."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {_seconds(timeout)}"
+    if isinstance(exc, httpx.ConnectError):
+        causes = list(_causes(exc))
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return "connection refused"
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return "the OMS host name could not be resolved"
+        if "refused" in str(exc).lower():
+            return "connection refused"
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection was closed before a complete answer arrived"
+    return f"network error ({type(exc).__name__})"
+
+
+def describe_status(status: int) -> str:
+    try:
+        phrase = httpx.codes.get_reason_phrase(status)
+    except ValueError:
+        phrase = ""
+    return f"HTTP {status} {phrase}".strip()
+
+
+class HttpTransport:
+    """A thin wrapper over one httpx.AsyncClient shared by both backends."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        read_retries: int,
+        retry_backoff: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.read_retries = max(0, read_retries)
+        self.retry_backoff = max(0.0, retry_backoff)
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        read: bool,
+        params: Any = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        attempts = 1 + (self.read_retries if read else 0)
+        for attempt in range(attempts):
+            last_try = attempt == attempts - 1
+            try:
+                response = await self._client.request(
+                    method, url, params=params, json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if last_try:
+                    reason = describe_network_error(exc, self.timeout)
+                    if attempts > 1:
+                        reason += f" ({attempts} attempts)"
+                    raise OmsUnavailable(operation, reason) from None
+            else:
+                if response.status_code not in RETRYABLE_STATUSES or last_try:
+                    return response
+            # Exponential backoff: 0.2s, 0.4s, 0.8s ... gives a restarting OMS time to come back.
+            await asyncio.sleep(self.retry_backoff * (2**attempt))
+        raise AssertionError("unreachable: the last attempt always returns or raises")

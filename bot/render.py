@@ -1,0 +1,54 @@
+"""Block Kit rendered as terminal text: the console's view of a Slack message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+_BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
+
+
+def mrkdwn_to_text(text: str) -> str:
+    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
+    text = _BARE_LINK.sub(lambda m: m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _text(obj: dict[str, Any] | None) -> str:
+    return mrkdwn_to_text(str((obj or {}).get("text", "")))
+
+
+def render_blocks(
+    blocks: list[dict[str, Any]], fallback: str, buttons: list[dict[str, Any]]
+) -> list[str]:
+    """Lines for the blocks; every button is appended to `buttons` and shown as [N]."""
+    if not blocks:
+        return [mrkdwn_to_text(fallback)]
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _text(block.get("text"))
+            lines += [title, "=" * min(len(title), 72)]
+        elif kind == "section":
+            if block.get("text"):
+                lines.append(_text(block["text"]))
+            for item in block.get("fields", []):
+                label, _, value = _text(item).partition("\n")
+                lines.append(f"  {label.strip('*')}: {value}")
+        elif kind == "context":
+            lines.append("  (" + " | ".join(_text(e) for e in block.get("elements", [])) + ")")
+        elif kind == "divider":
+            lines.append("-" * 40)
+        elif kind == "actions":
+            labels = []
+            for element in block.get("elements", []):
+                if element.get("type") == "button":
+                    buttons.append({**element, "block_id": block.get("block_id")})
+                    style = f" ({element['style']})" if element.get("style") else ""
+                    labels.append(f"[{len(buttons)}] {_text(element.get('text'))}{style}")
+            lines.append("  " + "   ".join(labels) + "   (type `click N`)")
+        elif kind == "rich_text":
+            lines.append(mrkdwn_to_text(fallback))
+    return lines

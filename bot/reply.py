@@ -1,0 +1,70 @@
+"""How a command or click answers the user: ephemeral replies, channel posts and updates."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.blocks import Message
+
+log = logging.getLogger(__name__)
+
+
+class Replier:
+    """Answers one user in one conversation.
+
+    Ephemeral replies go through the interaction's `response_url` (it works in DMs and in
+    channels the bot has not joined); when that URL is used up or missing they fall back to
+    `chat.postEphemeral`.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel_id: str,
+        user_id: str,
+        response_url: str | None,
+    ) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.user_id = user_id
+        self.response_url = response_url
+
+    async def ephemeral(self, message: Message, *, replace: bool = False) -> None:
+        if self.response_url:
+            hook = AsyncWebhookClient(self.response_url)
+            resp = await hook.send(
+                text=message.text,
+                blocks=message.blocks,
+                response_type="ephemeral",
+                replace_original=replace,
+            )
+            if resp.status_code == 200:
+                return
+            log.warning("response_url answered %s; falling back to postEphemeral", resp.status_code)
+        await self.client.chat_postEphemeral(
+            channel=self.channel_id, user=self.user_id, text=message.text, blocks=message.blocks
+        )
+
+    async def post(self, message: Message, *, thread_ts: str | None = None) -> str:
+        """Post in the conversation; return the message ts for later updates."""
+        resp = await self.client.chat_postMessage(
+            channel=self.channel_id, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+        )
+        return str(resp["ts"])
+
+    async def update(self, ts: str, message: Message) -> None:
+        await self.client.chat_update(
+            channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
+        )
+
+    async def safe_ephemeral(self, message: Message) -> None:
+        """Best effort: used when reporting a failure must not raise a second one."""
+        try:
+            await self.ephemeral(message)
+        except (SlackApiError, OSError) as exc:
+            log.error("could not tell user %s: %s", self.user_id, exc)

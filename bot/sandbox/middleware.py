@@ -1,0 +1,96 @@
+"""The knobs applied to every request before routing: log it, add latency, fail on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.sandbox.state import Fault, RecordedRequest, SandboxState
+from bot.sandbox.web import html_page
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.kind == "html":
+        # What a misconfigured proxy or a login page returns in place of the API.
+        return html_page(200, "HotWax Commerce - Sign in")
+    if fault.kind == "truncated":
+        return Response('{"count": 3, "docs": [{"orderId": "100', media_type="application/json")
+    if fault.kind == "error500":
+        return html_page(500, "500 Internal Server Error")
+    if fault.kind == "unavailable":
+        return html_page(503, "503 Service Unavailable")
+    return JSONResponse(fault.body, status_code=fault.status)
+
+
+def _decode_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+class SandboxMiddleware:
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = await _read_body(receive)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path: str = scope["path"]
+        self.state.record(
+            RecordedRequest(
+                method=scope["method"],
+                path=path,
+                params=parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True),
+                body=_decode_body(raw),
+                headers=headers,
+            )
+        )
+        if self.state.latency > 0:
+            await asyncio.sleep(self.state.latency)
+        if self.state.down:
+            await html_page(503, "503 Service Unavailable")(scope, receive, send)
+            return
+        fault = self.state.take_fault(path)
+        if fault is not None:
+            await _fault_response(fault)(scope, receive, send)
+            return
+        await self.app(scope, _replay(raw), send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(raw: bytes) -> Receive:
+    """A `receive` that hands the already-read body to the app, then reports a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        await asyncio.Event().wait()  # like a live connection: nothing more until it closes
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -1,0 +1,142 @@
+"""The sandbox's in-memory records: HotWax orders, the Shopify side, import-failure logs.
+
+Plain dataclasses, one per HotWax entity the sandbox serves; shapes.py turns them into the
+JSON each backend returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass
+class ItemRecord:
+    seq_id: str
+    product_id: str
+    product_name: str
+    quantity: Decimal
+    unit_price: Decimal
+    status_id: str
+    ship_group_seq_id: str = "00001"
+
+
+@dataclass
+class IdentificationRecord:
+    type_id: str
+    value: str
+    from_date: datetime
+    thru_date: datetime | None = None
+
+
+@dataclass
+class StatusRecord:
+    order_status_id: str
+    status_id: str
+    status_datetime: datetime
+    user_login: str
+    order_item_seq_id: str | None = None
+    change_reason: str | None = None
+
+
+@dataclass
+class PaymentRecord:
+    pref_id: str
+    method_type_id: str
+    status_id: str
+    max_amount: Decimal
+
+
+@dataclass
+class OrderRecord:
+    order_id: str
+    order_name: str
+    external_id: str | None
+    status_id: str
+    sales_channel_enum_id: str
+    order_date: datetime
+    entry_date: datetime
+    grand_total: Decimal
+    customer_party_id: str
+    customer_name: str
+    customer_email: str
+    facility_id: str
+    product_store_id: str = "DEMO_STORE"
+    currency_uom: str = "USD"
+    shipment_method_type_id: str = "STANDARD"
+    items: list[ItemRecord] = field(default_factory=list)
+    identifications: list[IdentificationRecord] = field(default_factory=list)
+    statuses: list[StatusRecord] = field(default_factory=list)
+    payments: list[PaymentRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # What Solr last indexed, when it differs from the record (Solr was down): the
+    # "Find Order shows created although the order is approved" case.
+    indexed_status_id: str | None = None
+
+
+@dataclass
+class ShopifyOrder:
+    shopify_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    source_name: str  # "pos" or "web", as Shopify reports it
+    fulfillment_status: str | None  # "fulfilled", "partial" or None (unfulfilled)
+    financial_status: str
+    email: str
+    phone: str | None
+    shipping_address: dict[str, str] | None
+    total_price: Decimal
+    line_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ImportFailure:
+    """One logInsights SHOPIFY_ORDER document: a Shopify order that failed to import."""
+
+    document_id: str
+    shopify_order_id: str
+    shopify_order_name: str
+    order_created: datetime
+    first_attempted: datetime
+    timestamp: datetime
+    error_message: str
+    version: int
+
+
+@dataclass
+class MdmFailedRecord:
+    shopify_order_id: str
+    order_name: str
+    event_message: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class MdmLog:
+    """A "Shopify Order MDM" DataManagerLog run and the records it could not import."""
+
+    log_id: str
+    config_id: str
+    status_id: str
+    created_date: datetime
+    start_date_time: datetime
+    finish_date_time: datetime
+    failed_records: list[MdmFailedRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    description: str
+    reference: str
+
+
+@dataclass
+class SeedData:
+    orders: dict[str, OrderRecord]
+    shopify: dict[str, ShopifyOrder]
+    failures: list[ImportFailure]
+    mdm_logs: list[MdmLog]

@@ -1,0 +1,291 @@
+"""Records -> the JSON each HotWax backend returns (field names per the API reference).
+
+Timestamps: Moqui and OFBiz JSON carry epoch milliseconds, Solr carries ISO-8601 with a Z.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bot.sandbox.data import SHOP_DOMAIN
+from bot.sandbox.records import ImportFailure, MdmLog, OrderRecord, SeedData
+
+_STATUS_DESC = {
+    "ORDER_CREATED": "Created",
+    "ORDER_APPROVED": "Approved",
+    "ORDER_HOLD": "Held",
+    "ORDER_COMPLETED": "Completed",
+    "ORDER_CANCELLED": "Cancelled",
+    "ORDER_REJECTED": "Rejected",
+    "ITEM_CREATED": "Created",
+    "ITEM_APPROVED": "Approved",
+    "ITEM_COMPLETED": "Completed",
+    "ITEM_CANCELLED": "Cancelled",
+}
+_CHANNEL_DESC = {
+    "WEB_SALES_CHANNEL": "Web Channel",
+    "POS_SALES_CHANNEL": "POS Channel",
+    "MOBILE_SALES_CHANNEL": "Mobile Channel",
+    "MARKETPLACE_CHANNEL": "Marketplace Channel",
+}
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _number(value: Decimal) -> float:
+    return float(value)
+
+
+HEADER_FIELDS = (
+    "orderId",
+    "orderTypeId",
+    "orderName",
+    "externalId",
+    "salesChannelEnumId",
+    "orderDate",
+    "entryDate",
+    "statusId",
+    "productStoreId",
+    "currencyUom",
+    "grandTotal",
+    "originFacilityId",
+    "createdBy",
+)
+
+
+# -- entity rows (OFBiz performFind and the Moqui entity routes share field names) ----------
+
+
+def order_header_row(order: OrderRecord) -> dict[str, Any]:
+    return {
+        "orderId": order.order_id,
+        "orderTypeId": "SALES_ORDER",
+        "orderName": order.order_name,
+        "externalId": order.external_id,
+        "salesChannelEnumId": order.sales_channel_enum_id,
+        "orderDate": epoch_ms(order.order_date),
+        "entryDate": epoch_ms(order.entry_date),
+        "statusId": order.status_id,
+        "productStoreId": order.product_store_id,
+        "currencyUom": order.currency_uom,
+        "grandTotal": _number(order.grand_total),
+        "originFacilityId": order.facility_id,
+        "createdBy": "system",
+    }
+
+
+def order_item_rows(order: OrderRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "orderId": order.order_id,
+            "orderItemSeqId": item.seq_id,
+            "productId": item.product_id,
+            "itemDescription": item.product_name,
+            "quantity": _number(item.quantity),
+            "unitPrice": _number(item.unit_price),
+            "statusId": item.status_id,
+            "shipGroupSeqId": item.ship_group_seq_id,
+        }
+        for item in order.items
+    ]
+
+
+def identification_rows(order: OrderRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "orderId": order.order_id,
+            "orderIdentificationTypeId": ident.type_id,
+            "idValue": ident.value,
+            "fromDate": epoch_ms(ident.from_date),
+            "thruDate": epoch_ms(ident.thru_date),
+        }
+        for ident in order.identifications
+    ]
+
+
+def status_rows(order: OrderRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "orderStatusId": status.order_status_id,
+            "orderId": order.order_id,
+            "statusId": status.status_id,
+            "statusDatetime": epoch_ms(status.status_datetime),
+            "statusUserLogin": status.user_login,
+            "orderItemSeqId": status.order_item_seq_id,
+            "changeReason": status.change_reason,
+        }
+        for status in order.statuses
+    ]
+
+
+def payment_rows(order: OrderRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "orderPaymentPreferenceId": pay.pref_id,
+            "orderId": order.order_id,
+            "paymentMethodTypeId": pay.method_type_id,
+            "statusId": pay.status_id,
+            "maxAmount": _number(pay.max_amount),
+        }
+        for pay in order.payments
+    ]
+
+
+def mdm_log_rows(log: MdmLog) -> dict[str, Any]:
+    return {
+        "logId": log.log_id,
+        "configId": log.config_id,
+        "statusId": log.status_id,
+        "createdDate": epoch_ms(log.created_date),
+        "startDateTime": epoch_ms(log.start_date_time),
+        "finishDateTime": epoch_ms(log.finish_date_time),
+        "logFileContentId": f"{log.log_id}_LOG",
+        "errorRecordContentId": f"{log.log_id}_ERR" if log.failed_records else None,
+        "contentName": f"{log.config_id}.json",
+        "dataResourceId": f"{log.log_id}_DR",
+        "failedRecordCount": len(log.failed_records),
+    }
+
+
+def entity_rows(data: SeedData, entity: str) -> list[dict[str, Any]] | None:
+    """All rows of one entity, or None when the sandbox does not know that entity."""
+    orders = sorted(data.orders.values(), key=lambda order: order.order_id)
+    if entity == "OrderHeader":
+        return [order_header_row(order) for order in orders]
+    per_order = {
+        "OrderItem": order_item_rows,
+        "OrderIdentification": identification_rows,
+        "OrderStatus": status_rows,
+        "OrderPaymentPreference": payment_rows,
+    }.get(entity)
+    if per_order is not None:
+        return [row for order in orders for row in per_order(order)]
+    if entity == "DataManagerLogAndContent":
+        return [mdm_log_rows(log) for log in data.mdm_logs]
+    return None
+
+
+# -- Maarg order shapes -------------------------------------------------------------------
+
+
+def maarg_order(order: OrderRecord, dependent_levels: int) -> dict[str, Any]:
+    """One OrderHeader master as `GET oms/orders` returns it; children with dependentLevels."""
+    row = order_header_row(order)
+    if dependent_levels >= 1:
+        row["identifications"] = identification_rows(order)
+        row["statuses"] = status_rows(order)
+        row["items"] = order_item_rows(order)
+        row["paymentPreferences"] = payment_rows(order)
+    return row
+
+
+def sales_order_detail(order: OrderRecord) -> dict[str, Any]:
+    """The get#SalesOrder answer behind `GET oms/orders/{orderId}`."""
+    first, _, last = order.customer_name.partition(" ")
+    return {
+        "orderDetail": {
+            "orderId": order.order_id,
+            "orderName": order.order_name,
+            "orderExternalId": order.external_id,
+            "orderDate": epoch_ms(order.order_date),
+            "orderStatusId": order.status_id,
+            "productStoreId": order.product_store_id,
+            "entryDate": epoch_ms(order.entry_date),
+            "grandTotal": _number(order.grand_total),
+            "currencyUom": order.currency_uom,
+            "salesChannel": order.sales_channel_enum_id,
+            "partyId": order.customer_party_id,
+            "roleTypeId": "BILL_TO_CUSTOMER",
+            "customerFirstName": first,
+            "customerLastName": last,
+            "shipGroups": [
+                {
+                    "shipGroupSeqId": "00001",
+                    "shipmentMethodTypeId": order.shipment_method_type_id,
+                    "facilityId": order.facility_id,
+                    "facilityName": order.facility_id.replace("_", " ").title(),
+                    "items": order_item_rows(order),
+                }
+            ],
+        }
+    }
+
+
+# -- Solr documents -----------------------------------------------------------------------
+
+
+def order_solr_docs(order: OrderRecord) -> list[dict[str, Any]]:
+    """docType ORDER: one document per order item, as HotWax indexes them."""
+    status = order.indexed_status_id or order.status_id
+    idents = [f"{ident.type_id}/{ident.value}" for ident in order.identifications]
+    docs = []
+    for item in order.items:
+        docs.append(
+            {
+                "docType": "ORDER",
+                "orderId": order.order_id,
+                "orderName": order.order_name,
+                "orderItemSeqId": item.seq_id,
+                "productId": item.product_id,
+                "productName": item.product_name,
+                "parentProductName": item.product_name,
+                "internalName": item.product_id,
+                "quantity": _number(item.quantity),
+                "unitPrice": _number(item.unit_price),
+                "orderItemStatusId": item.status_id,
+                "orderItemStatusDesc": _STATUS_DESC.get(item.status_id, item.status_id),
+                "orderTypeId": "SALES_ORDER",
+                "productStoreId": order.product_store_id,
+                "productStoreName": "Demo Store",
+                "shipmentMethodTypeId": order.shipment_method_type_id,
+                "facilityId": order.facility_id,
+                "facilityName": order.facility_id.replace("_", " ").title(),
+                "orderStatusId": status,
+                "orderStatusDesc": _STATUS_DESC.get(status, status),
+                "statusSeqId": "01",
+                "orderDate": iso_z(order.order_date),
+                "orderNotes": list(order.notes),
+                "customerEmailId": order.customer_email,
+                "customerPartyId": order.customer_party_id,
+                "customerPartyName": order.customer_name,
+                "salesChannelEnumId": order.sales_channel_enum_id,
+                "salesChannelDesc": _CHANNEL_DESC.get(order.sales_channel_enum_id),
+                "placingPartyName": order.customer_name,
+                "orderIdentifications": idents,
+                "search_orderIdentifications": idents,
+                "shipGroupSeqId": item.ship_group_seq_id,
+                "autoCancelDate": None,
+                "promisedDatetime": None,
+            }
+        )
+    return docs
+
+
+def log_insights_doc(failure: ImportFailure) -> dict[str, Any]:
+    """docType SHOPIFY_ORDER in core logInsights: one failed Shopify order import."""
+    expire = failure.timestamp + timedelta(days=60)  # matches ttl "+60DAYS"
+    first = failure.first_attempted
+    return {
+        "docType": "SHOPIFY_ORDER",
+        "site": f"https://{SHOP_DOMAIN}/admin/orders/{failure.shopify_order_id}",
+        "shopifyOrderId": failure.shopify_order_id,
+        "shopifyOrderName": failure.shopify_order_name,
+        "orderCreatedDate": str(epoch_ms(failure.order_created)),
+        "firstAttemptedImport": f"{first:%B} {first.day}, {first:%Y %I:%M:%S %p}",
+        "ttl": "+60DAYS",
+        "errorMessage": failure.error_message,
+        "timestamp": iso_z(failure.timestamp),
+        "expire_at": iso_z(expire),
+        "document-id": failure.document_id,
+        "version": failure.version,
+    }

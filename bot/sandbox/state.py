@@ -1,0 +1,350 @@
+"""SandboxState: the simulator's data plus the knobs tests and benchmarks turn.
+
+The server runs in its own thread (and event loop) while tests poke the state from theirs, so
+every compound access goes through one re-entrant lock. Plain knob attributes (latency, down,
+token_ttl) are single assignments, which are atomic in CPython and need no lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from bot.sandbox.data import (
+    CONTACT_MECH_ERROR,
+    DEMO_API_TOKEN,
+    DEMO_API_USER,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    seed,
+)
+from bot.sandbox.records import (
+    IdentificationRecord,
+    ItemRecord,
+    OrderRecord,
+    PaymentRecord,
+    SeedData,
+    StatusRecord,
+)
+
+FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
+ORDER_STATUSES = (
+    "ORDER_CREATED",
+    "ORDER_APPROVED",
+    "ORDER_HOLD",
+    "ORDER_SENT",
+    "ORDER_ACCEPTED",
+    "ORDER_COMPLETED",
+    "ORDER_CANCELLED",
+    "ORDER_REJECTED",
+)
+_ITEM_STATUS = {
+    "ORDER_CREATED": "ITEM_CREATED",
+    "ORDER_APPROVED": "ITEM_APPROVED",
+    "ORDER_COMPLETED": "ITEM_COMPLETED",
+    "ORDER_CANCELLED": "ITEM_CANCELLED",
+    "ORDER_REJECTED": "ITEM_REJECTED",
+}
+_REQUEST_LOG_LIMIT = 10_000
+
+
+class SandboxServiceError(Exception):
+    """A simulated OMS service failure; the message is what HotWax would say."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def bearer(self) -> str | None:
+        value = self.headers.get("authorization", "")
+        return value[7:] if value.lower().startswith("bearer ") else None
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    remaining: int
+    status: int = 200
+    body: Any = None
+
+
+@dataclass
+class _Token:
+    username: str
+    expires_at: float  # time.monotonic()
+
+
+@dataclass
+class _Knobs:
+    faults: dict[str, deque[Fault]] = field(default_factory=dict)
+
+
+class SandboxState:
+    def __init__(
+        self,
+        *,
+        now: datetime | None = None,
+        token_ttl: float = 3600.0,
+        latency: float = 0.0,
+        extra_failures: int = 0,
+    ) -> None:
+        self.lock = threading.RLock()
+        self._base_now = (now or datetime.now(UTC)).astimezone(UTC)
+        self._extra_failures = extra_failures
+        self.token_ttl = token_ttl
+        self.latency = latency
+        self.down = False
+        self._started = time.monotonic()
+        self._tokens: dict[str, _Token] = {}
+        self._knobs = _Knobs()
+        self._requests: list[RecordedRequest] = []
+        self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
+        self._next_order = 20001
+
+    # -- clock ----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The seeded `now`, moving forward with real time so a long-running sandbox ages."""
+        return self._base_now + timedelta(seconds=time.monotonic() - self._started)
+
+    def reset(self) -> None:
+        """Back to the seeded data with every knob off (tests share one server)."""
+        with self.lock:
+            self.data = seed(self._base_now, extra_failures=self._extra_failures)
+            self._tokens.clear()
+            self._knobs = _Knobs()
+            self._requests.clear()
+            self._next_order = 20001
+            self.latency = 0.0
+            self.down = False
+            self.token_ttl = 3600.0
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        path: str,
+        kind: FaultKind,
+        count: int = 1,
+        *,
+        status: int = 200,
+        body: Any = None,
+    ) -> None:
+        """Make the next `count` requests on `path` misbehave.
+
+        `path` is exact ("/api/login") or a prefix ending in "*" ("/rest/s1/*"). Kinds: "html"
+        (200 + an HTML page), "truncated" (200 + cut-off JSON), "error500", "unavailable"
+        (503), "json" (`body` as JSON with `status`).
+        """
+        with self.lock:
+            queue = self._knobs.faults.setdefault(path, deque())
+            queue.append(Fault(kind, count, status, body))
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for pattern, queue in self._knobs.faults.items():
+                prefix = pattern.endswith("*")
+                matches = path.startswith(pattern[:-1]) if prefix else path == pattern
+                if matches and queue:
+                    fault = queue[0]
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        queue.popleft()
+                    return fault
+            return None
+
+    # -- request log ----------------------------------------------------------------------
+
+    def record(self, request: RecordedRequest) -> None:
+        with self.lock:
+            if len(self._requests) >= _REQUEST_LOG_LIMIT:
+                del self._requests[: _REQUEST_LOG_LIMIT // 2]
+            self._requests.append(request)
+
+    def requests(self, path: str | None = None, method: str | None = None) -> list[RecordedRequest]:
+        with self.lock:
+            return [
+                r
+                for r in self._requests
+                if (path is None or r.path == path) and (method is None or r.method == method)
+            ]
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self._requests.clear()
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def check_credentials(self, username: str, password: str) -> bool:
+        return secrets.compare_digest(username, DEMO_USERNAME) and secrets.compare_digest(
+            password, DEMO_PASSWORD
+        )
+
+    def issue_token(self, username: str) -> tuple[str, float]:
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self._tokens[token] = _Token(username, time.monotonic() + self.token_ttl)
+        return token, self.token_ttl
+
+    def user_for_token(self, token: str | None) -> str | None:
+        """The user a bearer token belongs to; None when missing, unknown or expired."""
+        if not token:
+            return None
+        if secrets.compare_digest(token, DEMO_API_TOKEN):
+            return DEMO_API_USER
+        with self.lock:
+            entry = self._tokens.get(token)
+            if entry is None:
+                return None
+            if time.monotonic() >= entry.expires_at:
+                del self._tokens[token]
+                return None
+            return entry.username
+
+    def expire_tokens(self) -> None:
+        """Every session token issued so far stops working (the API token is unaffected)."""
+        with self.lock:
+            self._tokens.clear()
+
+    def revoke_token(self, token: str) -> None:
+        with self.lock:
+            self._tokens.pop(token, None)
+
+    def issued_token_count(self) -> int:
+        with self.lock:
+            return len(self._tokens)
+
+    # -- order mutations (the simulated OMS services) -------------------------------------
+
+    @contextmanager
+    def _order(self, order_id: str) -> Iterator[OrderRecord]:
+        with self.lock:
+            order = self.data.orders.get(order_id)
+            if order is None:
+                raise SandboxServiceError(f"Order [{order_id}] not found")
+            yield order
+
+    def change_order_status(self, order_id: str, status_id: str, user: str) -> None:
+        if status_id not in ORDER_STATUSES:
+            raise SandboxServiceError(f"Status [{status_id}] is not a valid order status")
+        with self._order(order_id) as order:
+            if order.status_id == status_id:
+                return
+            if order.status_id in ("ORDER_CANCELLED", "ORDER_COMPLETED"):
+                raise SandboxServiceError(
+                    f"Order [{order_id}] is {order.status_id} and cannot change to {status_id}"
+                )
+            order.status_id = status_id
+            order.statuses.append(
+                StatusRecord(
+                    f"{order_id}{len(order.statuses) + 1:02d}", status_id, self.now(), user
+                )
+            )
+            item_status = _ITEM_STATUS.get(status_id)
+            if item_status:
+                for item in order.items:
+                    item.status_id = item_status
+
+    def import_shopify_order(self, shopify_id: str, user: str = "system") -> str:
+        """Create a HotWax order from the Shopify side; returns the new order id.
+
+        Fails like HotWax does when the Shopify order has no shipping address.
+        """
+        with self.lock:
+            shop = self.data.shopify.get(shopify_id)
+            if shop is None:
+                raise SandboxServiceError(f"Shopify order [{shopify_id}] not found in Shopify")
+            if shop.shipping_address is None:
+                raise SandboxServiceError(CONTACT_MECH_ERROR)
+            order_id = str(self._next_order)
+            self._next_order += 1
+            now = self.now()
+            fulfilled = shop.fulfillment_status == "fulfilled"
+            status = "ORDER_COMPLETED" if fulfilled else "ORDER_CREATED"
+            channel = "POS_SALES_CHANNEL" if shop.source_name == "pos" else "WEB_SALES_CHANNEL"
+            items = [
+                ItemRecord(
+                    seq_id=f"{i + 1:05d}",
+                    product_id=str(line.get("sku", "UNKNOWN")),
+                    product_name=str(line.get("title", "")),
+                    quantity=Decimal(str(line.get("quantity", 1))),
+                    unit_price=shop.total_price,
+                    status_id=_ITEM_STATUS[status],
+                )
+                for i, line in enumerate(shop.line_items)
+            ]
+            self.data.orders[order_id] = OrderRecord(
+                order_id=order_id,
+                order_name=shop.name,
+                external_id=shop.shopify_id,
+                status_id=status,
+                sales_channel_enum_id=channel,
+                order_date=shop.created_at,
+                entry_date=now,
+                grand_total=shop.total_price,
+                customer_party_id=f"CUST_{order_id}",
+                customer_name="Riley Chen",
+                customer_email=shop.email,
+                facility_id="BROOKLYN_POS" if channel == "POS_SALES_CHANNEL" else "WAREHOUSE_NJ",
+                items=items,
+                identifications=[
+                    IdentificationRecord("SHOPIFY_ORD_ID", shop.shopify_id, now),
+                    IdentificationRecord("SHOPIFY_ORD_NAME", shop.name, now),
+                    IdentificationRecord("SHOPIFY_ORD_NO", shop.name.lstrip("#"), now),
+                ],
+                statuses=[StatusRecord(f"{order_id}01", status, now, user)],
+                payments=[
+                    PaymentRecord(
+                        f"{order_id}P1", "EXT_SHOPIFY", "PAYMENT_SETTLED", shop.total_price
+                    )
+                ],
+            )
+            return order_id
+
+    def add_bulk_orders(self, count: int, *, template_id: str = "10001") -> list[str]:
+        """Clone an order `count` times (new ids, Shopify ids and names) for paging and load."""
+        with self.lock:
+            template = self.data.orders[template_id]
+            created: list[str] = []
+            for _ in range(count):
+                order_id = str(self._next_order)
+                self._next_order += 1
+                shopify_id = f"63{int(order_id):011d}"
+                clone = copy.deepcopy(template)
+                clone.order_id = order_id
+                clone.order_name = f"#B{order_id}"
+                clone.external_id = shopify_id
+                clone.identifications = [
+                    IdentificationRecord("SHOPIFY_ORD_ID", shopify_id, clone.entry_date),
+                    IdentificationRecord("SHOPIFY_ORD_NAME", clone.order_name, clone.entry_date),
+                ]
+                self.data.orders[order_id] = clone
+                created.append(order_id)
+            return created
+
+    def refresh_order(self, order_id: str, user: str = "system") -> str:
+        """HotWax's legacy "Refresh order": a new version from Shopify, the old one cancelled."""
+        with self._order(order_id) as old:
+            if old.external_id is None:
+                raise SandboxServiceError(f"Order [{order_id}] has no Shopify order id")
+            new_id = self.import_shopify_order(old.external_id, user)
+            if old.status_id != "ORDER_CANCELLED":
+                self.change_order_status(order_id, "ORDER_CANCELLED", user)
+                old.statuses[-1].change_reason = "Old Version"
+            old.notes.append(f"Old Version: replaced by {new_id} after a refresh from Shopify")
+            return new_id

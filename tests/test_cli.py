@@ -1,0 +1,203 @@
+"""The `oms-bot` command as a newcomer runs it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.sandbox import SandboxServer
+from tests.conftest import SIGNING_SECRET, bot_env, text_of
+from tests.harness.driver import SlackDriver
+from tests.harness.fakeslack import FakeSlack
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any bot setting, plus `extra`."""
+    prefixes = ("SLACK_", "OMS_", "OMSBOT_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(extra)
+    return env
+
+
+def oms_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_shell_runs_help_against_embedded_sandbox(tmp_path: Path) -> None:
+    result = oms_bot("shell", "-c", "/oms help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "oms-bot commands" in result.stdout
+    assert "/oms order <order>" in result.stdout
+
+
+def test_shell_shows_order_and_exits_nonzero_on_failure(tmp_path: Path) -> None:
+    result = oms_bot("shell", "-c", "/oms order #1003", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Working on" in result.stdout
+    assert "2 versions share this Shopify order" in result.stdout
+    assert "(updated)" in result.stdout
+    failed = oms_bot("shell", "-c", "/oms help", "-c", "/oms ordr 10002", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "Unknown command" in failed.stdout and "Did you mean `order`?" in failed.stdout
+
+
+def test_shell_reads_lines_from_stdin(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "shell", "--as", "U123"],
+        cwd=tmp_path,
+        env=clean_env(),
+        input="/oms help order\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Acting as U123" in result.stdout
+    assert "/oms order <order>" in result.stdout
+
+
+def test_run_without_slack_opens_the_console(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,
+        env=clean_env(),
+        input="/oms help\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No Slack credentials" in result.stderr
+    assert "oms-bot commands" in result.stdout
+
+
+def test_invalid_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
+    result = oms_bot("run", cwd=tmp_path, env=clean_env(OMSBOT_PORT="eighty"))
+    assert result.returncode == 2
+    assert "OMSBOT_PORT" in result.stderr
+    result = oms_bot("run", cwd=tmp_path, env=clean_env(OMS_BASE_URL="demo-oms.hotwax.io"))
+    assert result.returncode == 2
+    assert "OMS_BASE_URL must be an http(s) URL" in result.stderr
+
+
+def test_unreachable_database_refuses_to_start(
+    tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
+) -> None:
+    env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "x.db"))
+    env["OMSBOT_DATABASE_URL"] = "postgresql://nobody:hunter22@127.0.0.1:1/none"
+    env["OMSBOT_PORT"] = str(_free_port())
+    result = oms_bot("run", cwd=tmp_path, env=env)
+    assert result.returncode == 3
+    assert "refusing to start" in result.stderr and "127.0.0.1:1" in result.stderr
+    assert "hunter22" not in result.stderr
+
+
+def test_check_config_all_ok_on_sandbox(tmp_path: Path) -> None:
+    result = oms_bot(
+        "check-config",
+        cwd=tmp_path,
+        env=clean_env(OMSBOT_DATABASE_URL=f"sqlite:///{tmp_path}/c.db"),
+    )
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "ok     settings",
+        "ok     OMS login",
+        "ok     Maarg discovery",
+        "ok     Slack auth.test",
+        "ok     database",
+    ]
+
+
+def test_check_config_reports_each_failure(
+    tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
+) -> None:
+    env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "c.db"))
+    env["OMS_PASSWORD"] = "wrong-password"
+    env["OMSBOT_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/none"
+    fake_slack.fail_next("auth.test", "invalid_auth")
+    result = oms_bot("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "ok     settings" in out
+    assert "FAILED OMS login" in out
+    assert "ok     Maarg discovery" in out
+    assert "FAILED Slack auth.test: Slack answered invalid_auth" in out
+    assert "FAILED database" in out
+    assert "wrong-password" not in out
+
+
+def test_check_config_bad_settings(tmp_path: Path) -> None:
+    result = oms_bot("check-config", cwd=tmp_path, env=clean_env(SLACK_BOT_TOKEN="nope"))
+    assert result.returncode == 1
+    assert "FAILED settings" in result.stdout and "SLACK_BOT_TOKEN" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_sigterm_finishes_in_flight_work_then_exits(
+    tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
+) -> None:
+    port = _free_port()
+    env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
+    env.update(OMSBOT_PORT=str(port), OMSBOT_HOST="127.0.0.1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "bot did not start"
+            time.sleep(0.1)
+        driver = SlackDriver(f"{url}/slack/events", SIGNING_SECRET, fake_slack)
+        assert driver.slash("help").http.status_code == 200  # warm: auth.test, OMS login
+        sandbox.state.latency = 1.5
+        sent = driver.slash("order 10002")
+        assert sent.http.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught, so the process
+        # ends "killed by SIGTERM" (exit 143 in a container), as supervisors expect.
+        assert proc.wait(30) == -signal.SIGTERM
+        posts = fake_slack.response_posts(sent.response_url)
+        assert posts, "the in-flight command's answer was lost at shutdown"
+        assert "Status history" in text_of(posts[-1].body)
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            raise AssertionError("still serving after SIGTERM")
+        except httpx.ConnectError:
+            pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,107 @@
+"""The /oms grammar: parsing, binding and usage errors, on the real registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import Arg, CommandSpec, Flag, Registry, UsageError
+from bot.oms.refs import OrderRef
+from bot.services import build_registry
+
+
+async def _noop(_: object) -> None:
+    return None
+
+
+def _registry() -> Registry:
+    registry = Registry()
+    registry.add(
+        CommandSpec(
+            name="history",
+            summary="audit",
+            handler=_noop,
+            args=(Arg("order", "an order", required=False),),
+            flags=(Flag("mine", "only mine"), Flag("since", "window", metavar="7d")),
+        )
+    )
+    registry.add(CommandSpec(name="rollback", summary="r", handler=_noop))
+    registry.add(CommandSpec(name="rollback undo", summary="u", handler=_noop))
+    registry.add(
+        CommandSpec(
+            name="import",
+            summary="i",
+            handler=_noop,
+            args=(Arg("orders", "orders", repeat=True),),
+        )
+    )
+    return registry
+
+
+def test_flags_and_optional_argument() -> None:
+    cmd = _registry().parse("history 10002 --mine --since 7d")
+    assert cmd.spec.name == "history"
+    assert cmd.arg("order") == "10002"
+    assert cmd.flags == {"mine": True, "since": "7d"}
+    cmd = _registry().parse("history --since=24h")
+    assert cmd.arg("order") is None and cmd.flag("since") == "24h"
+
+
+def test_multi_word_commands_match_longest_first() -> None:
+    assert _registry().parse("rollback undo").spec.name == "rollback undo"
+    assert _registry().parse("rollback").spec.name == "rollback"
+    assert _registry().parse("ROLLBACK Undo").spec.name == "rollback undo"
+
+
+def test_repeated_argument() -> None:
+    assert _registry().parse("import #1 #2 #3").arg("orders") == ["#1", "#2", "#3"]
+    with pytest.raises(UsageError, match="Missing <orders>"):
+        _registry().parse("import")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("history --since", "needs a value"),
+        ("history --mine=yes", "takes no value"),
+        ("history --mine --mine", "given twice"),
+        ("history --nope", "Unknown option `--nope`"),
+        ("history a b", "Too many arguments"),
+        ("rollbak", "Unknown command `rollbak`"),
+        ("history \x1b[31m", "control character (U+001B)"),
+        ("history \u200b", "control character (U+200B)"),
+        ("x" * 1001, "limit is 1000"),
+        ("history 'open", "check your quotes"),
+    ],
+)
+def test_usage_errors(text: str, problem: str) -> None:
+    with pytest.raises(UsageError) as info:
+        _registry().parse(text)
+    assert problem in info.value.problem
+
+
+def test_unknown_command_suggests_closest() -> None:
+    with pytest.raises(UsageError) as info:
+        _registry().parse("rollbak now")
+    assert info.value.suggestion == "rollback"
+    assert info.value.spec is not None and info.value.spec.name == "rollback"
+
+
+def test_empty_text_is_help() -> None:
+    assert build_registry().parse("").spec.name == "help"
+    assert build_registry().parse("   ").spec.name == "help"
+
+
+def test_order_argument_is_parsed_into_a_reference() -> None:
+    cmd = build_registry().parse("order #1004")
+    assert cmd.arg("order") == OrderRef(kind="shopify_name", value="#1004")
+
+
+def test_a_command_needs_exactly_one_way_to_answer() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        CommandSpec(name="x", summary="x")
+
+
+def test_duplicate_registration_is_refused() -> None:
+    registry = _registry()
+    with pytest.raises(ValueError, match="twice"):
+        registry.add(CommandSpec(name="rollback", summary="again", handler=_noop))
