@@ -55,6 +55,16 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> N
     raise RuntimeError(f"{url} did not come up")
 
 
+def wait_quiet(sandbox: SandboxServer, quiet_for: float = OMS_LATENCY + 1.0) -> None:
+    """Wait until the bot's OMS work from the last run is done, so runs don't overlap."""
+    seen, since = -1, time.monotonic()
+    while time.monotonic() - since < quiet_for:
+        count = len(sandbox.state.requests())
+        if count != seen:
+            seen, since = count, time.monotonic()
+        time.sleep(0.2)
+
+
 def load(url: str, count: int, concurrency: int, response_url: str) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -141,8 +151,9 @@ def main() -> None:
             )
             print(header)
             for concurrency in (1, 50):
-                bot_fig = load(bot_url, args.requests, concurrency, response_url)
+                wait_quiet(sandbox)
                 bare_fig = load(bare_url, args.requests, concurrency, response_url)
+                bot_fig = load(bot_url, args.requests, concurrency, response_url)
                 for name, fig in (("bot", bot_fig), ("bare", bare_fig)):
                     print(
                         f"{concurrency:>11} {name:>6} {fig['p50']:8.2f} {fig['p99']:8.2f} "
@@ -154,6 +165,7 @@ def main() -> None:
                     f"{bot_fig['max'] / bare_fig['max']:8.2f} "
                     f"{bot_fig['rps'] / bare_fig['rps']:8.2f}   (bot / bare)"
                 )
+            wait_quiet(sandbox)
         finally:
             for proc in (bot, bare):
                 proc.terminate()

@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.oms import OmsClient, OmsError
+from bot.services import connect_oms
 from bot.store import StoreUnavailable, open_store
 
 Printer = Callable[[str], None]
@@ -41,58 +42,29 @@ async def run_checks(printer: Printer) -> int:
         printer(_line("settings", False, str(exc).replace("\n", " ")))
         return 1
     printer(_line("settings", True, "valid"))
-    results = [
-        await _check(printer, "OMS login", lambda: _oms_login(settings)),
-        await _check(printer, "Maarg discovery", lambda: _maarg(settings)),
-        await _check(printer, "Slack auth.test", lambda: _slack(settings)),
-        await _check(printer, "database", lambda: _database(settings)),
-    ]
+    client, sandbox = connect_oms(settings)
+    try:
+        results = [
+            await _check(printer, "OMS login", lambda: _oms_login(client, settings)),
+            await _check(printer, "Maarg discovery", lambda: _maarg(client, settings)),
+            await _check(printer, "Slack auth.test", lambda: _slack(settings)),
+            await _check(printer, "database", lambda: _database(settings)),
+        ]
+    finally:
+        await client.aclose()
+        if sandbox is not None:
+            sandbox.stop()
     return 0 if all(results) else 1
 
 
-def _client(settings: Settings) -> tuple[OmsClient, Callable[[], None]]:
-    if settings.uses_sandbox:
-        from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
-
-        sandbox = SandboxServer()
-        sandbox.start()
-        client = OmsClient(
-            sandbox.url,
-            username=DEMO_USERNAME,
-            password=DEMO_PASSWORD,
-            timeout=settings.oms_timeout,
-        )
-        return client, sandbox.stop
-    assert settings.oms_base_url
-    client = OmsClient(
-        settings.oms_base_url,
-        username=settings.oms_username,
-        password=settings.oms_password.get_secret_value() if settings.oms_password else None,
-        api_token=settings.oms_api_token.get_secret_value() if settings.oms_api_token else None,
-        maarg_url=settings.oms_maarg_url,
-        timeout=settings.oms_timeout,
-    )
-    return client, lambda: None
-
-
-async def _oms_login(settings: Settings) -> str:
-    client, stop = _client(settings)
-    try:
-        user = await client.check_login()
-    finally:
-        await client.aclose()
-        stop()
+async def _oms_login(client: OmsClient, settings: Settings) -> str:
+    user = await client.check_login()
     where = "embedded sandbox" if settings.uses_sandbox else settings.oms_base_url
     return f"logged in as {user} at {where}"
 
 
-async def _maarg(settings: Settings) -> str:
-    client, stop = _client(settings)
-    try:
-        url = await client.maarg_base()
-    finally:
-        await client.aclose()
-        stop()
+async def _maarg(client: OmsClient, settings: Settings) -> str:
+    url = await client.maarg_base()
     how = "configured (OMS_MAARG_URL)" if settings.oms_maarg_url else "discovered"
     return f"{how}: {url}"
 

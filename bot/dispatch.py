@@ -75,7 +75,11 @@ def _invocation(
     user_id = str(body.get("user_id") or "")
     channel_id = str(body.get("channel_id") or "")
     reply = Replier(
-        client, channel_id=channel_id, user_id=user_id, response_url=body.get("response_url")
+        client,
+        channel_id=channel_id,
+        user_id=user_id,
+        response_url=body.get("response_url"),
+        session=services.http_session(),
     )
     return Invocation(
         command=parsed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -28,15 +29,18 @@ class Replier:
         channel_id: str,
         user_id: str,
         response_url: str | None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.client = client
+        self.session = session
         self.channel_id = channel_id
         self.user_id = user_id
         self.response_url = response_url
 
     async def ephemeral(self, message: Message, *, replace: bool = False) -> None:
         if self.response_url:
-            hook = AsyncWebhookClient(self.response_url)
+            # A shared session keeps connections alive; without one each reply opens its own.
+            hook = AsyncWebhookClient(self.response_url, session=self.session)
             resp = await hook.send(
                 text=message.text,
                 blocks=message.blocks,

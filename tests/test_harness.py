@@ -37,7 +37,7 @@ from tests.harness import (
     check_message,
     check_view,
     sign,
-    slash_command_payload,
+    slash_command_fields,
 )
 from tests.harness.fixtures import fake_slack, fake_slack_server, socket_server
 
@@ -543,7 +543,7 @@ async def test_socket_mode_round_trip(
         opened = fake_slack.calls("apps.connections.open")[0]
         assert opened.headers["authorization"] == "Bearer xapp-1-test"
 
-        slash = slash_command_payload("status", response_url=fake_slack.new_response_url())
+        slash = dict(slash_command_fields("status", response_url=fake_slack.new_response_url()))
         first = socket_server.send_envelope("slash_commands", slash, accepts_response_payload=True)
         second = socket_server.send_envelope("events_api", {"type": "event_callback"})
         assert (await socket_server.await_ack(second)) == {"envelope_id": second}

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
-import time
 from types import TracebackType
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -23,6 +19,7 @@ from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
 from bot.sandbox.state import SandboxState
+from bot.serve import ThreadedServer, bind
 
 _START_TIMEOUT = 10.0
 
@@ -30,27 +27,6 @@ _START_TIMEOUT = 10.0
 def build_app(state: SandboxState) -> ASGIApp:
     app = Starlette(routes=[*ofbiz_routes(state), *maarg_routes(state)])
     return SandboxMiddleware(app, state)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Without TCP_NODELAY (inherited by accepted sockets on Linux) every keep-alive request
-    # stalls ~40 ms on Nagle + delayed ACK, which would dwarf the latency knob and benchmarks.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def _config(state: SandboxState, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        build_app(state),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
 
 
 class SandboxServer:
@@ -62,9 +38,8 @@ class SandboxServer:
         self._state = state or SandboxState()
         self._host = host
         self._requested_port = port
-        self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
+        self._url: str | None = None  # kept after stop(), so a test can show it is gone
 
     @property
     def state(self) -> SandboxState:
@@ -72,48 +47,27 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        if self._port is None:
+        if self._url is None:
             raise RuntimeError("the sandbox is not started")
-        return f"http://{self._host}:{self._port}"
+        return self._url
 
     def start(self) -> SandboxServer:
         """Start serving and block until the server answers HTTP."""
-        if self._thread is not None:
-            return self
-        # Bind the socket ourselves so the real port is known before uvicorn starts.
-        sock = _bind(self._host, self._requested_port)
-        self._port = sock.getsockname()[1]
-        self._server = uvicorn.Server(_config(self._state, self._host, self._port))
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.run(sockets=[sock]), name="oms-sandbox", daemon=True
-        )
-        self._thread.start()
-        self._wait_until_ready()
+        if self._server is None:
+            self._server = ThreadedServer(
+                build_app(self._state),
+                host=self._host,
+                port=self._requested_port,
+                lifespan="off",
+            )
+            self._server.start(_START_TIMEOUT)
+            self._url = self._server.url
         return self
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._thread is not None and not self._thread.is_alive():
-                raise RuntimeError("the sandbox server thread died while starting")
-            try:
-                # checkLoginOptions needs no token and is not recorded as a fault target.
-                httpx.get(f"{self.url}/api/checkLoginOptions", timeout=1.0)
-            except httpx.TransportError:
-                time.sleep(0.01)
-                continue
-            self._state.clear_requests()  # the readiness probe is not part of any test
-            return
-        raise RuntimeError(f"the sandbox did not answer within {_START_TIMEOUT:g}s")
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=_START_TIMEOUT)
+            self._server.stop(_START_TIMEOUT)
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -131,9 +85,11 @@ async def serve_forever(
     host: str = "127.0.0.1", port: int = 8765, state: SandboxState | None = None
 ) -> None:
     """Serve the sandbox in the current event loop until cancelled."""
-    sock = _bind(host, port)
-    server = uvicorn.Server(_config(state or SandboxState(), host, port))
-    await server.serve(sockets=[sock])
+    sock = bind(host, port)
+    config = uvicorn.Config(
+        build_app(state or SandboxState()), log_level="warning", access_log=False, lifespan="off"
+    )
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def banner(url: str) -> str:

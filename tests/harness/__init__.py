@@ -22,7 +22,7 @@ from .fakeslack import (
     User,
 )
 from .signing import sign, signed_headers
-from .socketmode import SocketModeServer, slash_command_payload
+from .socketmode import SocketModeServer
 
 __all__ = [
     "APP_ID",
@@ -51,5 +51,4 @@ __all__ = [
     "sign",
     "signed_headers",
     "slash_command_fields",
-    "slash_command_payload",
 ]

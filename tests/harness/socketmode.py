@@ -23,7 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .driver import DEFAULT_APP_ID, DEFAULT_TEAM_ID, slash_command_fields
+from .driver import DEFAULT_APP_ID
 
 EnvelopeType = Literal["slash_commands", "interactive", "events_api"]
 T = TypeVar("T")
@@ -268,31 +268,3 @@ def _hello(app_id: str, num_connections: int) -> dict[str, Any]:
         "debug_info": _DEBUG_INFO,
         "connection_info": {"app_id": app_id},
     }
-
-
-def slash_command_payload(
-    text: str,
-    *,
-    response_url: str,
-    user: str = "U_ALICE",
-    user_name: str = "alice",
-    channel: str = "C_OPS",
-    channel_name: str = "oms-ops",
-    command: str = "/oms",
-    team_id: str = DEFAULT_TEAM_ID,
-    app_id: str = DEFAULT_APP_ID,
-) -> dict[str, Any]:
-    """A slash command as a Socket Mode payload: the HTTP form fields as a JSON object."""
-    return dict(
-        slash_command_fields(
-            text,
-            response_url=response_url,
-            user=user,
-            user_name=user_name,
-            channel=channel,
-            channel_name=channel_name,
-            command=command,
-            team_id=team_id,
-            app_id=app_id,
-        )
-    )
