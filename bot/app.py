@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -26,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.actions import ACTION_PREFIX
+from bot.approvals import DENY_REASON_VIEW
 from bot.dispatch import Ack, handle_slash_command
 from bot.oms import OmsError
 from bot.services import Services
@@ -61,11 +65,74 @@ def build_bolt_app(
         logger=logging.getLogger("slack_bolt"),
     )
 
+    services.attach_slack(app.client)
+
+    @app.middleware
+    async def screen_payloads(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        # Bolt's own listener matchers index into `actions` and `view` and would answer 500
+        # on a malformed payload; answer 200 and tell the user instead, changing nothing.
+        if not well_formed(body):
+            services.tasks.spawn(services.actions.on_click(body, app.client), name="bad payload")
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
     @app.command("/oms")
     async def on_oms(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
         await handle_slash_command(services, body, ack, client)
 
+    @app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))
+    async def on_button(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Ack at once; checking and consuming the token happen after, off the 3 s path.
+        await ack()
+        if services.tasks.accepting:
+            services.tasks.spawn(services.actions.on_click(body, client), name="click")
+
+    @app.view(DENY_REASON_VIEW)
+    async def on_deny_reason(ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        values = ((view.get("state") or {}).get("values") or {}).get("reason") or {}
+        reason = str((values.get("reason") or {}).get("value") or "")
+        services.tasks.spawn(
+            services.approvals.on_deny_reason(
+                str((body.get("user") or {}).get("id") or ""),
+                str(view.get("private_metadata") or ""),
+                reason,
+            ),
+            name="deny reason",
+        )
+
     return app
+
+
+def well_formed(body: dict[str, Any]) -> bool:
+    """Whether an interaction payload has the shape Bolt's matchers rely on."""
+    kind = body.get("type")
+    if kind == "block_actions":
+        acts = body.get("actions")
+        return (
+            isinstance(acts, list)
+            and bool(acts)
+            and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in acts)
+        )
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        return isinstance(view, dict) and isinstance(view.get("callback_id"), str)
+    return True
+
+
+async def sweep_forever(services: Services) -> None:
+    """Every replica sweeps: interrupted runs get Resume, expired approvals are closed."""
+    interval = min(15.0, services.settings.omsbot_run_lease / 2)
+    while True:
+        try:
+            await services.sweep()
+        except Exception:
+            log.exception("sweep failed; trying again in %.0fs", interval)
+        await asyncio.sleep(interval)
 
 
 async def readiness(services: Services) -> list[str]:
@@ -117,9 +184,13 @@ def build_asgi_app(
             socket_handler = AsyncSocketModeHandler(bolt_app, app_token)
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
+        sweeper = asyncio.get_running_loop().create_task(sweep_forever(services))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await shutdown(services, socket_handler)
 
     return Starlette(routes=routes, lifespan=lifespan)

@@ -52,9 +52,13 @@ def _serve(settings: Settings) -> int:
     from bot.services import create_services
     from bot.store import StoreUnavailable
 
-    services = create_services(settings)
     try:
-        services.store.ping()
+        services = create_services(settings)
+    except ConfigError as exc:
+        print(f"oms-bot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        services.prepare()
     except StoreUnavailable as exc:
         log.error("refusing to start: %s", exc)
         services.store.dispose()
@@ -100,9 +104,15 @@ def _serve(settings: Settings) -> int:
 def _shell(settings: Settings, *, user_id: str | None, lines: list[str] | None) -> int:
     from bot.services import create_services
     from bot.shell import DEFAULT_USER, run_console
+    from bot.store import StoreUnavailable
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    services = create_services(settings)
+    try:
+        services = create_services(settings)
+        services.prepare()
+    except (ConfigError, StoreUnavailable) as exc:
+        print(f"oms-bot: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(run_console(services, user_id=user_id or DEFAULT_USER, lines=lines))
 
 

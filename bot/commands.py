@@ -41,6 +41,7 @@ class Arg:
     required: bool = True
     repeat: bool = False  # takes one or more values (the last positional only)
     parse: ValueParser = _identity
+    max_count: int | None = None  # with repeat: the most values accepted
 
     def usage(self) -> str:
         text = f"<{self.name}>" + (" [...]" if self.repeat else "")
@@ -223,6 +224,12 @@ def _bind_positionals(spec: CommandSpec, values: list[str]) -> dict[str, Any]:
         if arg.repeat:
             if not remaining and arg.required:
                 raise UsageError(f"Missing <{arg.name}>: {arg.help}.", spec)
+            if arg.max_count is not None and len(remaining) > arg.max_count:
+                raise UsageError(
+                    f"At most {arg.max_count} <{arg.name}> values in one command; you gave "
+                    f"{len(remaining)}.",
+                    spec,
+                )
             bound[arg.name] = [_convert(spec, f"<{arg.name}>", arg.parse, v) for v in remaining]
             remaining = []
         elif remaining:

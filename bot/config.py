@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     omsbot_host: str = "0.0.0.0"
     omsbot_policy: Path | None = None
     omsbot_shutdown_timeout: float = Field(default=25.0, ge=0, le=600)
+    # A run whose heartbeat is older than this is taken as dead (its process stopped).
+    omsbot_run_lease: float = Field(default=30.0, ge=1, le=3600)
     omsbot_log_level: str = "INFO"
 
     @field_validator("oms_base_url", "oms_maarg_url")

@@ -125,6 +125,9 @@ class ConsoleSlack:
             return JSONResponse({"ok": True, "channel": {"id": channel, "name": "console"}})
         if method == "usergroups.users.list":
             return JSONResponse({"ok": True, "users": []})
+        if method in ("views.open", "views.update"):
+            # The console has no modals: an optional input (a denial reason) is skipped.
+            return JSONResponse({"ok": True, "view": {"id": "V0CONSOLE"}})
         return JSONResponse({"ok": False, "error": "unknown_method"})
 
     async def _response(self, request: Request) -> Response:

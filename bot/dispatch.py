@@ -13,12 +13,15 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import Message, error_message, escape
+from bot.blocks import Message, error_message, escape, section
 from bot.commands import ParsedCommand, UsageError
 from bot.context import Invocation
 from bot.oms import OmsError
+from bot.oms.refs import OrderRef
+from bot.policy import Refusal, RoleCheckFailed
 from bot.reply import Replier
 from bot.services import Services
+from bot.store.audit import AuditEvent
 from bot.usage import usage_error
 
 log = logging.getLogger(__name__)
@@ -45,12 +48,23 @@ async def handle_slash_command(
     except UsageError as err:
         await ack(**_ack_args(usage_error(err)))
         services.report(err.spec.name if err.spec else "?", "usage_error")
+        _audit_later(services, body, text, "rejected", err.problem)
         return
     spec = parsed.spec
+    try:
+        refusal = await services.authorizer.check_command(str(body.get("user_id") or ""), spec)
+    except RoleCheckFailed as exc:
+        refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+    if refusal is not None:
+        await ack(**_ack_args(refused_message(refusal)))
+        services.report(spec.name, "refused")
+        _audit_later(services, body, text, "refused", refusal.reason)
+        return
     try:
         if spec.answer is not None:
             await ack(**_ack_args(spec.answer(parsed, services.registry)))
             services.report(spec.name, "ok")
+            _audit_later(services, body, text, "ok", f"/oms {spec.name}")
             return
         if not services.tasks.accepting:
             await ack(**_ack_args(RESTARTING))
@@ -58,6 +72,7 @@ async def handle_slash_command(
     except UsageError as err:
         await ack(**_ack_args(usage_error(err)))
         services.report(spec.name, "usage_error")
+        _audit_later(services, body, text, "rejected", err.problem)
         return
     except Exception:
         log.exception("answering /oms %s failed", spec.name)
@@ -98,10 +113,12 @@ async def run_handler(invocation: Invocation) -> None:
     spec = invocation.command.spec
     services = invocation.services
     assert spec.handler is not None
+    outcome, summary = "ok", f"/oms {invocation.command.text.strip()}"
     try:
         await spec.handler(invocation)
         services.report(spec.name, "ok")
     except OmsError as exc:
+        outcome, summary = "failed", str(exc)
         services.report(spec.name, "oms_error")
         log.warning("/oms %s: %s [%s]", spec.name, exc, invocation.correlation_id)
         await invocation.reply.safe_ephemeral(
@@ -113,9 +130,51 @@ async def run_handler(invocation: Invocation) -> None:
             )
         )
     except Exception:
+        outcome, summary = "failed", f"internal error {invocation.correlation_id}"
         services.report(spec.name, "error")
         log.exception("/oms %s failed [%s]", spec.name, invocation.correlation_id)
         await invocation.reply.safe_ephemeral(_internal_error(spec.name, invocation.correlation_id))
+    await services.audit.record(
+        AuditEvent(
+            kind="command",
+            actor=invocation.user_id,
+            outcome=outcome,
+            summary=summary[:300],
+            channel_id=invocation.channel_id,
+            command=f"/oms {invocation.command.text.strip()}"[:300],
+            order_keys=_order_keys(invocation.command),
+            correlation_id=invocation.correlation_id,
+        )
+    )
+
+
+def _order_keys(command: ParsedCommand) -> tuple[str, ...]:
+    """Order references the command named, as typed: audit search finds them by these."""
+    keys: list[str] = []
+    for value in command.args.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, OrderRef):
+                keys.append(item.value)
+    return tuple(keys)
+
+
+def refused_message(refusal: Refusal) -> Message:
+    return Message(text=refusal.reason, blocks=[section(f":no_entry: {escape(refusal.reason)}")])
+
+
+def _audit_later(
+    services: Services, body: dict[str, Any], text: str, outcome: str, summary: str
+) -> None:
+    """Audit an answer given in the ack, after the ack (the database stays off that path)."""
+    event = AuditEvent(
+        kind="command" if outcome != "refused" else "refused",
+        actor=str(body.get("user_id") or "unknown"),
+        outcome=outcome,
+        summary=summary[:300],
+        channel_id=str(body.get("channel_id") or "") or None,
+        command=f"/oms {text.strip()}"[:300],
+    )
+    services.tasks.spawn(services.audit.record(event), name="audit")
 
 
 def _internal_error(what: str, reference: str | None) -> Message:

@@ -7,11 +7,31 @@ from typing import Any
 
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
+_MENTION = re.compile(r"<([@#])([A-Z0-9_]+)>")
+_EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
+# The emoji the bot uses, as a terminal shows them.
+EMOJI = {
+    "white_check_mark": "✅",
+    "x": "❌",
+    "hourglass_flowing_sand": "⏳",
+    "hourglass": "⌛",
+    "white_circle": "⚪",
+    "fast_forward": "⏩",
+    "warning": "⚠️",
+    "no_entry": "⛔",
+    "lock": "🔒",
+    "raised_hand": "✋",
+    "mag": "🔍",
+    "ballot_box_with_check": "☑️",
+    "arrow_forward": "▶️",
+}
 
 
 def mrkdwn_to_text(text: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = _BARE_LINK.sub(lambda m: m.group(1), text)
+    text = _MENTION.sub(lambda m: f"{m.group(1)}{m.group(2)}", text)
+    text = _EMOJI_CODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -27,8 +27,8 @@ from bot.services import Services
 DEFAULT_USER = "U0CONSOLE"
 PROMPT = "oms> "
 INTRO = (
-    "oms-bot console{target}. Type /oms help, `click N` to press a button, or quit.\n"
-    "Acting as {user}."
+    "oms-bot console{target}. Type /oms help, `click N` to press a button, `as U123` to act\n"
+    "as another user (a second person for approvals), or quit. Acting as {user}."
 )
 # How long the console waits for a command's last message once its work is done.
 SETTLE_SECONDS = 0.05
@@ -42,12 +42,15 @@ class Console:
         self.user_id = user_id
         self.out = out
         self.buttons: list[dict[str, Any]] = []
+        self._fresh_output = True
         self._inbox: queue.Queue[ConsoleMessage] = queue.Queue()
         self._slack = ConsoleSlack(self._inbox.put)
         self._server = ThreadedServer(self._slack.app)
         self._app: AsyncApp | None = None
         self._outcomes: list[str] = []
         services.outcome_listeners.append(lambda _name, outcome: self._outcomes.append(outcome))
+        # The console's local user holds every role (it is someone at the machine itself).
+        services.set_policy(services.policy.with_superuser(user_id))
 
     def start(self) -> None:
         self._server.start()
@@ -72,6 +75,8 @@ class Console:
             return True
         if line.startswith("click"):
             return await self._click(line)
+        if line.startswith("as "):
+            return self._switch_user(line.removeprefix("as ").strip())
         if not line.startswith("/oms"):
             self.print("Type a command such as /oms help, or `click N`.")
             return False
@@ -88,6 +93,16 @@ class Console:
             "trigger_id": uuid.uuid4().hex,
         }
         return await self._dispatch(body)
+
+    def _switch_user(self, user_id: str) -> bool:
+        """Act as another local user, e.g. to approve a request as a second person."""
+        if not user_id.replace("_", "").isalnum() or user_id[:1] not in "UW":
+            self.print("`as` takes a Slack user id such as U0SECOND.")
+            return False
+        self.user_id = user_id
+        self.services.set_policy(self.services.policy.with_superuser(user_id))
+        self.print(f"Now acting as {user_id}.")
+        return True
 
     async def _click(self, line: str) -> bool:
         _, _, number = line.partition(" ")
@@ -130,7 +145,8 @@ class Console:
     async def _dispatch(self, body: dict[str, Any]) -> bool:
         assert self._app is not None, "start() first"
         self._outcomes.clear()
-        self.buttons = []
+        # Buttons stay pressable until newer ones appear (a refused press changes nothing).
+        self._fresh_output = True
         response = await self._app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
         ok = response.status == 200
         if response.status == 404:
@@ -166,6 +182,9 @@ class Console:
 
     def _show(self, message: ConsoleMessage) -> None:
         labels = {"updated": "(updated)", "replaced": "(updated)", "ephemeral": "(only you)"}
+        if self._fresh_output and any(b.get("type") == "actions" for b in message.blocks):
+            self.buttons = []
+            self._fresh_output = False
         first = len(self.buttons)
         lines = render_blocks(message.blocks, message.text, self.buttons)
         for button in self.buttons[first:]:
@@ -193,6 +212,7 @@ async def run_console(
     """Run the given lines and return an exit code, or read lines until EOF / quit."""
     console = Console(services, user_id=user_id, out=out)
     console.start()
+    await services.sweep()  # runs a dead console left behind show up as interrupted
     try:
         if lines is not None:
             results = [await console.run_line(line) for line in lines]

@@ -1,11 +1,26 @@
-"""One module per runbook family; each adds its commands to the registry in `register`."""
+"""One module per runbook family. Each adds its commands to the registry in `register`, and
+may add runbooks, button actions and dangerous actions to the services in `setup`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from bot.commands import Registry
-from handlers import help, orders
+from handlers import approvals, approve, help, history, orders
 
-MODULES = (help, orders)
+if TYPE_CHECKING:
+    from bot.services import Services
+
+MODULES = (help, orders, approve, history, approvals)
 
 
 def register_all(registry: Registry) -> None:
     for module in MODULES:
         module.register(registry)
+
+
+def setup_all(services: Services) -> None:
+    for module in MODULES:
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(services)

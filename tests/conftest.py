@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from bot.serve import ThreadedServer
 from bot.services import Services, create_services
 from tests.harness.blockkit import check_message
 from tests.harness.driver import Sent, SlackDriver
-from tests.harness.fakeslack import FakeSlack
+from tests.harness.fakeslack import FakeSlack, ResponsePost
 from tests.harness.fixtures import fake_slack, fake_slack_server, socket_server
 
 __all__ = ["fake_slack", "fake_slack_server", "socket_server"]
@@ -40,8 +41,10 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     sandbox_server.state.reset()
 
 
-def bot_env(fake: FakeSlack, sandbox: SandboxServer, db_path: Path) -> dict[str, str]:
-    """The environment of a bot wired to the fakes (used for subprocess runs too)."""
+def bot_env(fake: FakeSlack, sandbox: SandboxServer, db_path: Path | str) -> dict[str, str]:
+    """The environment of a bot wired to the fakes (used for subprocess runs too).
+
+    `db_path` is a SQLite file, or a whole database URL (PostgreSQL)."""
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -50,12 +53,14 @@ def bot_env(fake: FakeSlack, sandbox: SandboxServer, db_path: Path) -> dict[str,
         "OMS_USERNAME": DEMO_USERNAME,
         "OMS_PASSWORD": DEMO_PASSWORD,
         "OMS_TIMEOUT": "3",
-        "OMSBOT_DATABASE_URL": f"sqlite:///{db_path}",
+        "OMSBOT_DATABASE_URL": db_path if isinstance(db_path, str) else f"sqlite:///{db_path}",
         "OMSBOT_SHUTDOWN_TIMEOUT": "10",
     }
 
 
-def settings_for(fake: FakeSlack, sandbox: SandboxServer, db_path: Path, **extra: Any) -> Settings:
+def settings_for(
+    fake: FakeSlack, sandbox: SandboxServer, db_path: Path | str, **extra: Any
+) -> Settings:
     values: dict[str, Any] = {k.lower(): v for k, v in bot_env(fake, sandbox, db_path).items()}
     values.update(extra)
     return load_settings(_env_file=None, **values)
@@ -80,6 +85,24 @@ class RunningBot:
         assert sent.http.status_code == 200, sent.http.text
         return gated(json.loads(sent.http.text))
 
+    def wait_message(
+        self, predicate: Callable[[Any], bool], channel: str = "C_OPS", timeout: float = 10.0
+    ) -> Any:
+        """The newest message in `channel` the predicate accepts (waiting for it)."""
+
+        def find() -> Any:
+            matches = [m for m in self.fake.messages(channel) if predicate(m)]
+            return matches[-1] if matches else None
+
+        return self.fake.wait_for(find, timeout)
+
+    def reply_post(self, sent: Sent, timeout: float = 10.0) -> ResponsePost:
+        """The (newest) ephemeral reply the command got through its response_url."""
+        assert sent.response_url is not None
+        url = sent.response_url
+        posts = self.fake.wait_for(lambda: self.fake.response_posts(url) or None, timeout)
+        return posts[-1]
+
     def replies(self, sent: Sent, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait for `count` posts to the command's response_url; return their bodies."""
         assert sent.response_url is not None
@@ -103,6 +126,7 @@ def start_bot(
 ) -> tuple[ThreadedServer, Services]:
     settings = settings_for(fake, sandbox, db_path, **extra)
     services = create_services(settings)
+    services.prepare()
     bolt_app = build_bolt_app(
         services, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=fake.api_url
     )
@@ -118,6 +142,50 @@ def bot(fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path) -> Iterat
     try:
         yield RunningBot(server.url, services, driver, fake_slack, sandbox)
     finally:
+        server.stop()
+
+
+# Roles for the core tests. S_OPERATORS = [U_ALICE, U_BOB] and S_APPROVERS = [U_CAROL] in the
+# fake Slack, so Bob is an operator only through his user group, Carol an approver likewise.
+POLICY = """
+[roles]
+operator = ["U_ALICE", "S_OPERATORS", "U_DAVE"]
+approver = ["S_APPROVERS", "U_DAVE"]
+
+[approvals]
+channel = "C_APPROVALS"
+expiry_minutes = {expiry}
+
+[approvals.actions]
+{actions}
+"""
+
+
+def write_policy(tmp_path: Path, *, two_person: bool = True, expiry: float = 15) -> Path:
+    path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
+    actions = 'approve = ["approver"]' if two_person else ""
+    path.write_text(POLICY.format(expiry=expiry, actions=actions))
+    return path
+
+
+BotFactory = Callable[..., RunningBot]
+
+
+@pytest.fixture
+def make_bot(fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path) -> Iterator[BotFactory]:
+    """Start bots with settings of the test's choosing (several may share one database)."""
+    servers: list[ThreadedServer] = []
+
+    def make(*, db_path: Path | None = None, **settings: Any) -> RunningBot:
+        server, services = start_bot(
+            fake_slack, sandbox, db_path or tmp_path / "bot.db", **settings
+        )
+        servers.append(server)
+        driver = SlackDriver(f"{server.url}/slack/events", SIGNING_SECRET, fake_slack)
+        return RunningBot(server.url, services, driver, fake_slack, sandbox)
+
+    yield make
+    for server in servers:
         server.stop()
 
 

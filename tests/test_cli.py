@@ -149,6 +149,19 @@ def test_check_config_bad_settings(tmp_path: Path) -> None:
     assert "FAILED settings" in result.stdout and "SLACK_BOT_TOKEN" in result.stdout
 
 
+def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
+    """Wait for a bot process to answer /healthz (failing if it exits first)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "bot did not start"
+        time.sleep(0.1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,15 +184,7 @@ def test_sigterm_finishes_in_flight_work_then_exits(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "bot did not start"
-            time.sleep(0.1)
+        wait_healthy(url, proc)
         driver = SlackDriver(f"{url}/slack/events", SIGNING_SECRET, fake_slack)
         assert driver.slash("help").http.status_code == 200  # warm: auth.test, OMS login
         sandbox.state.latency = 1.5
@@ -201,3 +206,29 @@ def test_sigterm_finishes_in_flight_work_then_exits(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_shell_buttons_and_a_second_person(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[roles]\napprover = []\n[approvals.actions]\napprove = ["approver"]\n')
+    env = clean_env(OMSBOT_POLICY=str(policy), OMSBOT_DATABASE_URL=f"sqlite:///{tmp_path}/c.db")
+    result = oms_bot(
+        "shell",
+        "-c",
+        "/oms approve 10014",
+        "-c",
+        "click 1",
+        "-c",
+        "as U0SECOND",
+        "-c",
+        "click 1",
+        cwd=tmp_path,
+        env=env,
+    )
+    out = result.stdout
+    assert "[1] Approve (primary)   [2] Deny (danger)" in out
+    assert "You asked for this, so someone else must approve it." in out
+    assert "Now acting as U0SECOND." in out
+    assert "Approved by @U0SECOND" in out
+    assert "✅ Approved 1 order(s): 10014." in out
+    assert result.returncode == 1  # the refused self-approval counts as a failed line

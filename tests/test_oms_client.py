@@ -393,14 +393,15 @@ async def test_no_maarg_instance(sandbox: SandboxServer) -> None:
 async def test_maarg_paging_through_the_silent_cap(
     client: OmsClient, sandbox: SandboxServer
 ) -> None:
+    seeded = len(sandbox.state.data.orders)
     sandbox.state.add_bulk_orders(110)
     page = await client.maarg_page(
         "oms/orders", {}, page_index=0, page_size=100, operation="list orders"
     )
-    assert (page.total, len(page.rows)) == (120, 50)
+    assert (page.total, len(page.rows)) == (seeded + 110, 50)
     listed = await client.maarg_list("oms/orders", {}, page_size=100, operation="list orders")
-    assert listed.total == 120
-    assert len({row["orderId"] for row in listed.rows}) == 120
+    assert listed.total == seeded + 110
+    assert len({row["orderId"] for row in listed.rows}) == seeded + 110
     limited = await client.maarg_list("oms/orders", {}, limit=7, operation="list orders")
     assert len(limited.rows) == 7
 
@@ -417,7 +418,8 @@ async def test_solr_start_rows(client: OmsClient) -> None:
     assert len(second["response"]["docs"]) == min(25, total - 10)
 
 
-async def test_perform_find_view_index(client: OmsClient) -> None:
+async def test_perform_find_view_index(client: OmsClient, sandbox: SandboxServer) -> None:
+    seeded = len(sandbox.state.data.orders)  # 12: three pages of four
     pages = [
         await client.perform_find(
             "OrderHeader",
@@ -430,9 +432,9 @@ async def test_perform_find_view_index(client: OmsClient) -> None:
         )
         for index in range(3)
     ]
-    assert [total for total, _ in pages] == [10, 10, 10]
+    assert [total for total, _ in pages] == [seeded] * 3
     ids = [row["orderId"] for _, rows in pages for row in rows]
-    assert ids == sorted(ids) and len(ids) == 10
+    assert ids == sorted(ids) and len(ids) == seeded == 12
 
 
 # -- secrets ------------------------------------------------------------------------------

@@ -238,6 +238,14 @@ class OmsClient:
             )
             return answer or {}
 
+    async def change_order_status(self, order_id: str, status_id: str) -> dict[str, Any]:
+        """Set an order's status (and its items'): OFBiz `service/changeOrderStatus`."""
+        return await self.call_service(
+            "changeOrderStatus",
+            {"orderId": order_id, "statusId": status_id, "setItemStatus": "Y"},
+            operation=f"change order {order_id} to {status_id}",
+        )
+
     async def maarg_page(
         self,
         path: str,

@@ -90,6 +90,11 @@ SCENARIOS: list[Scenario] = [
         "10009",
     ),
     Scenario("web-approved", "An ordinary approved web order.", "10001"),
+    Scenario(
+        "web-created-paid",
+        "Web orders 10014 and 10015 are created with an authorised payment: ready to approve.",
+        "10014",
+    ),
 ]
 
 _PRODUCTS = [
@@ -239,6 +244,13 @@ def _scenario_orders(now: datetime) -> tuple[list[OrderRecord], list[ShopifyOrde
         _order("10012", 1012, channel="MOBILE_SALES_CHANNEL", status="ORDER_APPROVED",
                entered=hours(2), products=[0], shopify_id=_shopify_id(12),
                facility="WAREHOUSE_NJ", customer="Lee Park"),
+        # Paid web orders the Approve orders job has not reached yet.
+        _order("10014", 1014, channel=web, status="ORDER_CREATED", entered=hours(1),
+               products=[1], shopify_id=_shopify_id(14), facility="WAREHOUSE_NJ",
+               customer="Mia Chen"),
+        _order("10015", 1015, channel=web, status="ORDER_CREATED", entered=hours(1),
+               products=[0, 3], shopify_id=_shopify_id(15), facility="WAREHOUSE_NJ",
+               customer="Omar Haddad"),
     ]  # fmt: skip
     by_id = {order.order_id: order for order in orders}
     # The refreshed pair: the old version was cancelled when the new one was created.
@@ -263,6 +275,8 @@ def _scenario_orders(now: datetime) -> tuple[list[OrderRecord], list[ShopifyOrde
         _shopify_order(1010, _shopify_id(10), created=hours(72), source="web", fulfilled=True),
         _shopify_order(1011, _shopify_id(11), created=hours(20), source="pos", fulfilled=True),
         _shopify_order(1012, _shopify_id(12), created=hours(2), source="web", fulfilled=False),
+        _shopify_order(1014, _shopify_id(14), created=hours(1), source="web", fulfilled=False),
+        _shopify_order(1015, _shopify_id(15), created=hours(1), source="web", fulfilled=False),
     ]  # fmt: skip
     return orders, shop
 

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
+
+# Errors that mean "the database is not there or not answering", as opposed to a bug in a
+# statement (ProgrammingError, IntegrityError...), which should surface as itself.
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.InternalError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 
 
 class StoreUnavailable(Exception):
@@ -38,8 +50,15 @@ def describe(url: str) -> str:
     return make_url(engine_url(url)).render_as_string(hide_password=True)
 
 
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # the driver's own error, when there is one
+    reason = str(orig) if orig is not None else str(exc)
+    lines = reason.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class Store:
-    """Owns the engine. Calls are synchronous and short; async code runs them via `run`."""
+    """Owns the engine. Calls are synchronous and short; async code runs them in a thread."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
@@ -49,19 +68,40 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def ping(self) -> None:
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn "cannot reach the database" errors into StoreUnavailable naming the database."""
         try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            orig = getattr(exc, "orig", None)  # the driver's own error, when there is one
-            reason = str(orig) if orig is not None else str(exc)
+            yield
+        except _UNAVAILABLE as exc:
             raise StoreUnavailable(
-                f"database {describe(self.url)} unreachable: {reason.strip().splitlines()[0]}"
-            ) from None
+                f"database {describe(self.url)} unavailable: {_reason(exc)}"
+            ) from exc
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One short transaction: committed on success, rolled back on any exception."""
+        with self.guard(), self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        with self.guard(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     async def aping(self) -> None:
         await asyncio.to_thread(self.ping)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (safe when several replicas start at once)."""
+        from bot.store.migrate import upgrade
+
+        upgrade(self)
+
+    def schema_version(self) -> str | None:
+        """The applied migration revision, None for an empty database."""
+        from bot.store.migrate import current_revision
+
+        return current_revision(self)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -69,7 +109,7 @@ class Store:
 
 def open_store(url: str) -> Store:
     """Create the engine for `url`. Nothing connects until first use."""
-    kwargs: dict[str, Any] = {"future": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
     else:

@@ -1,0 +1,214 @@
+"""Two-person approvals: a request, decided exactly once, then executed, found stale, or failed.
+
+Every transition is one conditional UPDATE on the previous state, so concurrent clicks on any
+number of replicas change a request at most once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, select
+
+from bot.store.db import Store
+from bot.store.schema import approvals
+from bot.store.sql import RowLike, dump, load, load_dict
+
+ApprovalState = Literal["pending", "approved", "denied", "expired", "stale", "executed", "failed"]
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: str
+    action: str
+    params: dict[str, Any]
+    params_hash: str
+    preview: Any  # whatever the action previewed (JSON): usually a list of changes
+    preview_hash: str
+    requested_by: str
+    requested_channel: str
+    origin_message_ts: str | None
+    approvals_channel: str
+    request_message_ts: str | None
+    state: str
+    decided_by: str | None
+    decided_at: float | None
+    reason: str | None
+    expires_at: float
+    created_at: float
+    executed_at: float | None
+    run_id: str | None
+    approver_role: str
+
+
+def create_approval(
+    store: Store,
+    *,
+    action: str,
+    params: dict[str, Any],
+    params_hash: str,
+    preview: Any,
+    preview_hash: str,
+    requested_by: str,
+    requested_channel: str,
+    approvals_channel: str,
+    approver_role: str,
+    expires_at: float,
+    now: float,
+) -> Approval:
+    """Record a pending request."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "action": action,
+        "params": dump(params),
+        "params_hash": params_hash,
+        "preview": dump(preview),
+        "preview_hash": preview_hash,
+        "requested_by": requested_by,
+        "requested_channel": requested_channel,
+        "origin_message_ts": None,
+        "approvals_channel": approvals_channel,
+        "request_message_ts": None,
+        "state": "pending",
+        "decided_by": None,
+        "decided_at": None,
+        "reason": None,
+        "expires_at": expires_at,
+        "created_at": now,
+        "executed_at": None,
+        "run_id": None,
+        "approver_role": approver_role,
+    }
+    with store.begin() as conn:
+        conn.execute(approvals.insert().values(**values))
+    return _approval(values)
+
+
+def get_approval(store: Store, id: str) -> Approval | None:
+    with store.begin() as conn:
+        row = conn.execute(select(approvals).where(approvals.c.id == id)).first()
+    return None if row is None else _approval(row._mapping)
+
+
+def set_request_message(store: Store, id: str, ts: str) -> None:
+    """The request's message in the approvals channel."""
+    _set(store, id, request_message_ts=ts)
+
+
+def set_origin_message(store: Store, id: str, ts: str) -> None:
+    """The note left where the request was made."""
+    _set(store, id, origin_message_ts=ts)
+
+
+def set_reason(store: Store, id: str, reason: str) -> None:
+    """The reason a denier gave (asked for after the decision, in a modal)."""
+    _set(store, id, reason=reason)
+
+
+def decide(
+    store: Store,
+    id: str,
+    *,
+    decision: Literal["approved", "denied"],
+    by: str,
+    now: float,
+    reason: str | None = None,
+) -> Approval | None:
+    """Approve or deny a pending, unexpired request. Returns the decided request if this call
+    made the decision, None if it was already decided, expired or unknown."""
+    return _transition(
+        store,
+        approvals.c.id == id,
+        approvals.c.state == "pending",
+        approvals.c.expires_at > now,
+        state=decision,
+        decided_by=by,
+        decided_at=now,
+        reason=reason,
+    )
+
+
+def mark(
+    store: Store,
+    id: str,
+    state: Literal["executed", "stale", "failed", "expired"],
+    *,
+    now: float,
+    run_id: str | None = None,
+) -> bool:
+    """Record what became of a request; False if it was not in the state this follows from
+    (executed, stale and failed follow "approved"; expired follows an overdue "pending")."""
+    values: dict[str, Any] = {"state": state}
+    if run_id is not None:
+        values["run_id"] = run_id
+    if state == "expired":
+        conditions = [approvals.c.state == "pending", approvals.c.expires_at <= now]
+    else:
+        conditions = [approvals.c.state == "approved"]
+        if state == "executed":
+            values["executed_at"] = now
+    return _transition(store, approvals.c.id == id, *conditions, **values) is not None
+
+
+def list_pending(store: Store, *, now: float) -> list[Approval]:
+    """Requests still waiting for a decision, oldest first."""
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(approvals)
+            .where(approvals.c.state == "pending", approvals.c.expires_at > now)
+            .order_by(approvals.c.created_at, approvals.c.id)
+        ).all()
+    return [_approval(row._mapping) for row in rows]
+
+
+def expire_due(store: Store, *, now: float) -> list[Approval]:
+    """Mark expired every pending request past its expiry; returns those this call changed."""
+    with store.begin() as conn:
+        rows = conn.execute(
+            approvals.update()
+            .where(approvals.c.state == "pending", approvals.c.expires_at <= now)
+            .values(state="expired")
+            .returning(*approvals.c)
+        ).all()
+    return sorted((_approval(row._mapping) for row in rows), key=lambda a: a.created_at)
+
+
+def _transition(store: Store, *conditions: ColumnElement[bool], **values: Any) -> Approval | None:
+    # UPDATE ... RETURNING hands back the row only to the caller whose UPDATE changed it.
+    with store.begin() as conn:
+        row = conn.execute(
+            approvals.update().where(*conditions).values(**values).returning(*approvals.c)
+        ).first()
+    return None if row is None else _approval(row._mapping)
+
+
+def _set(store: Store, id: str, **values: Any) -> None:
+    with store.begin() as conn:
+        conn.execute(approvals.update().where(approvals.c.id == id).values(**values))
+
+
+def _approval(row: RowLike) -> Approval:
+    return Approval(
+        id=row["id"],
+        action=row["action"],
+        params=load_dict(row["params"]),
+        params_hash=row["params_hash"],
+        preview=load(row["preview"]),
+        preview_hash=row["preview_hash"],
+        requested_by=row["requested_by"],
+        requested_channel=row["requested_channel"],
+        origin_message_ts=row["origin_message_ts"],
+        approvals_channel=row["approvals_channel"],
+        request_message_ts=row["request_message_ts"],
+        state=row["state"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        reason=row["reason"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        executed_at=row["executed_at"],
+        run_id=row["run_id"],
+        approver_role=row["approver_role"],
+    )

@@ -1,0 +1,254 @@
+"""Runs and their steps: recorded before the first step, leased by the owning process through
+heartbeats, so a run whose process died is found and marked interrupted, then resumed once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Row, select
+
+from bot.store.db import Store
+from bot.store.schema import run_steps, runs
+from bot.store.sql import RowLike, dump, load, load_dict, load_list
+
+RunState = Literal["running", "done", "failed", "interrupted"]
+StepState = Literal["pending", "running", "done", "failed", "skipped"]
+
+_FINISHED_STEP_STATES = ("done", "failed", "skipped")
+_RESUMABLE = ("interrupted", "failed")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    runbook: str
+    title: str
+    params: dict[str, Any]
+    order_keys: list[str]
+    state: str
+    requested_by: str
+    channel_id: str
+    message_ts: str | None
+    response_url: str | None
+    owner: str
+    heartbeat_at: float
+    created_at: float
+    finished_at: float | None
+    result: dict[str, Any] | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    run_id: str
+    idx: int
+    name: str
+    state: str
+    detail: str
+    started_at: float | None
+    finished_at: float | None
+
+
+def create_run(
+    store: Store,
+    *,
+    run_id: str,
+    runbook: str,
+    title: str,
+    params: dict[str, Any],
+    order_keys: Sequence[str],
+    requested_by: str,
+    channel_id: str,
+    response_url: str | None,
+    owner: str,
+    step_names: Sequence[str],
+    now: float,
+) -> RunRecord:
+    """Record a new run, "running" and owned by `owner`, with every step "pending"."""
+    values: dict[str, Any] = {
+        "id": run_id,
+        "runbook": runbook,
+        "title": title,
+        "params": dump(params),
+        "order_keys": dump(list(order_keys)),
+        "state": "running",
+        "requested_by": requested_by,
+        "channel_id": channel_id,
+        "message_ts": None,
+        "response_url": response_url,
+        "owner": owner,
+        "heartbeat_at": now,
+        "created_at": now,
+        "finished_at": None,
+        "result": None,
+        "error": None,
+    }
+    with store.begin() as conn:
+        conn.execute(runs.insert().values(**values))
+        if step_names:
+            conn.execute(
+                run_steps.insert(),
+                [
+                    {"run_id": run_id, "idx": i, "name": name, "state": "pending", "detail": ""}
+                    for i, name in enumerate(step_names)
+                ],
+            )
+    return _run(values)
+
+
+def get_run(store: Store, run_id: str) -> RunRecord | None:
+    with store.begin() as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+    return None if row is None else _run(row._mapping)
+
+
+def get_steps(store: Store, run_id: str) -> list[StepRecord]:
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(run_steps).where(run_steps.c.run_id == run_id).order_by(run_steps.c.idx)
+        ).all()
+    return [_step(row) for row in rows]
+
+
+def set_message(store: Store, run_id: str, message_ts: str) -> None:
+    """Remember the run's progress message, so any replica can update it later."""
+    with store.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(message_ts=message_ts))
+
+
+def set_step(
+    store: Store,
+    run_id: str,
+    idx: int,
+    *,
+    state: StepState,
+    detail: str | None = None,
+    now: float,
+) -> None:
+    """Move a step to `state`; `detail` None keeps the step's current detail."""
+    values: dict[str, Any] = {"state": state}
+    if state == "running":
+        values["started_at"] = now
+        values["finished_at"] = None  # a resumed step runs again
+    elif state in _FINISHED_STEP_STATES:
+        values["finished_at"] = now
+    if detail is not None:
+        values["detail"] = detail
+    with store.begin() as conn:
+        conn.execute(
+            run_steps.update()
+            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx)
+            .values(**values)
+        )
+
+
+def finish_run(
+    store: Store,
+    run_id: str,
+    *,
+    state: Literal["done", "failed"],
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    now: float,
+) -> bool:
+    """End a running run; False if it was not running (already finished, or interrupted)."""
+    with store.begin() as conn:
+        changed = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.state == "running")
+            .values(
+                state=state,
+                result=None if result is None else dump(result),
+                error=error,
+                finished_at=now,
+            )
+        ).rowcount
+    return changed == 1
+
+
+def heartbeat(store: Store, run_id: str, owner: str, now: float) -> bool:
+    """Renew the run's lease; False means another process has taken the run over."""
+    with store.begin() as conn:
+        changed = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.owner == owner, runs.c.state == "running")
+            .values(heartbeat_at=now)
+        ).rowcount
+    return changed == 1
+
+
+def interrupt_stale(store: Store, *, now: float, lease: float) -> list[RunRecord]:
+    """Mark interrupted every running run whose owner stopped heartbeating for `lease` seconds.
+
+    One conditional UPDATE ... RETURNING: it yields exactly the rows this call changed, so
+    replicas sweeping at the same time get disjoint lists (a row another sweep changed first no
+    longer matches `state = 'running'` when it is re-checked).
+    """
+    with store.begin() as conn:
+        rows = conn.execute(
+            runs.update()
+            .where(runs.c.state == "running", runs.c.heartbeat_at < now - lease)
+            .values(state="interrupted", finished_at=now)
+            .returning(*runs.c)
+        ).all()
+    return sorted((_run(row._mapping) for row in rows), key=lambda run: run.created_at)
+
+
+def claim_for_resume(store: Store, run_id: str, owner: str, now: float) -> bool:
+    """Take an interrupted or failed run back to running for `owner`; True for one caller only."""
+    with store.begin() as conn:
+        changed = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.state.in_(_RESUMABLE))
+            .values(state="running", owner=owner, heartbeat_at=now, finished_at=None, error=None)
+        ).rowcount
+    return changed == 1
+
+
+def list_runs(
+    store: Store, *, states: Sequence[str] | None = None, limit: int = 20
+) -> list[RunRecord]:
+    """The newest runs first, optionally only those in `states`."""
+    query = select(runs)
+    if states is not None:
+        query = query.where(runs.c.state.in_(list(states)))
+    query = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
+    return [_run(row._mapping) for row in rows]
+
+
+def _run(row: RowLike) -> RunRecord:
+    result = load(row["result"])
+    return RunRecord(
+        id=row["id"],
+        runbook=row["runbook"],
+        title=row["title"],
+        params=load_dict(row["params"]),
+        order_keys=load_list(row["order_keys"]),
+        state=row["state"],
+        requested_by=row["requested_by"],
+        channel_id=row["channel_id"],
+        message_ts=row["message_ts"],
+        response_url=row["response_url"],
+        owner=row["owner"],
+        heartbeat_at=row["heartbeat_at"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        result=result if isinstance(result, dict) else None,
+        error=row["error"],
+    )
+
+
+def _step(row: Row[Any]) -> StepRecord:
+    return StepRecord(
+        run_id=row.run_id,
+        idx=row.idx,
+        name=row.name,
+        state=row.state,
+        detail=row.detail,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )

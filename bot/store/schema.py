@@ -1,0 +1,172 @@
+"""Every table of the bot's database, in one MetaData (the migrations must match it).
+
+Times are float epoch seconds (Double) so lease arithmetic in SQL is the same on SQLite and
+PostgreSQL; JSON payloads are Text holding json.dumps output, for the same reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# Named constraints let Alembic's SQLite batch mode rebuild tables in later migrations.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets the wider type.
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("channel_id", String),
+    Column("kind", String, nullable=False),
+    Column("command", Text),
+    Column("run_id", String),
+    Column("outcome", String, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("detail", Text),
+    Column("message_channel", String),
+    Column("message_ts", String),
+    Column("correlation_id", String),
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_actor", "actor"),
+)
+
+audit_event_orders = Table(
+    "audit_event_orders",
+    metadata,
+    Column("event_id", EventId, ForeignKey("audit_events.id"), primary_key=True),
+    Column("order_key", String, primary_key=True),
+    # Keeps the order keys in the order they were given.
+    Column("pos", Integer, nullable=False),
+    Index("ix_audit_event_orders_order_key", "order_key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("runbook", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("order_keys", Text, nullable=False),
+    Column("state", String, nullable=False),
+    Column("requested_by", String, nullable=False),
+    Column("channel_id", String, nullable=False),
+    Column("message_ts", String),
+    Column("response_url", Text),
+    Column("owner", String, nullable=False),
+    Column("heartbeat_at", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("result", Text),
+    Column("error", Text),
+    Index("ix_runs_state", "state"),
+    Index("ix_runs_created_at", "created_at"),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("run_id", String, ForeignKey("runs.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("started_at", Double),
+    Column("finished_at", Double),
+)
+
+order_locks = Table(
+    "order_locks",
+    metadata,
+    Column("order_key", String, primary_key=True),
+    Column("run_id", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("what", Text, nullable=False),
+    Column("acquired_at", Double, nullable=False),
+    Column("lease_until", Double, nullable=False),
+    Index("ix_order_locks_run_id", "run_id"),
+)
+
+action_tokens = Table(
+    "action_tokens",
+    metadata,
+    Column("token", String, primary_key=True),
+    Column("group_key", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("allowed_users", Text),
+    Column("allowed_role", String),
+    Column("denied_users", Text, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("consumed_by", String),
+    Column("consumed_at", Double),
+    Column("consumed_token", String),
+    Column("channel_id", String),
+    Column("message_ts", String),
+    Index("ix_action_tokens_group_key", "group_key"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("action", String, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("params_hash", String, nullable=False),
+    Column("preview", Text, nullable=False),
+    Column("preview_hash", String, nullable=False),
+    Column("requested_by", String, nullable=False),
+    Column("requested_channel", String, nullable=False),
+    Column("origin_message_ts", String),
+    Column("approvals_channel", String, nullable=False),
+    Column("request_message_ts", String),
+    Column("state", String, nullable=False),
+    Column("decided_by", String),
+    Column("decided_at", Double),
+    Column("reason", Text),
+    Column("expires_at", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("executed_at", Double),
+    Column("run_id", String),
+    Column("approver_role", String, nullable=False),
+    Index("ix_approvals_state", "state"),
+)
+
+digest_slots = Table(
+    "digest_slots",
+    metadata,
+    Column("schedule_id", String, primary_key=True),
+    Column("slot_time", Double, primary_key=True),
+    Column("state", String, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("lease_until", Double, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("posted_at", Double),
+    Column("outcome", Text),
+    Column("message_ts", String),
+)

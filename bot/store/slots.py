@@ -1,0 +1,142 @@
+"""Digest slots: each (schedule, slot time) is claimed by one replica with a lease and finished
+once; a replica that dies holding a claim loses it when the lease runs out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Row, select
+
+from bot.store.db import Store
+from bot.store.schema import digest_slots
+from bot.store.sql import insert_on_conflict
+
+SlotState = Literal["claimed", "posted", "failed", "missed"]
+
+
+@dataclass(frozen=True)
+class DigestSlot:
+    schedule_id: str
+    slot_time: float
+    state: str
+    owner: str
+    lease_until: float
+    attempts: int
+    posted_at: float | None
+    outcome: str | None
+    message_ts: str | None
+
+
+def claim_slot(
+    store: Store, schedule_id: str, slot_time: float, *, owner: str, now: float, lease: float
+) -> bool:
+    """Claim the slot for `owner`: True if it was unclaimed, its claim's lease ran out, or
+    `owner` already holds it; False once finished (posted, failed, missed) or claimed by
+    another owner whose lease is live."""
+    slot = digest_slots.c
+    with store.begin() as conn:
+        stmt = insert_on_conflict(conn, digest_slots).values(
+            schedule_id=schedule_id,
+            slot_time=slot_time,
+            state="claimed",
+            owner=owner,
+            lease_until=now + lease,
+            attempts=1,
+        )
+        # INSERT on the (schedule, slot) key, or take over an abandoned claim, in one atomic
+        # statement: of two replicas racing, exactly one changes the row.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[slot.schedule_id, slot.slot_time],
+            set_={"owner": owner, "lease_until": now + lease, "attempts": slot.attempts + 1},
+            where=(slot.state == "claimed") & ((slot.lease_until < now) | (slot.owner == owner)),
+        )
+        # RETURNING, not rowcount: SQLAlchemy only promises rowcount for UPDATE and DELETE.
+        return conn.execute(stmt.returning(slot.owner)).first() is not None
+
+
+def renew_slot(
+    store: Store, schedule_id: str, slot_time: float, *, owner: str, now: float, lease: float
+) -> bool:
+    """Extend `owner`'s claim (while it retries within the grace time); False if lost."""
+    slot = digest_slots.c
+    with store.begin() as conn:
+        changed = conn.execute(
+            digest_slots.update()
+            .where(
+                slot.schedule_id == schedule_id,
+                slot.slot_time == slot_time,
+                slot.owner == owner,
+                slot.state == "claimed",
+            )
+            .values(lease_until=now + lease)
+        ).rowcount
+    return changed == 1
+
+
+def finish_slot(
+    store: Store,
+    schedule_id: str,
+    slot_time: float,
+    *,
+    owner: str,
+    state: Literal["posted", "failed", "missed"],
+    outcome: str,
+    message_ts: str | None = None,
+    now: float,
+) -> bool:
+    """Close `owner`'s claim with its result; False if the claim was taken over meanwhile."""
+    slot = digest_slots.c
+    with store.begin() as conn:
+        changed = conn.execute(
+            digest_slots.update()
+            .where(
+                slot.schedule_id == schedule_id,
+                slot.slot_time == slot_time,
+                slot.owner == owner,
+                slot.state == "claimed",
+            )
+            .values(
+                state=state,
+                outcome=outcome,
+                message_ts=message_ts,
+                posted_at=now if state in ("posted", "missed") else None,
+            )
+        ).rowcount
+    return changed == 1
+
+
+def get_slot(store: Store, schedule_id: str, slot_time: float) -> DigestSlot | None:
+    with store.begin() as conn:
+        row = conn.execute(
+            select(digest_slots).where(
+                digest_slots.c.schedule_id == schedule_id, digest_slots.c.slot_time == slot_time
+            )
+        ).first()
+    return None if row is None else _slot(row)
+
+
+def last_slots(store: Store, schedule_id: str, limit: int = 2) -> list[DigestSlot]:
+    """The schedule's latest slots, newest first (for "last run" in `/oms digest`)."""
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(digest_slots)
+            .where(digest_slots.c.schedule_id == schedule_id)
+            .order_by(digest_slots.c.slot_time.desc())
+            .limit(limit)
+        ).all()
+    return [_slot(row) for row in rows]
+
+
+def _slot(row: Row[Any]) -> DigestSlot:
+    return DigestSlot(
+        schedule_id=row.schedule_id,
+        slot_time=row.slot_time,
+        state=row.state,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        attempts=row.attempts,
+        posted_at=row.posted_at,
+        outcome=row.outcome,
+        message_ts=row.message_ts,
+    )

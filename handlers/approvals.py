@@ -1,0 +1,52 @@
+"""`/oms approvals`: the requests waiting for a second person."""
+
+from __future__ import annotations
+
+from bot.actions import fmt_time
+from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.commands import CommandSpec, Registry
+from bot.context import Invocation
+
+
+async def list_approvals(inv: Invocation) -> None:
+    services = inv.services
+    pending = await services.approvals.pending()
+    if not pending:
+        await inv.reply.ephemeral(
+            Message(
+                text="No approval requests are pending.",
+                blocks=[section(":ballot_box_with_check: No approval requests are pending.")],
+            ),
+            replace=True,
+        )
+        return
+    lines = []
+    for approval in pending:
+        kind = services.approvals.kinds.get(approval.action)
+        what = kind.summary(approval.params) if kind else approval.action
+        link = await services.message_link(approval.approvals_channel, approval.request_message_ts)
+        line = (
+            f"• *{escape(what)}* · asked by <@{approval.requested_by}> at "
+            f"{fmt_time(approval.created_at)} · expires {fmt_time(approval.expires_at)} · "
+            f"approver: {' or '.join(approval.approver_role.split('|'))}"
+        )
+        if link:
+            line += f" · <{link}|request>"
+        lines.append(line)
+    blocks: list[Block] = [header(f"Pending approvals ({len(pending)})")]
+    blocks += [section(chunk) for chunk in chunk_lines(lines)]
+    blocks.append(context("Approve or deny from the request message in the approvals channel."))
+    await inv.reply.ephemeral(
+        Message(text=f"{len(pending)} approval request(s) pending", blocks=blocks), replace=True
+    )
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        CommandSpec(
+            name="approvals",
+            summary="List the approval requests waiting for a second person.",
+            handler=list_approvals,
+            examples=("/oms approvals",),
+        )
+    )

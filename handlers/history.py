@@ -1,0 +1,121 @@
+"""`/oms history [<order>] [--mine] [--failed] [--since 7d]`: the audit trail, from Slack."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from bot.actions import fmt_time
+from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.commands import Arg, CommandSpec, Flag, Registry
+from bot.context import Invocation
+from bot.durations import describe_duration, parse_duration
+from bot.oms import OmsError
+from bot.oms.refs import OrderRef, parse_order_ref
+from bot.store.audit import AuditEvent
+
+LIMIT = 20
+OUTCOME_ICONS = {
+    "ok": ":white_check_mark:",
+    "started": ":arrow_forward:",
+    "resumed": ":arrow_forward:",
+    "pending": ":raised_hand:",
+    "approved": ":ballot_box_with_check:",
+    "failed": ":x:",
+    "refused": ":no_entry:",
+    "rejected": ":no_entry:",
+    "denied": ":no_entry:",
+    "expired": ":hourglass:",
+    "stale": ":warning:",
+    "interrupted": ":warning:",
+}
+
+
+async def _order_keys(inv: Invocation, ref: OrderRef) -> list[str]:
+    """The audit keys an order reference stands for: its HotWax ids, and the text itself."""
+    keys = [ref.value]
+    # If the OMS is away, the audit can still be searched by the text the user gave.
+    with contextlib.suppress(OmsError):
+        keys += [o.order_id for o in await inv.services.oms.find_orders(ref)]
+    return list(dict.fromkeys(keys))
+
+
+async def _line(inv: Invocation, event: AuditEvent) -> str:
+    icon = OUTCOME_ICONS.get(event.outcome, "•")
+    who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
+    what = escape(event.summary or event.command or event.kind)
+    line = f"{icon} {fmt_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
+    link = await inv.services.message_link(event.message_channel, event.message_ts)
+    if link:
+        line += f" · <{link}|message>"
+    return line
+
+
+async def show_history(inv: Invocation) -> None:
+    ref: OrderRef | None = inv.command.arg("order")
+    since_seconds: float | None = inv.command.flag("since")
+    mine = bool(inv.command.flag("mine"))
+    failed = bool(inv.command.flag("failed"))
+    since = time.time() - since_seconds if since_seconds else None
+    audit = inv.services.audit
+    events: list[AuditEvent] = []
+    keys = await _order_keys(inv, ref) if ref else [None]
+    for key in keys:
+        events += await audit.search(
+            order_key=key,
+            actor=inv.user_id if mine else None,
+            failed_only=failed,
+            since=since,
+            limit=LIMIT,
+        )
+    unique = {e.id: e for e in events}
+    newest = sorted(unique.values(), key=lambda e: (e.at, e.id or 0), reverse=True)[:LIMIT]
+    filters = [
+        f"order {ref.value}" if ref else None,
+        "mine" if mine else None,
+        "failed" if failed else None,
+        f"last {describe_duration(since_seconds)}" if since_seconds else None,
+    ]
+    described = ", ".join(f for f in filters if f) or "everything"
+    if not newest:
+        await inv.reply.ephemeral(
+            Message(
+                text=f"No audit entries match ({described}).",
+                blocks=[section(f":mag: No audit entries match ({escape(described)}).")],
+            ),
+            replace=True,
+        )
+        return
+    lines = [await _line(inv, e) for e in newest]
+    blocks: list[Block] = [header("Audit history")]
+    blocks += [section(chunk) for chunk in chunk_lines(lines)]
+    blocks.append(context(f"Newest {len(newest)} entries, newest first · {escape(described)}"))
+    await inv.reply.ephemeral(
+        Message(text=f"Audit history ({described}): {len(newest)} entries", blocks=blocks),
+        replace=True,
+    )
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        CommandSpec(
+            name="history",
+            summary="Who did what: the newest 20 audit entries, filtered.",
+            handler=show_history,
+            args=(
+                Arg(
+                    "order", "only entries about this order", required=False, parse=parse_order_ref
+                ),
+            ),
+            flags=(
+                Flag("mine", "only what you did"),
+                Flag("failed", "only failures, refusals, denials and expiries"),
+                Flag("since", "only entries newer than this", metavar="7d", parse=parse_duration),
+            ),
+            examples=(
+                "/oms history 10002",
+                "/oms history --mine --since 24h",
+                "/oms history --failed",
+            ),
+        )
+    )

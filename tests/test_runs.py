@@ -1,0 +1,177 @@
+"""The run engine through the real endpoint: checklist updates, order leases, kill and resume."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox import SandboxServer
+from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, bot_env, text_of, write_policy
+from tests.harness.driver import SlackDriver
+from tests.harness.fakeslack import FakeSlack, Message
+from tests.test_cli import _free_port, clean_env, wait_healthy
+
+CONFIRM = "oms:approve.confirm#0"
+
+
+def _writes(sandbox: SandboxServer) -> list[str]:
+    return [
+        str(r.body["orderId"])
+        for r in sandbox.state.requests("/api/service/changeOrderStatus", "POST")
+        if isinstance(r.body, dict)
+    ]
+
+
+def _shown(message: Message | Any) -> str:
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def _start(bot: RunningBot, text: str, user: str = "U_ALICE") -> None:
+    card = bot.reply_post(bot.slash(text, user=user), timeout=15)
+    bot.driver.click_ephemeral(card, CONFIRM, user=user)
+
+
+def test_progress_message_is_updated_step_by_step(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    _start(bot, "approve 10014 #1015")
+    final = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
+    shown = _shown(final)
+    assert "Approved 2 order(s): 10014, 10015." in shown
+    assert shown.count(":white_check_mark:") >= 3
+    versions = [_shown(r) for r in final.history] + [shown]
+    # Posted with every step pending, then each step shown running, then done, in order.
+    assert versions[0].count(":white_circle:") == 3
+    steps = ["Approve order 10014", "Approve order 10015", "Verify in the OMS"]
+    seen = []
+    for version in versions:
+        for step in steps:
+            if f":hourglass_flowing_sand: {step}" in version and (step, "running") not in seen:
+                seen.append((step, "running"))
+            if f":white_check_mark: {step}" in version and (step, "done") not in seen:
+                seen.append((step, "done"))
+    assert seen == [(s, state) for s in steps for state in ("running", "done")]
+    assert _writes(bot.sandbox) == ["10014", "10015"]
+
+
+def test_second_run_on_a_busy_order_is_refused(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    bot.sandbox.state.latency = 0.4
+    _start(bot, "approve 10014")
+    bot.wait_message(lambda m: ":hourglass_flowing_sand:" in m.text + str(m.blocks))
+    _start(bot, "approve 10014", user="U_BOB")
+    refusal = bot.fake.wait_for(
+        lambda: [p for p in bot.fake.response_posts() if "is busy" in text_of(p.body)] or None,
+        timeout=15,
+    )
+    shown = text_of(refusal[0].body)
+    assert "Order 10014 is busy: <@U_ALICE> is running “Approve order 10014” since" in shown
+    bot.wait_message(lambda m: "finished" in m.text, timeout=20)
+    assert _writes(bot.sandbox) == ["10014"]
+
+
+def test_failed_step_stops_the_run_and_resume_retries_it(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    bot.sandbox.state.inject_fault(
+        "/api/service/changeOrderStatus",
+        "json",
+        1,
+        body={"_ERROR_MESSAGE_": "Order 10015 is locked by a batch"},
+    )
+    _start(bot, "approve 10014 10015")
+    failed = bot.wait_message(lambda m: "failed" in m.text, timeout=15)
+    shown = _shown(failed)
+    assert "Order 10015 is locked by a batch" not in shown or ":x:" in shown
+    assert ":x: Approve order 10014" in shown  # the first write hit the fault
+    assert ":white_circle: Approve order 10015" in shown  # later steps did not run
+    assert "Later steps did not run" in shown
+    bot.driver.click(failed, "oms:run.resume#0")
+    done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
+    assert "Approved 2 order(s)" in _shown(done)
+    assert _writes(bot.sandbox) == ["10014", "10014", "10015"]  # the faulted try, then once each
+
+
+def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    bot.fake.fail_next("chat.update", "cant_update_message", times=50)
+    _start(bot, "approve 10014")
+    result = bot.wait_message(lambda m: "finished" in m.text and not m.history, timeout=15)
+    assert "Approved 1 order(s): 10014." in _shown(result)
+    assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
+
+
+def _spawn(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes(
+    tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
+) -> None:
+    port = _free_port()
+    env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
+    env.update(
+        OMSBOT_PORT=str(port),
+        OMSBOT_HOST="127.0.0.1",
+        OMSBOT_RUN_LEASE="2",
+        OMSBOT_POLICY=str(write_policy(tmp_path, two_person=False)),
+    )
+    url = f"http://127.0.0.1:{port}"
+    driver = SlackDriver(f"{url}/slack/events", SIGNING_SECRET, fake_slack)
+    first = _spawn(env, tmp_path)
+    second = None
+    try:
+        wait_healthy(url, first)
+        sandbox.state.latency = 0.6
+        sent = driver.slash("approve 10014 10015")
+        card = fake_slack.wait_for(
+            lambda: fake_slack.response_posts(sent.response_url) or None, timeout=15
+        )[-1]
+        driver.click_ephemeral(card, CONFIRM)
+
+        def step_one_done() -> Message | None:
+            found = [
+                m
+                for m in fake_slack.messages("C_OPS")
+                if ":white_check_mark: Approve order 10014" in _shown(m)
+            ]
+            return found[-1] if found else None
+
+        fake_slack.wait_for(step_one_done, timeout=20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert _writes(sandbox) == ["10014"]
+
+        second = _spawn(env, tmp_path)
+        wait_healthy(url, second)
+        interrupted = fake_slack.wait_for(
+            lambda: next(
+                (m for m in fake_slack.messages("C_OPS") if "interrupted" in m.text), None
+            ),
+            timeout=20,
+        )
+        shown = _shown(interrupted)
+        assert "Interrupted during “Approve order 10015”" in shown
+        assert ":white_check_mark: Approve order 10014" in shown
+        driver.click(interrupted, "oms:run.resume#0")
+        done = fake_slack.wait_for(
+            lambda: next((m for m in fake_slack.messages("C_OPS") if "finished" in m.text), None),
+            timeout=20,
+        )
+        assert "Approved 2 order(s): 10014, 10015." in _shown(done)
+        assert _writes(sandbox) == ["10014", "10015"]  # nothing written twice
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
