@@ -118,9 +118,11 @@ class Actions:
         channel_id: str | None,
         ttl: float = DEFAULT_BUTTON_TTL,
         group_key: str | None = None,
+        first_index: int = 0,
     ) -> tuple[str, list[Block]]:
         """Store a token per button (one group: the first press consumes all); return
-        (group_key, button elements)."""
+        (group_key, button elements). Several groups in one message pass distinct
+        `first_index` values so every action_id in the message stays unique."""
         group = group_key or uuid.uuid4().hex
         now = time.time()
         new = [
@@ -141,7 +143,7 @@ class Actions:
         elements = [
             button(
                 s.label,
-                f"{ACTION_PREFIX}{s.action}#{i}",
+                f"{ACTION_PREFIX}{s.action}#{first_index + i}",
                 t.token,
                 style=s.style,
                 confirm=s.confirm,

@@ -21,6 +21,7 @@ from bot.oms.refs import OrderRef
 from bot.policy import Refusal, RoleCheckFailed
 from bot.reply import Replier
 from bot.services import Services
+from bot.shopify_setup import NotConfigured
 from bot.store.audit import AuditEvent
 from bot.usage import usage_error
 
@@ -128,6 +129,12 @@ async def run_handler(invocation: Invocation) -> None:
                 "Nothing was changed by this command. Try again in a minute; if it keeps "
                 "failing, run `oms-bot check-config` or ask whoever runs the bot.",
             )
+        )
+    except NotConfigured as exc:
+        outcome, summary = "failed", str(exc)
+        services.report(spec.name, "error")
+        await invocation.reply.safe_ephemeral(
+            error_message("oms-bot is not set up for this yet", str(exc))
         )
     except Exception:
         outcome, summary = "failed", f"internal error {invocation.correlation_id}"

@@ -26,6 +26,7 @@ from bot.actions import ActionSpec, ButtonSpec, Click, fmt_time
 from bot.blocks import Block, Message, actions, context, error_message, escape, header, section
 from bot.oms import OmsError
 from bot.reply import Replier
+from bot.shopify_setup import NotConfigured
 from bot.store import StoreUnavailable
 from bot.store import locks as lock_store
 from bot.store import runs as run_store
@@ -67,6 +68,8 @@ class StepFailed(Exception):
 class Step:
     name: str
     run: Callable[[RunContext], Awaitable[str]]  # returns the detail shown beside the step
+    # A step of a batch (one order of several): its failure is reported, the rest still run.
+    stop_on_failure: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Runbook:
     order_keys: Callable[[dict[str, Any]], list[str]]
     role: str | None  # the role that may resume it
     outcome: Callable[[RunContext], Awaitable[Outcome]] | None = None
+    # What to say and offer when a step failed (e.g. the recovery after a failed refresh).
+    on_failure: Callable[[RunContext, str], Awaitable[Outcome | None]] | None = None
 
 
 class OrderBusy(Exception):
@@ -304,16 +309,21 @@ class RunEngine:
             ctx = RunContext(run=run, services=self.services, actor=actor)
             steps = runbook.steps(run.params)
             records = await asyncio.to_thread(run_store.get_steps, store, run_id)
-            failure: str | None = None
+            failures: list[str] = []
             for idx, step in enumerate(steps):
                 if records[idx].state in ("done", "skipped"):
                     continue
-                failure = await self._run_step(ctx, idx, step, client, reply)
-                if failure is not None:
-                    break
+                failed = await self._run_step(ctx, idx, step, client, reply)
+                if failed is not None:
+                    failures.append(failed)
+                    if step.stop_on_failure:
+                        break
+            failure = "; ".join(failures) if failures else None
             outcome = None
             if failure is None and runbook.outcome is not None:
                 outcome = await runbook.outcome(ctx)
+            elif failure is not None and runbook.on_failure is not None:
+                outcome = await runbook.on_failure(ctx, failure)
             state: RunEnd = "failed" if failure else "done"
             await asyncio.to_thread(
                 run_store.finish_run,
@@ -368,7 +378,7 @@ class RunEngine:
             state = "done"
         except StepSkipped as skip:
             detail, state = skip.detail, "skipped"
-        except StepFailed as exc:
+        except (StepFailed, NotConfigured) as exc:
             detail, state, failure = str(exc), "failed", str(exc)
         except OmsError as exc:
             detail = f"The OMS call “{exc.operation}” failed: {exc.message}"
@@ -550,10 +560,12 @@ class RunEngine:
             blocks.append(
                 section(
                     f":x: The run stopped: {escape(run.error or 'a step failed')}"
-                    "\nLater steps did not run. Resume retries from the failed "
-                    "step; steps check the OMS first, so nothing is done twice."
+                    "\nResume retries what failed and what did not run; steps check the OMS "
+                    "first, so nothing is done twice."
                 )
             )
+            if outcome is not None:
+                blocks.append(section(escape(outcome.summary)))
         elif run.state == "interrupted":
             first = next((s for s in steps if s.state not in ("done", "skipped")), None)
             where = f" during “{escape(first.name)}”" if first else ""

@@ -13,28 +13,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.actions import ActionSpec, ButtonSpec, Click
 from bot.approvals import Approved, DangerousAction, Preview, PreviewLine
 from bot.blocks import Block, Message, actions, confirm_dialog, context, escape, header, section
 from bot.commands import Arg, CommandSpec, Registry
 from bot.context import Invocation
-from bot.oms import OmsClient
 from bot.oms.models import Order
 from bot.oms.refs import OrderRef, parse_order_ref
+from bot.reply import Replier
 from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
 from bot.services import Services
+from handlers.common import live_order, status_words
 
 NAME = "approve"
 ROLE = "operator"
 CONFIRM_ACTION = "approve.confirm"
 CANCEL_ACTION = "approve.cancel"
+CHECK_APPROVE_ACTION = "approve.from_check"
 MAX_ORDERS = 20
 GOOD_PAYMENTS = ("PAYMENT_AUTHORIZED", "PAYMENT_SETTLED", "PAYMENT_RECEIVED")
 TARGET = "ORDER_APPROVED"
-
-
-def status_words(status_id: str | None) -> str:
-    return (status_id or "unknown").removeprefix("ORDER_").replace("_", " ").title()
 
 
 def why_not_approvable(order: Order) -> str | None:
@@ -49,12 +49,6 @@ def why_not_approvable(order: Order) -> str | None:
             "approving it would release an unpaid order. Fix the payment first."
         )
     return None
-
-
-async def live_order(oms: OmsClient, ref: OrderRef) -> Order | None:
-    """The version of an order that is not cancelled (a refreshed order has two)."""
-    orders = await oms.find_orders(ref)
-    return next((o for o in orders if not o.is_cancelled), orders[0] if orders else None)
 
 
 # ---- the runbook ---------------------------------------------------------------------------
@@ -192,19 +186,38 @@ async def approve_command(inv: Invocation) -> None:
             replace=True,
         )
         return
-    params = {"orders": ids}
+    await begin(
+        services, ids, user=inv.user_id, channel=inv.channel_id, client=inv.client, reply=inv.reply
+    )
+
+
+async def begin(
+    services: Services,
+    ids: list[str],
+    *,
+    user: str,
+    channel: str,
+    client: AsyncWebClient,
+    reply: Replier,
+) -> None:
+    """Ask for a second person's approval when the policy wants one, else show the card."""
     if services.approvals.roles_for(NAME) is not None:
         await services.approvals.request(
-            NAME,
-            params,
-            requester=inv.user_id,
-            channel_id=inv.channel_id,
-            client=inv.client,
-            reply=inv.reply,
+            NAME, {"orders": ids}, requester=user, channel_id=channel, client=client, reply=reply
         )
         return
-    await inv.reply.ephemeral(
-        await _confirm_card(services, inv.user_id, inv.channel_id, ids), replace=True
+    await reply.ephemeral(await _confirm_card(services, user, channel, ids), replace=True)
+
+
+async def _on_from_check(click: Click) -> None:
+    ids = [str(i) for i in click.params["orders"]]
+    await begin(
+        click.services,
+        ids,
+        user=click.user_id,
+        channel=click.channel_id,
+        client=click.client,
+        reply=click.reply,
     )
 
 
@@ -292,4 +305,11 @@ def setup(services: Services) -> None:
     )
     services.actions.add(
         ActionSpec(CANCEL_ACTION, _on_cancel, pressed_note=lambda c: f"Cancelled by <@{c.user_id}>")
+    )
+    services.actions.add(
+        ActionSpec(
+            CHECK_APPROVE_ACTION,
+            _on_from_check,
+            pressed_note=lambda c: f"Approval started by <@{c.user_id}>",
+        )
     )

@@ -156,6 +156,10 @@ approver = ["S_APPROVERS", "U_DAVE"]
 channel = "C_APPROVALS"
 expiry_minutes = {expiry}
 
+[stores]
+shopify_remote = "DEMO_SHOP_REMOTE"
+order_sync_job = "queue_ShopifyOrderSync_10000"
+
 [approvals.actions]
 {actions}
 """

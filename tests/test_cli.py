@@ -232,3 +232,27 @@ def test_shell_buttons_and_a_second_person(tmp_path: Path) -> None:
     assert "Approved by @U0SECOND" in out
     assert "✅ Approved 1 order(s): 10014." in out
     assert result.returncode == 1  # the refused self-approval counts as a failed line
+
+
+def test_shell_check_shows_each_scenario_verdict(tmp_path: Path) -> None:
+    """The README's scenario table, on the embedded sandbox."""
+    verdicts = {
+        "10002": "Shopify shows it fulfilled",
+        "#1003": "Looks fine",
+        "10005": "payment is PAYMENT_NOT_AUTH",
+        "#1006": "HotWax failed to import it",
+        "#1007": "no import failure is recorded",
+        "#1008": "the order was never placed",
+        "10009": "The order search index is stale",
+        "10014": "You can approve it now",
+    }
+    args = [a for ref in verdicts for a in ("-c", f"/oms check {ref}")]
+    result = oms_bot(
+        "shell",
+        *args,
+        cwd=tmp_path,
+        env=clean_env(OMSBOT_DATABASE_URL=f"sqlite:///{tmp_path}/c.db"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for verdict in verdicts.values():
+        assert verdict in result.stdout

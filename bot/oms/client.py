@@ -246,6 +246,34 @@ class OmsClient:
             operation=f"change order {order_id} to {status_id}",
         )
 
+    async def maarg_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Any Maarg route: GET is a read (retried), PUT/POST/DELETE are writes (never)."""
+        async with self._guard():
+            body, _ = await self._session.maarg(
+                method,
+                path,
+                operation=operation,
+                read=method == "GET",
+                params=dict(params) if params else None,
+                json=json,
+            )
+            return body
+
+    async def maarg_download(self, path: str, params: Mapping[str, str], *, operation: str) -> str:
+        """A Maarg file download (e.g. a failed-records CSV) as text."""
+        async with self._guard():
+            return await self._session.maarg_download(
+                path, operation=operation, params=dict(params)
+            )
+
     async def maarg_page(
         self,
         path: str,

@@ -96,6 +96,13 @@ def maarg_payload(response: httpx.Response, operation: str) -> Any:
     return decode_json(response, operation)
 
 
+def maarg_text(response: httpx.Response, operation: str) -> str:
+    """A Maarg file download (CSV, logs) as text; errors still follow the Maarg convention."""
+    if not response.is_success:
+        raise _http_failure(response, operation, _error_text_in(_try_json(response)))
+    return response.text
+
+
 def parse_count(value: Any, operation: str, what: str) -> int:
     """Counts arrive as numbers or strings ("1") depending on the endpoint and release."""
     if isinstance(value, bool):

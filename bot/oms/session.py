@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bot.oms.conventions import maarg_payload, ofbiz_payload
+from bot.oms.conventions import maarg_payload, maarg_text, ofbiz_payload
 from bot.oms.errors import OmsAuthError, OmsBadResponse, OmsError, OmsRequestError
 from bot.oms.transport import HttpTransport
 
@@ -199,6 +199,18 @@ class OmsSession:
                 method, url, token, operation=operation, read=read, params=params, json=json
             )
             return maarg_payload(response, operation), response.headers
+
+        return await self.authorized(operation, call)
+
+    async def maarg_download(self, path: str, *, operation: str, params: Any = None) -> str:
+        """GET a file from `{maarg}/rest/s1/{path}` and return it as text."""
+        url = f"{await self.maarg_base(operation)}/rest/s1/{path.lstrip('/')}"
+
+        async def call(token: str) -> str:
+            response = await self._send(
+                "GET", url, token, operation=operation, read=True, params=params
+            )
+            return maarg_text(response, operation)
 
         return await self.authorized(operation, call)
 

@@ -4,22 +4,42 @@ from bot.sandbox.data import (
     CONTACT_MECH_ERROR,
     DEMO_API_TOKEN,
     DEMO_API_USER,
+    DEMO_ORDER_SYNC_JOB,
     DEMO_PASSWORD,
+    DEMO_SHOPIFY_REMOTE,
     DEMO_USERNAME,
+    MISSING_ADDRESS_ERROR,
     SCENARIOS,
+    SYNC_SHOPIFY_ORDER,
 )
 from bot.sandbox.records import Scenario
 from bot.sandbox.server import SandboxServer, build_app, run_sandbox_cli, serve_forever
-from bot.sandbox.state import RecordedRequest, SandboxServiceError, SandboxState
+from bot.sandbox.state import (
+    BAD_EMAIL_ERROR,
+    ImportOutcome,
+    RecordedRequest,
+    SandboxNotFound,
+    SandboxServiceError,
+    SandboxState,
+)
+from bot.sandbox.sync import TIMESTAMP_ERROR
 
 __all__ = [
+    "BAD_EMAIL_ERROR",
     "CONTACT_MECH_ERROR",
     "DEMO_API_TOKEN",
     "DEMO_API_USER",
+    "DEMO_ORDER_SYNC_JOB",
     "DEMO_PASSWORD",
+    "DEMO_SHOPIFY_REMOTE",
     "DEMO_USERNAME",
+    "MISSING_ADDRESS_ERROR",
     "SCENARIOS",
+    "SYNC_SHOPIFY_ORDER",
+    "TIMESTAMP_ERROR",
+    "ImportOutcome",
     "RecordedRequest",
+    "SandboxNotFound",
     "SandboxServer",
     "SandboxServiceError",
     "SandboxState",

@@ -10,17 +10,21 @@ import random
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot.sandbox.records import (
     IdentificationRecord,
     ImportFailure,
     ItemRecord,
+    JobParameter,
+    JobRunRecord,
     MdmFailedRecord,
     MdmLog,
     OrderRecord,
     PaymentRecord,
     Scenario,
     SeedData,
+    ServiceJobRecord,
     ShopifyOrder,
     StatusRecord,
 )
@@ -36,6 +40,11 @@ DEMO_API_TOKEN = (
 )
 DEMO_API_USER = "demo.integration"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
+# The shop's SystemMessageRemote (the Shopify connection Maarg's Shopify proxy calls through)
+# and its order-sync ServiceJob, cloned from template queue_ShopifyOrderSync for shop 10000.
+DEMO_SHOPIFY_REMOTE = "DEMO_SHOP_REMOTE"
+DEMO_ORDER_SYNC_JOB = "queue_ShopifyOrderSync_10000"
+SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"  # the Moqui "Shopify Order MDM" config id
 
 CONTACT_MECH_ERROR = (
     "Could not complete the createOrderContactMech process: The following required parameter "
@@ -61,8 +70,10 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "pos-refresh-contactmech",
-        "POS order 10004 (#1004) whose Shopify order has no shipping address: a refresh or "
-        "re-import fails with the createOrderContactMech error.",
+        "POS order 10004 (#1004), fulfilled in Shopify but with no shipping address there: a "
+        "refresh, or a re-import while only its cancelled version exists, fails with the "
+        "createOrderContactMech error; once the old version is deleted a fresh import works "
+        "(a POS order needs no address).",
         "10004",
     ),
     Scenario(
@@ -73,13 +84,15 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "missing-logged-failure",
-        "Shopify order #1006 (6100000000006) is not in HotWax; logInsights and the Shopify "
-        "Order MDM both recorded a failure about the customer address.",
+        "Shopify web order #1006 (6100000000006) is not in HotWax; logInsights and the Shopify "
+        "Order MDM both recorded a failure about the customer address, and a re-import fails "
+        "the same way until the address is added in Shopify.",
         "#1006",
     ),
     Scenario(
         "missing-no-failure",
-        "Shopify order #1007 (6100000000007) is not in HotWax and no failure was recorded.",
+        "Shopify web order #1007 (6100000000007) is not in HotWax and no failure was "
+        "recorded; it has an address, so a re-import (window replay) succeeds.",
         "#1007",
     ),
     Scenario("nowhere", "#1008 exists neither in Shopify nor in HotWax.", "#1008"),
@@ -198,12 +211,18 @@ def _shopify_order(
     fulfilled: bool,
     address: bool = True,
     email: str = "riley@example.com",
+    updated: datetime | None = None,
 ) -> ShopifyOrder:
+    # Scenario orders are last updated 5 + 3 * (number % 100) minutes after creation, so even
+    # two orders created together (#1014, #1015) are minutes apart: a one-order replay window
+    # [updatedAt - 1 min, updatedAt + 1 min] holds exactly that order.
+    if updated is None:
+        updated = created + timedelta(minutes=5 + 3 * (number % 100))
     return ShopifyOrder(
         shopify_id=shopify_id,
         name=f"#{number}",
         created_at=created,
-        updated_at=created + timedelta(minutes=20),
+        updated_at=updated,
         source_name=source,
         fulfillment_status="fulfilled" if fulfilled else None,
         financial_status="paid",
@@ -319,9 +338,113 @@ def background_failures(
                 fulfilled=False,
                 address="address" not in text and "contactMech" not in text,
                 email="riley(at)example" if bad_email else "riley@example.com",
+                updated=created + timedelta(minutes=5),
             )
         )
     return failures, shop
+
+
+def _keep_apart(noise: list[ShopifyOrder], scenario: list[ShopifyOrder]) -> None:
+    """Move background orders' updatedAt at least 3 minutes away from every scenario order's,
+    so replaying one scenario order's window never drags a background order along."""
+    taken = [order.updated_at for order in scenario]
+    for order in noise:
+        while any(abs(order.updated_at - moment) < timedelta(minutes=3) for moment in taken):
+            order.updated_at -= timedelta(minutes=4)
+
+
+def shopify_payload(order: ShopifyOrder) -> dict[str, Any]:
+    """The Shopify order JSON an MDM record carries (REST field names, as the import file has)."""
+    return {
+        "id": int(order.shopify_id),
+        "name": order.name,
+        "source_name": order.source_name,
+        "email": order.email,
+        "shipping_address": order.shipping_address,
+        "updated_at": order.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def order_sync_job() -> ServiceJobRecord:
+    return ServiceJobRecord(
+        job_name=DEMO_ORDER_SYNC_JOB,
+        description="Import orders from Shopify (Demo Shop)",
+        # [INF] the connector's queue service behind queue_ShopifyOrderSync.
+        service_name="co.hotwax.shopify.system.ShopifySystemMessageServices.queue#ShopifyOrderSync",
+        cron_expression="0 */15 * ? * *",
+        paused="N",
+        parameters=[
+            JobParameter("systemMessageRemoteId", DEMO_SHOPIFY_REMOTE),
+            JobParameter("systemMessageTypeId", "ShopifyOrderSync"),
+            JobParameter("runAsBatch", "true"),
+            JobParameter("fromDate", ""),
+            JobParameter("thruDate", ""),
+        ],
+    )
+
+
+def _sync_history(
+    now: datetime, missing: ShopifyOrder, rng: random.Random
+) -> tuple[list[MdmLog], list[JobRunRecord]]:
+    """Scheduled order-sync runs over the last 24 hours, each with its Shopify Order MDM log.
+
+    One of them is the run that could not import #1006 (no shipping address): its log is
+    DmlsFailed with that failed record, and its run has hasError "Y".
+    """
+    failed_at = missing.created_at + timedelta(minutes=3)
+    starts = sorted([now - timedelta(hours=3 * k, minutes=7) for k in range(8)] + [failed_at])
+    logs: list[MdmLog] = []
+    runs: list[JobRunRecord] = []
+    number = 3001
+    for index, start in enumerate(starts):
+        run_id = str(100001 + index)
+        log_id = f"DML{10001 + index}"
+        count = rng.randrange(3, 25)
+        processed: list[dict[str, Any]] = [
+            {"id": int(f"64{n:011d}"), "name": f"#{n}"} for n in range(number, number + count)
+        ]
+        number += count
+        failed: list[MdmFailedRecord] = []
+        if start == failed_at:
+            payload = shopify_payload(missing)
+            processed.append(payload)
+            failed.append(
+                MdmFailedRecord(missing.shopify_id, missing.name, MISSING_ADDRESS_ERROR, payload)
+            )
+        finish = start + timedelta(seconds=40)
+        logs.append(
+            MdmLog(
+                log_id=log_id,
+                config_id=SYNC_SHOPIFY_ORDER,
+                status_id="DmlsFailed" if failed else "DmlsFinished",
+                created_date=start,
+                start_date_time=start,
+                finish_date_time=finish,
+                failed_records=failed,
+                processed_orders=processed,
+                created_by_job_run_id=run_id,
+            )
+        )
+        imported = len(processed) - len(failed)
+        runs.append(
+            JobRunRecord(
+                job_run_id=run_id,
+                job_name=DEMO_ORDER_SYNC_JOB,
+                user_id="system",
+                parameters={"systemMessageRemoteId": DEMO_SHOPIFY_REMOTE, "runAsBatch": "true"},
+                start_time=start,
+                end_time=finish,
+                messages=[f"Imported {imported} Shopify orders"]
+                + [
+                    f"Shopify order {r.order_name} failed to import: {r.event_message}"
+                    for r in failed
+                ],
+                errors=[r.event_message for r in failed],
+            )
+        )
+    # The #1006 log stays first: it is the one the scenarios talk about.
+    logs.sort(key=lambda log: not log.failed_records)
+    return logs, runs
 
 
 def seed(now: datetime, *, extra_failures: int = 0) -> SeedData:
@@ -332,37 +455,17 @@ def seed(now: datetime, *, extra_failures: int = 0) -> SeedData:
         _failure(rng, "#1006", missing.shopify_id, missing.created_at, MISSING_ADDRESS_ERROR)
     ]
     noise, noise_shop = background_failures(now, 30 + extra_failures)
+    _keep_apart(noise_shop, shop)
     failures.extend(noise)
     shop.extend(noise_shop)
     failures.sort(key=lambda failure: failure.timestamp, reverse=True)
-
-    mdm_run = missing.created_at + timedelta(minutes=3)
-    mdm_logs = [
-        MdmLog(
-            log_id="DML10006",
-            config_id="CRT_SHOPIFY_ORDER",
-            status_id="SERVICE_FINISHED",
-            created_date=mdm_run,
-            start_date_time=mdm_run,
-            finish_date_time=mdm_run + timedelta(seconds=40),
-            failed_records=[
-                MdmFailedRecord(
-                    shopify_order_id=missing.shopify_id,
-                    order_name=missing.name,
-                    event_message=MISSING_ADDRESS_ERROR,
-                    payload={
-                        "id": int(missing.shopify_id),
-                        "name": missing.name,
-                        "shipping_address": None,
-                        "email": missing.email,
-                    },
-                )
-            ],
-        )
-    ]
+    mdm_logs, job_runs = _sync_history(now, missing, rng)
+    job = order_sync_job()
     return SeedData(
         orders={order.order_id: order for order in orders},
         shopify={order.shopify_id: order for order in shop},
         failures=failures,
         mdm_logs=mdm_logs,
+        service_jobs={job.job_name: job},
+        job_runs=job_runs,
     )

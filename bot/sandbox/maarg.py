@@ -54,7 +54,8 @@ def maarg_routes(state: SandboxState) -> list[Route]:
         size = size or DEFAULT_PAGE_SIZE
         with state.lock:
             orders = sorted(state.data.orders.values(), key=lambda order: order.order_id)
-            hits = [o for o in orders if find.row_matches(shapes.order_header_row(o), conditions)]
+            now = state.now()
+            hits = [o for o in orders if find.row_matches(shapes.lookup_row(o, now), conditions)]
             order_by = query.get("orderByField")
             if order_by:
                 rows = find.sort_rows([shapes.order_header_row(o) for o in hits], order_by)

@@ -103,7 +103,10 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
         core = str(params.get("coreName") or "enterpriseSearch")
         with state.lock:
             if core == "enterpriseSearch":
-                docs = [d for o in state.data.orders.values() for d in shapes.order_solr_docs(o)]
+                now = state.now()
+                docs = [
+                    d for o in state.data.orders.values() for d in shapes.order_solr_docs(o, now)
+                ]
             elif core == "logInsights":
                 docs = [shapes.log_insights_doc(f) for f in state.data.failures]
             else:
@@ -128,7 +131,14 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
                 f"parameter is missing: [changeOrderStatus.{missing[0]}]"
             )
         try:
-            state.change_order_status(str(params["orderId"]), str(params["statusId"]), user)
+            # changeReason lands on the new OrderStatus row ("Old Version" after a refresh).
+            reason = params.get("changeReason")
+            state.change_order_status(
+                str(params["orderId"]),
+                str(params["statusId"]),
+                user,
+                str(reason) if reason else None,
+            )
         except SandboxServiceError as exc:
             # OFBiz service-engine failures arrive as a list: the summary and the cause.
             return ofbiz_error(["Error calling service changeOrderStatus", str(exc)])

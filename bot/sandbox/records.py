@@ -30,6 +30,10 @@ class IdentificationRecord:
     from_date: datetime
     thru_date: datetime | None = None
 
+    def active_at(self, moment: datetime) -> bool:
+        """HotWax "removes" an identification by setting thruDate; it is gone from then on."""
+        return self.thru_date is None or self.thru_date > moment
+
 
 @dataclass
 class StatusRecord:
@@ -125,6 +129,58 @@ class MdmLog:
     start_date_time: datetime
     finish_date_time: datetime
     failed_records: list[MdmFailedRecord] = field(default_factory=list)
+    # Every Shopify order the run processed (id and name), failed ones included: the
+    # "log file" a user downloads; its length is totalRecordCount.
+    processed_orders: list[dict[str, Any]] = field(default_factory=list)
+    created_by_job_run_id: str | None = None
+
+    @property
+    def total_record_count(self) -> int:
+        return len(self.processed_orders)
+
+    @property
+    def log_content_id(self) -> str:
+        return f"{self.log_id}_LOG"
+
+    @property
+    def error_log_content_id(self) -> str | None:
+        return f"{self.log_id}_ERR" if self.failed_records else None
+
+
+@dataclass
+class JobParameter:
+    name: str
+    value: str
+
+
+@dataclass
+class ServiceJobRecord:
+    """A Moqui ServiceJob (the shop's Shopify order sync is one)."""
+
+    job_name: str
+    description: str
+    service_name: str
+    cron_expression: str
+    paused: str  # "Y" / "N", as Moqui stores it
+    parameters: list[JobParameter] = field(default_factory=list)
+
+    def parameter(self, name: str) -> str:
+        return next((p.value for p in self.parameters if p.name == name), "")
+
+
+@dataclass
+class JobRunRecord:
+    """One ServiceJobRun; `end_time` stays None while the run is in progress."""
+
+    job_run_id: str
+    job_name: str
+    user_id: str
+    parameters: dict[str, str]
+    start_time: datetime
+    end_time: datetime | None = None
+    messages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    results: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,3 +196,8 @@ class SeedData:
     shopify: dict[str, ShopifyOrder]
     failures: list[ImportFailure]
     mdm_logs: list[MdmLog]
+    service_jobs: dict[str, ServiceJobRecord] = field(default_factory=dict)
+    job_runs: list[JobRunRecord] = field(default_factory=list)
+    # OrderIdentification rows whose OrderHeader was deleted: like HotWax's raw entity delete,
+    # removing the header does not take them along, so they can still be expired afterwards.
+    detached_identifications: dict[str, list[IdentificationRecord]] = field(default_factory=dict)

@@ -18,14 +18,26 @@ from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENA
 from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
+from bot.sandbox.order_admin import order_admin_routes
+from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
+from bot.sandbox.sync import sync_routes
 from bot.serve import ThreadedServer, bind
 
 _START_TIMEOUT = 10.0
 
 
 def build_app(state: SandboxState) -> ASGIApp:
-    app = Starlette(routes=[*ofbiz_routes(state), *maarg_routes(state)])
+    # maarg_routes ends with the catch-all 404, so the other Maarg modules come before it.
+    app = Starlette(
+        routes=[
+            *ofbiz_routes(state),
+            *shopify_routes(state),
+            *sync_routes(state),
+            *order_admin_routes(state),
+            *maarg_routes(state),
+        ]
+    )
     return SandboxMiddleware(app, state)
 
 

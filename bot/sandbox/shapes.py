@@ -10,7 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from bot.sandbox.data import SHOP_DOMAIN
-from bot.sandbox.records import ImportFailure, MdmLog, OrderRecord, SeedData
+from bot.sandbox.records import (
+    IdentificationRecord,
+    ImportFailure,
+    MdmLog,
+    OrderRecord,
+    SeedData,
+)
 
 _STATUS_DESC = {
     "ORDER_CREATED": "Created",
@@ -84,6 +90,18 @@ def order_header_row(order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def lookup_row(order: OrderRecord, now: datetime) -> dict[str, Any]:
+    """The header row as order lookups match it: HotWax resolves a Shopify id or name through
+    the active OrderIdentification, so once SHOPIFY_ORD_ID (SHOPIFY_ORD_NAME) is expired the
+    order no longer answers to its externalId (orderName) [INF]."""
+    row = order_header_row(order)
+    for name, type_id in (("externalId", "SHOPIFY_ORD_ID"), ("orderName", "SHOPIFY_ORD_NAME")):
+        idents = [ident for ident in order.identifications if ident.type_id == type_id]
+        if idents and not any(ident.active_at(now) for ident in idents):
+            row[name] = None
+    return row
+
+
 def order_item_rows(order: OrderRecord) -> list[dict[str, Any]]:
     return [
         {
@@ -100,17 +118,18 @@ def order_item_rows(order: OrderRecord) -> list[dict[str, Any]]:
     ]
 
 
+def _identification_row(order_id: str, ident: IdentificationRecord) -> dict[str, Any]:
+    return {
+        "orderId": order_id,
+        "orderIdentificationTypeId": ident.type_id,
+        "idValue": ident.value,
+        "fromDate": epoch_ms(ident.from_date),
+        "thruDate": epoch_ms(ident.thru_date),
+    }
+
+
 def identification_rows(order: OrderRecord) -> list[dict[str, Any]]:
-    return [
-        {
-            "orderId": order.order_id,
-            "orderIdentificationTypeId": ident.type_id,
-            "idValue": ident.value,
-            "fromDate": epoch_ms(ident.from_date),
-            "thruDate": epoch_ms(ident.thru_date),
-        }
-        for ident in order.identifications
-    ]
+    return [_identification_row(order.order_id, ident) for ident in order.identifications]
 
 
 def status_rows(order: OrderRecord) -> list[dict[str, Any]]:
@@ -142,6 +161,7 @@ def payment_rows(order: OrderRecord) -> list[dict[str, Any]]:
 
 
 def mdm_log_rows(log: MdmLog) -> dict[str, Any]:
+    """The OFBiz DataManagerLogAndContent view of one log."""
     return {
         "logId": log.log_id,
         "configId": log.config_id,
@@ -149,11 +169,34 @@ def mdm_log_rows(log: MdmLog) -> dict[str, Any]:
         "createdDate": epoch_ms(log.created_date),
         "startDateTime": epoch_ms(log.start_date_time),
         "finishDateTime": epoch_ms(log.finish_date_time),
-        "logFileContentId": f"{log.log_id}_LOG",
-        "errorRecordContentId": f"{log.log_id}_ERR" if log.failed_records else None,
+        "logFileContentId": log.log_content_id,
+        "errorRecordContentId": log.error_log_content_id,
         "contentName": f"{log.config_id}.json",
         "dataResourceId": f"{log.log_id}_DR",
+        "totalRecordCount": log.total_record_count,
         "failedRecordCount": len(log.failed_records),
+        "createdByJobRunId": log.created_by_job_run_id,
+    }
+
+
+def moqui_mdm_log(log: MdmLog) -> dict[str, Any]:
+    """One row of Moqui `admin/dataManager/details` (`dataManagerLogs`)."""
+    return {
+        "logId": log.log_id,
+        "configId": log.config_id,
+        "description": "Shopify Order MDM",
+        "statusId": log.status_id,
+        "createdDate": epoch_ms(log.created_date),
+        "startDateTime": epoch_ms(log.start_date_time),
+        "finishDateTime": epoch_ms(log.finish_date_time),
+        "totalRecordCount": log.total_record_count,
+        "failedRecordCount": len(log.failed_records),
+        "productStoreId": "DEMO_STORE",
+        "createdByUserLogin": "system",
+        "logContentId": log.log_content_id,
+        "errorLogContentId": log.error_log_content_id,
+        "systemMessageId": None,
+        "createdByJobRunId": log.created_by_job_run_id,
     }
 
 
@@ -164,12 +207,21 @@ def entity_rows(data: SeedData, entity: str) -> list[dict[str, Any]] | None:
         return [order_header_row(order) for order in orders]
     per_order = {
         "OrderItem": order_item_rows,
-        "OrderIdentification": identification_rows,
         "OrderStatus": status_rows,
         "OrderPaymentPreference": payment_rows,
     }.get(entity)
     if per_order is not None:
         return [row for order in orders for row in per_order(order)]
+    if entity == "OrderIdentification":
+        # Rows whose header was deleted are still in the table.
+        return [
+            *[row for order in orders for row in identification_rows(order)],
+            *[
+                _identification_row(order_id, ident)
+                for order_id, idents in sorted(data.detached_identifications.items())
+                for ident in idents
+            ],
+        ]
     if entity == "DataManagerLogAndContent":
         return [mdm_log_rows(log) for log in data.mdm_logs]
     return None
@@ -224,10 +276,17 @@ def sales_order_detail(order: OrderRecord) -> dict[str, Any]:
 # -- Solr documents -----------------------------------------------------------------------
 
 
-def order_solr_docs(order: OrderRecord) -> list[dict[str, Any]]:
-    """docType ORDER: one document per order item, as HotWax indexes them."""
+def order_solr_docs(order: OrderRecord, now: datetime | None = None) -> list[dict[str, Any]]:
+    """docType ORDER: one document per order item, as HotWax indexes them.
+
+    Expired identifications (thruDate passed at `now`) are left out, as a reindex would.
+    """
     status = order.indexed_status_id or order.status_id
-    idents = [f"{ident.type_id}/{ident.value}" for ident in order.identifications]
+    idents = [
+        f"{ident.type_id}/{ident.value}"
+        for ident in order.identifications
+        if now is None or ident.active_at(now)
+    ]
     docs = []
     for item in order.items:
         docs.append(

@@ -25,6 +25,7 @@ from bot.sandbox.data import (
     DEMO_API_USER,
     DEMO_PASSWORD,
     DEMO_USERNAME,
+    MISSING_ADDRESS_ERROR,
     seed,
 )
 from bot.sandbox.records import (
@@ -33,8 +34,10 @@ from bot.sandbox.records import (
     OrderRecord,
     PaymentRecord,
     SeedData,
+    ShopifyOrder,
     StatusRecord,
 )
+from bot.sandbox.shapes import epoch_ms, lookup_row
 
 FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
 ORDER_STATUSES = (
@@ -55,10 +58,25 @@ _ITEM_STATUS = {
     "ORDER_REJECTED": "ITEM_REJECTED",
 }
 _REQUEST_LOG_LIMIT = 10_000
+DEFAULT_JOB_RUN_SECONDS = 0.3
+BAD_EMAIL_ERROR = "E-mail address not formatted correctly, must be like: name@domain"
 
 
 class SandboxServiceError(Exception):
     """A simulated OMS service failure; the message is what HotWax would say."""
+
+
+class SandboxNotFound(SandboxServiceError):
+    """The record a request names does not exist (Maarg answers 404)."""
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What one Shopify order import did: created `order_id`, or skipped (already there)."""
+
+    order_id: str
+    created: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,9 @@ class SandboxState:
         self._requests: list[RecordedRequest] = []
         self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
         self._next_order = 20001
+        # How long a ServiceJob run started with runNow takes to finish (0: before answering).
+        self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
+        self.timers: list[threading.Timer] = []
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -133,6 +154,10 @@ class SandboxState:
             self.latency = 0.0
             self.down = False
             self.token_ttl = 3600.0
+            self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
+            for timer in self.timers:
+                timer.cancel()
+            self.timers.clear()
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -239,7 +264,9 @@ class SandboxState:
                 raise SandboxServiceError(f"Order [{order_id}] not found")
             yield order
 
-    def change_order_status(self, order_id: str, status_id: str, user: str) -> None:
+    def change_order_status(
+        self, order_id: str, status_id: str, user: str, change_reason: str | None = None
+    ) -> None:
         if status_id not in ORDER_STATUSES:
             raise SandboxServiceError(f"Status [{status_id}] is not a valid order status")
         with self._order(order_id) as order:
@@ -252,7 +279,11 @@ class SandboxState:
             order.status_id = status_id
             order.statuses.append(
                 StatusRecord(
-                    f"{order_id}{len(order.statuses) + 1:02d}", status_id, self.now(), user
+                    f"{order_id}{len(order.statuses) + 1:02d}",
+                    status_id,
+                    self.now(),
+                    user,
+                    change_reason=change_reason or None,
                 )
             )
             item_status = _ITEM_STATUS.get(status_id)
@@ -260,61 +291,91 @@ class SandboxState:
                 for item in order.items:
                     item.status_id = item_status
 
-    def import_shopify_order(self, shopify_id: str, user: str = "system") -> str:
-        """Create a HotWax order from the Shopify side; returns the new order id.
+    def versions(self, shopify_id: str) -> list[OrderRecord]:
+        """HotWax orders found by this Shopify order id, as `oms/orders?externalId=` finds them
+        (an expired SHOPIFY_ORD_ID identification hides its order), oldest first."""
+        with self.lock:
+            now = self.now()
+            found = [
+                order
+                for order in self.data.orders.values()
+                if lookup_row(order, now)["externalId"] == shopify_id
+            ]
+            return sorted(found, key=lambda order: (order.entry_date, order.order_id))
 
-        Fails like HotWax does when the Shopify order has no shipping address.
+    def import_shopify_order(self, shopify_id: str, user: str = "system") -> ImportOutcome:
+        """HotWax's Shopify order import (createShopifyOrder -> createSalesOrder) for one order.
+
+        Idempotent like HotWax's: an order already in HotWax (a non-cancelled version with this
+        externalId) is skipped. When only cancelled versions exist this is a refresh: the new
+        version copies the old one's contact mechs, which fails without a shipping address.
+        A fresh import needs an address for web orders only (POS orders are picked up).
+        Raises SandboxServiceError with HotWax's message when the import fails.
         """
         with self.lock:
             shop = self.data.shopify.get(shopify_id)
             if shop is None:
-                raise SandboxServiceError(f"Shopify order [{shopify_id}] not found in Shopify")
-            if shop.shipping_address is None:
-                raise SandboxServiceError(CONTACT_MECH_ERROR)
-            order_id = str(self._next_order)
-            self._next_order += 1
-            now = self.now()
-            fulfilled = shop.fulfillment_status == "fulfilled"
-            status = "ORDER_COMPLETED" if fulfilled else "ORDER_CREATED"
-            channel = "POS_SALES_CHANNEL" if shop.source_name == "pos" else "WEB_SALES_CHANNEL"
-            items = [
-                ItemRecord(
-                    seq_id=f"{i + 1:05d}",
-                    product_id=str(line.get("sku", "UNKNOWN")),
-                    product_name=str(line.get("title", "")),
-                    quantity=Decimal(str(line.get("quantity", 1))),
-                    unit_price=shop.total_price,
-                    status_id=_ITEM_STATUS[status],
+                raise SandboxNotFound(f"Shopify order [{shopify_id}] not found in Shopify")
+            versions = self.versions(shopify_id)
+            live = [order for order in versions if order.status_id != "ORDER_CANCELLED"]
+            if live:
+                existing = live[-1].order_id
+                return ImportOutcome(
+                    existing,
+                    False,
+                    f"Shopify order {shop.name} already in HotWax as {existing}; skipped",
                 )
-                for i, line in enumerate(shop.line_items)
-            ]
-            self.data.orders[order_id] = OrderRecord(
-                order_id=order_id,
-                order_name=shop.name,
-                external_id=shop.shopify_id,
-                status_id=status,
-                sales_channel_enum_id=channel,
-                order_date=shop.created_at,
-                entry_date=now,
-                grand_total=shop.total_price,
-                customer_party_id=f"CUST_{order_id}",
-                customer_name="Riley Chen",
-                customer_email=shop.email,
-                facility_id="BROOKLYN_POS" if channel == "POS_SALES_CHANNEL" else "WAREHOUSE_NJ",
-                items=items,
-                identifications=[
-                    IdentificationRecord("SHOPIFY_ORD_ID", shop.shopify_id, now),
-                    IdentificationRecord("SHOPIFY_ORD_NAME", shop.name, now),
-                    IdentificationRecord("SHOPIFY_ORD_NO", shop.name.lstrip("#"), now),
-                ],
-                statuses=[StatusRecord(f"{order_id}01", status, now, user)],
-                payments=[
-                    PaymentRecord(
-                        f"{order_id}P1", "EXT_SHOPIFY", "PAYMENT_SETTLED", shop.total_price
-                    )
-                ],
+            problem = _import_problem(shop, refresh=bool(versions))
+            if problem:
+                raise SandboxServiceError(problem)
+            order_id = self._create_order(shop, user)
+            return ImportOutcome(
+                order_id, True, f"Imported Shopify order {shop.name} as HotWax order {order_id}"
             )
-            return order_id
+
+    def _create_order(self, shop: ShopifyOrder, user: str) -> str:
+        order_id = str(self._next_order)
+        self._next_order += 1
+        now = self.now()
+        fulfilled = shop.fulfillment_status == "fulfilled"
+        status = "ORDER_COMPLETED" if fulfilled else "ORDER_CREATED"
+        channel = "POS_SALES_CHANNEL" if shop.source_name == "pos" else "WEB_SALES_CHANNEL"
+        items = [
+            ItemRecord(
+                seq_id=f"{i + 1:05d}",
+                product_id=str(line.get("sku", "UNKNOWN")),
+                product_name=str(line.get("title", "")),
+                quantity=Decimal(str(line.get("quantity", 1))),
+                unit_price=shop.total_price,
+                status_id=_ITEM_STATUS[status],
+            )
+            for i, line in enumerate(shop.line_items)
+        ]
+        self.data.orders[order_id] = OrderRecord(
+            order_id=order_id,
+            order_name=shop.name,
+            external_id=shop.shopify_id,
+            status_id=status,
+            sales_channel_enum_id=channel,
+            order_date=shop.created_at,
+            entry_date=now,
+            grand_total=shop.total_price,
+            customer_party_id=f"CUST_{order_id}",
+            customer_name="Riley Chen",
+            customer_email=shop.email,
+            facility_id="BROOKLYN_POS" if channel == "POS_SALES_CHANNEL" else "WAREHOUSE_NJ",
+            items=items,
+            identifications=[
+                IdentificationRecord("SHOPIFY_ORD_ID", shop.shopify_id, now),
+                IdentificationRecord("SHOPIFY_ORD_NAME", shop.name, now),
+                IdentificationRecord("SHOPIFY_ORD_NO", shop.name.lstrip("#"), now),
+            ],
+            statuses=[StatusRecord(f"{order_id}01", status, now, user)],
+            payments=[
+                PaymentRecord(f"{order_id}P1", "EXT_SHOPIFY", "PAYMENT_SETTLED", shop.total_price)
+            ],
+        )
+        return order_id
 
     def add_bulk_orders(self, count: int, *, template_id: str = "10001") -> list[str]:
         """Clone an order `count` times (new ids, Shopify ids and names) for paging and load."""
@@ -338,13 +399,106 @@ class SandboxState:
             return created
 
     def refresh_order(self, order_id: str, user: str = "system") -> str:
-        """HotWax's legacy "Refresh order": a new version from Shopify, the old one cancelled."""
+        """HotWax's legacy "Refresh order": a new version from Shopify, the old one cancelled
+        with change reason "Old Version". Nothing changes when the refresh fails."""
         with self._order(order_id) as old:
             if old.external_id is None:
                 raise SandboxServiceError(f"Order [{order_id}] has no Shopify order id")
-            new_id = self.import_shopify_order(old.external_id, user)
+            shop = self.data.shopify.get(old.external_id)
+            if shop is None:
+                raise SandboxNotFound(f"Shopify order [{old.external_id}] not found in Shopify")
+            problem = _import_problem(shop, refresh=True)
+            if problem:
+                raise SandboxServiceError(problem)
+            newer = [
+                o.order_id
+                for o in self.versions(old.external_id)
+                if o is not old and o.status_id != "ORDER_CANCELLED"
+            ]
+            if newer:
+                raise SandboxServiceError(
+                    f"Order [{order_id}] is not the current version; refresh {newer[-1]} instead"
+                )
             if old.status_id != "ORDER_CANCELLED":
-                self.change_order_status(order_id, "ORDER_CANCELLED", user)
-                old.statuses[-1].change_reason = "Old Version"
+                self.change_order_status(order_id, "ORDER_CANCELLED", user, "Old Version")
+            new_id = self.import_shopify_order(old.external_id, user).order_id
             old.notes.append(f"Old Version: replaced by {new_id} after a refresh from Shopify")
             return new_id
+
+    # -- raw entity deletes and identification expiry (Maarg oms/orders/...) --------------
+
+    def delete_order_item(self, order_id: str, seq_id: str) -> None:
+        with self.lock:
+            order = self.data.orders.get(order_id)
+            if order is None:
+                raise SandboxNotFound(f"OrderHeader [{order_id}] not found")
+            kept = [item for item in order.items if item.seq_id != seq_id]
+            if len(kept) == len(order.items):
+                raise SandboxNotFound(f"OrderItem [{order_id}, {seq_id}] not found")
+            order.items = kept
+
+    def delete_order_header(self, order_id: str) -> None:
+        """The raw OrderHeader delete: refused while OrderItem rows reference the header.
+
+        Status, payment and note rows go with it; the OrderIdentification rows stay behind
+        (detached), as the runbook removes them in a step of their own.
+        """
+        with self.lock:
+            order = self.data.orders.get(order_id)
+            if order is None:
+                raise SandboxNotFound(f"OrderHeader [{order_id}] not found")
+            if order.items:
+                raise SandboxServiceError(
+                    f"Cannot delete OrderHeader [{order_id}]: {len(order.items)} OrderItem "
+                    "records still reference it"
+                )
+            del self.data.orders[order_id]
+            if order.identifications:
+                self.data.detached_identifications[order_id] = order.identifications
+
+    def set_identification_thru(
+        self,
+        order_id: str,
+        type_id: str,
+        from_date_ms: int | None,
+        thru_date: datetime | None,
+    ) -> None:
+        """Expire (or, with thru_date None, revive) an order's identification of one type."""
+        with self.lock:
+            order = self.data.orders.get(order_id)
+            if order is not None:
+                idents = order.identifications
+            elif order_id in self.data.detached_identifications:
+                idents = self.data.detached_identifications[order_id]
+            else:
+                raise SandboxNotFound(f"OrderHeader [{order_id}] not found")
+            hits = [
+                ident
+                for ident in idents
+                if ident.type_id == type_id
+                # +-1 ms: epoch ms round-tripped through a float datetime can be off by one
+                and (
+                    from_date_ms is None
+                    or abs((epoch_ms(ident.from_date) or 0) - from_date_ms) <= 1
+                )
+            ]
+            if not hits:
+                raise SandboxNotFound(
+                    f"OrderIdentification [{order_id}, {type_id}] not found"
+                    + ("" if from_date_ms is None else " with that fromDate")
+                )
+            for ident in hits:
+                ident.thru_date = thru_date
+
+
+def _import_problem(shop: ShopifyOrder, *, refresh: bool) -> str | None:
+    """Why HotWax would refuse to import this Shopify order, or None when it imports."""
+    if shop.shipping_address is None:
+        if refresh:
+            # A refresh copies the old version's contact mechs: the Shopify side has none.
+            return CONTACT_MECH_ERROR
+        if shop.source_name != "pos":
+            return MISSING_ADDRESS_ERROR  # a POS order is picked up in store and needs none
+    if "@" not in shop.email:
+        return BAD_EMAIL_ERROR
+    return None

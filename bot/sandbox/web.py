@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -100,3 +101,31 @@ def parse_int(value: Any, name: str, default: int) -> int:
     if number < 0:
         raise ValueError(f"Parameter [{name}] must not be negative")
     return number
+
+
+def maarg_authed(
+    state: SandboxState, handler: Callable[[Request, str], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Maarg route handler that gets the caller's user, or 401 without a valid token."""
+
+    async def wrapper(request: Request) -> Response:
+        user = current_user(state, request)
+        if user is None:
+            return maarg_unauthorized()
+        return await handler(request, user)
+
+    return wrapper
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """A Maarg request's JSON body (an empty body is `{}`); ValueError when it is not an object."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ValueError("The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError("The request body must be a JSON object")
+    return body

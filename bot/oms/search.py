@@ -1,0 +1,63 @@
+"""What the order search index (Solr) says, to tell a stale index from a stuck order, and the
+logInsights import failures recorded for one Shopify order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.oms.client import OmsClient
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def indexed_status(oms: OmsClient, order_id: str) -> str | None:
+    """The order status the search index holds for `order_id`, or None if not indexed."""
+    body = await oms.solr_query(
+        {
+            "query": "*:*",
+            "filter": "docType: ORDER AND orderTypeId: SALES_ORDER AND orderId: "
+            + _quoted(order_id),
+            "params": {"rows": 1},
+        },
+        core=None,
+        operation="read the order search index",
+    )
+    docs = (body.get("response") or {}).get("docs") or []
+    first: dict[str, Any] = docs[0] if docs and isinstance(docs[0], dict) else {}
+    status = first.get("orderStatusId")
+    return str(status) if status else None
+
+
+@dataclass(frozen=True)
+class LoggedFailure:
+    shopify_order_name: str
+    error_message: str
+    first_attempted: str
+    site: str
+
+
+async def import_failures(oms: OmsClient, shopify_order_name: str) -> list[LoggedFailure]:
+    """logInsights SHOPIFY_ORDER documents for one Shopify order name, newest first."""
+    body = await oms.solr_query(
+        {
+            "query": "docType:SHOPIFY_ORDER",
+            "filter": f"shopifyOrderName:{_quoted(shopify_order_name)}",
+            "params": {"rows": 20, "sort": "timestamp desc"},
+        },
+        core="logInsights",
+        operation="read the import failures (logInsights)",
+    )
+    docs = (body.get("response") or {}).get("docs") or []
+    return [
+        LoggedFailure(
+            shopify_order_name=str(d.get("shopifyOrderName") or ""),
+            error_message=str(d.get("errorMessage") or ""),
+            first_attempted=str(d.get("firstAttemptedImport") or ""),
+            site=str(d.get("site") or ""),
+        )
+        for d in docs
+        if isinstance(d, dict)
+    ]

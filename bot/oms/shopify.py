@@ -1,0 +1,102 @@
+"""Shopify as HotWax sees it, through the Maarg Shopify proxy (the "compare with Shopify" step).
+
+`GET shopify/order/details` by Shopify order id and `POST shopify/graphql` to search by name;
+both need the shop's connection (its SystemMessageRemote id). Sources in docs/oms-api.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.oms.client import OmsClient
+from bot.oms.errors import OmsBadResponse, OmsRequestError
+
+ORDER_QUERY = (
+    "query findOrders($query: String!) { orders(first: 5, query: $query) { edges { node { "
+    "id legacyResourceId name createdAt updatedAt sourceName displayFulfillmentStatus "
+    "displayFinancialStatus email phone shippingAddress { address1 city zip countryCode } "
+    "totalPrice } } } }"
+)
+
+
+class ShopifyOrder(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    id: str
+    name: str
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+    source_name: str | None = Field(default=None, alias="sourceName")
+    fulfillment_status: str | None = Field(default=None, alias="displayFulfillmentStatus")
+    financial_status: str | None = Field(default=None, alias="displayFinancialStatus")
+    email: str | None = None
+    phone: str | None = None
+    shipping_address: dict[str, Any] | None = Field(default=None, alias="shippingAddress")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numeric_id(cls, data: Any) -> Any:
+        # GraphQL ids are GIDs ("gid://shopify/Order/6178678210724"); HotWax stores the
+        # numeric id (OrderHeader.externalId), which Shopify also gives as legacyResourceId.
+        if isinstance(data, dict):
+            legacy = data.get("legacyResourceId")
+            gid = str(data.get("id") or "")
+            numeric = str(legacy) if legacy else gid.rsplit("/", 1)[-1]
+            data = {**data, "id": numeric}
+        return data
+
+    @property
+    def fulfilled(self) -> bool:
+        return (self.fulfillment_status or "").upper() == "FULFILLED"
+
+    @property
+    def is_pos(self) -> bool:
+        return (self.source_name or "").lower() == "pos"
+
+
+class ShopifyProxy:
+    def __init__(self, oms: OmsClient, remote_id: str) -> None:
+        self.oms = oms
+        self.remote_id = remote_id
+
+    async def order_by_id(self, shopify_id: str) -> ShopifyOrder | None:
+        operation = "read the order from Shopify"
+        try:
+            body = await self.oms.maarg_call(
+                "GET",
+                "shopify/order/details",
+                operation=operation,
+                params={"systemMessageRemoteId": self.remote_id, "shopifyOrderId": shopify_id},
+            )
+        except OmsRequestError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        detail = body.get("orderDetail") if isinstance(body, dict) else None
+        if not isinstance(detail, dict):
+            raise OmsBadResponse(operation, "no orderDetail in the answer")
+        return ShopifyOrder.model_validate(detail)
+
+    async def order_by_name(self, name: str) -> ShopifyOrder | None:
+        operation = "search Shopify orders by name"
+        body = await self.oms.maarg_call(
+            "POST",
+            "shopify/graphql",
+            operation=operation,
+            json={
+                "systemMessageRemoteId": self.remote_id,
+                "queryText": ORDER_QUERY,
+                "variables": {"query": f"name:{name}"},
+            },
+        )
+        wrapped = body.get("response") or body.get("data") if isinstance(body, dict) else None
+        try:
+            edges = wrapped["orders"]["edges"]  # type: ignore[index]
+            nodes = [edge["node"] for edge in edges]
+        except (KeyError, TypeError) as exc:
+            raise OmsBadResponse(operation, f"unexpected answer shape ({exc})") from None
+        matches = [ShopifyOrder.model_validate(n) for n in nodes if n.get("name") == name]
+        return matches[0] if matches else None

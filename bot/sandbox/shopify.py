@@ -1,0 +1,132 @@
+"""Maarg's Shopify proxy: read the Shopify side of an order through the shop's connection.
+
+`GET shopify/order/details` is the connector's get#OrderDetails [SRC hotwax/mantle-shopify-
+connector:service/shopify.rest.xml]; `POST shopify/graphql` forwards an Admin GraphQL query,
+of which the sandbox answers the order search HotWax's company app sends
+(`orders(query: "name:#1006" | "id:6100000000006")`) [SRC hotwax/company:src/composables/
+useShopify.ts searchShopifyOrders]. Errors follow Maarg: non-2xx with `{"errors": "..."}`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.sandbox.data import DEMO_SHOPIFY_REMOTE
+from bot.sandbox.records import ShopifyOrder
+from bot.sandbox.shapes import iso_z
+from bot.sandbox.state import SandboxState
+from bot.sandbox.web import maarg_authed, maarg_error, read_json_object
+
+_SEARCH = re.compile(r"^\s*(?P<field>name|id):\s*(?P<value>#?[\w-]+)\s*$")
+_FULFILLMENT = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED"}
+
+
+def shopify_order_json(order: ShopifyOrder) -> dict[str, Any]:
+    """The order as the Admin GraphQL API describes it (the fields the runbooks read)."""
+    address = order.shipping_address
+    return {
+        "id": f"gid://shopify/Order/{order.shopify_id}",
+        "legacyResourceId": order.shopify_id,
+        "name": order.name,
+        "createdAt": iso_z(order.created_at),
+        "updatedAt": iso_z(order.updated_at),
+        "sourceName": order.source_name,
+        "displayFulfillmentStatus": _FULFILLMENT.get(order.fulfillment_status or "", "UNFULFILLED"),
+        "displayFinancialStatus": order.financial_status.upper(),
+        "email": order.email,
+        "phone": order.phone,
+        "shippingAddress": None
+        if address is None
+        else {
+            "address1": address.get("address1"),
+            "city": address.get("city"),
+            "provinceCode": address.get("province_code"),
+            "zip": address.get("zip"),
+        },
+        "totalPrice": f"{order.total_price:.2f}",
+        "lineItems": [
+            {
+                "sku": line.get("sku"),
+                "title": line.get("title"),
+                "quantity": line.get("quantity", 1),
+            }
+            for line in order.line_items
+        ],
+    }
+
+
+def _remote_problem(remote: Any) -> str | None:
+    if not remote:
+        return "The following required parameter is missing: systemMessageRemoteId"
+    if remote != DEMO_SHOPIFY_REMOTE:
+        return f"SystemMessageRemote not found with ID {remote}"
+    return None
+
+
+def _search(state: SandboxState, query: str) -> list[ShopifyOrder]:
+    hit = _SEARCH.match(query)
+    if hit is None:
+        raise ValueError(
+            f"Unsupported order search {query!r}: the sandbox answers name:#<number> or "
+            "id:<Shopify order id>"
+        )
+    value = hit["value"]
+    with state.lock:
+        orders = list(state.data.shopify.values())
+    if hit["field"] == "id":
+        return [order for order in orders if order.shopify_id == value]
+    wanted = value if value.startswith("#") else f"#{value}"
+    return [order for order in orders if order.name == wanted]
+
+
+def shopify_routes(state: SandboxState) -> list[Route]:
+    async def order_details(request: Request, user: str) -> Response:
+        problem = _remote_problem(request.query_params.get("systemMessageRemoteId"))
+        if problem:
+            return maarg_error(400, problem)
+        shopify_id = request.query_params.get("shopifyOrderId", "").strip()
+        if not shopify_id:
+            return maarg_error(400, "The following required parameter is missing: shopifyOrderId")
+        with state.lock:
+            order = state.data.shopify.get(shopify_id)
+            if order is None:
+                return maarg_error(404, f"Shopify order {shopify_id} not found")
+            return JSONResponse({"orderDetail": shopify_order_json(order)})
+
+    async def graphql(request: Request, user: str) -> Response:
+        try:
+            body = await read_json_object(request)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        problem = _remote_problem(body.get("systemMessageRemoteId"))
+        if problem:
+            return maarg_error(400, problem)
+        query_text = body.get("queryText")
+        if not isinstance(query_text, str) or "orders" not in query_text:
+            return maarg_error(
+                400, "queryText must be a GraphQL query over orders (the sandbox has no other)"
+            )
+        variables = body.get("variables")
+        search = variables.get("query") if isinstance(variables, dict) else None
+        if not isinstance(search, str):
+            return maarg_error(400, "variables.query (a Shopify order search string) is required")
+        try:
+            found = _search(state, search)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        edges = [{"node": shopify_order_json(order)} for order in found]
+        return JSONResponse({"response": {"orders": {"edges": edges}}})
+
+    return [
+        Route(
+            "/rest/s1/shopify/order/details",
+            maarg_authed(state, order_details),
+            methods=["GET"],
+        ),
+        Route("/rest/s1/shopify/graphql", maarg_authed(state, graphql), methods=["POST"]),
+    ]

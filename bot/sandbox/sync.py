@@ -1,0 +1,371 @@
+"""The shop's Shopify order-sync ServiceJob and its "Shopify Order MDM" logs (Maarg admin/...).
+
+HotWax re-imports one Shopify order by replaying a window on this job: PUT the job's FULL
+parameter list with `fromDate`/`thruDate` around the order's Shopify `updatedAt`, POST
+`runNow`, then restore the parameters [SRC hotwax/company:src/composables/useShopify.ts
+replayWindow / retryIndividualOrder]. A run imports every Shopify order updated inside the
+window it saw at `runNow` time, finishes `state.job_run_seconds` later, and appends one
+SYNC_SHOPIFY_ORDER data manager log [SRC reference runbook 2 §5].
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.sandbox.data import DEMO_SHOPIFY_REMOTE, SYNC_SHOPIFY_ORDER, shopify_payload
+from bot.sandbox.records import JobParameter, JobRunRecord, MdmFailedRecord, MdmLog
+from bot.sandbox.shapes import epoch_ms, moqui_mdm_log
+from bot.sandbox.state import SandboxNotFound, SandboxServiceError, SandboxState
+from bot.sandbox.web import maarg_authed, maarg_error, parse_int, read_json_object
+
+TIMESTAMP_ERROR = "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]"
+DATE_PARAMETERS = ("fromDate", "thruDate")
+DEFAULT_WINDOW = timedelta(minutes=15)  # an empty fromDate: the job's own 15-minute cadence
+DEFAULT_PAGE_SIZE = 20
+PAGE_CAP = 50
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+_CRON_FIELDS = (6, 7)  # Quartz: seconds .. day-of-week [year]
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """`yyyy-MM-dd HH:mm:ss[.f]` in UTC, "" -> None; ValueError with Moqui's text otherwise."""
+    text = value.strip()
+    if not text:
+        return None
+    if not _TIMESTAMP.match(text):
+        raise ValueError(TIMESTAMP_ERROR)
+    whole, _, fraction = text.partition(".")
+    try:
+        moment = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(TIMESTAMP_ERROR) from None
+    return moment + timedelta(microseconds=int((fraction or "0")[:6].ljust(6, "0")))
+
+
+# -- job runs -----------------------------------------------------------------------------
+
+
+def run_now(state: SandboxState, job_name: str, user: str) -> str:
+    """Start a run with the job's current parameters; it finishes after job_run_seconds."""
+    with state.lock:
+        job = state.data.service_jobs.get(job_name)
+        if job is None:
+            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
+        ids = [int(run.job_run_id) for run in state.data.job_runs if run.job_run_id.isdigit()]
+        run = JobRunRecord(
+            job_run_id=str(max(ids, default=100000) + 1),
+            job_name=job_name,
+            user_id=user,
+            parameters={p.name: p.value for p in job.parameters},
+            start_time=state.now(),
+        )
+        state.data.job_runs.append(run)
+        delay = state.job_run_seconds
+        if delay > 0:
+            timer = threading.Timer(delay, finish_run, args=(state, run))
+            timer.daemon = True
+            state.timers[:] = [t for t in state.timers if t.is_alive()]
+            state.timers.append(timer)
+            timer.start()
+    if delay <= 0:
+        finish_run(state, run)
+    return run.job_run_id
+
+
+def finish_run(state: SandboxState, run: JobRunRecord) -> None:
+    """Do what the run does: import the Shopify orders updated inside its window."""
+    with state.lock:
+        if run.end_time is not None or not any(r is run for r in state.data.job_runs):
+            return  # already finished, or the sandbox was reset while the run was in flight
+        params = run.parameters
+        remote = params.get("systemMessageRemoteId", "")
+        try:
+            start = parse_timestamp(params.get("fromDate", ""))
+            end = parse_timestamp(params.get("thruDate", ""))
+        except ValueError as exc:
+            _fail_run(state, run, str(exc))
+            return
+        if remote != DEMO_SHOPIFY_REMOTE:
+            _fail_run(state, run, f"SystemMessageRemote not found with ID {remote}")
+            return
+        start = start or run.start_time - DEFAULT_WINDOW
+        end = end or run.start_time
+        window = sorted(
+            (o for o in state.data.shopify.values() if start <= o.updated_at <= end),
+            key=lambda order: (order.updated_at, order.shopify_id),
+        )
+        failed: list[MdmFailedRecord] = []
+        created = skipped = 0
+        for order in window:
+            try:
+                outcome = state.import_shopify_order(order.shopify_id, run.user_id)
+            except SandboxServiceError as exc:
+                run.errors.append(str(exc))
+                run.messages.append(f"Shopify order {order.name} failed to import: {exc}")
+                failed.append(
+                    MdmFailedRecord(order.shopify_id, order.name, str(exc), shopify_payload(order))
+                )
+                continue
+            run.messages.append(outcome.message)
+            created, skipped = created + outcome.created, skipped + (not outcome.created)
+        if not window:
+            run.messages.append(
+                f"No Shopify orders updated between {start:%Y-%m-%d %H:%M:%S} and "
+                f"{end:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        run.results = f"{created} imported, {skipped} skipped, {len(failed)} failed"
+        run.end_time = state.now()
+        _append_log(state, run, [shopify_payload(order) for order in window], failed)
+
+
+def _fail_run(state: SandboxState, run: JobRunRecord, error: str) -> None:
+    run.errors.append(error)
+    run.end_time = state.now()
+    _append_log(state, run, [], [])
+
+
+def _append_log(
+    state: SandboxState,
+    run: JobRunRecord,
+    processed: list[dict[str, Any]],
+    failed: list[MdmFailedRecord],
+) -> None:
+    numbers = [int(log.log_id[3:]) for log in state.data.mdm_logs if log.log_id[3:].isdigit()]
+    end = run.end_time or state.now()
+    state.data.mdm_logs.append(
+        MdmLog(
+            log_id=f"DML{max(numbers, default=10000) + 1}",
+            config_id=SYNC_SHOPIFY_ORDER,
+            status_id="DmlsFailed" if failed or run.errors else "DmlsFinished",
+            created_date=run.start_time,
+            start_date_time=run.start_time,
+            finish_date_time=end,
+            failed_records=failed,
+            processed_orders=processed,
+            created_by_job_run_id=run.job_run_id,
+        )
+    )
+
+
+def run_json(run: JobRunRecord) -> dict[str, Any]:
+    """One ServiceJobRun row; messages and errors are newline-separated text, as Moqui stores."""
+    return {
+        "jobRunId": run.job_run_id,
+        "jobName": run.job_name,
+        "userId": run.user_id,
+        "parameters": dict(run.parameters),
+        "results": run.results,
+        "messages": "\n".join(run.messages) or None,
+        "errors": "\n".join(run.errors) or None,
+        "hasError": "Y" if run.errors else "N",
+        "startTime": epoch_ms(run.start_time),
+        "endTime": epoch_ms(run.end_time),
+        "logs": None,
+        "lastUpdatedStamp": epoch_ms(run.end_time or run.start_time),
+    }
+
+
+# -- job updates --------------------------------------------------------------------------
+
+
+def _new_parameters(current: list[JobParameter], given: Any, job_name: str) -> list[JobParameter]:
+    """Validate a PUT's serviceJobParameters: the FULL list, known names, Moqui timestamps."""
+    if not isinstance(given, list) or not all(isinstance(p, dict) for p in given):
+        raise ValueError("serviceJobParameters must be a list of {parameterName, parameterValue}")
+    values: dict[str, str] = {}
+    for entry in given:
+        name = entry.get("parameterName")
+        if not isinstance(name, str) or not name:
+            raise ValueError("Every serviceJobParameters entry needs a parameterName")
+        value = entry.get("parameterValue")
+        values[name] = "" if value is None else str(value)
+    known = [p.name for p in current]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"Job {job_name} has no parameter {', '.join(unknown)}")
+    missing = [name for name in known if name not in values]
+    if missing:
+        raise ValueError(
+            f"serviceJobParameters must list every parameter of job {job_name}; "
+            f"missing: {', '.join(missing)}"
+        )
+    for name in DATE_PARAMETERS:
+        if name in values:
+            parse_timestamp(values[name])
+    return [JobParameter(name, values[name]) for name in known]
+
+
+def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> None:
+    with state.lock:
+        job = state.data.service_jobs.get(job_name)
+        if job is None:
+            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
+        if body.get("jobName") not in (None, job_name):
+            raise ValueError(f"jobName {body['jobName']} does not match the URL ({job_name})")
+        parameters = job.parameters
+        if "serviceJobParameters" in body:
+            parameters = _new_parameters(job.parameters, body["serviceJobParameters"], job_name)
+        paused = body.get("paused", job.paused)
+        if paused not in ("Y", "N"):
+            raise ValueError(f"paused must be Y or N, got {paused!r}")
+        cron = body.get("cronExpression", job.cron_expression)
+        if not isinstance(cron, str) or len(cron.split()) not in _CRON_FIELDS:
+            raise ValueError(f"cronExpression {cron!r} is not a Quartz cron expression")
+        job.parameters, job.paused, job.cron_expression = parameters, paused, cron
+
+
+# -- MDM logs -----------------------------------------------------------------------------
+
+
+def _failed_records_csv(log: MdmLog) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["shopifyOrderId", "orderName", "eventMessage"])
+    for record in log.failed_records:
+        writer.writerow([record.shopify_order_id, record.order_name, record.event_message])
+    return out.getvalue()
+
+
+def _log_filter(query: Any) -> tuple[str | None, set[str] | None, str | None]:
+    config_id = query.get("configId") or None
+    status = query.get("statusId")
+    statuses: set[str] | None = None
+    if status:
+        op = query.get("statusId_op", "equals")
+        if op not in ("equals", "in"):
+            raise ValueError(f"Unsupported operator statusId_op={op}")
+        statuses = {s.strip() for s in status.split(",")} if op == "in" else {status}
+    return config_id, statuses, query.get("createdByJobRunId") or None
+
+
+def sync_routes(state: SandboxState) -> list[Route]:
+    async def job_detail(request: Request, user: str) -> Response:
+        job_name = request.path_params["jobName"]
+        with state.lock:
+            job = state.data.service_jobs.get(job_name)
+            if job is None:
+                return maarg_error(404, f"ServiceJob not found with name {job_name}")
+            detail = {
+                "jobName": job.job_name,
+                "description": job.description,
+                "serviceName": job.service_name,
+                "cronExpression": job.cron_expression,
+                "paused": job.paused,
+                "serviceJobParameters": [
+                    {"jobName": job.job_name, "parameterName": p.name, "parameterValue": p.value}
+                    for p in job.parameters
+                ],
+            }
+        return JSONResponse({"jobDetail": detail})
+
+    async def job_update(request: Request, user: str) -> Response:
+        try:
+            _update_job(state, request.path_params["jobName"], await read_json_object(request))
+        except SandboxNotFound as exc:
+            return maarg_error(404, str(exc))
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        return JSONResponse({})
+
+    async def job_run_now(request: Request, user: str) -> Response:
+        try:
+            run_id = run_now(state, request.path_params["jobName"], user)
+        except SandboxNotFound as exc:
+            return maarg_error(404, str(exc))
+        return JSONResponse({"jobRunId": run_id})
+
+    async def job_runs(request: Request, user: str) -> Response:
+        job_name = request.path_params["jobName"]
+        query = request.query_params
+        try:
+            size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
+            index = parse_int(query.get("pageIndex"), "pageIndex", 0)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        size = min(size or DEFAULT_PAGE_SIZE, PAGE_CAP)
+        order_by = query.get("orderByField", "-jobRunId")
+        if order_by.lstrip("-") not in ("jobRunId", "startTime"):
+            return maarg_error(400, f"Cannot order runs by {order_by}")
+        has_error = query.get("hasError")
+        with state.lock:
+            if job_name not in state.data.service_jobs:
+                return maarg_error(404, f"ServiceJob not found with name {job_name}")
+            rows = [run_json(r) for r in state.data.job_runs if r.job_name == job_name]
+        if has_error in ("Y", "N"):
+            rows = [row for row in rows if row["hasError"] == has_error]
+        field = order_by.lstrip("-")
+        rows.sort(
+            key=lambda row: int(row[field]) if str(row[field]).isdigit() else 0,
+            reverse=order_by.startswith("-"),
+        )
+        page = rows[index * size : (index + 1) * size]
+        return JSONResponse(page, headers={"X-Total-Count": str(len(rows))})
+
+    async def mdm_details(request: Request, user: str) -> Response:
+        query = request.query_params
+        try:
+            config_id, statuses, run_id = _log_filter(query)
+            size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
+            index = parse_int(query.get("pageIndex"), "pageIndex", 0)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        size = size or DEFAULT_PAGE_SIZE
+        with state.lock:
+            logs = [
+                log
+                for log in state.data.mdm_logs
+                if (config_id is None or log.config_id == config_id)
+                and (statuses is None or log.status_id in statuses)
+                and (run_id is None or log.created_by_job_run_id == run_id)
+            ]
+            logs.sort(key=lambda log: (log.created_date, log.log_id), reverse=True)
+            rows = [moqui_mdm_log(log) for log in logs[index * size : (index + 1) * size]]
+        return JSONResponse({"dataManagerLogs": rows, "dataManagerLogsCount": len(logs)})
+
+    async def mdm_download(request: Request, user: str) -> Response:
+        config_id = request.query_params.get("configId", "")
+        content_id = request.query_params.get("logContentId", "")
+        if not config_id or not content_id:
+            return maarg_error(
+                400, "The following required parameters are missing: configId, logContentId"
+            )
+        with state.lock:
+            for log in state.data.mdm_logs:
+                if log.config_id != config_id:
+                    continue
+                if content_id == log.error_log_content_id:
+                    return Response(_failed_records_csv(log), media_type="text/csv")
+                if content_id == log.log_content_id:
+                    text = json.dumps({"orders": log.processed_orders}, indent=2)
+                    return Response(text, media_type="application/json")
+        return maarg_error(404, f"No data manager file {content_id} found for config {config_id}")
+
+    base = "/rest/s1/admin"
+    return [
+        Route(f"{base}/serviceJobs/{{jobName}}", maarg_authed(state, job_detail), methods=["GET"]),
+        Route(f"{base}/serviceJobs/{{jobName}}", maarg_authed(state, job_update), methods=["PUT"]),
+        Route(
+            f"{base}/serviceJobs/{{jobName}}/runNow",
+            maarg_authed(state, job_run_now),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/serviceJobs/{{jobName}}/runs", maarg_authed(state, job_runs), methods=["GET"]
+        ),
+        Route(f"{base}/dataManager/details", maarg_authed(state, mdm_details), methods=["GET"]),
+        Route(
+            f"{base}/dataManager/downloadDataManagerFile",
+            maarg_authed(state, mdm_download),
+            methods=["GET"],
+        ),
+    ]

@@ -1,0 +1,58 @@
+"""Small pieces the order handlers share: the live version, status words, Shopify access."""
+
+from __future__ import annotations
+
+from bot.oms import OmsClient
+from bot.oms.models import Order
+from bot.oms.ordersync import OrderSync
+from bot.oms.refs import OrderRef
+from bot.oms.shopify import ShopifyOrder, ShopifyProxy
+from bot.services import Services
+from bot.shopify_setup import shopify_setup
+
+
+def status_words(status_id: str | None) -> str:
+    return (status_id or "unknown").removeprefix("ORDER_").replace("_", " ").title()
+
+
+def live_version(orders: list[Order]) -> Order | None:
+    """The version that is not cancelled (a refreshed order has two); else the newest."""
+    return next((o for o in orders if not o.is_cancelled), orders[0] if orders else None)
+
+
+async def live_order(oms: OmsClient, ref: OrderRef) -> Order | None:
+    return live_version(await oms.find_orders(ref))
+
+
+def versions_line(orders: list[Order]) -> str | None:
+    """Names every version when a Shopify order has several in HotWax."""
+    if len(orders) < 2:
+        return None
+    live = live_version(orders)
+    shown = ", ".join(f"`{o.order_id}` ({status_words(o.status_id)})" for o in orders)
+    acting = live.order_id if live else "?"
+    return f"{len(orders)} versions in HotWax: {shown}; acting on `{acting}`."
+
+
+def shopify(services: Services) -> ShopifyProxy:
+    return ShopifyProxy(services.oms, shopify_setup(services).remote_id)
+
+
+def order_sync(services: Services) -> OrderSync:
+    poll = float(services.policy.limits.get("sync_poll_seconds", 0.5))
+    return OrderSync(services.oms, shopify_setup(services).sync_job, poll_seconds=poll)
+
+
+async def shopify_order_for(
+    services: Services, ref: OrderRef, order: Order | None
+) -> ShopifyOrder | None:
+    """The Shopify side of an order: by the HotWax order's Shopify id, or the reference."""
+    proxy = shopify(services)
+    shopify_id = order.shopify_order_id if order else None
+    if shopify_id:
+        return await proxy.order_by_id(shopify_id)
+    if ref.kind == "shopify_name":
+        return await proxy.order_by_name(ref.value)
+    if ref.kind == "shopify_id" or ref.value.isdigit():
+        return await proxy.order_by_id(ref.value)
+    return None

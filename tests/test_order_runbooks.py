@@ -1,0 +1,311 @@
+"""The order runbooks through the real endpoint: check, refresh, recovery, import, mdm.
+Each test asserts what the user sees and what the OMS sandbox received."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import SandboxServer
+from bot.store.audit import search
+from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.harness.driver import find_element
+from tests.harness.fakeslack import Message, ResponsePost
+
+
+@pytest.fixture
+def ops(make_bot: BotFactory, tmp_path: Path) -> RunningBot:
+    """A bot where Alice and Bob are operators, Carol approves; imports finish at once."""
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    bot.sandbox.state.job_run_seconds = 0.0
+    return bot
+
+
+def _shown(message: Message | ResponsePost | dict[str, Any]) -> str:
+    if isinstance(message, dict):
+        return text_of(message)
+    if isinstance(message, ResponsePost):
+        return text_of(message.body)
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def _check(bot: RunningBot, ref: str) -> ResponsePost:
+    return bot.reply_post(bot.slash(f"check {ref}"), timeout=15)
+
+
+def _posts(sandbox: SandboxServer, path: str, method: str = "POST") -> list[Any]:
+    return [r.body for r in sandbox.state.requests(path, method)]
+
+
+def _status_writes(sandbox: SandboxServer) -> list[tuple[str, str, str | None]]:
+    return [
+        (b["orderId"], b["statusId"], b.get("changeReason"))
+        for b in _posts(sandbox, "/api/service/changeOrderStatus")
+    ]
+
+
+def _versions(sandbox: SandboxServer, shopify_id: str) -> dict[str, str]:
+    return {
+        o.order_id: o.status_id
+        for o in sandbox.state.data.orders.values()
+        if o.external_id == shopify_id
+    }
+
+
+# ---- check ---------------------------------------------------------------------------------
+
+
+def test_check_pos_order_fulfilled_in_shopify_offers_refresh(ops: RunningBot) -> None:
+    reply = _check(ops, "10002")
+    shown = _shown(reply)
+    assert "Stuck in Created" in shown and "Shopify shows it fulfilled" in shown
+    assert "In Shopify" in shown and "FULFILLED" in shown
+    find_element(reply.blocks, "oms:check.order#0")  # the Refresh button
+    ops.driver.click_ephemeral(reply, "oms:check.order#0")
+    card = ops.fake.wait_for(
+        lambda: (
+            [p for p in ops.fake.response_posts() if "What the refresh does" in _shown(p)] or None
+        )
+    )
+    assert "Refresh from Shopify" in _shown(card[-1])
+
+
+def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
+    shown = _shown(_check(ops, "#1005"))
+    assert "payment is PAYMENT_NOT_AUTH" in shown
+    assert "Approve orders job only approves orders whose payment is authorised" in shown
+
+
+def test_check_paid_web_order_offers_approve_now(ops: RunningBot) -> None:
+    reply = _check(ops, "10014")
+    assert "You can approve it now" in _shown(reply)
+    ops.driver.click_ephemeral(reply, "oms:approve.from_check#0")
+    card = ops.fake.wait_for(
+        lambda: (
+            [p for p in ops.fake.response_posts() if "Created → *Approved*" in _shown(p)] or None
+        )
+    )
+    assert card
+
+
+def test_check_missing_order_with_logged_failure(ops: RunningBot) -> None:
+    reply = _check(ops, "#1006")
+    shown = _shown(reply)
+    assert "HotWax failed to import it" in shown
+    assert "Import failed:" in shown and "address" in shown.lower()
+    assert "Fix the address or phone in Shopify, then re-import the order." in shown
+    _, button = find_element(reply.blocks, "oms:import.confirm#0")
+    assert button["text"]["text"] == "Re-import"
+
+
+def test_check_missing_order_without_failure(ops: RunningBot) -> None:
+    shown = _shown(_check(ops, "#1007"))
+    assert "no import failure is recorded" in shown
+    assert "Re-import this order" in shown
+
+
+def test_check_order_in_neither(ops: RunningBot) -> None:
+    shown = _shown(_check(ops, "#1008"))
+    assert "neither in HotWax nor in Shopify: the order was never placed" in shown
+
+
+def test_check_stale_index(ops: RunningBot) -> None:
+    shown = _shown(_check(ops, "10009"))
+    assert "The order search index is stale: it shows Created while the order is Approved" in shown
+
+
+def test_check_healthy_order_and_versions(ops: RunningBot) -> None:
+    shown = _shown(_check(ops, "#1003"))
+    assert "Looks fine: the order is Completed" in shown
+    assert "2 versions in HotWax" in shown and "acting on `10013`" in shown
+
+
+def test_check_malformed_reference(ops: RunningBot) -> None:
+    shown = text_of(ops.ack("check 'a b'"))
+    assert "<order>" in shown and "Usage:" in shown
+
+
+# ---- refresh -------------------------------------------------------------------------------
+
+
+def _refresh(bot: RunningBot, ref: str) -> Message:
+    card = bot.reply_post(bot.slash(f"refresh {ref}"), timeout=15)
+    assert "What the refresh does" in _shown(card)
+    bot.driver.click_ephemeral(card, "oms:refresh.confirm#0")
+    done: Message = bot.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=20)
+    return done
+
+
+def test_refresh_success(ops: RunningBot) -> None:
+    card = ops.reply_post(ops.slash("refresh 10002"), timeout=15)
+    shown = _shown(card)
+    assert "Created · POS" in shown and "Fulfilled" in shown
+    assert ":warning:" not in shown
+    ops.driver.click_ephemeral(card, "oms:refresh.confirm#0")
+    done = ops.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=20)
+    assert done.text.endswith("finished"), _shown(done)
+    versions = _versions(ops.sandbox, "6100000000002")
+    new = [oid for oid, status in versions.items() if oid != "10002"]
+    assert versions["10002"] == "ORDER_CANCELLED" and len(new) == 1
+    assert versions[new[0]] == "ORDER_COMPLETED"
+    assert f"the new version is {new[0]}" in _shown(done)
+    assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
+    puts = _posts(ops.sandbox, "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000", "PUT")
+    assert len(puts) == 2  # the window, then the original parameters back
+    assert (
+        len(_posts(ops.sandbox, "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow"))
+        == 1
+    )
+
+
+def test_refresh_warns_for_a_web_order(ops: RunningBot) -> None:
+    card = ops.reply_post(ops.slash("refresh 10014"), timeout=15)
+    assert "This is not a POS order (Web)" in _shown(card)
+
+
+def test_refresh_contact_mech_failure_offers_recovery(ops: RunningBot) -> None:
+    failed = _refresh(ops, "10004")
+    shown = _shown(failed)
+    assert failed.text.endswith("failed")
+    assert "createOrderContactMech" in shown
+    assert "the Shopify order has no shipping address" in shown
+    assert ":white_circle: Verify the new version against Shopify" in shown  # did not run
+    find_element(failed.blocks, "oms:refresh.recover#0")
+    assert _versions(ops.sandbox, "6100000000004") == {"10004": "ORDER_CANCELLED"}
+
+
+def _request_recovery(bot: RunningBot) -> Message:
+    failed = _refresh(bot, "10004")
+    bot.driver.click(failed, "oms:refresh.recover#0")
+    request: Message = bot.wait_message(
+        lambda m: "Approval needed: Recover order 10004" in m.text, channel="C_APPROVALS"
+    )
+    return request
+
+
+def test_recovery_approved(ops: RunningBot) -> None:
+    request = _request_recovery(ops)
+    preview = _shown(request)
+    assert "OrderItem 10004/00001" in preview and "`removed`" in preview
+    assert "OrderIdentification SHOPIFY_ORD_ID 6100000000004: `active` → `expired`" in preview
+    assert "OrderHeader 10004: `present` → `removed`" in preview
+    assert "not a general POS recovery procedure" in preview
+    ops.driver.click(request, "oms:approval.approve#0", user="U_CAROL")
+    done = ops.wait_message(
+        lambda m: "Recover order 10004" in m.text and m.text.endswith(("finished", "failed")),
+        timeout=30,
+    )
+    assert done.text.endswith("finished"), _shown(done)
+    versions = _versions(ops.sandbox, "6100000000004")
+    assert "10004" not in versions and list(versions.values()) == ["ORDER_COMPLETED"]
+    deletes = [r.path for r in ops.sandbox.state.requests(method="DELETE")]
+    assert deletes == ["/rest/s1/oms/orders/10004/items/00001", "/rest/s1/oms/orders/10004"]
+    snapshot = [
+        e for e in search(ops.services.store, order_key="10004") if e.kind == "oms_read_snapshot"
+    ]
+    assert snapshot and snapshot[0].detail is not None
+    assert snapshot[0].detail["order"]["orderId"] == "10004"  # the whole order, saved first
+
+
+def test_recovery_denied_changes_nothing(ops: RunningBot) -> None:
+    request = _request_recovery(ops)
+    ops.driver.click(request, "oms:approval.deny#1", user="U_CAROL")
+    ops.fake.wait_for(
+        lambda: [e for e in ops.fake.ephemerals(user="U_ALICE") if "denied" in e.text] or None
+    )
+    assert ops.sandbox.state.requests(method="DELETE") == []
+    assert "10004" in _versions(ops.sandbox, "6100000000004")
+
+
+def test_recovery_of_an_order_changed_after_the_preview_does_not_run(ops: RunningBot) -> None:
+    request = _request_recovery(ops)
+    with ops.sandbox.state.lock:  # someone removes an item in HotWax meanwhile
+        ops.sandbox.state.data.orders["10004"].items.clear()
+    ops.driver.click(request, "oms:approval.approve#0", user="U_CAROL")
+    note = ops.wait_message(lambda m: m.thread_ts == request.ts, channel="C_APPROVALS")
+    assert "nothing ran" in _shown(note)
+    assert ops.sandbox.state.requests(method="DELETE") == []
+
+
+def test_refresh_step_failing_on_an_oms_error_can_be_resumed(ops: RunningBot) -> None:
+    ops.sandbox.state.inject_fault(
+        "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow", "error500", 1
+    )
+    failed = _refresh(ops, "10002")
+    shown = _shown(failed)
+    assert "run the order-sync job now" in shown and "500" in shown
+    assert ":white_circle: Verify the new version against Shopify" in shown
+    ops.driver.click(failed, "oms:run.resume#0")
+    done = ops.wait_message(lambda m: m.text.endswith("finished"), timeout=20)
+    assert "the new version is" in _shown(done)
+    assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
+
+
+# ---- import --------------------------------------------------------------------------------
+
+
+def _import(bot: RunningBot, refs: str) -> Message:
+    card = bot.reply_post(bot.slash(f"import {refs}"), timeout=15)
+    bot.driver.click_ephemeral(card, "oms:import.confirm#0")
+    done: Message = bot.wait_message(
+        lambda m: m.text.startswith("Import") and m.text.endswith(("finished", "failed")),
+        timeout=20,
+    )
+    return done
+
+
+def test_import_one(ops: RunningBot) -> None:
+    done = _import(ops, "#1007")
+    assert done.text.endswith("finished")
+    assert list(_versions(ops.sandbox, "6100000000007").values()) == ["ORDER_CREATED"]
+    assert "imported as" in _shown(done)
+
+
+def test_import_several_skips_what_is_already_there(ops: RunningBot) -> None:
+    done = _import(ops, "#1007 6100000000002")
+    shown = _shown(done)
+    assert ":fast_forward: Import #1002" in shown and "already in HotWax as 10002" in shown
+    assert ":white_check_mark: Import #1007" in shown
+    assert (
+        len(_posts(ops.sandbox, "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow"))
+        == 1
+    )
+
+
+def test_import_partly_failing(ops: RunningBot) -> None:
+    done = _import(ops, "#1006 #1007")
+    shown = _shown(done)
+    assert done.text.endswith("failed")
+    assert ":x: Import #1006" in shown and "Fix the address or phone in Shopify" in shown
+    assert ":white_check_mark: Import #1007" in shown  # the other order still ran
+    assert _versions(ops.sandbox, "6100000000006") == {}
+
+
+def test_import_over_the_limit(ops: RunningBot) -> None:
+    refs = " ".join(f"#{2000 + i}" for i in range(21))
+    shown = text_of(ops.ack(f"import {refs}"))
+    assert "At most 20 <order> values in one command; you gave 21." in shown
+
+
+def test_import_refuses_an_ambiguous_or_unknown_reference(ops: RunningBot) -> None:
+    assert "could be a HotWax order id" in text_of(ops.ack("import 10002"))
+    reply = ops.reply_post(ops.slash("import #1008"), timeout=15)
+    assert "#1008: not found in Shopify" in _shown(reply)
+
+
+# ---- mdm -----------------------------------------------------------------------------------
+
+
+def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot) -> None:
+    ops.reply_post(ops.slash("mdm --failed --since 7d"), timeout=15)
+    report = ops.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
+    shown = _shown(report)
+    assert ":x:" in shown and "failed" in shown
+    assert "*#1006*" in shown and "Fix the address or phone in Shopify" in shown
+    find_element(report.blocks, "oms:import.confirm#0")
+    find_element(report.blocks, "oms:check.order#1")
+    files = ops.fake.wait_for(lambda: ops.fake.files() or None)
+    assert files[0].thread_ts == report.ts
+    assert "6100000000006" in files[0].content.decode() and "#1006" in files[0].content.decode()
