@@ -312,6 +312,34 @@ class OmsClient:
                 size = len(page.rows)
         return MaargList(total=total, rows=rows)
 
+    async def maarg_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Any Maarg call (a GET of one record, a PUT); only GETs count as reads and retry.
+
+        `path` is relative to `/rest/s1/`; callers quote variable parts with `path_part`."""
+        async with self._guard():
+            body, _ = await self._session.maarg(
+                method,
+                path,
+                operation=operation,
+                read=method.upper() == "GET",
+                params=dict(params) if params else None,
+                json=json,
+            )
+            return body
+
+
+def path_part(value: str) -> str:
+    """Public alias of `_path_part` for the operation modules in bot/oms."""
+    return _path_part(value)
+
 
 def _path_part(value: str) -> str:
     """Quote a value placed in a URL path so "/" or "?" cannot change the route."""

@@ -19,13 +19,14 @@ from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
 from bot.sandbox.state import SandboxState
+from bot.sandbox.stores import stores_routes
 from bot.serve import ThreadedServer, bind
 
 _START_TIMEOUT = 10.0
 
 
 def build_app(state: SandboxState) -> ASGIApp:
-    app = Starlette(routes=[*ofbiz_routes(state), *maarg_routes(state)])
+    app = Starlette(routes=[*ofbiz_routes(state), *stores_routes(state), *maarg_routes(state)])
     return SandboxMiddleware(app, state)
 
 

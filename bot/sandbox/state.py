@@ -35,6 +35,7 @@ from bot.sandbox.records import (
     SeedData,
     StatusRecord,
 )
+from bot.sandbox.stores import StoresData, seed_stores
 
 FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
 ORDER_STATUSES = (
@@ -115,6 +116,7 @@ class SandboxState:
         self._requests: list[RecordedRequest] = []
         self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
         self._next_order = 20001
+        self.stores: StoresData = seed_stores()
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class SandboxState:
             self.latency = 0.0
             self.down = False
             self.token_ttl = 3600.0
+            self.stores = seed_stores()
 
     # -- faults ---------------------------------------------------------------------------
 
