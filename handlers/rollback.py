@@ -489,6 +489,8 @@ async def _request_line(services: Services, what: str, approval: Approval | None
         "expired": "expired; nothing ran",
         "stale": "the OMS changed before approval; nothing ran",
         "approved": "approved, starting",
+        # Executed without a run: the engine refused to start it (the store was busy).
+        "executed": "approved, but the run could not start (the store was busy)",
     }.get(approval.state, approval.state)
     if approval.run_id:
         run = await asyncio.to_thread(run_store.get_run, services.store, approval.run_id)
