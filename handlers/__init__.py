@@ -6,12 +6,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.commands import Registry
-from handlers import approvals, approve, check, help, history, imports, mdm, orders, refresh
+from handlers import (
+    approvals,
+    approve,
+    check,
+    help,
+    history,
+    imports,
+    mdm,
+    orders,
+    refresh,
+    rollback,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-MODULES = (help, orders, check, refresh, imports, mdm, approve, history, approvals)
+MODULES = (help, orders, check, refresh, imports, mdm, approve, history, approvals, rollback)
 
 
 def register_all(registry: Registry) -> None:

@@ -255,13 +255,15 @@ class OmsClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> Any:
-        """Any Maarg route: GET is a read (retried), PUT/POST/DELETE are writes (never)."""
+        """Any Maarg route: GET is a read (retried), PUT/POST/DELETE are writes (never).
+
+        `path` is relative to `/rest/s1/`; callers quote variable parts with `path_part`."""
         async with self._guard():
             body, _ = await self._session.maarg(
                 method,
                 path,
                 operation=operation,
-                read=method == "GET",
+                read=method.upper() == "GET",
                 params=dict(params) if params else None,
                 json=json,
             )
@@ -339,6 +341,11 @@ class OmsClient:
                 # with the server's real page size so pageIndex offsets line up.
                 size = len(page.rows)
         return MaargList(total=total, rows=rows)
+
+
+def path_part(value: str) -> str:
+    """Public alias of `_path_part` for the operation modules in bot/oms."""
+    return _path_part(value)
 
 
 def _path_part(value: str) -> str:

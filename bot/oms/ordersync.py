@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.oms.client import OmsClient
+from bot.oms.client import OmsClient, path_part
 from bot.oms.errors import OmsBadResponse
 
 # Maarg rejects ISO timestamps here: "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]".
@@ -66,7 +66,7 @@ class OrderSync:
 
     async def replay(self, updated_at: datetime) -> str:
         """Start a replay of the window around `updated_at`; return the job run id."""
-        path = f"admin/serviceJobs/{self.job_name}"
+        path = f"admin/serviceJobs/{path_part(self.job_name)}"
         operation = f"read the order-sync job {self.job_name}"
         body = await self.oms.maarg_call("GET", path, operation=operation)
         detail = body.get("jobDetail") if isinstance(body, dict) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.oms.client import OmsClient
+from bot.oms.client import OmsClient, path_part
 from bot.oms.models import OrderIdentification
 
 OLD_VERSION = "Old Version"
@@ -32,14 +32,16 @@ async def cancel_order(oms: OmsClient, order_id: str, *, reason: str) -> None:
 async def delete_item(oms: OmsClient, order_id: str, item_seq_id: str) -> None:
     await oms.maarg_call(
         "DELETE",
-        f"oms/orders/{order_id}/items/{item_seq_id}",
+        f"oms/orders/{path_part(order_id)}/items/{path_part(item_seq_id)}",
         operation=f"remove item {item_seq_id} of order {order_id}",
     )
 
 
 async def delete_header(oms: OmsClient, order_id: str) -> None:
     await oms.maarg_call(
-        "DELETE", f"oms/orders/{order_id}", operation=f"remove the header of order {order_id}"
+        "DELETE",
+        f"oms/orders/{path_part(order_id)}",
+        operation=f"remove the header of order {order_id}",
     )
 
 
@@ -49,7 +51,7 @@ async def expire_identification(
     """HotWax expires identifications (thruDate) rather than deleting them."""
     await oms.maarg_call(
         "PUT",
-        f"oms/orders/{order_id}/identifications",
+        f"oms/orders/{path_part(order_id)}/identifications",
         operation=f"expire the {ident.type_id} identification of order {order_id}",
         json={
             "orderId": order_id,

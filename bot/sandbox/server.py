@@ -21,6 +21,7 @@ from bot.sandbox.ofbiz import ofbiz_routes
 from bot.sandbox.order_admin import order_admin_routes
 from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
+from bot.sandbox.stores import stores_routes
 from bot.sandbox.sync import sync_routes
 from bot.serve import ThreadedServer, bind
 
@@ -35,6 +36,7 @@ def build_app(state: SandboxState) -> ASGIApp:
             *shopify_routes(state),
             *sync_routes(state),
             *order_admin_routes(state),
+            *stores_routes(state),
             *maarg_routes(state),
         ]
     )

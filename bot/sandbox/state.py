@@ -38,6 +38,7 @@ from bot.sandbox.records import (
     StatusRecord,
 )
 from bot.sandbox.shapes import epoch_ms, lookup_row
+from bot.sandbox.stores import StoresData, seed_stores
 
 FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
 ORDER_STATUSES = (
@@ -136,6 +137,7 @@ class SandboxState:
         # How long a ServiceJob run started with runNow takes to finish (0: before answering).
         self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
         self.timers: list[threading.Timer] = []
+        self.stores: StoresData = seed_stores()
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class SandboxState:
             for timer in self.timers:
                 timer.cancel()
             self.timers.clear()
+            self.stores = seed_stores()
 
     # -- faults ---------------------------------------------------------------------------
 

@@ -1,0 +1,238 @@
+"""Product stores, Shopify shops and their SystemMessageRemotes in the simulated OMS.
+
+Shapes follow the reference (runbook 3): shops are a Maarg entity list; a remote's PUT
+answers nothing useful; a product store is read and written whole, and a PUT missing any
+field of the record is refused with a Maarg 400, as HotWax's Company app expects.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from bot.sandbox.state import SandboxState
+
+DEMO_STORE = "STORE"
+ACCESS_SCOPES = ("SHOP_NO_ACCESS", "SHOP_READ_ACCESS", "SHOP_RW_ACCESS", "SHOP_READ_WRITE_ACCESS")
+# The fields a product store record carries; a PUT must send every one of them.
+STORE_FIELDS = (
+    "productStoreId",
+    "storeName",
+    "companyName",
+    "enableBrokering",
+    "allowSplit",
+    "reserveInventory",
+    "autoApproveOrder",
+    "orderNumberPrefix",
+    "daysToCancelNonPay",
+    "productIdentifierEnumId",
+)
+_YN_FIELDS = ("enableBrokering", "allowSplit", "reserveInventory", "autoApproveOrder")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class StoresData:
+    """Shops, remotes and product stores, plus the knob that fails chosen writes."""
+
+    shops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    remotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    product_stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # remote id -> the error a PUT on it answers (tests: a rollback failing halfway).
+    failing_remote_writes: dict[str, str] = field(default_factory=dict)
+
+    def remote_of(self, shop_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.remotes.values() if r["internalId"] == shop_id), None)
+
+
+def seed_stores() -> StoresData:
+    data = StoresData()
+    for shop_id, name, shopify_id in (
+        ("10000", "Demo Shop US", "60123456789"),
+        ("10001", "Demo Shop CA", "60123456790"),
+    ):
+        data.shops[shop_id] = {
+            "shopId": shop_id,
+            "shopifyShopId": shopify_id,
+            "myshopifyDomain": f"demo-{shop_id}.myshopify.com",
+            "name": name,
+            "productStoreId": DEMO_STORE,
+            "isEnabled": "Y",
+        }
+        remote_id = f"SHOP_CONFIG_{shop_id}"
+        data.remotes[remote_id] = {
+            "systemMessageRemoteId": remote_id,
+            "description": f"Shopify {name}",
+            "sendUrl": f"https://demo-{shop_id}.myshopify.com/admin/api/2024-07",
+            "remoteId": shopify_id,
+            "remoteIdType": "SHOPIFY_SHOP_ID",
+            "internalId": shop_id,
+            "internalIdType": "SHOPIFY_SHOP",
+            "accessScopeEnumId": "SHOP_RW_ACCESS",
+            "authHeaderName": "X-Shopify-Access-Token",
+        }
+    data.product_stores[DEMO_STORE] = {
+        "productStoreId": DEMO_STORE,
+        "storeName": "Demo Store",
+        "companyName": "Demo Company",
+        "enableBrokering": "Y",
+        "allowSplit": "Y",
+        "reserveInventory": "Y",
+        "autoApproveOrder": "N",
+        "orderNumberPrefix": "DS",
+        "daysToCancelNonPay": 30,
+        "productIdentifierEnumId": "SHOPIFY_PRODUCT_SKU",
+    }
+    # A second store without shops, so "which store" matters.
+    data.product_stores["OUTLET"] = {
+        **data.product_stores[DEMO_STORE],
+        "productStoreId": "OUTLET",
+        "storeName": "Outlet Store",
+        "orderNumberPrefix": "OS",
+    }
+    return data
+
+
+def set_access_scope(state: SandboxState, remote_id: str, scope: str) -> None:
+    """Change a scope as someone in HotWax would (tests: the state changes under a request)."""
+    with state.lock:
+        state.stores.remotes[remote_id]["accessScopeEnumId"] = scope
+
+
+def set_store_field(state: SandboxState, store_id: str, name: str, value: Any) -> None:
+    with state.lock:
+        state.stores.product_stores[store_id][name] = value
+
+
+def fail_remote_write(state: SandboxState, remote_id: str, message: str) -> None:
+    """Every PUT on `remote_id` fails with a Maarg 500 carrying `message` until cleared."""
+    with state.lock:
+        state.stores.failing_remote_writes[remote_id] = message
+
+
+def clear_failures(state: SandboxState) -> None:
+    with state.lock:
+        state.stores.failing_remote_writes.clear()
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def stores_routes(state: SandboxState) -> list[Route]:
+    # Imported here: bot.sandbox.web imports the state module, which holds this module's data.
+    from bot.sandbox.web import current_user, maarg_error, maarg_unauthorized, parse_int
+
+    def page(request: Request, rows: list[dict[str, Any]]) -> Response:
+        try:
+            size = parse_int(request.query_params.get("pageSize"), "pageSize", 20) or 20
+            index = parse_int(request.query_params.get("pageIndex"), "pageIndex", 0)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        rows_shown = rows[index * size : (index + 1) * size]
+        return JSONResponse(rows_shown, headers={"X-Total-Count": str(len(rows))})
+
+    def authed(handler: Handler) -> Handler:
+        async def wrapper(request: Request) -> Response:
+            if current_user(state, request) is None:
+                return maarg_unauthorized()
+            return await handler(request)
+
+        return wrapper
+
+    async def list_shops(request: Request) -> Response:
+        store_id = request.query_params.get("productStoreId")
+        with state.lock:
+            rows = [
+                copy.deepcopy(s)
+                for _, s in sorted(state.stores.shops.items())
+                if store_id is None or s["productStoreId"] == store_id
+            ]
+        return page(request, rows)
+
+    async def list_remotes(request: Request) -> Response:
+        internal_id = request.query_params.get("internalId")
+        with state.lock:
+            rows = [
+                copy.deepcopy(r)
+                for _, r in sorted(state.stores.remotes.items())
+                if internal_id is None or r["internalId"] == internal_id
+            ]
+        return page(request, rows)
+
+    async def update_remote(request: Request) -> Response:
+        remote_id = request.path_params["systemMessageRemoteId"]
+        body = await _json_object(request)
+        if body is None:
+            return maarg_error(400, "The request body must be a JSON object")
+        scope = body.get("accessScopeEnumId")
+        if body.get("systemMessageRemoteId", remote_id) != remote_id:
+            return maarg_error(400, "systemMessageRemoteId in the body does not match the path")
+        if scope is not None and scope not in ACCESS_SCOPES:
+            return maarg_error(400, f"Enumeration {scope} not valid for accessScopeEnumId")
+        with state.lock:
+            remote = state.stores.remotes.get(remote_id)
+            if remote is None:
+                return maarg_error(404, f"SystemMessageRemote not found with ID {remote_id}")
+            failure = state.stores.failing_remote_writes.get(remote_id)
+            if failure is not None:
+                return maarg_error(500, failure)
+            for key, value in body.items():
+                if key != "systemMessageRemoteId":
+                    remote[key] = value
+        return JSONResponse({})  # Moqui's update echoes nothing useful
+
+    async def get_store(request: Request) -> Response:
+        store_id = request.path_params["productStoreId"]
+        with state.lock:
+            record = state.stores.product_stores.get(store_id)
+            if record is None:
+                return maarg_error(404, f"ProductStore not found with ID {store_id}")
+            return JSONResponse(copy.deepcopy(record))
+
+    async def update_store(request: Request) -> Response:
+        store_id = request.path_params["productStoreId"]
+        body = await _json_object(request)
+        if body is None:
+            return maarg_error(400, "The request body must be a JSON object")
+        if body.get("productStoreId") != store_id:
+            return maarg_error(400, "productStoreId in the body does not match the path")
+        missing = [f for f in STORE_FIELDS if f not in body]
+        if missing:
+            return maarg_error(
+                400, f"The product store record is incomplete: missing {', '.join(missing)}"
+            )
+        bad = [f for f in _YN_FIELDS if body.get(f) not in ("Y", "N")]
+        if bad:
+            return maarg_error(400, f"{', '.join(bad)} must be Y or N")
+        with state.lock:
+            record = state.stores.product_stores.get(store_id)
+            if record is None:
+                return maarg_error(404, f"ProductStore not found with ID {store_id}")
+            record.update({k: v for k, v in body.items() if k in STORE_FIELDS})
+            return JSONResponse(copy.deepcopy(record))
+
+    return [
+        Route("/rest/s1/oms/shopifyShops/shops", authed(list_shops), methods=["GET"]),
+        Route("/rest/s1/oms/systemMessageRemotes", authed(list_remotes), methods=["GET"]),
+        Route(
+            "/rest/s1/oms/systemMessageRemotes/{systemMessageRemoteId}",
+            authed(update_remote),
+            methods=["PUT"],
+        ),
+        Route("/rest/s1/admin/productStores/{productStoreId}", authed(get_store), methods=["GET"]),
+        Route(
+            "/rest/s1/admin/productStores/{productStoreId}", authed(update_store), methods=["PUT"]
+        ),
+    ]

@@ -1,0 +1,590 @@
+"""`/oms rollback [<store>]`, `/oms rollback undo` and `/oms rollback status` (runbook 3).
+
+HotWax's rollback (shared/seeds/002) takes a store off Shopify and stops brokering when a
+deployment goes wrong: every Shopify shop of the product store gets the access scope
+`SHOP_NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
+go through the two-person rule with a preview read live from the OMS.
+
+The run saves the values it is about to change in the audit (a snapshot), changes them one
+step at a time (each step reads the OMS first, so Resume never writes twice), and reads
+everything back. `undo` restores, from that snapshot, exactly the values the last rollback
+wrote, through the same approval, preview and verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot.actions import fmt_time
+from bot.approvals import Approved, DangerousAction, Preview, PreviewLine
+from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.commands import Arg, CommandSpec, Registry
+from bot.context import Invocation
+from bot.oms import OmsError
+from bot.oms.errors import OmsRequestError
+from bot.oms.stores import (
+    NO_ACCESS,
+    ShopifyShop,
+    find_remote,
+    get_product_store,
+    list_shops,
+    set_access_scope,
+    set_store_flag,
+)
+from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
+from bot.services import Services
+from bot.store import runs as run_store
+from bot.store.approvals import Approval
+from bot.store.audit import AuditEvent
+from bot.store.rollbacks import latest_approval, run_events
+
+NAME = "rollback"
+ROLE = "operator"
+BROKERING = "brokering"
+BROKERING_FIELD = "enableBrokering"
+BROKERING_OFF = "N"
+NO_REMOTE = "no Shopify connection"
+_STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
+
+
+def parse_store_id(value: str) -> str:
+    if not _STORE_ID.match(value):
+        raise ValueError(
+            f"`{value[:40]}` is not a product store id (letters, digits, `_`, `.` or `-`, "
+            "e.g. `STORE`)"
+        )
+    return value
+
+
+def scope_key(shop_id: str) -> str:
+    return f"scope:{shop_id}"
+
+
+def _label(params: dict[str, Any], key: str) -> str:
+    if key == BROKERING:
+        return f"store {params['store']} order brokering"
+    shop_id = key.removeprefix("scope:")
+    name = params.get("shops", {}).get(shop_id)
+    return f"shop {shop_id}" + (f" ({name})" if name else "") + " access scope"
+
+
+def _keys(params: dict[str, Any]) -> list[str]:
+    """The values a run changes, in the order it changes them: shops, then brokering."""
+    targets: dict[str, str] = params["targets"]
+    shops = sorted(k for k in targets if k != BROKERING)
+    return shops + ([BROKERING] if BROKERING in targets else [])
+
+
+# ---- reading the OMS ------------------------------------------------------------------------
+
+
+async def _read(services: Services, store_id: str, key: str) -> str:
+    if key == BROKERING:
+        record = await get_product_store(services.oms, store_id)
+        return str(record.get(BROKERING_FIELD) or "unset")
+    remote = await find_remote(services.oms, key.removeprefix("scope:"))
+    return remote.scope if remote else NO_REMOTE
+
+
+async def _read_all(services: Services, params: dict[str, Any]) -> dict[str, str]:
+    return {key: await _read(services, params["store"], key) for key in _keys(params)}
+
+
+async def _saved_values(ctx: RunContext) -> dict[str, str]:
+    """What the run's first step saved (from the audit, so it survives a restart)."""
+    events = await asyncio.to_thread(
+        run_events, ctx.services.store, ctx.run.id, "oms_read_snapshot"
+    )
+    return dict((events[0].detail or {}).get("values", {})) if events else {}
+
+
+async def _state_report(ctx: RunContext, reason: str) -> str:
+    """The reason, then every value's state now: changed, unchanged or unknown."""
+    before = await _saved_values(ctx)
+    lines = []
+    for key in _keys(ctx.params):
+        try:
+            now = await _read(ctx.services, ctx.params["store"], key)
+        except OmsError as exc:
+            lines.append(f"{_label(ctx.params, key)}: unknown (could not read it: {exc.message})")
+            continue
+        was = before.get(key)
+        if was is not None and was != now:
+            lines.append(f"{_label(ctx.params, key)}: changed ({was} → {now})")
+        else:
+            lines.append(f"{_label(ctx.params, key)}: unchanged ({now})")
+    return reason + "\nState of every value now:\n" + "\n".join(f"• {ln}" for ln in lines)
+
+
+# ---- the runbook ---------------------------------------------------------------------------
+
+
+async def _snapshot(ctx: RunContext) -> str:
+    values = await _read_all(ctx.services, ctx.params)
+    await ctx.audit_snapshot(
+        f"values before the {_words(ctx.params)} of store {ctx.params['store']}",
+        {"store": ctx.params["store"], "mode": ctx.params["mode"], "values": values},
+    )
+    return "saved in the audit: " + "; ".join(
+        f"{_label(ctx.params, k)} {v}" for k, v in values.items()
+    )
+
+
+def _scope_step(key: str, target: str) -> Step:
+    shop_id = key.removeprefix("scope:")
+
+    async def run(ctx: RunContext) -> str:
+        remote = await find_remote(ctx.services.oms, shop_id)
+        if remote is None:
+            raise StepFailed(
+                await _state_report(
+                    ctx, f"Shop {shop_id} has no Shopify connection (SystemMessageRemote)."
+                )
+            )
+        if remote.scope == target:
+            raise StepSkipped(f"already {target}; nothing to do")
+        try:
+            await ctx.oms_write(
+                "set Shopify access scope",
+                {
+                    "item": key,
+                    "shopId": shop_id,
+                    "systemMessageRemoteId": remote.system_message_remote_id,
+                    "from": remote.scope,
+                    "to": target,
+                },
+                set_access_scope(ctx.services.oms, remote.system_message_remote_id, target),
+            )
+        except OmsError as exc:
+            raise StepFailed(
+                await _state_report(
+                    ctx, f"The OMS refused to set shop {shop_id} to {target}: {exc.message}"
+                )
+            ) from None
+        return f"{remote.scope} → {target}"
+
+    return Step(f"Set shop {shop_id} access scope to {target}", run)
+
+
+def _brokering_step(target: str) -> Step:
+    async def run(ctx: RunContext) -> str:
+        store_id = ctx.params["store"]
+        record = await get_product_store(ctx.services.oms, store_id)
+        current = str(record.get(BROKERING_FIELD) or "unset")
+        if current == target:
+            raise StepSkipped(f"already {target}; nothing to do")
+        try:
+            await ctx.oms_write(
+                "set order brokering",
+                {"item": BROKERING, "productStoreId": store_id, "from": current, "to": target},
+                set_store_flag(ctx.services.oms, record, BROKERING_FIELD, target),
+            )
+        except OmsError as exc:
+            raise StepFailed(
+                await _state_report(
+                    ctx, f"The OMS refused to set order brokering to {target}: {exc.message}"
+                )
+            ) from None
+        return f"{current} → {target}"
+
+    verb = "off" if target == BROKERING_OFF else "on" if target == "Y" else f"to {target}"
+    return Step(f"Turn order brokering {verb}", run)
+
+
+async def _verify(ctx: RunContext) -> str:
+    values = await _read_all(ctx.services, ctx.params)
+    targets: dict[str, str] = ctx.params["targets"]
+    wrong = [k for k, v in values.items() if v != targets[k]]
+    await ctx.services.audit.record(
+        AuditEvent(
+            kind="oms_read",
+            actor=ctx.actor,
+            outcome="failed" if wrong else "ok",
+            summary=f"read back after the {_words(ctx.params)} of store {ctx.params['store']}",
+            run_id=ctx.run.id,
+            detail={"values": values, "targets": targets},
+            order_keys=tuple(ctx.run.order_keys),
+            channel_id=ctx.run.channel_id,
+        )
+    )
+    if wrong:
+        shown = "; ".join(
+            f"{_label(ctx.params, k)} is {values[k]}, not {targets[k]}" for k in wrong
+        )
+        raise StepFailed(await _state_report(ctx, f"The OMS does not hold the new values: {shown}"))
+    return f"all {len(values)} value(s) read back at their targets"
+
+
+def _steps(params: dict[str, Any]) -> list[Step]:
+    targets: dict[str, str] = params["targets"]
+    steps = [Step("Save the current values in the audit", _snapshot)]
+    for key in _keys(params):
+        if key == BROKERING:
+            steps.append(_brokering_step(targets[key]))
+        else:
+            steps.append(_scope_step(key, targets[key]))
+    steps.append(Step("Read every value back from the OMS", _verify))
+    return steps
+
+
+async def _outcome(ctx: RunContext) -> Outcome:
+    params = ctx.params
+    values = "; ".join(f"{_label(params, k)} {params['targets'][k]}" for k in _keys(params))
+    if params["mode"] == "undo":
+        return Outcome(f"Store {params['store']} restored: {values}.")
+    return Outcome(
+        f"Store {params['store']} rolled back: {values}. "
+        "To restore the saved values: /oms rollback undo."
+    )
+
+
+def _words(params: dict[str, Any]) -> str:
+    return "undo of the rollback" if params.get("mode") == "undo" else "rollback"
+
+
+def _title(params: dict[str, Any]) -> str:
+    if params.get("mode") == "undo":
+        return f"Undo the rollback of store {params['store']}"
+    return f"Roll back store {params['store']}"
+
+
+RUNBOOK = Runbook(
+    name=NAME,
+    title=_title,
+    steps=_steps,
+    order_keys=lambda p: [f"store:{p['store']}"],
+    role=ROLE,
+    outcome=_outcome,
+)
+
+
+# ---- the two-person rule -------------------------------------------------------------------
+
+
+async def _preview(services: Services, params: dict[str, Any]) -> Preview:
+    keys = _keys(params)
+    lines: list[PreviewLine] = []
+    if params["mode"] == "rollback":
+        # A shop added to the store since the request is part of the change too: it makes
+        # the preview differ, so the approval stops and a new request shows it.
+        live = await list_shops(services.oms, params["store"])
+        extra = [scope_key(s.shop_id) for s in live if scope_key(s.shop_id) not in keys]
+        for key in extra:
+            current = await _read(services, params["store"], key)
+            lines.append(PreviewLine(f"new shop {key.removeprefix('scope:')}", current, NO_ACCESS))
+    for key in keys:
+        current = await _read(services, params["store"], key)
+        lines.append(PreviewLine(_label(params, key), current, params["targets"][key]))
+    notes = ["Values already at their target are left as they are."]
+    if params["mode"] == "undo":
+        notes.append(f"Saved by the rollback run {str(params.get('rollback_run', ''))[:8]}.")
+    return Preview(tuple(lines), tuple(notes))
+
+
+def _consequences(params: dict[str, Any]) -> str:
+    if params.get("mode") == "undo":
+        return (
+            "Shopify access and order brokering go back to the values saved before the "
+            "rollback: where access returns, orders, inventory and fulfilment sync with Shopify "
+            "again; where brokering returns, new orders are allocated to facilities again."
+        )
+    return (
+        "Every Shopify shop of the store loses access: no orders are imported from Shopify, "
+        "no inventory or fulfilment updates are synced, and Shopify webhooks are ignored. "
+        "Order brokering stops: new orders stay unallocated until it is turned back on. "
+        "Undo with /oms rollback undo."
+    )
+
+
+async def _execute(approved: Approved) -> str | None:
+    approval = approved.approval
+    try:
+        run = await approved.services.engine.start(
+            NAME,
+            approval.params,
+            actor=approved.approver,
+            channel_id=approval.requested_channel,
+            client=approved.client,
+            reply=approved.reply,
+            notify=[(approval.approvals_channel, approval.request_message_ts)],
+        )
+    except OrderBusy as busy:
+        await approved.reply.safe_ephemeral(busy.message())
+        return None
+    return run.id
+
+
+DANGEROUS = DangerousAction(
+    name=NAME,
+    summary=_title,
+    consequences=_consequences,
+    preview=_preview,
+    execute=_execute,
+)
+
+
+# ---- the commands --------------------------------------------------------------------------
+
+
+def _store_of(inv: Invocation) -> str | None:
+    given: str | None = inv.command.arg("store")
+    if given:
+        return given
+    default = inv.services.policy.stores.get("default")
+    return default if isinstance(default, str) and _STORE_ID.match(default) else None
+
+
+async def _no_store(inv: Invocation) -> None:
+    await inv.reply.ephemeral(
+        Message(
+            text="Which product store? None was given and the policy names no default.",
+            blocks=[
+                section(
+                    ":warning: Which product store? None was given and the policy names no "
+                    "default. Give one (`/oms rollback STORE`), or ask whoever runs the bot to "
+                    'set `[stores] default = "STORE"` in the policy file.'
+                )
+            ],
+        ),
+        replace=True,
+    )
+
+
+async def _store_exists(inv: Invocation, store_id: str) -> bool:
+    try:
+        await get_product_store(inv.services.oms, store_id)
+    except OmsRequestError as exc:
+        if exc.status_code != 404:
+            raise
+        await inv.reply.ephemeral(
+            Message(
+                text=f"There is no product store {store_id} in the OMS.",
+                blocks=[
+                    section(
+                        f":warning: There is no product store `{escape(store_id)}` in the OMS "
+                        f"({escape(exc.message)}). Check the id; it is the productStoreId "
+                        "shown in HotWax's Company app."
+                    )
+                ],
+            ),
+            replace=True,
+        )
+        return False
+    return True
+
+
+def _preview_lines(preview: Preview) -> list[str]:
+    return [f"• {escape(ln.what)}: `{escape(ln.current)}`" for ln in preview.lines]
+
+
+async def _ask(inv: Invocation, params: dict[str, Any], done_words: str) -> None:
+    """Request approval unless every value is at its target already."""
+    preview = await _preview(inv.services, params)
+    if all(ln.current == ln.new for ln in preview.lines):
+        text = f"{done_words}; nothing to approve."
+        await inv.reply.ephemeral(
+            Message(
+                text=text,
+                blocks=[
+                    section(f":white_check_mark: {escape(text)}"),
+                    *[section(c) for c in chunk_lines(_preview_lines(preview))],
+                ],
+            ),
+            replace=True,
+        )
+        return
+    await inv.services.approvals.request(
+        NAME,
+        params,
+        requester=inv.user_id,
+        channel_id=inv.channel_id,
+        client=inv.client,
+        reply=inv.reply,
+    )
+
+
+async def rollback_command(inv: Invocation) -> None:
+    store_id = _store_of(inv)
+    if store_id is None:
+        await _no_store(inv)
+        return
+    if not await _store_exists(inv, store_id):
+        return
+    shops: list[ShopifyShop] = await list_shops(inv.services.oms, store_id)
+    targets = {scope_key(s.shop_id): NO_ACCESS for s in shops}
+    targets[BROKERING] = BROKERING_OFF
+    params = {
+        "mode": "rollback",
+        "store": store_id,
+        "shops": {s.shop_id: s.name or "" for s in shops},
+        "targets": targets,
+        "order_keys": [f"store:{store_id}"],
+    }
+    await _ask(inv, params, f"Store {store_id} is already rolled back")
+
+
+def _is(mode: str, store_id: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda p: p.get("mode") == mode and p.get("store") == store_id
+
+
+async def _nothing_to_undo(inv: Invocation, text: str) -> None:
+    await inv.reply.ephemeral(
+        Message(text=text, blocks=[section(f":information_source: {escape(text)}")]),
+        replace=True,
+    )
+
+
+async def undo_command(inv: Invocation) -> None:
+    store_id = _store_of(inv)
+    if store_id is None:
+        await _no_store(inv)
+        return
+    store = inv.services.store
+    last = await asyncio.to_thread(
+        latest_approval, store, NAME, _is("rollback", store_id), states=("executed",)
+    )
+    if last is None or not last.run_id:
+        await _nothing_to_undo(inv, f"No rollback of store {store_id} has run; nothing to undo.")
+        return
+    snapshots = await asyncio.to_thread(run_events, store, last.run_id, "oms_read_snapshot")
+    writes = await asyncio.to_thread(run_events, store, last.run_id, "oms_write")
+    saved: dict[str, str] = dict((snapshots[0].detail or {}).get("values", {})) if snapshots else {}
+    # Only what the rollback wrote, to the value it held before: undo never touches a value
+    # the rollback left alone (someone may have changed it on purpose since).
+    changed = [
+        str((w.detail or {}).get("parameters", {}).get("item")) for w in writes if w.outcome == "ok"
+    ]
+    targets = {k: saved[k] for k in dict.fromkeys(changed) if k in saved}
+    if not targets:
+        await _nothing_to_undo(
+            inv,
+            f"The last rollback of store {store_id} (run {last.run_id[:8]}) changed nothing "
+            "in the OMS; nothing to undo.",
+        )
+        return
+    params = {
+        "mode": "undo",
+        "store": store_id,
+        "shops": dict(last.params.get("shops", {})),
+        "targets": targets,
+        "rollback_run": last.run_id,
+        "order_keys": [f"store:{store_id}"],
+    }
+    await _ask(inv, params, f"Store {store_id} already holds the values saved before the rollback")
+
+
+async def _request_line(services: Services, what: str, approval: Approval | None) -> str:
+    if approval is None:
+        return f"*{what}:* none recorded"
+    parts = [f"asked by <@{approval.requested_by}> at {fmt_time(approval.created_at)}"]
+    if approval.decided_by:
+        verb = "approved" if approval.state in ("approved", "executed", "stale") else "denied"
+        parts.append(f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}")
+    outcome = {
+        "pending": "waiting for approval",
+        "denied": "denied; nothing ran",
+        "expired": "expired; nothing ran",
+        "stale": "the OMS changed before approval; nothing ran",
+        "approved": "approved, starting",
+        # Executed without a run: the engine refused to start it (the store was busy).
+        "executed": "approved, but the run could not start (the store was busy)",
+    }.get(approval.state, approval.state)
+    if approval.run_id:
+        run = await asyncio.to_thread(run_store.get_run, services.store, approval.run_id)
+        if run is not None:
+            outcome = {"done": "finished", "running": "running"}.get(run.state, run.state)
+            if run.finished_at:
+                outcome += f" at {fmt_time(run.finished_at)}"
+            if run.error:
+                outcome += f": {escape(run.error.splitlines()[0])}"
+    parts.append(f"outcome: {outcome}")
+    return f"*{what}:* " + "; ".join(parts)
+
+
+async def status_command(inv: Invocation) -> None:
+    store_id = _store_of(inv)
+    if store_id is None:
+        await _no_store(inv)
+        return
+    if not await _store_exists(inv, store_id):
+        return
+    services = inv.services
+    shops = await list_shops(services.oms, store_id)
+    lines = []
+    rolled_back = True
+    for shop in shops:
+        scope = await _read(services, store_id, scope_key(shop.shop_id))
+        rolled_back &= scope == NO_ACCESS
+        lines.append(f"• {escape(shop.label)} access scope: `{escape(scope)}`")
+    if not shops:
+        lines.append("• no Shopify shops")
+    brokering = await _read(services, store_id, BROKERING)
+    rolled_back &= brokering == BROKERING_OFF
+    lines.append(f"• order brokering (`{BROKERING_FIELD}`): `{escape(brokering)}`")
+    store = services.store
+    last_rollback, last_undo = await asyncio.gather(
+        asyncio.to_thread(latest_approval, store, NAME, _is("rollback", store_id)),
+        asyncio.to_thread(latest_approval, store, NAME, _is("undo", store_id)),
+    )
+    state = "rolled back" if rolled_back else "not rolled back"
+    blocks: list[Block] = [
+        header(f"Rollback status of store {store_id}"),
+        section(f"*Now:* {state}\n" + "\n".join(lines)),
+        section(await _request_line(services, "Last rollback", last_rollback)),
+        section(await _request_line(services, "Last undo", last_undo)),
+        context("Read live from the OMS; requests and runs from the bot's audit."),
+    ]
+    await inv.reply.ephemeral(
+        Message(text=f"Store {store_id}: {state}", blocks=blocks), replace=True
+    )
+
+
+def _store_arg() -> Arg:
+    return Arg(
+        "store",
+        "product store id (default: the policy's [stores] default)",
+        required=False,
+        parse=parse_store_id,
+    )
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        CommandSpec(
+            name=NAME,
+            summary="Take a store off Shopify and stop brokering, with a second person's approval.",
+            handler=rollback_command,
+            args=(_store_arg(),),
+            examples=("/oms rollback", "/oms rollback STORE"),
+            role=ROLE,
+            changes_oms=True,
+        )
+    )
+    registry.add(
+        CommandSpec(
+            name=f"{NAME} undo",
+            summary="Restore what the last rollback changed, with a second person's approval.",
+            handler=undo_command,
+            args=(_store_arg(),),
+            examples=("/oms rollback undo",),
+            role=ROLE,
+            changes_oms=True,
+        )
+    )
+    registry.add(
+        CommandSpec(
+            name=f"{NAME} status",
+            summary="Each shop's access scope, order brokering, and the last rollback and undo.",
+            handler=status_command,
+            args=(_store_arg(),),
+            examples=("/oms rollback status", "/oms rollback status STORE"),
+        )
+    )
+
+
+def setup(services: Services) -> None:
+    services.engine.add(RUNBOOK)
+    services.approvals.add(DANGEROUS)
