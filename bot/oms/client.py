@@ -312,6 +312,17 @@ class OmsClient:
                 size = len(page.rows)
         return MaargList(total=total, rows=rows)
 
+    async def ofbiz_post(
+        self, endpoint: str, body: Mapping[str, Any], *, operation: str, read: bool
+    ) -> dict[str, Any] | None:
+        """POST a JSON body to a named OFBiz endpoint (`findJobs`, `scheduleService`).
+
+        Reads are retried, writes never; None means OFBiz answered "No record found"."""
+        async with self._guard():
+            return await self._session.ofbiz(
+                "POST", _path_part(endpoint), operation=operation, read=read, json=dict(body)
+            )
+
 
 def _path_part(value: str) -> str:
     """Quote a value placed in a URL path so "/" or "?" cannot change the route."""

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENARIOS
+from bot.sandbox.jobs import jobs_routes
 from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
@@ -25,7 +26,7 @@ _START_TIMEOUT = 10.0
 
 
 def build_app(state: SandboxState) -> ASGIApp:
-    app = Starlette(routes=[*ofbiz_routes(state), *maarg_routes(state)])
+    app = Starlette(routes=[*jobs_routes(state), *ofbiz_routes(state), *maarg_routes(state)])
     return SandboxMiddleware(app, state)
 
 

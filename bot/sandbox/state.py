@@ -27,6 +27,7 @@ from bot.sandbox.data import (
     DEMO_USERNAME,
     seed,
 )
+from bot.sandbox.jobs_data import JobsData, seed_jobs
 from bot.sandbox.records import (
     IdentificationRecord,
     ItemRecord,
@@ -115,6 +116,7 @@ class SandboxState:
         self._requests: list[RecordedRequest] = []
         self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
         self._next_order = 20001
+        self.jobs: JobsData = seed_jobs(self._base_now)
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class SandboxState:
             self.latency = 0.0
             self.down = False
             self.token_ttl = 3600.0
+            self.jobs = seed_jobs(self._base_now)
 
     # -- faults ---------------------------------------------------------------------------
 
