@@ -114,6 +114,13 @@ class RunContext:
     services: Services
     actor: str
     scratch: dict[str, Any] = field(default_factory=dict)  # shared by steps, this process only
+    # Set by the engine while a step runs: shows a new detail beside the running step.
+    progress_hook: Callable[[str], Awaitable[None]] | None = None
+
+    async def progress(self, detail: str) -> None:
+        """Update the running step's detail in the progress message (long steps use it)."""
+        if self.progress_hook is not None:
+            await self.progress_hook(detail)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -373,6 +380,7 @@ class RunEngine:
         await self._update(run_id, client, reply)
         failure: str | None = None
         state: StepState
+        ctx.progress_hook = lambda note: self._step_progress(run_id, idx, note, client, reply)
         try:
             detail = await step.run(ctx)
             state = "done"
@@ -617,3 +625,9 @@ class RunEngine:
                 message_ts=run.message_ts,
             )
         )
+
+    async def _step_progress(
+        self, run_id: str, idx: int, detail: str, client: AsyncWebClient, reply: Replier
+    ) -> None:
+        await asyncio.to_thread(run_store.set_step_detail, self.services.store, run_id, idx, detail)
+        await self._update(run_id, client, reply)

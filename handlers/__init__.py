@@ -13,16 +13,31 @@ from handlers import (
     help,
     history,
     imports,
+    jobs,
     mdm,
     orders,
     refresh,
     rollback,
+    webhooks,
 )
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-MODULES = (help, orders, check, refresh, imports, mdm, approve, history, approvals, rollback)
+MODULES = (
+    help,
+    orders,
+    check,
+    refresh,
+    imports,
+    mdm,
+    approve,
+    history,
+    approvals,
+    rollback,
+    jobs,
+    webhooks,
+)
 
 
 def register_all(registry: Registry) -> None:

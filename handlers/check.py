@@ -30,6 +30,7 @@ from bot.oms.shopify import ShopifyOrder
 from bot.services import Services
 from handlers import approve, imports, refresh
 from handlers.common import live_version, shopify_order_for, status_words, versions_line
+from handlers.job_run import run_job_button
 
 CHECK_ACTION = "check.order"
 DEFAULT_STUCK_MINUTES = 30
@@ -120,8 +121,9 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
         diag.verdict = (
             f"{stuck} The Approve orders job only approves orders whose payment is authorised "
             f"or settled; this one's payment is {', '.join(payments)}. Fix the payment (in "
-            "Shopify or the payment gateway); the job then approves it."
+            "Shopify or the payment gateway), then run the Approve orders job."
         )
+        diag.buttons.append(run_job_button("approve-orders"))
         return
     diag.verdict = (
         f"{stuck} The payment is {', '.join(payments)}, so the Approve orders job should "
@@ -137,6 +139,7 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
             allowed_role=approve.ROLE,
         )
     )
+    diag.buttons.append(run_job_button("approve-orders"))
 
 
 async def _pos_stuck(
@@ -204,6 +207,7 @@ async def _only_in_shopify(services: Services, shop: ShopifyOrder) -> Diagnosis:
         "recorded: the import has probably not run since it was placed. Run the "
         "New orders job, or re-import just this order."
     )
+    diag.buttons.append(run_job_button("new-orders"))
     diag.buttons.append(imports.import_button(target, "Re-import this order"))
     return diag
 

@@ -73,9 +73,28 @@ def test_check_pos_order_fulfilled_in_shopify_offers_refresh(ops: RunningBot) ->
 
 
 def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
-    shown = _shown(_check(ops, "#1005"))
+    reply = _check(ops, "#1005")
+    shown = _shown(reply)
     assert "payment is PAYMENT_NOT_AUTH" in shown
     assert "Approve orders job only approves orders whose payment is authorised" in shown
+    _, job = find_element(reply.blocks, "oms:jobs.run#0")
+    assert job["text"]["text"] == "Run the Approve orders job"
+    ops.driver.click_ephemeral(reply, "oms:jobs.run#0")  # the jobs runbook takes it from here
+    scheduled = ops.fake.wait_for(
+        lambda: (
+            [
+                b
+                for b in _posts(ops.sandbox, "/api/scheduleService")
+                if isinstance(b, dict) and b.get("systemJobEnumId") == "JOB_APR_ORD"
+            ]
+            or None
+        ),
+        timeout=20,
+    )
+    assert "SERVICE_TIME" not in scheduled[0]  # run now, not a new schedule
+    ops.wait_message(
+        lambda m: "Approve orders" in m.text and m.text.endswith("finished"), timeout=30
+    )
 
 
 def test_check_paid_web_order_offers_approve_now(ops: RunningBot) -> None:
@@ -101,9 +120,12 @@ def test_check_missing_order_with_logged_failure(ops: RunningBot) -> None:
 
 
 def test_check_missing_order_without_failure(ops: RunningBot) -> None:
-    shown = _shown(_check(ops, "#1007"))
+    reply = _check(ops, "#1007")
+    shown = _shown(reply)
     assert "no import failure is recorded" in shown
     assert "Re-import this order" in shown
+    _, job = find_element(reply.blocks, "oms:jobs.run#0")
+    assert job["text"]["text"] == "Run the New orders job"
 
 
 def test_check_order_in_neither(ops: RunningBot) -> None:

@@ -342,6 +342,17 @@ class OmsClient:
                 size = len(page.rows)
         return MaargList(total=total, rows=rows)
 
+    async def ofbiz_post(
+        self, endpoint: str, body: Mapping[str, Any], *, operation: str, read: bool
+    ) -> dict[str, Any] | None:
+        """POST a JSON body to a named OFBiz endpoint (`findJobs`, `scheduleService`).
+
+        Reads are retried, writes never; None means OFBiz answered "No record found"."""
+        async with self._guard():
+            return await self._session.ofbiz(
+                "POST", _path_part(endpoint), operation=operation, read=read, json=dict(body)
+            )
+
 
 def path_part(value: str) -> str:
     """Public alias of `_path_part` for the operation modules in bot/oms."""

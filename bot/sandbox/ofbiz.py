@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import find, shapes
+from bot.sandbox.jobs import jobs_entity_rows
 from bot.sandbox.solr import SolrSyntaxError, run_query
 from bot.sandbox.state import SandboxServiceError, SandboxState
 from bot.sandbox.web import (
@@ -173,7 +174,7 @@ def _perform_find(state: SandboxState, params: dict[str, Any]) -> dict[str, Any]
     entity = params.get("entityName")
     if not entity:
         raise ValueError("The following required parameter is missing: [performFind.entityName]")
-    rows = shapes.entity_rows(state.data, str(entity))
+    rows = jobs_entity_rows(state, str(entity), shapes.entity_rows(state.data, str(entity)))
     if rows is None:
         raise ValueError(f"Entity [{entity}] is not defined in the entity model")
     inputs = params.get("inputFields") or {}

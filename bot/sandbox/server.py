@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENARIOS
+from bot.sandbox.jobs import jobs_routes
 from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
@@ -32,6 +33,8 @@ def build_app(state: SandboxState) -> ASGIApp:
     # maarg_routes ends with the catch-all 404, so the other Maarg modules come before it.
     app = Starlette(
         routes=[
+            # Job services before the generic /api/service/{name} route of ofbiz_routes.
+            *jobs_routes(state),
             *ofbiz_routes(state),
             *shopify_routes(state),
             *sync_routes(state),

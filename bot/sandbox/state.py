@@ -28,6 +28,7 @@ from bot.sandbox.data import (
     MISSING_ADDRESS_ERROR,
     seed,
 )
+from bot.sandbox.jobs_data import JobsData, seed_jobs
 from bot.sandbox.records import (
     IdentificationRecord,
     ItemRecord,
@@ -138,6 +139,7 @@ class SandboxState:
         self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
         self.timers: list[threading.Timer] = []
         self.stores: StoresData = seed_stores()
+        self.jobs: JobsData = seed_jobs(self._base_now)
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -161,6 +163,7 @@ class SandboxState:
                 timer.cancel()
             self.timers.clear()
             self.stores = seed_stores()
+            self.jobs = seed_jobs(self._base_now)
 
     # -- faults ---------------------------------------------------------------------------
 

@@ -252,3 +252,13 @@ def _step(row: Row[Any]) -> StepRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
     )
+
+
+def set_step_detail(store: Store, run_id: str, idx: int, detail: str) -> None:
+    """Change a step's detail only (a long step reporting progress keeps its start time)."""
+    with store.begin() as conn:
+        conn.execute(
+            run_steps.update()
+            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx)
+            .values(detail=detail)
+        )

@@ -1,0 +1,377 @@
+"""The job and webhook catalogue of HotWax's Job Manager (shared/seeds/004, reference runbook 5).
+
+Categories group jobs the way the Job Manager app does; each job has a friendly name users
+type (`new-orders`), its `systemJobEnumId` (`JOB_IMP_ORD`) and the seed's description. Where
+the seed names a job but the reference gives no enum id for it, the job is left out rather
+than guessed (thresholds and inventory variance, for example). Webhook topics carry the OMS
+handler endpoint the Job Manager subscribes with; `None` means HotWax configures none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    key: str  # the friendly name, e.g. "new-orders"
+    enum_id: str  # systemJobEnumId, e.g. "JOB_IMP_ORD"
+    name: str
+    description: str
+    category: str  # the category key
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    enum_type_id: str | None  # None: the jobs are found by their enum ids (initial load)
+    description: str
+    jobs: tuple[JobInfo, ...]
+
+    @property
+    def enum_ids(self) -> list[str]:
+        return [job.enum_id for job in self.jobs]
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str  # the friendly name, e.g. "new-orders"
+    enum_key: str  # the Job Manager's key, e.g. "NEW_ORDERS"
+    name: str
+    topic: str  # the Shopify topic, e.g. "orders/create"
+    endpoint: str | None  # the OMS handler; None when HotWax configures none
+    category: str
+
+
+def _jobs(category: str, *rows: tuple[str, str, str, str]) -> tuple[JobInfo, ...]:
+    return tuple(JobInfo(key, enum_id, name, desc, category) for key, enum_id, name, desc in rows)
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "initial-load",
+        "Initial load",
+        None,
+        "Jobs for the initial OMS setup that import all products and orders.",
+        _jobs(
+            "initial-load",
+            (
+                "import-products-bulk",
+                "JOB_IMP_PROD_NEW_BLK",
+                "Import products in bulk",
+                "Import all products from Shopify. Run this before importing orders in bulk "
+                "during initial setup.",
+            ),
+            (
+                "import-orders-bulk",
+                "JOB_IMP_ORD_BLK",
+                "Import orders in bulk",
+                "Import historical orders in bulk; set up all products first or the order "
+                "import will not run correctly.",
+            ),
+        ),
+    ),
+    Category(
+        "pre-order",
+        "Pre-order",
+        "PRE_ORD_SYS_JOB",
+        "The pre-order and backorder jobs.",
+        _jobs(
+            "pre-order",
+            (
+                "auto-refresh-presell-catalog",
+                "JOB_REL_PREODR_CAT",
+                "Auto refresh presell catalog",
+                "Add and remove products from the pre-order and backorder catalogs based on "
+                "inventory, purchase orders and order queues.",
+            ),
+            (
+                "sync-variant-details",
+                "JOB_PREORDER_CAT_SYC",
+                "Sync variant details",
+                "Sync pre-selling information to Shopify as tags and meta fields.",
+            ),
+            (
+                "add-preorder-tags",
+                "JOB_ADD_TAG_PREORD",
+                "Add pre-order tags",
+                "Add pre-order tags on orders with pre-selling items in them.",
+            ),
+            (
+                "add-backorder-tags",
+                "JOB_ADD_TAG_BACKORD",
+                "Add backorder tags",
+                "Add backorder tags on orders with pre-selling items in them.",
+            ),
+            (
+                "add-promise-date",
+                "JOB_UL_PRMS_DTE",
+                "Add promise date",
+                "Add a note with the promise date given to the customer when the order was placed.",
+            ),
+            (
+                "update-promise-date",
+                "JOB_UL_PRMS_DTE_UPD",
+                "Update promise date",
+                "Add notes to the impacted order items on Shopify for changed promise dates.",
+            ),
+            (
+                "promise-date-change",
+                "SD_PRMSDDTE_CNG_NOTI",
+                "Promise date change",
+                "Notify customers of any changed promise dates for their orders.",
+            ),
+            (
+                "auto-releasing",
+                "JOB_RLS_ORD_DTE",
+                "Auto releasing",
+                "Find pre-orders whose promise date has passed and release them for fulfillment.",
+            ),
+        ),
+    ),
+    Category(
+        "orders",
+        "Orders",
+        "ORDER_SYS_JOB",
+        "All order jobs.",
+        _jobs(
+            "orders",
+            ("new-orders", "JOB_IMP_ORD", "New orders", "Import new orders from eCommerce."),
+            (
+                "approve-orders",
+                "JOB_APR_ORD",
+                "Approve orders",
+                "Check all orders and approve the orders that are created.",
+            ),
+            (
+                "update-orders",
+                "JOB_IMP_ORD_UPD",
+                "Update orders",
+                "Import order updates from eCommerce.",
+            ),
+            (
+                "cancelled-orders",
+                "JOB_IMP_ORD_CNCL",
+                "Cancelled orders",
+                "Check eCommerce for orders that have been cancelled and cancel them in HotWax.",
+            ),
+            (
+                "cancelled-items",
+                "JOB_IMP_ITM_CNCL",
+                "Cancelled items",
+                "Check eCommerce for cancelled order items and cancel them in HotWax without "
+                "cancelling the entire order.",
+            ),
+            (
+                "returns",
+                "JOB_IMP_RTN",
+                "Returns",
+                "Check eCommerce for returned orders and create a return for them in HotWax.",
+            ),
+            (
+                "import-last-day-orders",
+                "JOB_IMP_MISS_ORD",
+                "Import last day orders",
+                "Import the orders of the last day that the New orders job missed.",
+            ),
+        ),
+    ),
+    Category(
+        "brokering",
+        "Brokering",
+        "BROKER_SYS_JOB",
+        "All brokering jobs and their occurrence.",
+        _jobs(
+            "brokering",
+            (
+                "brokering",
+                "JOB_BKR_ORD",
+                "Create new brokering",
+                "A brokering batch on new or unfulfilled orders.",
+            ),
+            (
+                "rejected-orders-brokering",
+                "JOB_BKR_REJ_ORD",
+                "Rejected orders brokering",
+                "A brokering batch for rejected orders.",
+            ),
+        ),
+    ),
+    Category(
+        "fulfillment",
+        "Fulfillment",
+        "FULFILLMENT_SYS_JOB",
+        "All fulfillment jobs.",
+        _jobs(
+            "fulfillment",
+            (
+                "shipping",
+                "JOB_SHIP_ORD_PKD",
+                "Shipping",
+                "Ship orders that are packed and have a tracking number if one is required.",
+            ),
+            (
+                "fulfillment-history",
+                "JOB_ORD_FLMNT_HST",
+                "History",
+                "Create or update order fulfillment history records from FTP.",
+            ),
+            (
+                "auto-cancellations",
+                "JOB_CNCL_ORD_DTE",
+                "Auto cancellations",
+                "Cancel unfulfilled orders that pass their auto-cancellation date (in Shopify "
+                "too when uploading cancelled orders is enabled).",
+            ),
+        ),
+    ),
+    Category(
+        "inventory",
+        "Inventory",
+        "INVENTORY_SYS_JOB",
+        "All inventory jobs.",
+        _jobs(
+            "inventory",
+            (
+                "upload-inventory",
+                "JOB_UL_INV",
+                "Upload recent inventory change",
+                "Upload recent inventory changes to eCommerce.",
+            ),
+            (
+                "sync-inventory",
+                "JOB_IMP_PROD_FAC",
+                "Sync inventory from Shopify",
+                "Sync inventory from Shopify.",
+            ),
+        ),
+    ),
+    Category(
+        "products",
+        "Products",
+        "PRODUCT_SYS_JOB",
+        "All product jobs.",
+        _jobs(
+            "products",
+            (
+                "sync-products",
+                "JOB_IMP_PROD_UPD",
+                "Sync",
+                "Sync products and category structures from Shopify into HotWax and keep them "
+                "up to date.",
+            ),
+        ),
+    ),
+    Category(
+        "miscellaneous",
+        "Miscellaneous",
+        "MISC_SYS_JOB",
+        "All uncategorised jobs.",
+        _jobs(
+            "miscellaneous",
+            (
+                "process-bulk-files",
+                "JOB_PRC_PND_DML",
+                "Process bulk imported files",
+                "Process uploaded files waiting in the data manager (recommended every 5 minutes).",
+            ),
+        ),
+    ),
+)
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "new-orders",
+        "NEW_ORDERS",
+        "New orders",
+        "orders/create",
+        "createOrderShopifyWebhook",
+        "orders",
+    ),
+    Topic(
+        "cancelled-orders",
+        "CANCELLED_ORDERS",
+        "Cancelled orders",
+        "orders/cancelled",
+        "cancelOrderShopifyWebhook",
+        "orders",
+    ),
+    Topic(
+        "payment-status",
+        "PAYMENT_STATUS",
+        "Payment status",
+        "order_transactions/create",
+        "getTransactionAndMarkOrderPaid",
+        "orders",
+    ),
+    Topic("returns", "RETURNS", "Returns", "refunds/create", "returnOrderShopifyWebhook", "orders"),
+    Topic(
+        "inventory-level-update",
+        "INVENTORY_LEVEL_UPDATE",
+        "Inventory level update",
+        "inventory_levels/update",
+        "inventoryLevelUpdateFromShopify",
+        "inventory",
+    ),
+    # The Job Manager shows "Configuration missing" for new products: no OMS handler exists.
+    Topic("new-products", "NEW_PRODUCTS", "New products", "products/create", None, "products"),
+    Topic(
+        "delete-products",
+        "DELETE_PRODUCTS",
+        "Delete products",
+        "products/delete",
+        "deleteProductFromShopify",
+        "products",
+    ),
+)
+
+ALL_JOBS: tuple[JobInfo, ...] = tuple(job for cat in CATEGORIES for job in cat.jobs)
+_JOBS_BY_ENUM = {job.enum_id: job for job in ALL_JOBS}
+_CATEGORIES_BY_KEY = {cat.key: cat for cat in CATEGORIES}
+
+
+def _norm(text: str) -> str:
+    """Compare names without case, spaces, dashes or underscores ("New_Orders" = "new-orders")."""
+    return re.sub(r"[^a-z0-9/]", "", text.lower())
+
+
+def category(key: str) -> Category:
+    return _CATEGORIES_BY_KEY[key]
+
+
+def job_by_enum(enum_id: str) -> JobInfo | None:
+    return _JOBS_BY_ENUM.get(enum_id)
+
+
+def parse_category(text: str) -> Category:
+    wanted = _norm(text)
+    for cat in CATEGORIES:
+        if wanted in (_norm(cat.key), _norm(cat.label)) or (
+            cat.enum_type_id and wanted == _norm(cat.enum_type_id)
+        ):
+            return cat
+    valid = ", ".join(cat.key for cat in CATEGORIES)
+    raise ValueError(f"unknown category `{text[:40]}`; the categories are: {valid}")
+
+
+def parse_job(text: str) -> JobInfo:
+    wanted = _norm(text)
+    for job in ALL_JOBS:
+        if wanted in (_norm(job.key), _norm(job.enum_id)):
+            return job
+    valid = ", ".join(job.key for job in ALL_JOBS)
+    raise ValueError(
+        f"unknown job `{text[:40]}`; the jobs are: {valid} "
+        "(or their enum ids, such as JOB_IMP_ORD; `/oms jobs <category>` lists them)"
+    )
+
+
+def parse_topic(text: str) -> Topic:
+    wanted = _norm(text)
+    for topic in TOPICS:
+        if wanted in (_norm(topic.key), _norm(topic.enum_key), _norm(topic.topic)):
+            return topic
+    valid = ", ".join(topic.key for topic in TOPICS)
+    raise ValueError(f"unknown webhook topic `{text[:40]}`; the topics are: {valid}")

@@ -1,0 +1,391 @@
+"""Job Manager operations over OFBiz (reference runbook 5b and 5d): JobSandbox jobs, their
+runs and schedules, frequencies, MDM logs of a run, and Shopify webhook subscriptions.
+
+Every job enum has a SERVICE_DRAFT template; a SERVICE_PENDING row with a `tempExprId` is its
+recurring schedule; "run now" schedules a copy of the template without SERVICE_TIME, which
+moves through SERVICE_QUEUED and SERVICE_RUNNING to a final status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.oms.client import OmsClient
+from bot.oms.errors import OmsBadResponse
+
+DRAFT = "SERVICE_DRAFT"
+PENDING = "SERVICE_PENDING"
+QUEUED = "SERVICE_QUEUED"
+RUNNING = "SERVICE_RUNNING"
+FINISHED = "SERVICE_FINISHED"
+FAILED = "SERVICE_FAILED"
+CRASHED = "SERVICE_CRASHED"
+CANCELLED = "SERVICE_CANCELLED"
+ACTIVE = (QUEUED, RUNNING)
+ENDED = (FINISHED, FAILED, CRASHED, CANCELLED)
+
+# TemporalExpression.integer1 is the unit of a FREQUENCY expression; integer2 the count.
+_UNIT_MS = {12: 60_000, 10: 3_600_000, 5: 86_400_000}
+MAX_ROWS = 250
+
+
+class Job(BaseModel):
+    """One JobSandbox row as findJobs returns it (times are epoch milliseconds)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    job_id: str = Field(alias="jobId")
+    job_name: str | None = Field(default=None, alias="jobName")
+    system_job_enum_id: str | None = Field(default=None, alias="systemJobEnumId")
+    service_name: str | None = Field(default=None, alias="serviceName")
+    status_id: str | None = Field(default=None, alias="statusId")
+    run_time: int | None = Field(default=None, alias="runTime")
+    temp_expr_id: str | None = Field(default=None, alias="tempExprId")
+    parent_job_id: str | None = Field(default=None, alias="parentJobId")
+    product_store_id: str | None = Field(default=None, alias="productStoreId")
+    shop_id: str | None = Field(default=None, alias="shopId")
+    enum_type_id: str | None = Field(default=None, alias="enumTypeId")
+    enum_name: str | None = Field(default=None, alias="enumName")
+    description: str | None = None
+    job_result: str | None = Field(default=None, alias="jobResult")
+    start_date_time: int | None = Field(default=None, alias="startDateTime")
+    finish_date_time: int | None = Field(default=None, alias="finishDateTime")
+    cancel_date_time: int | None = Field(default=None, alias="cancelDateTime")
+    recurrence_time_zone: str | None = Field(default=None, alias="recurrenceTimeZone")
+    runtime_data: dict[str, Any] | None = Field(default=None, alias="runtimeData")
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start_date_time is None or self.finish_date_time is None:
+            return None
+        return max(0.0, (self.finish_date_time - self.start_date_time) / 1000)
+
+
+@dataclass(frozen=True)
+class Frequency:
+    temp_expr_id: str
+    description: str
+    interval_ms: int | None  # None: not a simple "every N units" expression
+
+
+@dataclass(frozen=True)
+class MdmLog:
+    log_id: str
+    status_id: str | None
+    config_id: str | None
+    failed_records: int | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    webhook_id: str
+    topic: str
+    address: str | None
+
+
+def _models(rows: list[dict[str, Any]], operation: str) -> list[Job]:
+    try:
+        return [Job.model_validate(row) for row in rows]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise OmsBadResponse(
+            operation, f"unexpected job shape at {where}: {first['msg']}"
+        ) from None
+
+
+def _docs(answer: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
+    if answer is None:
+        return []
+    docs = answer.get("docs", [])
+    if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+        raise OmsBadResponse(operation, "docs is not a list of objects")
+    return docs
+
+
+class JobsApi:
+    """The Job Manager operations the bot uses, over one OmsClient."""
+
+    def __init__(self, oms: OmsClient) -> None:
+        self.oms = oms
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    async def find_jobs(
+        self,
+        input_fields: dict[str, Any],
+        *,
+        order_by: str | None = None,
+        view_size: int = MAX_ROWS,
+        operation: str,
+    ) -> list[Job]:
+        """`POST /api/findJobs` with performFind-style parameters (no entityName)."""
+        body: dict[str, Any] = {
+            "inputFields": input_fields,
+            "viewSize": view_size,
+            "viewIndex": 0,
+        }
+        if order_by:
+            body["orderBy"] = order_by
+        answer = await self.oms.ofbiz_post("findJobs", body, operation=operation, read=True)
+        return _models(_docs(answer, operation), operation)
+
+    async def jobs_of(
+        self,
+        enum_ids: Sequence[str],
+        statuses: Sequence[str],
+        *,
+        enum_type_id: str | None = None,
+        order_by: str | None = None,
+        view_size: int = MAX_ROWS,
+        operation: str,
+    ) -> list[Job]:
+        """Jobs in `statuses` for a category (by enumTypeId) or a list of job enums."""
+        fields: dict[str, Any] = {"statusId": list(statuses), "statusId_op": "in"}
+        if enum_type_id:
+            fields["enumTypeId"] = enum_type_id
+        else:
+            fields["systemJobEnumId"] = list(enum_ids)
+            fields["systemJobEnumId_op"] = "in"
+        return await self.find_jobs(
+            fields, order_by=order_by, view_size=view_size, operation=operation
+        )
+
+    async def scheduled(self, enum_type_id: str | None = None) -> list[Job]:
+        """Recurring pending jobs (those with a frequency), optionally of one category."""
+        fields: dict[str, Any] = {"statusId": PENDING, "tempExprId_op": "not-empty"}
+        if enum_type_id:
+            fields["enumTypeId"] = enum_type_id
+        return await self.find_jobs(fields, order_by="runTime ASC", operation="list scheduled jobs")
+
+    async def history(self, enum_id: str, limit: int = 10) -> list[Job]:
+        return await self.find_jobs(
+            {"systemJobEnumId": enum_id, "statusId": list(ENDED), "statusId_op": "in"},
+            order_by="runTime DESC",
+            view_size=limit,
+            operation=f"read the run history of {enum_id}",
+        )
+
+    async def active(self, enum_id: str) -> list[Job]:
+        """Runs of a job that are queued or running now, and one-off copies waiting to be
+        picked up (pending without a frequency: a run-now nobody's poller has taken yet)."""
+        operation = f"check whether {enum_id} is running"
+        running = await self.find_jobs(
+            {"systemJobEnumId": enum_id, "statusId": list(ACTIVE), "statusId_op": "in"},
+            order_by="runTime DESC",
+            operation=operation,
+        )
+        waiting = await self.find_jobs(
+            {"systemJobEnumId": enum_id, "statusId": PENDING, "tempExprId_op": "empty"},
+            order_by="runTime DESC",
+            operation=operation,
+        )
+        return running + waiting
+
+    async def templates(self, enum_id: str) -> tuple[Job | None, Job | None]:
+        """(the SERVICE_DRAFT template, the recurring SERVICE_PENDING schedule) of a job."""
+        rows = await self.find_jobs(
+            {"systemJobEnumId": enum_id, "statusId": [DRAFT, PENDING], "statusId_op": "in"},
+            order_by="runTime ASC",
+            operation=f"read the job {enum_id}",
+        )
+        draft = next((j for j in rows if j.status_id == DRAFT), None)
+        pending = next((j for j in rows if j.status_id == PENDING and j.temp_expr_id), None)
+        return draft, pending
+
+    async def job(self, job_id: str) -> Job | None:
+        rows = await self.find_jobs({"jobId": job_id}, operation=f"read job {job_id}")
+        return rows[0] if rows else None
+
+    async def copies_since(self, parent_job_id: str, since_ms: int) -> list[Job]:
+        """Copies of a template scheduled at or after `since_ms`, newest first."""
+        return await self.find_jobs(
+            {
+                "parentJobId": parent_job_id,
+                "runTime": since_ms,
+                "runTime_op": "greaterThanEqualTo",
+                "statusId": DRAFT,
+                "statusId_op": "notEqual",
+                # The recurring schedule and its runs carry a frequency; a run-now copy not.
+                "tempExprId_op": "empty",
+            },
+            order_by="runTime DESC",
+            operation="find the run-now copy of the job",
+        )
+
+    async def frequencies(self) -> dict[str, Frequency]:
+        operation = "read the job frequencies"
+        _, rows = await self.oms.perform_find(
+            "TemporalExpression",
+            {"tempExprTypeId": "FREQUENCY"},
+            field_list=["tempExprId", "description", "integer1", "integer2"],
+            view_size=MAX_ROWS,
+            operation=operation,
+        )
+        result: dict[str, Frequency] = {}
+        for row in rows:
+            expr_id = str(row.get("tempExprId") or "")
+            if not expr_id:
+                continue
+            unit = _UNIT_MS.get(_int(row.get("integer1")) or -1)
+            count = _int(row.get("integer2"))
+            interval = unit * count if unit and count else None
+            result[expr_id] = Frequency(expr_id, str(row.get("description") or expr_id), interval)
+        return result
+
+    async def enum_descriptions(self, enum_ids: Sequence[str]) -> dict[str, str]:
+        _, rows = await self.oms.perform_find(
+            "Enumeration",
+            {"enumId": list(enum_ids), "enumId_op": "in"},
+            field_list=["enumId", "description", "enumName"],
+            view_size=MAX_ROWS,
+            operation="read job descriptions",
+        )
+        return {
+            str(r["enumId"]): str(r.get("description") or r.get("enumName") or "")
+            for r in rows
+            if r.get("enumId")
+        }
+
+    async def mdm_logs(self, job_id: str) -> list[MdmLog]:
+        """The data manager (MDM) logs a job run created (runbook 2 §4)."""
+        _, rows = await self.oms.perform_find(
+            "DataManagerLogAndContent",
+            {"createdByJobId": job_id},
+            field_list=["logId", "statusId", "configId", "failedRecordCount"],
+            order_by="createdDate DESC",
+            view_size=20,
+            operation=f"read the MDM logs of job {job_id}",
+        )
+        return [
+            MdmLog(
+                str(r["logId"]),
+                r.get("statusId"),
+                r.get("configId"),
+                _int(r.get("failedRecordCount")),
+            )
+            for r in rows
+            if r.get("logId")
+        ]
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    async def run_now(self, draft: Job, schedule: Job | None, *, user: str) -> dict[str, Any]:
+        """`POST /api/scheduleService` without SERVICE_TIME: a copy of the template runs now.
+
+        Parameters come from the template's runtime data, then the schedule's (the store and
+        shop the job is set up for)."""
+        if not draft.service_name or draft.service_name == "_NA_":
+            raise OmsBadResponse(
+                "run the job now", f"job {draft.system_job_enum_id} has no service configured"
+            )
+        source = schedule or draft
+        runtime = {**(draft.runtime_data or {}), **((schedule and schedule.runtime_data) or {})}
+        job_fields: dict[str, Any] = {
+            "productStoreId": source.product_store_id or runtime.get("productStoreId") or "",
+            "systemJobEnumId": draft.system_job_enum_id,
+            "instanceOfProductId": draft.system_job_enum_id,
+            "parentJobId": draft.job_id,
+            "recurrenceTimeZone": source.recurrence_time_zone or "UTC",
+            "createdByUserLogin": user,
+            "lastModifiedByUserLogin": user,
+        }
+        if source.shop_id:
+            job_fields["shopId"] = source.shop_id
+        body: dict[str, Any] = {
+            **runtime,
+            "JOB_NAME": draft.job_name or draft.description or draft.system_job_enum_id,
+            "SERVICE_NAME": draft.service_name,
+            "SERVICE_COUNT": "0",
+            "statusId": PENDING,
+            "systemJobEnumId": draft.system_job_enum_id,
+            "jobFields": job_fields,
+        }
+        if job_fields["productStoreId"]:
+            body["productStoreId"] = job_fields["productStoreId"]
+        if source.shop_id:
+            body["shopId"] = source.shop_id
+        return await self._write("scheduleService", body, "run the job now", service=False)
+
+    async def skip_once(self, schedule: Job, interval_ms: int, *, user: str) -> dict[str, Any]:
+        """`service/updateJobSandbox` with runTime moved forward one frequency interval."""
+        if schedule.run_time is None:
+            raise OmsBadResponse("skip the next run", f"job {schedule.job_id} has no run time")
+        body = {
+            "jobId": schedule.job_id,
+            "systemJobEnumId": schedule.system_job_enum_id,
+            "recurrenceTimeZone": schedule.recurrence_time_zone or "UTC",
+            "tempExprId": schedule.temp_expr_id,
+            "statusId": PENDING,
+            "runTimeEpoch": "",
+            "runTime": schedule.run_time + interval_ms,
+            "lastModifiedByUserLogin": user,
+        }
+        return await self._write("updateJobSandbox", body, "skip the next run")
+
+    async def pause(self, job_id: str) -> dict[str, Any]:
+        """`service/cancelScheduledJob`: the schedule stops (the template stays)."""
+        return await self._write("cancelScheduledJob", {"jobId": job_id}, "pause the job")
+
+    async def _write(
+        self, name: str, body: dict[str, Any], operation: str, *, service: bool = True
+    ) -> dict[str, Any]:
+        if service:
+            return await self.oms.call_service(name, body, operation=operation)
+        return await self.oms.ofbiz_post(name, body, operation=operation, read=False) or {}
+
+    # ---- Shopify webhooks (runbook 5d) -----------------------------------------------------
+
+    async def shopify_config_ids(self) -> list[str]:
+        _, rows = await self.oms.perform_find(
+            "ShopifyShopAndConfig",
+            {},
+            field_list=["shopifyConfigId", "shopId"],
+            view_size=50,
+            operation="read the Shopify configurations",
+        )
+        return [str(r["shopifyConfigId"]) for r in rows if r.get("shopifyConfigId")]
+
+    async def webhooks(self, config_id: str) -> list[Webhook]:
+        operation = "list the Shopify webhooks"
+        answer = await self.oms.call_service(
+            "getShopifyWebhooks", {"shopifyConfigId": config_id}, operation=operation
+        )
+        hooks = answer.get("webhooks", [])
+        if not isinstance(hooks, list):
+            raise OmsBadResponse(operation, "webhooks is not a list")
+        return [
+            Webhook(str(h["id"]), str(h["topic"]), h.get("address"))
+            for h in hooks
+            if isinstance(h, dict) and h.get("id") is not None and h.get("topic")
+        ]
+
+    async def subscribe(self, config_id: str, topic: str, endpoint: str) -> dict[str, Any]:
+        return await self.oms.call_service(
+            "subscribeShopifyWebhook",
+            {"shopifyConfigId": config_id, "topic": topic, "endpoint": endpoint},
+            operation=f"subscribe the {topic} webhook",
+        )
+
+    async def unsubscribe(self, config_id: str, webhook_id: str, topic: str) -> dict[str, Any]:
+        return await self.oms.call_service(
+            "removeShopifyWebhook",
+            {"webhookId": webhook_id, "shopifyConfigId": config_id},
+            operation=f"remove the {topic} webhook",
+        )
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
