@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.commands import Registry
-from handlers import approvals, approve, help, history, orders
+from handlers import approvals, approve, failed, help, history, orders
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-MODULES = (help, orders, approve, history, approvals)
+MODULES = (help, orders, approve, history, approvals, failed)
 
 
 def register_all(registry: Registry) -> None:
