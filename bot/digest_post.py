@@ -193,30 +193,28 @@ async def render_digest(
 async def followup_buttons(
     services: Services, newest: list[FailedImport], created_by: str, channel_id: str | None
 ) -> list[Block]:
-    """Re-import and Check for each newest failure: one token group per button, so pressing
-    one leaves the others usable."""
-    elements: list[Block] = []
+    """Re-import and Check for each newest failure. They share one token group: the first
+    press replaces the message's buttons (bot/actions.py), so one group matches what is seen."""
+    specs: list[ButtonSpec] = []
     for failure in newest:
         ref = failure.shopify_order_id or failure.shopify_order_name
         for label, command in (("Re-import", "import"), ("Check", "check")):
-            _, made = await services.actions.buttons(
-                [
-                    ButtonSpec(
-                        f"{label} {failure.shopify_order_name}",
-                        FOLLOWUP_ACTION,
-                        {
-                            "command": command,
-                            "order": ref,
-                            "order_name": failure.shopify_order_name,
-                            "order_keys": [failure.shopify_order_name, ref],
-                        },
-                        style="primary" if command == "import" else None,
-                    )
-                ],
-                created_by=created_by,
-                channel_id=channel_id,
+            specs.append(
+                ButtonSpec(
+                    f"{label} {failure.shopify_order_name}",
+                    FOLLOWUP_ACTION,
+                    {
+                        "command": command,
+                        "order": ref,
+                        "order_name": failure.shopify_order_name,
+                        "order_keys": [failure.shopify_order_name, ref],
+                    },
+                    style="primary" if command == "import" else None,
+                )
             )
-            elements += made
+    _, elements = await services.actions.buttons(
+        specs, created_by=created_by, channel_id=channel_id
+    )
     return elements
 
 

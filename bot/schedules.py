@@ -65,13 +65,14 @@ class Schedule:
 
     def last_slot(self, now: float) -> float | None:
         """The newest slot at or before `now` (looking back up to about a year)."""
-        span = 3600.0
-        while span <= 400 * 86400:
+        span, longest = 3600.0, 400 * 86400.0
+        while True:
             slots = list(self.slots_between(now - span, now))
             if slots:
                 return slots[-1]
-            span *= 4
-        return None
+            if span >= longest:
+                return None
+            span = min(span * 4, longest)
 
     def next_slot(self, now: float) -> float | None:
         fire = self.trigger().get_next_fire_time(

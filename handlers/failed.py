@@ -239,8 +239,8 @@ def setup(services: Services) -> None:
             FOLLOWUP_ACTION,
             on_followup,
             pressed_note=lambda c: (
-                f"{str(c.params.get('command', '')).title()} of "
-                f"{c.params.get('order_name', 'the order')} started by <@{c.user_id}>"
+                f"{'Re-import' if c.params.get('command') == 'import' else 'Check'} of "
+                f"{c.params.get('order_name', 'the order')} requested by <@{c.user_id}>"
             ),
         )
     )

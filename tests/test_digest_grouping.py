@@ -42,9 +42,9 @@ def test_normalise_takes_out_ids_numbers_and_times() -> None:
     )
     assert a == b
     assert "<n>" in a and "<order>" in a and "<time>" in a and "MLS-BLU-M" in a
-    assert normalise("attempted January 3, 2024 10:15:12 PM, doc 0a420d2e-1d21-12b3-a0b1-ae12d1c0a420") == (
-        "attempted <time>, doc <id>"
-    )
+    assert normalise(
+        "attempted January 3, 2024 10:15:12 PM, doc 0a420d2e-1d21-12b3-a0b1-ae12d1c0a420"
+    ) == ("attempted <time>, doc <id>")
 
 
 @pytest.mark.parametrize(
