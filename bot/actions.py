@@ -96,6 +96,7 @@ class _Press:
     response_url: str | None
     trigger_id: str | None
     blocks: list[Block]
+    text: str | None = None
 
 
 class Actions:
@@ -164,6 +165,7 @@ class Actions:
             user_id=press.user_id,
             response_url=press.response_url,
             session=self.services.http_session(),
+            can_replace=press.is_ephemeral,
         )
         problem, token = await self._check(press)
         if problem is not None or token is None:
@@ -253,7 +255,8 @@ class Actions:
     async def _replace_buttons(self, press: _Press, reply: Replier, note: str) -> None:
         blocks = [b for b in press.blocks if b.get("type") != "actions"]
         blocks.append(context(f":white_check_mark: {note} at {fmt_time(time.time())}"))
-        message = Message(text=note, blocks=blocks)
+        # The message keeps its own fallback text (notifications, screen readers).
+        message = Message(text=press.text or note, blocks=blocks)
         try:
             if press.is_ephemeral or press.message_ts is None:
                 await reply.ephemeral(message, replace=True)
@@ -345,4 +348,5 @@ def _read_press(body: dict[str, Any]) -> _Press | None:
         response_url=_str(body.get("response_url")),
         trigger_id=_str(body.get("trigger_id")),
         blocks=[b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else [],
+        text=_str(message.get("text")),
     )

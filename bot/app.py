@@ -32,6 +32,7 @@ from bot.actions import ACTION_PREFIX
 from bot.approvals import DENY_REASON_VIEW
 from bot.dispatch import Ack, handle_slash_command
 from bot.oms import OmsError
+from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.store import StoreUnavailable
 
@@ -185,9 +186,12 @@ def build_asgi_app(
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
         sweeper = asyncio.get_running_loop().create_task(sweep_forever(services))
+        digests = DigestScheduler(services)  # every replica; slots are claimed in the database
+        await digests.start()
         try:
             yield
         finally:
+            await digests.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper

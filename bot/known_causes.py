@@ -1,5 +1,6 @@
-"""Known causes of Shopify order import failures, and their fixes, from HotWax's runbooks
-(shared/seeds/001, 003, 000 and the reference's runbook 2)."""
+"""Known causes of Shopify order import failures, and their fixes: one table for the order
+runbooks (/oms check, import, mdm) and the failed-import digest. From HotWax's runbooks
+(shared/seeds/000, 001, 003) and the order-import troubleshooting page the reference cites."""
 
 from __future__ import annotations
 
@@ -9,57 +10,59 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class KnownCause:
+    key: str  # a stable id, used to group digest entries
+    title: str  # a short name for the cause
+    pattern: re.Pattern[str]
     cause: str
     fix: str
 
 
-_CAUSES: list[tuple[re.Pattern[str], KnownCause]] = [
-    (
-        # The refresh failure of seed 000, word for word (a fresh import's missing-address
-        # error also names createOrderContactMech, but its fix is different).
-        re.compile(r"required parameter is missing: \[createOrderContactMech\.contactMechId\]"),
-        KnownCause(
-            "The Shopify order has no shipping address, so HotWax cannot copy it to the new "
-            "version.",
-            "Use the recovery (cancel, remove and re-import the order) through `/oms refresh`; "
-            "it needs a second person's approval.",
+CAUSES: tuple[KnownCause, ...] = (
+    KnownCause(
+        "missing-address-phone",
+        "Customer address or phone missing",
+        re.compile(
+            r"address is missing|phone( number)? is missing|missing (customer )?(address|phone)"
+            r"|createOrderContactMech.*contactMechId",
+            re.IGNORECASE,
         ),
+        "The customer's address or phone number is missing in Shopify.",
+        "Fix the address or phone in Shopify, then re-import the order. (A POS order whose "
+        "refresh fails this way is recovered through `/oms refresh`, with a second person's "
+        "approval.)",
     ),
-    (
-        re.compile(r"address|phone", re.I),
-        KnownCause(
-            "The customer's address or phone number is missing in Shopify.",
-            "Fix the address or phone in Shopify, then re-import the order.",
+    KnownCause(
+        "bad-email",
+        "Badly formed customer e-mail",
+        re.compile(r"e-?mail address not formatted correctly", re.IGNORECASE),
+        "The customer's e-mail address is badly formed.",
+        "Correct the e-mail in Shopify (it must look like name@domain), then re-import the order.",
+    ),
+    KnownCause(
+        "emoji-in-note",
+        "Emoji in the order note (entity-engine rollback)",
+        re.compile(r"Rollback called in Entity Engine SQLProcessor", re.IGNORECASE),
+        "The database refused a value, typically an emoji in the order note.",
+        "Remove the emoji from the order note in Shopify, then re-import the order.",
+    ),
+    KnownCause(
+        "create-shopify-order-null",
+        "createShopifyOrder failed without a message (null)",
+        re.compile(
+            r"Service \[createShopifyOrder\] target threw an unexpected exception \(null\)",
+            re.IGNORECASE,
         ),
+        "HotWax's order import service crashed on this order without saying why.",
+        "Open the Shopify Order MDM failed record for this order (`/oms mdm --failed`) and read "
+        "its event message; fix that in Shopify and re-import. If it persists, send HotWax "
+        "support the order id and this error.",
     ),
-    (
-        re.compile(r"e-?mail address not formatted correctly", re.I),
-        KnownCause(
-            "The customer's e-mail address is badly formed.",
-            "Correct the e-mail in Shopify, then re-import the order.",
-        ),
-    ),
-    (
-        re.compile(r"Rollback called in Entity Engine SQLProcessor", re.I),
-        KnownCause(
-            "The database refused a value, typically an emoji in the order note.",
-            "Remove the emoji from the order note in Shopify, then re-import the order.",
-        ),
-    ),
-    (
-        re.compile(r"createShopifyOrder\] target threw an unexpected exception \(null\)", re.I),
-        KnownCause(
-            "HotWax's order import service crashed on this order (a null value).",
-            "Check the order's data in Shopify (customer, lines, shipping) and re-import; if it "
-            "fails again, send HotWax support the order id and this error.",
-        ),
-    ),
-]
+)
 
 
 def explain(error: str) -> KnownCause | None:
     """The known cause of an import error text, or None."""
-    for pattern, cause in _CAUSES:
-        if pattern.search(error):
-            return cause
+    for known in CAUSES:
+        if known.pattern.search(error):
+            return known
     return None

@@ -39,6 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import CommandSpec
 from bot.config import ConfigError
+from bot.schedules import digest_page_size, parse_schedules
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,9 @@ def load_policy(path: Path | None) -> Policy:
                     f"OMSBOT_POLICY: {path}: [{section}] {name} names undefined role(s) "
                     f"{', '.join(unknown)}; define them under [roles]"
                 )
+    # Digest schedules and their page size are checked here so a bad one stops the start.
+    parse_schedules(parsed.digests, str(path))
+    digest_page_size(parsed.limits, str(path))
     return Policy(
         roles={name: frozenset(ids) for name, ids in parsed.roles.items()},
         command_roles={name: tuple(roles) for name, roles in parsed.commands.items()},

@@ -30,9 +30,13 @@ class Replier:
         user_id: str,
         response_url: str | None,
         session: aiohttp.ClientSession | None = None,
+        can_replace: bool = True,
     ) -> None:
         self.client = client
         self.session = session
+        # A click's response_url points at the message holding the button; when that is a
+        # channel message (a digest, a report), a reply must never replace it.
+        self.can_replace = can_replace
         self.channel_id = channel_id
         self.user_id = user_id
         self.response_url = response_url
@@ -45,7 +49,7 @@ class Replier:
                 text=message.text,
                 blocks=message.blocks,
                 response_type="ephemeral",
-                replace_original=replace,
+                replace_original=replace and self.can_replace,
             )
             if resp.status_code == 200:
                 return

@@ -10,6 +10,7 @@ from handlers import (
     approvals,
     approve,
     check,
+    failed,
     help,
     history,
     imports,
@@ -37,6 +38,7 @@ MODULES = (
     rollback,
     jobs,
     webhooks,
+    failed,
 )
 
 

@@ -1,0 +1,119 @@
+"""The failed-imports digest at scale, against plain httpx fetching the same pages.
+
+The sandbox runs in a separate process (so its memory is not counted) seeded with 1,000,
+10,000 and 50,000 extra failures. For each size, in the same run:
+
+- digest: `build_report` (every logInsights page through OmsClient, grouped by cause as the
+  pages arrive, every row written to the CSV, plus the previous-window count);
+- baseline: plain httpx POSTing the same `solr-query` pages and decoding the JSON, nothing
+  else.
+
+Prints wall time and tracemalloc peak of each, and the ratios (digest / baseline).
+
+Usage: python bench/digest.py [--sizes 1000,10000,50000] [--page-size 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.digest_post import build_report  # noqa: E402
+from bot.oms import OmsClient  # noqa: E402
+from bot.oms.loginsights import CORE, _request  # noqa: E402
+from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
+
+SANDBOX = """
+import sys, time
+from bot.sandbox import SandboxServer
+from bot.sandbox.state import SandboxState
+server = SandboxServer(SandboxState(extra_failures=int(sys.argv[1]))).start()
+print(server.url, flush=True)
+time.sleep(1e9)
+"""
+
+
+async def measure(work: Callable[[], Awaitable[Any]]) -> tuple[float, int, Any]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = await work()
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return elapsed, peak, result
+
+
+async def digest(url: str, since: float, until: float, page_size: int) -> int:
+    async with OmsClient(url, username=DEMO_USERNAME, password=DEMO_PASSWORD) as oms:
+        await oms.login()
+        report = await build_report(oms, since=since, until=until, store=None, page_size=page_size)
+        report.discard()
+        return report.total
+
+
+async def baseline(url: str, since: float, until: float, page_size: int) -> int:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        login = await client.post("/api/login", json={"USERNAME": DEMO_USERNAME,
+                                                      "PASSWORD": DEMO_PASSWORD})  # fmt: skip
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        start, seen = 0, 0
+        while True:
+            body = {"json": _request(since, until, None, start, page_size), "coreName": CORE}
+            answer = (await client.post("/api/solr-query", json=body, headers=headers)).json()
+            docs = answer["response"]["docs"]
+            seen += len(docs)
+            start += len(docs)
+            if not docs or start >= answer["response"]["numFound"]:
+                return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--page-size", type=int, default=500)
+    args = parser.parse_args()
+    print(f"page size {args.page_size}; wall time and tracemalloc peak (this process only)")
+    print(f"{'failures':>9} | {'digest s':>9} {'httpx s':>8} {'ratio':>6} | "
+          f"{'digest MiB':>10} {'httpx MiB':>9} {'ratio':>6}")  # fmt: skip
+    for size in (int(s) for s in args.sizes.split(",")):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SANDBOX, str(size)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            until = time.time()
+            since = until - 8 * 86400  # every seeded failure is within the last seven days
+            # Warm up both paths once (imports, connections), then measure.
+            asyncio.run(baseline(url, since, until, args.page_size))
+            b_time, b_peak, b_rows = asyncio.run(
+                measure(partial(baseline, url, since, until, args.page_size))
+            )
+            d_time, d_peak, d_rows = asyncio.run(
+                measure(partial(digest, url, since, until, args.page_size))
+            )
+            assert b_rows == d_rows, (b_rows, d_rows)
+            print(
+                f"{d_rows:>9} | {d_time:>9.2f} {b_time:>8.2f} {d_time / b_time:>6.2f} | "
+                f"{d_peak / 2**20:>10.2f} {b_peak / 2**20:>9.2f} {d_peak / b_peak:>6.2f}"
+            )
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""Failed-import digests against the fake Slack and the OMS sandbox: commands over signed HTTP,
+scheduled slots through real Services (SQLite and PostgreSQL), outages, downtime and 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.app import build_web_client
+from bot.sandbox import SandboxServer
+from bot.scheduler import DigestScheduler
+from bot.services import create_services
+from bot.store import open_store
+from bot.store.audit import search
+from bot.store.slots import claim_slot, finish_slot, get_slot
+from tests.conftest import BOT_TOKEN, BotFactory, gated, settings_for, text_of
+from tests.harness.fakeslack import FakeSlack, Message
+from tests.store_fixtures import postgres_url
+
+__all__ = ["postgres_url"]
+
+DIGEST_POLICY = """
+[roles]
+operator = ["U_ALICE"]
+
+[[digests]]
+id = "ops-daily"
+channel = "C_OPS"
+cron = "{cron}"
+timezone = "Europe/Paris"
+window = "7d"
+grace = "{grace}"
+
+[stores]
+shopify_remote = "DEMO_SHOP_REMOTE"
+order_sync_job = "queue_ShopifyOrderSync_10000"
+
+[limits]
+digest_page_size = 7
+"""
+
+
+def digest_policy(tmp_path: Path, *, cron: str = "0 3 29 2 *", grace: str = "10m") -> Path:
+    # The default cron (03:00 on 29 February) never fires nor needs catching up during a test.
+    path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
+    path.write_text(DIGEST_POLICY.format(cron=cron, grace=grace))
+    return path
+
+
+def shown(message: Message) -> str:
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def logins_pages(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    """The logInsights requests the OMS received, as their `json` bodies."""
+    bodies = []
+    for request in sandbox.state.requests("/api/solr-query", "POST"):
+        if isinstance(request.body, dict) and request.body.get("coreName") == "logInsights":
+            bodies.append(request.body["json"])
+    return bodies
+
+
+# -- commands over HTTP ------------------------------------------------------------------------
+
+
+def test_failed_groups_by_cause_with_fixes_and_paging(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    body = gated(bot.reply_post(bot.slash("failed --since 7d")).body)
+    text = text_of(body)
+    total = len(bot.sandbox.state.data.failures)
+    assert f"{total} failed imports" in text
+    assert "Customer address or phone missing" in text and "re-import" in text.lower()
+    assert "Badly formed customer e-mail" in text and "Emoji in the order note" in text
+    assert "createShopifyOrder failed without a message" in text
+    # An unknown cause is shown with its ids taken out; the known ones come with their fix.
+    assert "Shopify variant <n> (SKU MLS-BLU-M)" in text
+    # Order names link to the Shopify site.
+    assert "|#" in json.dumps(body) and "https://demo-shop.myshopify.com/admin/orders/" in text
+    assert "/oms digest now" in text  # 31 failures do not fit: where to get them all
+    pages = logins_pages(bot.sandbox)
+    assert pages and all(p["params"]["rows"] == 7 for p in pages[:-1] if p["params"]["rows"])
+    assert [p["params"]["start"] for p in pages if p["params"]["rows"]] == list(range(0, total, 7))
+    assert all(p["params"]["q"] == "docType:SHOPIFY_ORDER" for p in pages)
+
+
+def test_failed_empty_window_says_so(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    text = text_of(gated(bot.reply_post(bot.slash("failed --since 1m")).body))
+    assert "No failed imports" in text
+    text = text_of(gated(bot.reply_post(bot.slash("failed --store other-shop")).body))
+    assert "No failed imports" in text and "other-shop" in text
+    bad = text_of(bot.ack("failed --store 'a b'"))
+    assert "not a shop name or domain" in bad
+
+
+def test_digest_now_posts_summary_with_every_row_in_a_csv(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    reply = text_of(bot.reply_post(bot.slash("digest now --since 7d")).body)
+    assert "Posted" in reply
+    digest = bot.wait_message(lambda m: m.thread_ts is None and "failed imports" in m.text)
+    total = len(bot.sandbox.state.data.failures)
+    assert f"All {total} failed orders are in the CSV" in shown(digest)
+    upload = bot.fake.wait_for(lambda: bot.fake.files() or None)[0]
+    assert upload.channel == "C_OPS" and upload.thread_ts == digest.ts
+    rows = list(csv.DictReader(io.StringIO(upload.content.decode("utf-8"))))
+    names = sorted(r["shopify_order_name"] for r in rows)
+    assert names == sorted(f.shopify_order_name for f in bot.sandbox.state.data.failures)
+    # The Re-import button runs the order runbooks' `/oms import` as the presser: its
+    # confirm card for the newest failure.
+    newest = max(bot.sandbox.state.data.failures, key=lambda f: f.timestamp)
+    click = bot.driver.click(digest, "oms:digest_followup#0", user="U_ALICE")
+    assert click.http.status_code == 200
+    answer = text_of(gated(bot.reply_post(click).body))
+    assert f"Import {newest.shopify_order_name} from Shopify?" in answer
+    assert "Import 1 order" in answer
+    kept = bot.fake.message("C_OPS", digest.ts)  # the digest stays, its buttons replaced
+    assert "requested by <@U_ALICE>" in shown(kept) and "failed imports" in kept.text
+    events = search(bot.services.store, limit=20)
+    assert any(e.kind == "scheduled_post" and e.outcome == "ok" for e in events)
+
+
+def test_digest_lists_schedules(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    text = text_of(gated(bot.reply_post(bot.slash("digest")).body))
+    assert "ops-daily" in text and "0 3 29 2 *" in text and "Europe/Paris" in text
+    assert "Next run:" in text
+
+
+# -- scheduled slots through real Services ----------------------------------------------------
+
+
+async def test_two_replicas_on_postgres_post_a_slot_once(
+    postgres_url: str, fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    policy = digest_policy(tmp_path)
+    replicas = []
+    for _ in range(2):
+        services = create_services(
+            settings_for(fake_slack, sandbox, postgres_url, omsbot_policy=policy)
+        )
+        services.prepare()
+        services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+        replicas.append(services)
+    try:
+        schedulers = [DigestScheduler(s, lease=5) for s in replicas]
+        schedule = schedulers[0].schedule("ops-daily")
+        slot = float(int(time.time()))
+        outcomes = await asyncio.gather(*(s.fire_slot(schedule, slot) for s in schedulers))
+        assert sorted(outcomes) == ["done-elsewhere", "posted"]
+        posts = [m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]
+        assert len(posts) == 1 and "failed imports" in posts[0].text
+        assert len(fake_slack.files()) == 1
+        row = get_slot(replicas[0].store, "ops-daily", slot)
+        assert row is not None and row.state == "posted" and row.message_ts == posts[0].ts
+        # Firing the finished slot again (a late cron, a restart) posts nothing.
+        assert await schedulers[1].fire_slot(schedule, slot) == "done-elsewhere"
+        assert len([m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]) == 1
+    finally:
+        for services in replicas:
+            await services.aclose()
+
+
+async def test_replica_takes_over_a_dead_claim(
+    postgres_url: str, fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    services = create_services(
+        settings_for(fake_slack, sandbox, postgres_url, omsbot_policy=digest_policy(tmp_path))
+    )
+    services.prepare()
+    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    try:
+        slot = float(int(time.time()))
+        # A replica claimed the slot with a short lease and died.
+        assert claim_slot(services.store, "ops-daily", slot, owner="dead", now=time.time(), lease=1)
+        scheduler = DigestScheduler(services, lease=5)
+        outcome = await scheduler.fire_slot(scheduler.schedule("ops-daily"), slot)
+        assert outcome == "posted"
+        assert len([m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]) == 1
+    finally:
+        await services.aclose()
+
+
+async def test_oms_outage_then_recovery_within_grace_posts_once(
+    fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    services = create_services(
+        settings_for(
+            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
+        )
+    )
+    services.prepare()
+    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    try:
+        scheduler = DigestScheduler(services, retry_delay=0.3)
+        slot = float(int(time.time()))
+        sandbox.state.down = True
+        task = asyncio.get_running_loop().create_task(
+            scheduler.fire_slot(scheduler.schedule("ops-daily"), slot)
+        )
+        await asyncio.sleep(1.0)
+        assert not fake_slack.messages("C_OPS")  # nothing posted while the OMS is away
+        sandbox.state.down = False
+        assert await task == "posted"
+        posts = [m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]
+        assert len(posts) == 1 and "failed imports" in posts[0].text
+        assert "unavailable" not in shown(posts[0])
+    finally:
+        await services.aclose()
+
+
+async def test_oms_outage_beyond_grace_posts_source_unavailable_once(
+    fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    services = create_services(
+        settings_for(
+            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
+        )
+    )
+    services.prepare()
+    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    try:
+        slot = float(int(time.time()))
+        # The clock says the grace time ends in 2 s; the next retry would be after it.
+        scheduler = DigestScheduler(services, clock=lambda: slot + 598, retry_delay=5)
+        schedule = scheduler.schedule("ops-daily")
+        sandbox.state.down = True
+        assert await scheduler.fire_slot(schedule, slot) == "unavailable"
+        sandbox.state.down = False
+        assert await scheduler.fire_slot(schedule, slot) == "done-elsewhere"
+        posts = fake_slack.messages("C_OPS")
+        assert len(posts) == 1 and "the source is unavailable" in shown(posts[0])
+        events = search(services.store, limit=10)
+        assert [e.outcome for e in events if e.kind == "scheduled_post"] == ["unavailable"]
+    finally:
+        await services.aclose()
+
+
+async def test_rate_limited_post_is_retried_after_retry_after(
+    fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    services = create_services(
+        settings_for(
+            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
+        )
+    )
+    services.prepare()
+    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    try:
+        scheduler = DigestScheduler(services)
+        # More 429s than the Web API client retries by itself: the digest waits them out.
+        fake_slack.rate_limit_next("chat.postMessage", retry_after=1, times=3)
+        slot = float(int(time.time()))
+        assert await scheduler.fire_slot(scheduler.schedule("ops-daily"), slot) == "posted"
+        calls = fake_slack.calls("chat.postMessage")
+        assert [c.status for c in calls] == [429, 429, 429, 200]
+        assert len([m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]) == 1
+    finally:
+        await services.aclose()
+
+
+# -- downtime: the catch-up at start, through the app's lifespan ------------------------------
+
+
+def test_slot_missed_during_downtime_is_posted_late_at_start(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # Hourly, with two hours of grace: the last slot passed while no bot ran.
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path, cron="0 * * * *", grace="2h"))
+    late = bot.wait_message(lambda m: "Posted late" in shown(m))
+    assert "failed imports" in late.text
+    assert len([m for m in bot.fake.messages("C_OPS") if "Posted late" in shown(m)]) == 1
+
+
+def test_slot_missed_beyond_grace_gets_a_short_note(make_bot: BotFactory, tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    policy = digest_policy(tmp_path, cron="0 0 1 1 *", grace="1h")
+    store = open_store(f"sqlite:///{db}")
+    store.upgrade()
+    # The schedule ran before: last year's slot was posted.
+    year_ago = time.time() - 400 * 86400
+    assert claim_slot(store, "ops-daily", year_ago, owner="old", now=year_ago, lease=60)
+    assert finish_slot(
+        store, "ops-daily", year_ago, owner="old", state="posted", outcome="5", now=year_ago
+    )
+    store.dispose()
+    bot = make_bot(db_path=db, omsbot_policy=policy)
+    note = bot.wait_message(lambda m: "Digest missed" in m.text)
+    assert "grace" in note.text
+    assert not [m for m in bot.fake.messages("C_OPS") if "failed imports" in m.text.lower()]
