@@ -116,6 +116,26 @@ class DangerousAction:
     default_roles: tuple[str, ...] | None = (DEFAULT_APPROVER_ROLE,)
 
 
+def run_approved(runbook: str) -> Callable[[Approved], Awaitable[str | None]]:
+    """The usual execution of an approved action: start `runbook` with the approved
+    parameters, as the approver, where it was asked, reporting in the request's thread."""
+
+    async def execute(approved: Approved) -> str | None:
+        approval = approved.approval
+        run = await approved.services.engine.try_start(
+            runbook,
+            approval.params,
+            actor=approved.approver,
+            channel_id=approval.requested_channel,
+            client=approved.client,
+            reply=approved.reply,
+            notify=[(approval.approvals_channel, approval.request_message_ts)],
+        )
+        return run.id if run else None
+
+    return execute
+
+
 class Approvals:
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -258,6 +258,32 @@ class RunEngine:
         )
         return run
 
+    async def try_start(
+        self,
+        runbook_name: str,
+        params: dict[str, Any],
+        *,
+        actor: str,
+        channel_id: str,
+        client: AsyncWebClient,
+        reply: Replier,
+        notify: list[tuple[str, str | None]] | None = None,
+    ) -> RunRecord | None:
+        """`start`, telling the user who holds the order instead when it is busy."""
+        try:
+            return await self.start(
+                runbook_name,
+                params,
+                actor=actor,
+                channel_id=channel_id,
+                client=client,
+                reply=reply,
+                notify=notify,
+            )
+        except OrderBusy as busy:
+            await reply.safe_ephemeral(busy.message())
+            return None
+
     async def _on_resume(self, click: Click) -> None:
         await self.resume(
             click.params["run_id"], actor=click.user_id, client=click.client, reply=click.reply

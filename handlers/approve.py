@@ -16,14 +16,14 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionSpec, ButtonSpec, Click
-from bot.approvals import Approved, DangerousAction, Preview, PreviewLine
+from bot.approvals import DangerousAction, Preview, PreviewLine, run_approved
 from bot.blocks import Block, Message, actions, confirm_dialog, context, escape, header, section
 from bot.commands import Arg, CommandSpec, Registry
 from bot.context import Invocation
 from bot.oms.models import Order
 from bot.oms.refs import OrderRef, parse_order_ref
 from bot.reply import Replier
-from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
+from bot.runs import Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
 from bot.services import Services
 from handlers.common import live_order, status_words
 
@@ -115,24 +115,6 @@ async def _preview(services: Services, params: dict[str, Any]) -> Preview:
     return Preview(tuple(lines), tuple(notes))
 
 
-async def _execute(approved: Approved) -> str | None:
-    approval = approved.approval
-    try:
-        run = await approved.services.engine.start(
-            NAME,
-            approval.params,
-            actor=approved.approver,
-            channel_id=approval.requested_channel,
-            client=approved.client,
-            reply=approved.reply,
-            notify=[(approval.approvals_channel, approval.request_message_ts)],
-        )
-    except OrderBusy as busy:
-        await approved.reply.safe_ephemeral(busy.message())
-        return None
-    return run.id
-
-
 def _summary(params: dict[str, Any]) -> str:
     return RUNBOOK.title(params)
 
@@ -145,7 +127,7 @@ DANGEROUS = DangerousAction(
         "without waiting for the Approve orders job."
     ),
     preview=_preview,
-    execute=_execute,
+    execute=run_approved(NAME),
     default_roles=None,  # dangerous only when the policy lists it
 )
 
@@ -256,17 +238,14 @@ async def _confirm_card(services: Services, user: str, channel: str, ids: list[s
 
 
 async def _on_confirm(click: Click) -> None:
-    try:
-        await click.services.engine.start(
-            NAME,
-            {"orders": list(click.params["orders"])},
-            actor=click.user_id,
-            channel_id=click.channel_id,
-            client=click.client,
-            reply=click.reply,
-        )
-    except OrderBusy as busy:
-        await click.reply.safe_ephemeral(busy.message())
+    await click.services.engine.try_start(
+        NAME,
+        {"orders": list(click.params["orders"])},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        client=click.client,
+        reply=click.reply,
+    )
 
 
 async def _on_cancel(click: Click) -> None:

@@ -16,7 +16,7 @@ from bot.commands import Arg, CommandSpec, Registry
 from bot.context import Invocation
 from bot.known_causes import explain
 from bot.oms.refs import OrderRef, parse_order_ref
-from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
+from bot.runs import Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
 from bot.services import Services
 from handlers.common import live_version, order_sync, shopify, status_words
 
@@ -185,17 +185,14 @@ async def import_command(inv: Invocation) -> None:
 
 
 async def _on_confirm(click: Click) -> None:
-    try:
-        await click.services.engine.start(
-            NAME,
-            {"orders": list(click.params["orders"])},
-            actor=click.user_id,
-            channel_id=click.channel_id,
-            client=click.client,
-            reply=click.reply,
-        )
-    except OrderBusy as busy:
-        await click.reply.safe_ephemeral(busy.message())
+    await click.services.engine.try_start(
+        NAME,
+        {"orders": list(click.params["orders"])},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        client=click.client,
+        reply=click.reply,
+    )
 
 
 def register(registry: Registry) -> None:

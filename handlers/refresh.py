@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.actions import ActionSpec, ButtonSpec, Click
-from bot.approvals import Approved, DangerousAction, Preview, PreviewLine
+from bot.approvals import DangerousAction, Preview, PreviewLine, run_approved
 from bot.blocks import (
     Block,
     Message,
@@ -37,7 +37,7 @@ from bot.context import Invocation
 from bot.oms import mdm, records
 from bot.oms.models import Order
 from bot.oms.refs import OrderRef, parse_order_ref
-from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
+from bot.runs import Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
 from bot.services import Services
 from handlers.common import (
     live_version,
@@ -352,24 +352,6 @@ async def _preview(services: Services, params: dict[str, Any]) -> Preview:
     )
 
 
-async def _execute(approved: Approved) -> str | None:
-    approval = approved.approval
-    try:
-        run = await approved.services.engine.start(
-            RECOVERY,
-            approval.params,
-            actor=approved.approver,
-            channel_id=approval.requested_channel,
-            client=approved.client,
-            reply=approved.reply,
-            notify=[(approval.approvals_channel, approval.request_message_ts)],
-        )
-    except OrderBusy as busy:
-        await approved.reply.safe_ephemeral(busy.message())
-        return None
-    return run.id
-
-
 DANGEROUS = DangerousAction(
     name=RECOVERY,
     summary=lambda p: f"Recover order {p['order_id']}: remove it and re-import from Shopify",
@@ -379,7 +361,7 @@ DANGEROUS = DangerousAction(
         "order id (notes, links from other systems) will point at nothing."
     ),
     preview=_preview,
-    execute=_execute,
+    execute=run_approved(RECOVERY),
 )
 
 
@@ -511,17 +493,14 @@ async def refresh_card(
 
 
 async def start_refresh(click: Click, params: dict[str, Any]) -> None:
-    try:
-        await click.services.engine.start(
-            NAME,
-            {"order_id": params["order_id"], "shopify_id": params["shopify_id"]},
-            actor=click.user_id,
-            channel_id=click.channel_id,
-            client=click.client,
-            reply=click.reply,
-        )
-    except OrderBusy as busy:
-        await click.reply.safe_ephemeral(busy.message())
+    await click.services.engine.try_start(
+        NAME,
+        {"order_id": params["order_id"], "shopify_id": params["shopify_id"]},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        client=click.client,
+        reply=click.reply,
+    )
 
 
 async def _on_confirm(click: Click) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.actions import fmt_time
-from bot.approvals import Approved, DangerousAction, Preview, PreviewLine
+from bot.approvals import DangerousAction, Preview, PreviewLine, run_approved
 from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
 from bot.commands import Arg, CommandSpec, Registry
 from bot.context import Invocation
@@ -34,7 +34,7 @@ from bot.oms.stores import (
     set_access_scope,
     set_store_flag,
 )
-from bot.runs import OrderBusy, Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
+from bot.runs import Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
 from bot.services import Services
 from bot.store import runs as run_store
 from bot.store.approvals import Approval
@@ -299,30 +299,12 @@ def _consequences(params: dict[str, Any]) -> str:
     )
 
 
-async def _execute(approved: Approved) -> str | None:
-    approval = approved.approval
-    try:
-        run = await approved.services.engine.start(
-            NAME,
-            approval.params,
-            actor=approved.approver,
-            channel_id=approval.requested_channel,
-            client=approved.client,
-            reply=approved.reply,
-            notify=[(approval.approvals_channel, approval.request_message_ts)],
-        )
-    except OrderBusy as busy:
-        await approved.reply.safe_ephemeral(busy.message())
-        return None
-    return run.id
-
-
 DANGEROUS = DangerousAction(
     name=NAME,
     summary=_title,
     consequences=_consequences,
     preview=_preview,
-    execute=_execute,
+    execute=run_approved(NAME),
 )
 
 

@@ -165,7 +165,9 @@ def test_oms_down_gives_clear_message_and_bot_keeps_serving(bot: RunningBot) -> 
 def test_oms_slow_beyond_timeout_is_reported(bot: RunningBot) -> None:
     bot.sandbox.state.latency = 4.0  # the bot's OMS_TIMEOUT is 3 s
     sent = bot.slash("order 10002")
-    assert sent.http.elapsed.total_seconds() < 1.0  # the ack did not wait for the OMS
+    # The ack did not wait for the OMS: it came back before any answer existed.
+    assert "Working on" in sent.http.json()["text"]
+    assert bot.fake.response_posts(sent.response_url) == []
     (reply,) = bot.replies(sent, timeout=30)
     assert "timed out" in text_of(gated(reply))
 
