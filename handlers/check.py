@@ -29,7 +29,7 @@ from bot.oms.search import import_failures, indexed_status
 from bot.oms.shopify import ShopifyOrder
 from bot.services import Services
 from handlers import approve, imports, refresh
-from handlers.common import live_version, shopify_order_for, status_words, versions_line
+from handlers.common import live_version, shopify_order_for, status_words, versions_line, when
 from handlers.job_run import run_job_button
 
 CHECK_ACTION = "check.order"
@@ -47,17 +47,13 @@ class Diagnosis:
     buttons: list[ButtonSpec] = field(default_factory=list)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
-
-
 def _facts(order: Order) -> list[tuple[str, str]]:
     return [
         ("HotWax order", f"`{order.order_id}`"),
         ("Status", status_words(order.status_id)),
         ("Channel", order.sales_channel_label),
         ("Store", order.product_store_id or "-"),
-        ("Order date", _when(order.order_date)),
+        ("Order date", when(order.order_date)),
         ("Shopify", f"{order.shopify_order_name or '-'} / {order.shopify_order_id or '-'}"),
     ]
 

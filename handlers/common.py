@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.oms import OmsClient
 from bot.oms.models import Order
 from bot.oms.ordersync import OrderSync
@@ -12,7 +14,14 @@ from bot.shopify_setup import shopify_setup
 
 
 def status_words(status_id: str | None) -> str:
-    return (status_id or "unknown").removeprefix("ORDER_").replace("_", " ").title()
+    """ORDER_CREATED / ITEM_COMPLETED as people say them: Created, Completed."""
+    if not status_id:
+        return "Unknown"
+    return status_id.removeprefix("ORDER_").removeprefix("ITEM_").replace("_", " ").title()
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
 
 
 def live_version(orders: list[Order]) -> Order | None:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.blocks import Block, Message, context, divider, escape, fields, header, section
 from bot.commands import Arg, CommandSpec, Registry
 from bot.context import Invocation
 from bot.oms.models import Order, StatusChange
 from bot.oms.refs import OrderRef, parse_order_ref
+from handlers.common import status_words, when
 
 MAX_VERSIONS_SHOWN = 5
 MAX_HISTORY_SHOWN = 15
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
-
-
-def _status(status_id: str | None) -> str:
-    if not status_id:
-        return "unknown"
-    return status_id.removeprefix("ORDER_").removeprefix("ITEM_").replace("_", " ").title()
 
 
 def describe_ref(ref: OrderRef) -> str:
@@ -33,10 +22,10 @@ def order_fields(order: Order) -> Block:
     return fields(
         [
             ("HotWax order", f"`{escape(order.order_id)}`"),
-            ("Status", _status(order.status_id)),
+            ("Status", status_words(order.status_id)),
             ("Channel", escape(order.sales_channel_label)),
             ("Store", escape(order.product_store_id or "none")),
-            ("Order date", _when(order.order_date)),
+            ("Order date", when(order.order_date)),
             (
                 "Shopify",
                 escape(f"{order.shopify_order_name or '-'} / {order.shopify_order_id or '-'}"),
@@ -48,7 +37,7 @@ def order_fields(order: Order) -> Block:
 def history_lines(history: list[StatusChange]) -> list[str]:
     shown = history[-MAX_HISTORY_SHOWN:]
     lines = [
-        f"• {_when(change.status_datetime)}  {_status(change.status_id)}"
+        f"• {when(change.status_datetime)}  {status_words(change.status_id)}"
         + (f" by {escape(change.user_login)}" if change.user_login else "")
         + (f" (item {escape(change.order_item_seq_id)})" if change.order_item_seq_id else "")
         for change in shown
@@ -73,7 +62,8 @@ def render_orders(ref: OrderRef, orders: list[Order], history: list[StatusChange
     blocks: list[Block] = [header(f"Order {title}")]
     if len(orders) > 1:
         versions = ", ".join(
-            f"`{escape(o.order_id)}` ({_status(o.status_id)})" for o in orders[:MAX_VERSIONS_SHOWN]
+            f"`{escape(o.order_id)}` ({status_words(o.status_id)})"
+            for o in orders[:MAX_VERSIONS_SHOWN]
         )
         blocks.append(
             section(
@@ -89,7 +79,7 @@ def render_orders(ref: OrderRef, orders: list[Order], history: list[StatusChange
             divider(),
             section("*Status history* (live version)\n" + "\n".join(history_lines(history))),
         ]
-    status = _status(live.status_id)
+    status = status_words(live.status_id)
     text = f"Order {title}: {status} ({live.sales_channel_label}), HotWax {live.order_id}"
     return Message(text=text, blocks=blocks)
 
