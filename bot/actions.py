@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Block, Message, button, context, error_message, escape
+from bot.logs import set_correlation_id
 from bot.oms import OmsError
 from bot.reply import Replier
 from bot.store.audit import AuditEvent
@@ -155,6 +156,8 @@ class Actions:
 
     async def on_click(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """After the ack: check, consume, replace the buttons, then run the action."""
+        # A click is a new request: its own correlation id, carried into the action's run.
+        set_correlation_id()
         press = _read_press(body)
         if press is None:
             await self._refuse_unreadable(body, client)
@@ -183,6 +186,7 @@ class Actions:
             await reply.safe_ephemeral(_refusal(problem))
             return
         spec = self.specs[token.action]
+        log.info("click %s by %s", token.action, press.user_id, extra={"command": token.action})
         click = Click(
             token=won,
             user_id=press.user_id,

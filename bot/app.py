@@ -1,8 +1,9 @@
 """Builds the Bolt AsyncApp and the ASGI server around it (HTTP mode or Socket Mode).
 
 One ASGI app serves both modes: in HTTP mode it carries `POST /slack/events`; in Socket Mode
-it connects the socket at start-up. Both serve `/healthz` and `/readyz`, and both shut down
-the same way: stop taking new work, finish what is in flight (up to a timeout), close clients.
+it connects the socket at start-up. Both serve `/healthz`, `/readyz` and `/metrics`, and both
+shut down the same way: stop taking new work, finish what is in flight (up to a timeout),
+close clients.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -31,6 +33,7 @@ from starlette.routing import Route
 from bot.actions import ACTION_PREFIX
 from bot.approvals import DENY_REASON_VIEW
 from bot.dispatch import Ack, handle_slash_command
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.oms import OmsError
 from bot.scheduler import DigestScheduler
 from bot.services import Services
@@ -41,12 +44,17 @@ log = logging.getLogger(__name__)
 READY_CHECK_TIMEOUT = 5.0
 
 
-def build_web_client(token: str, api_url: str) -> AsyncWebClient:
-    """The Web API client: retries connection errors and honours 429 Retry-After."""
+def build_web_client(token: str, api_url: str, metrics: Metrics | None = None) -> AsyncWebClient:
+    """The Web API client: retries connection errors and honours 429 Retry-After.
+
+    With `metrics`, a counting handler goes first: the SDK shows it every answer (errors and
+    429s, retried or not) before the retrying handlers decide."""
+    handlers: list[AsyncRetryHandler] = [metrics.slack_retry_handler()] if metrics else []
     return AsyncWebClient(
         token=token,
         base_url=api_url,
         retry_handlers=[
+            *handlers,
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
         ],
@@ -58,7 +66,7 @@ def build_bolt_app(
 ) -> AsyncApp:
     """The Bolt app with every listener. Work that calls the OMS starts after the ack."""
     app = AsyncApp(
-        client=build_web_client(token, api_url),
+        client=build_web_client(token, api_url, services.metrics),
         signing_secret=signing_secret or "",
         # The ack handler runs inline (no 10 ms ack polling); work goes to the task tracker.
         process_before_response=True,
@@ -168,7 +176,10 @@ def build_asgi_app(
             return JSONResponse({"ready": False, "problems": problems}, status_code=503)
         return JSONResponse({"ready": True, "problems": []})
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    async def metrics(_: Request) -> Response:
+        return Response(await services.metrics.arender(), media_type=CONTENT_TYPE)
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
     if app_token is None:
         slack_handler = AsyncSlackRequestHandler(bolt_app)
 

@@ -373,6 +373,10 @@ class Approvals:
         )
         if decided is None:
             await click.reply.safe_ephemeral(await self._why_undecided(approval_id))
+        else:
+            self._waited(
+                decided, decision, (decided.decided_at or time.time()) - decided.created_at
+            )
         return decided
 
     def _requester_reply(self, approval: Approval, client: AsyncWebClient) -> Replier:
@@ -469,6 +473,7 @@ class Approvals:
             approval_store.expire_due, self.services.store, now=time.time()
         )
         for approval in expired:
+            self._waited(approval, "expired", approval.expires_at - approval.created_at)
             summary = (
                 self.kinds[approval.action].summary(approval.params)
                 if approval.action in self.kinds
@@ -536,6 +541,17 @@ class Approvals:
                 message_ts=ts or approval.request_message_ts,
             )
         )
+
+    def _waited(self, approval: Approval, decision: str, seconds: float) -> None:
+        """The approval-wait metric: from the request to its decision (or its expiry)."""
+        log.info(
+            "approval %s %s after %.0fs",
+            approval.id[:8],
+            decision,
+            seconds,
+            extra={"outcome": decision, "seconds": seconds},
+        )
+        self.services.metrics.approval_decided(decision, seconds)
 
 
 def _differences(before: Preview, after: Preview) -> list[str]:

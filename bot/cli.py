@@ -9,18 +9,14 @@ import sys
 from collections.abc import Callable
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import RedactingFilter, settings_secrets, setup_logging
 
 log = logging.getLogger("oms_bot")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL at INFO; keep the bot's log about the bot.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _setup_logging(settings: Settings) -> RedactingFilter:
+    """JSON lines on stderr with correlation ids; the configured secrets are masked."""
+    return setup_logging(settings.omsbot_log_level, lambda: settings_secrets(settings))
 
 
 def _settings_or_exit() -> Settings:
@@ -41,11 +37,11 @@ def cmd_run(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _shell(settings, user_id=None, lines=None)
-    _setup_logging(settings.omsbot_log_level)
-    return _serve(settings)
+    redactor = _setup_logging(settings)
+    return _serve(settings, redactor)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
     import uvicorn
 
     from bot.app import build_asgi_app, build_bolt_app
@@ -57,6 +53,9 @@ def _serve(settings: Settings) -> int:
     except ConfigError as exc:
         print(f"oms-bot: {exc}", file=sys.stderr)
         return 2
+    if redactor is not None:
+        # The OMS session token changes at each login: read it at every record.
+        redactor.add_source(services.oms.secrets)
     try:
         services.prepare()
     except StoreUnavailable as exc:
@@ -93,6 +92,8 @@ def _serve(settings: Settings) -> int:
         lifespan="on",
         log_level=settings.omsbot_log_level.lower(),
         access_log=False,
+        # No logging config of uvicorn's own: its records go to the root JSON handler.
+        log_config=None,
         # uvicorn stops accepting on SIGTERM and waits this long for open requests; the
         # lifespan shutdown then finishes background work (OMSBOT_SHUTDOWN_TIMEOUT).
         timeout_graceful_shutdown=5,

@@ -302,6 +302,7 @@ async def audit_post(
     ts: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    services.metrics.digest_posted(outcome)
     await services.audit.record(
         AuditEvent(
             kind="scheduled_post",

@@ -7,7 +7,6 @@ real work acks with a short "working" note and hands the handler to the task tra
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import Message, error_message, escape, section
 from bot.commands import ParsedCommand, UsageError
 from bot.context import Invocation
+from bot.logs import current_correlation_id, set_correlation_id
 from bot.oms import OmsError
 from bot.oms.refs import OrderRef
 from bot.policy import Refusal, RoleCheckFailed
@@ -43,6 +43,9 @@ async def handle_slash_command(
     services: Services, body: dict[str, Any], ack: Ack, client: AsyncWebClient
 ) -> None:
     """Bolt's /oms listener. Anything that goes wrong becomes a message, never a 500."""
+    # Each request runs in its own task (HTTP and Socket Mode alike), so this id does not
+    # leak into the next request; the handler's task copies it, and so does its run.
+    set_correlation_id()
     text = str(body.get("text") or "")
     try:
         parsed = services.registry.parse(text)
@@ -105,7 +108,7 @@ def _invocation(
         reply=reply,
         client=client,
         services=services,
-        correlation_id=uuid.uuid4().hex[:12],
+        correlation_id=current_correlation_id() or set_correlation_id(),
     )
 
 
@@ -114,7 +117,9 @@ async def run_handler(invocation: Invocation) -> None:
     spec = invocation.command.spec
     services = invocation.services
     assert spec.handler is not None
+    set_correlation_id(invocation.correlation_id)
     outcome, summary = "ok", f"/oms {invocation.command.text.strip()}"
+    log.info("/oms %s started by %s", spec.name, invocation.user_id, extra={"command": spec.name})
     try:
         await spec.handler(invocation)
         services.report(spec.name, "ok")
@@ -141,6 +146,7 @@ async def run_handler(invocation: Invocation) -> None:
         services.report(spec.name, "error")
         log.exception("/oms %s failed [%s]", spec.name, invocation.correlation_id)
         await invocation.reply.safe_ephemeral(_internal_error(spec.name, invocation.correlation_id))
+    log.info("/oms %s %s", spec.name, outcome, extra={"command": spec.name, "outcome": outcome})
     await services.audit.record(
         AuditEvent(
             kind="command",

@@ -335,10 +335,18 @@ class RunEngine:
         store = self.services.store
         beat = asyncio.get_running_loop().create_task(self._heartbeat(run_id))
         run: RunRecord | None = None
+        started = time.monotonic()
         try:
             run = await asyncio.to_thread(run_store.get_run, store, run_id)
             assert run is not None
             runbook = self.runbooks[run.runbook]
+            # The correlation id comes with the context of the command or click that started it.
+            log.info(
+                "run %s (%s) executing",
+                run_id,
+                run.runbook,
+                extra={"run_id": run_id, "runbook": run.runbook},
+            )
             ctx = RunContext(run=run, services=self.services, actor=actor)
             steps = runbook.steps(run.params)
             records = await asyncio.to_thread(run_store.get_steps, store, run_id)
@@ -377,6 +385,7 @@ class RunEngine:
                 "ok" if state == "done" else "failed",
                 outcome.summary if outcome else (failure or state),
             )
+            self._finished(final, state, time.monotonic() - started)
         except StoreUnavailable as exc:
             # The run's state cannot be written; stop here. Once the database is back the
             # sweep marks it interrupted and its message offers Resume.
@@ -657,3 +666,15 @@ class RunEngine:
     ) -> None:
         await asyncio.to_thread(run_store.set_step_detail, self.services.store, run_id, idx, detail)
         await self._update(run_id, client, reply)
+
+    def _finished(self, run: RunRecord, state: RunEnd, seconds: float) -> None:
+        """Log and count a run's end (the metrics hook)."""
+        log.info(
+            "run %s (%s) %s in %.1fs",
+            run.id,
+            run.runbook,
+            state,
+            seconds,
+            extra={"run_id": run.id, "runbook": run.runbook, "outcome": state, "seconds": seconds},
+        )
+        self.services.metrics.run_finished(run.runbook, state, seconds)

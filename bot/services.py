@@ -17,6 +17,7 @@ from bot.approvals import Approvals
 from bot.audit import Audit
 from bot.commands import Registry
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.oms import OmsClient
 from bot.policy import Authorizer, Policy, load_policy
 from bot.runs import RunEngine
@@ -50,6 +51,7 @@ class Services:
     actions: Actions = field(init=False)
     engine: RunEngine = field(init=False)
     approvals: Approvals = field(init=False)
+    metrics: Metrics = field(init=False)
     _http: aiohttp.ClientSession | None = None
     _workspace_url: str | None = None
 
@@ -73,6 +75,7 @@ class Services:
         self.approvals = Approvals(self)
         for spec in [*self.engine.action_specs(), *self.approvals.action_specs()]:
             self.actions.add(spec)
+        self.metrics = Metrics.for_services(self)
 
     def set_policy(self, policy: Policy) -> None:
         self.policy = policy

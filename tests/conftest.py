@@ -214,3 +214,6 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 Waiter = Callable[[], Any]
+
+# Every log record and Slack message of the session is scanned for the configured secrets.
+pytest_plugins = ["tests.secret_scan"]

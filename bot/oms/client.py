@@ -21,7 +21,7 @@ from bot.oms.errors import OmsBadResponse, OmsError
 from bot.oms.models import Order, StatusChange, UserProfile
 from bot.oms.refs import OrderRef
 from bot.oms.session import DISCOVER_MAARG, LOGIN, OmsSession
-from bot.oms.transport import HttpTransport
+from bot.oms.transport import CallObserver, HttpTransport
 
 # Some Maarg deployments silently cap a page at 50 rows whatever pageSize says.
 MAARG_PAGE_SIZE = 50
@@ -352,6 +352,16 @@ class OmsClient:
             return await self._session.ofbiz(
                 "POST", _path_part(endpoint), operation=operation, read=read, json=dict(body)
             )
+
+    # -- observability --------------------------------------------------------------------
+
+    def add_call_observer(self, observer: CallObserver) -> None:
+        """Call `observer` after every HTTP exchange with the OMS (metrics)."""
+        self._http.observers.append(observer)
+
+    def secrets(self) -> list[str]:
+        """The password, API token and current session token: what log redaction masks."""
+        return self._session.secrets
 
 
 def path_part(value: str) -> str:

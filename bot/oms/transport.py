@@ -8,13 +8,18 @@ the caller knows whether a POST (performFind, solr-query) is a read or a write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bot.oms.errors import OmsUnavailable
+
+log = logging.getLogger(__name__)
 
 # Gateway-ish statuses: the request most likely never reached the application, so a read is
 # safe to repeat. A plain 500 is the application failing and is not retried.
@@ -61,6 +66,28 @@ def describe_status(status: int) -> str:
     return f"HTTP {status} {phrase}".strip()
 
 
+@dataclass(frozen=True, slots=True)
+class OmsCall:
+    """One HTTP exchange with the OMS, as observers (metrics) see it."""
+
+    operation: str
+    method: str
+    path: str  # the URL path only: never the query string or the body
+    status: str  # the HTTP status, or timeout / connect_error / network_error
+    seconds: float
+
+
+CallObserver = Callable[[OmsCall], None]
+
+
+def failure_status(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect_error"
+    return "network_error"
+
+
 class HttpTransport:
     """A thin wrapper over one httpx.AsyncClient shared by both backends."""
 
@@ -76,6 +103,7 @@ class HttpTransport:
         self.read_retries = max(0, read_retries)
         self.retry_backoff = max(0.0, retry_backoff)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self.observers: list[CallObserver] = []
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -94,19 +122,47 @@ class HttpTransport:
         attempts = 1 + (self.read_retries if read else 0)
         for attempt in range(attempts):
             last_try = attempt == attempts - 1
+            started = time.monotonic()
             try:
                 response = await self._client.request(
                     method, url, params=params, json=json, headers=headers
                 )
             except httpx.TransportError as exc:
+                self._observe(operation, method, url, failure_status(exc), started)
                 if last_try:
                     reason = describe_network_error(exc, self.timeout)
                     if attempts > 1:
                         reason += f" ({attempts} attempts)"
                     raise OmsUnavailable(operation, reason) from None
             else:
+                self._observe(operation, method, url, str(response.status_code), started)
                 if response.status_code not in RETRYABLE_STATUSES or last_try:
                     return response
             # Exponential backoff: 0.2s, 0.4s, 0.8s ... gives a restarting OMS time to come back.
             await asyncio.sleep(self.retry_backoff * (2**attempt))
         raise AssertionError("unreachable: the last attempt always returns or raises")
+
+    def _observe(self, operation: str, method: str, url: str, status: str, started: float) -> None:
+        """Log the call (the correlation id comes from the context) and tell the observers."""
+        call = OmsCall(operation, method, httpx.URL(url).path, status, time.monotonic() - started)
+        ms = round(call.seconds * 1000, 1)
+        log.info(
+            "OMS %s %s -> %s in %.0f ms (%s)",
+            call.method,
+            call.path,
+            call.status,
+            ms,
+            call.operation,
+            extra={
+                "operation": call.operation,
+                "method": call.method,
+                "path": call.path,
+                "status": call.status,
+                "ms": ms,
+            },
+        )
+        for observer in self.observers:
+            try:
+                observer(call)
+            except Exception:
+                log.exception("an OMS call observer failed")
