@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from bot.actions import ActionSpec, Click, fmt_time
@@ -22,6 +23,7 @@ from bot.digest_post import (
 )
 from bot.dispatch import refused_message, run_handler
 from bot.durations import describe_duration, parse_duration
+from bot.logs import current_correlation_id
 from bot.oms.loginsights import store_filter
 from bot.schedules import digest_page_size, parse_schedules
 from bot.store.slots import last_slots
@@ -195,7 +197,8 @@ async def start_order_command(click: Click, command: str, order: str) -> None:
             reply=click.reply,
             client=click.client,
             services=services,
-            correlation_id=click.token.token[:12],
+            # The click's own id: a button token must never reach the logs or the audit.
+            correlation_id=current_correlation_id() or uuid.uuid4().hex[:12],
         )
     )
 
