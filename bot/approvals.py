@@ -109,7 +109,8 @@ class DangerousAction:
     # What it means for operations, in plain words.
     consequences: Callable[[dict[str, Any]], str]
     preview: Callable[[Services, dict[str, Any]], Awaitable[Preview]]
-    # Starts the work (usually a run) and returns its run id.
+    # Starts the work (usually a run) and returns its run id; None when it could not start
+    # (an order is busy), after telling the requester why.
     execute: Callable[[Approved], Awaitable[str | None]]
     # Roles that approve it when the policy names none. None: only dangerous if the policy
     # says so (the policy's [approvals.actions] lists it).
@@ -317,6 +318,9 @@ class Approvals:
         run_id = await action.execute(
             Approved(decided, click.user_id, click.client, origin, self.services)
         )
+        if run_id is None:
+            await self._not_started(decided, click, action)
+            return
         await asyncio.to_thread(
             approval_store.mark, store, approval_id, "executed", now=time.time(), run_id=run_id
         )
@@ -328,6 +332,35 @@ class Approvals:
             f"executed: {action.summary(decided.params)}",
             run_id=run_id,
         )
+
+    async def _not_started(self, approval: Approval, click: Click, action: DangerousAction) -> None:
+        # The action refused to start (an order busy with another run, possibly on another
+        # replica) and told the requester why. The request must not read as executed, and the
+        # approver who clicked must not be left thinking it runs.
+        await asyncio.to_thread(
+            approval_store.mark, self.services.store, approval.id, "failed", now=time.time()
+        )
+        summary = action.summary(approval.params)
+        await self._audit(
+            approval, click.user_id, "approval_decision", "failed", f"not started: {summary}"
+        )
+        text = (
+            f"Approved by <@{click.user_id}>, but *{escape(summary)}* did not start: one of "
+            f"its orders is busy with another run. Nothing ran; <@{approval.requested_by}> "
+            "was told why and can ask again when it has finished."
+        )
+        message = Message(text="Nothing ran: the action could not start", blocks=[section(text)])
+        if approval.request_message_ts:
+            try:
+                await click.client.chat_postMessage(
+                    channel=approval.approvals_channel,
+                    thread_ts=approval.request_message_ts,
+                    text=message.text,
+                    blocks=message.blocks,
+                )
+            except SlackApiError as exc:
+                log.warning("could not tell approvers: %s", exc.response.get("error"))
+        await click.reply.safe_ephemeral(message)
 
     async def _stop(
         self, approval: Approval, click: Click, state: Literal["stale"], changes: list[str]

@@ -46,6 +46,10 @@ class SocketModeServer:
         self._total = 0
         self._acks: dict[str, dict[str, Any]] = {}
         self._frames: list[dict[str, Any]] = []
+        # Which connection (numbered from 1 as accepted) each open socket is, and each ack
+        # came in on: replicas each hold a connection and tests target one.
+        self._serial: dict[ServerConnection, int] = {}
+        self._acked_on: dict[str, int] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -124,20 +128,22 @@ class SocketModeServer:
         with self._cond:
             self._open.append(ws)
             self._total += 1
+            self._serial[ws] = self._total
             count = len(self._open)
             self._cond.notify_all()
         try:
             await ws.send(json.dumps(_hello(self.app_id, count)))
             async for raw in ws:
-                self._record(raw)
+                self._record(raw, self._serial[ws])
         except ConnectionClosed:
             pass
         finally:
             with self._cond:
                 self._open.remove(ws)
+                self._serial.pop(ws, None)
                 self._cond.notify_all()
 
-    def _record(self, raw: str | bytes) -> None:
+    def _record(self, raw: str | bytes, connection: int) -> None:
         try:
             frame = json.loads(raw)
         except ValueError:
@@ -149,6 +155,7 @@ class SocketModeServer:
             envelope_id = frame.get("envelope_id")
             if isinstance(envelope_id, str):
                 self._acks[envelope_id] = frame
+                self._acked_on[envelope_id] = connection
             self._cond.notify_all()
 
     # ---- what tests call ---------------------------------------------------------------------
@@ -178,8 +185,10 @@ class SocketModeServer:
         *,
         retry_attempt: int = 0,
         retry_reason: str = "",
+        connection: int | None = None,
     ) -> str:
-        """Send an envelope to the newest open connection; return its envelope_id."""
+        """Send an envelope to the newest open connection, or to the open connection numbered
+        `connection` (see `open_connections`); return its envelope_id."""
         envelope_id = str(uuid.uuid4())
         envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
@@ -190,7 +199,10 @@ class SocketModeServer:
         if type == "events_api":
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason
-        self._send_to_newest(json.dumps(envelope))
+        if connection is None:
+            self._send_to_newest(json.dumps(envelope))
+        else:
+            self._send_to(connection, json.dumps(envelope))
         return envelope_id
 
     def disconnect(self, reason: str = "refresh_requested", *, close: bool = True) -> None:
@@ -256,6 +268,30 @@ class SocketModeServer:
         if self._loop is None:
             raise RuntimeError("SocketModeServer is not started")
         return self._loop
+
+    # ---- several clients (replicas), each with its own connection --------------------------
+
+    def open_connections(self) -> list[int]:
+        """The numbers of the connections open right now, oldest first."""
+        with self._cond:
+            return [self._serial[ws] for ws in self._open]
+
+    def acked_on(self, envelope_id: str) -> int | None:
+        """The number of the connection the ack of `envelope_id` came in on."""
+        with self._cond:
+            return self._acked_on.get(envelope_id)
+
+    def acks_of(self, envelope_id: str) -> int:
+        """How many frames acknowledged `envelope_id` (Slack wants exactly one)."""
+        with self._cond:
+            return sum(1 for f in self._frames if f.get("envelope_id") == envelope_id)
+
+    def _send_to(self, connection: int, text: str) -> None:
+        with self._cond:
+            targets = [ws for ws in self._open if self._serial.get(ws) == connection]
+            if not targets:
+                raise AssertionError(f"Socket Mode connection {connection} is not open")
+        self._on_loop(targets[0].send(text))
 
 
 _DEBUG_INFO = {"host": "applink-fake-1", "build_number": 1, "approximate_connection_time": 18060}

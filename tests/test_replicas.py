@@ -1,0 +1,403 @@
+"""Two real `oms-bot run` processes sharing one PostgreSQL database (issue 8, replicas).
+
+HTTP mode: one pair of replicas serves the whole module (a load balancer's spread is each
+request sent to one of them in turn): every command answered once, each approval executed
+once, the per-order lock held across processes, a replica killed mid-run leaving a run the
+other marks interrupted and resumes, each digest slot posted once. Socket Mode: two replicas,
+each with its own connection, envelopes spread over both. PostgreSQL comes from
+OMSBOT_TEST_POSTGRES_URL (these tests fail in CI without it, see store_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import SandboxServer
+from bot.store import Store, open_store
+from bot.store.approvals import get_approval
+from bot.store.audit import search
+from bot.store.runs import list_runs
+from bot.store.slots import last_slots
+from tests.conftest import gated, text_of, write_policy
+from tests.harness.driver import Sent, SlackDriver, slash_command_fields
+from tests.harness.fakeslack import FakeSlack, Message
+from tests.harness.socketmode import SocketModeServer
+from tests.replica_fixtures import Replicas, make_replicas, replica_policy
+from tests.store_fixtures import drop_postgres_url, fresh_postgres_url, postgres_url
+
+__all__ = ["postgres_url"]
+
+APPROVE = "oms:approval.approve#0"
+RESUME = "oms:run.resume#0"
+APPROVERS = [f"U_APPR{i:02d}" for i in range(50)]
+SCHEDULE = "replicas-hourly"
+
+# What each command answers: help in the ack itself, the others "Working on…" in the ack and
+# one reply through the response_url, which replaces it.
+COMMANDS = {
+    "help": ("oms-bot commands", 0),
+    "order 10002": ("Order #1002", 1),
+    "order #1003": ("2 versions share this Shopify order", 1),
+    "check 10014": ("Check #1014", 1),
+    "history": ("Audit history", 1),
+}
+
+
+def _shown(message: Message | Any) -> str:
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def _writes(sandbox: SandboxServer) -> list[str]:
+    return [
+        str(r.body["orderId"])
+        for r in sandbox.state.requests("/api/service/changeOrderStatus", "POST")
+        if isinstance(r.body, dict)
+    ]
+
+
+def _reopen(sandbox: SandboxServer, *orders: str) -> None:
+    """Put orders an earlier test approved back to Created, and forget the OMS's request log."""
+    for order_id in orders:
+        sandbox.state.change_order_status(order_id, "ORDER_CREATED", "replica.test")
+    sandbox.state.clear_requests()
+
+
+def _new_message(
+    fake: FakeSlack, channel: str, words: str, before: set[str], timeout: float = 20.0
+) -> Message:
+    """The newest message in `channel` containing `words` that was not there `before`."""
+
+    def find() -> Message | None:
+        found = [m for m in fake.messages(channel) if m.ts not in before and words in _shown(m)]
+        return found[-1] if found else None
+
+    return fake.wait_for(find, timeout)
+
+
+def _wait_posts(fake: FakeSlack, url: str, count: int, timeout: float = 20.0) -> None:
+    """Wait until the response_url got at least `count` posts."""
+
+    def enough() -> bool | None:
+        return len(fake.response_posts(url)) >= count or None
+
+    fake.wait_for(enough, timeout)
+
+
+def _ts(fake: FakeSlack, channel: str) -> set[str]:
+    return {m.ts for m in fake.messages(channel)}
+
+
+def _request(fake: FakeSlack, driver: SlackDriver, text: str, user: str) -> Message:
+    """Ask for an approval through one replica; the request message in #oms-approvals."""
+    before = _ts(fake, "C_APPROVALS")
+    sent = driver.slash(text, user=user)
+    assert sent.http.status_code == 200
+    note = fake.wait_for(lambda: fake.response_posts(sent.response_url) or None, 15)
+    assert "needs a second person" in text_of(note[-1].body)
+    return _new_message(fake, "C_APPROVALS", "Approval needed", before)
+
+
+def _told(fake: FakeSlack, user: str, words: str, timeout: float = 15.0) -> str:
+    def find() -> str | None:
+        texts = [text_of(p.body) for p in fake.response_posts() if p.user == user]
+        texts += [_shown(e) for e in fake.ephemerals(user=user)]
+        return next((t for t in texts if words in t), None)
+
+    return fake.wait_for(find, timeout)
+
+
+def _run_state(fake: FakeSlack, message: Message, state: str, timeout: float = 20.0) -> Message:
+    """A run's message once it shows the run `state` (its text is "<title>: <state>")."""
+    return fake.wait_for(
+        lambda: (lambda m: m if m.text.endswith(f": {state}") else None)(
+            fake.message(message.channel, message.ts)
+        ),
+        timeout,
+    )
+
+
+# -- Socket Mode (first: it uses the function-scoped fakes, before the module's HTTP pair) -----
+
+
+def test_socket_mode_envelopes_over_both_connections_are_each_answered_once(
+    fake_slack: FakeSlack,
+    socket_server: SocketModeServer,
+    sandbox: SandboxServer,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    replicas = make_replicas(
+        fake_slack,
+        sandbox,
+        postgres_url,
+        tmp_path,
+        policy=write_policy(tmp_path),
+        socket_mode=True,
+    )
+    try:
+        replicas.start()
+        socket_server.wait_connected(2, timeout=20)
+        connections = socket_server.open_connections()
+        assert len(connections) == 2  # one per replica
+        opened = fake_slack.calls("apps.connections.open")
+        assert len(opened) == 2
+        sent: list[tuple[str, str, str, int]] = []
+        texts = list(COMMANDS)
+        for i in range(20):
+            text = texts[i % len(texts)]
+            url = fake_slack.new_response_url("C_OPS", user="U_ALICE")
+            fields = slash_command_fields(text, response_url=url)
+            target = connections[i % 2]
+            envelope = socket_server.send_envelope(
+                "slash_commands", dict(fields), True, connection=target
+            )
+            sent.append((envelope, text, url, target))
+        for envelope, text, url, target in sent:
+            ack = socket_server.wait_ack(envelope, timeout=15)
+            assert socket_server.acked_on(envelope) == target
+            words, replies = COMMANDS[text]
+            acked = text_of(gated(ack["payload"]))
+            assert (words in acked) if replies == 0 else ("Working on" in acked), acked
+            _wait_posts(fake_slack, url, replies)
+        time.sleep(0.5)  # let any (wrong) second answer show itself
+        for envelope, text, url, _ in sent:
+            words, replies = COMMANDS[text]
+            assert socket_server.acks_of(envelope) == 1, text
+            posts = fake_slack.response_posts(url)
+            assert len(posts) == replies, (text, [text_of(p.body) for p in posts])
+            assert all(words in text_of(gated(p.body)) for p in posts)
+        assert not fake_slack.messages()  # commands answer the user only, nothing posted twice
+    except AssertionError:
+        print(replicas.logs())
+        raise
+    finally:
+        replicas.stop()
+
+
+# -- HTTP mode: one pair of replicas for the rest of the module --------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    fake_slack_server: FakeSlack,
+    sandbox_server: SandboxServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Replicas, Store]]:
+    fake, sandbox = fake_slack_server, sandbox_server
+    fake.reset()
+    sandbox.state.reset()
+    fake.add_channel("C_DIGESTS", "oms-digests")
+    for user in APPROVERS:
+        fake.add_user(user, user.lower())
+    fake.add_usergroup("S_APPROVERS", ["U_CAROL", *APPROVERS])
+    url = fresh_postgres_url()
+    tmp = tmp_path_factory.mktemp("replicas")
+    replicas = make_replicas(fake, sandbox, url, tmp, policy=replica_policy(write_policy(tmp)))
+    store = open_store(url)
+    try:
+        replicas.start()
+        yield replicas, store
+    finally:
+        replicas.stop()
+        store.dispose()
+        drop_postgres_url(url)
+        fake.reset()
+        sandbox.state.reset()
+
+
+@pytest.fixture
+def pair(deployment: tuple[Replicas, Store]) -> Iterator[Replicas]:
+    """The module's replicas, each running (one killed by a test is started again)."""
+    replicas, _ = deployment
+    replicas.start()
+    replicas.sandbox.state.latency = 0.0
+    yield replicas
+    print(replicas.logs())  # pytest shows it when the test failed
+    replicas.sandbox.state.latency = 0.0
+    violations = list(replicas.fake.gate_violations)
+    replicas.fake.gate_violations.clear()
+    if violations:
+        pytest.fail(f"Block Kit gate violations: {violations}", pytrace=False)
+
+
+@pytest.fixture
+def store(deployment: tuple[Replicas, Store]) -> Store:
+    """The replicas' database, for checking what they recorded."""
+    return deployment[1]
+
+
+def test_commands_spread_over_both_replicas_are_each_answered_once(pair: Replicas) -> None:
+    fake = pair.fake
+    before = len(fake.messages())
+    texts = list(COMMANDS)
+    users = ["U_ALICE", "U_BOB", "U_DAVE"]
+
+    def send(i: int) -> tuple[str, Sent]:
+        text = texts[i % len(texts)]
+        # Round robin, as a load balancer would: even requests to one replica, odd to the other.
+        return text, pair.drivers[i % 2].slash(text, user=users[i % 3])
+
+    with ThreadPoolExecutor(20) as pool:
+        sent = list(pool.map(send, range(40)))
+    for text, one in sent:
+        assert one.http.status_code == 200, one.http.text
+        words, replies = COMMANDS[text]
+        acked = text_of(gated(json.loads(one.http.text)))
+        assert (words in acked) if replies == 0 else ("Working on" in acked), acked
+        assert one.response_url is not None
+        _wait_posts(fake, one.response_url, replies)
+    time.sleep(0.5)  # let any (wrong) second answer show itself
+    for text, one in sent:
+        words, replies = COMMANDS[text]
+        posts = fake.response_posts(one.response_url)
+        assert len(posts) == replies, (text, [text_of(p.body) for p in posts])
+        assert all(words in text_of(gated(p.body)) for p in posts), text
+        assert all(p.replace_original for p in posts)  # the reply replaces "Working on…"
+    assert len(fake.messages()) == before  # nothing posted in a channel, nothing twice
+
+
+def test_fifty_approvals_over_both_replicas_execute_once(pair: Replicas, store: Store) -> None:
+    fake, sandbox = pair.fake, pair.sandbox
+    _reopen(sandbox, "10014")
+    runs_before = {r.id for r in list_runs(store)}
+    before = _ts(fake, "C_OPS")
+    request = _request(fake, pair.drivers[0], "approve 10014", "U_ALICE")
+    barrier = threading.Barrier(len(APPROVERS))
+    statuses: list[int] = []
+
+    def approve(index: int) -> None:
+        barrier.wait()
+        sent = pair.drivers[index % 2].click(request, APPROVE, user=APPROVERS[index])
+        statuses.append(sent.http.status_code)
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in range(len(APPROVERS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * len(APPROVERS)
+    done = _new_message(fake, "C_OPS", "Approve order 10014: finished", before, timeout=30)
+    assert "Approved 1 order(s): 10014." in _shown(done)
+
+    def refusals() -> int | None:
+        told = sum(
+            1
+            for p in fake.response_posts()
+            if p.user in APPROVERS and "Already handled by" in text_of(p.body)
+        )
+        told += sum(
+            1 for e in fake.ephemerals() if e.user in APPROVERS and "Already handled by" in e.text
+        )
+        return told if told >= len(APPROVERS) - 1 else None
+
+    assert fake.wait_for(refusals, 20) == len(APPROVERS) - 1
+    time.sleep(0.5)  # let any (wrong) second execution show itself
+    assert _writes(sandbox) == ["10014"]
+    runs = [r for r in list_runs(store) if r.id not in runs_before]
+    assert len(runs) == 1 and runs[0].state == "done"
+    assert len([m for m in fake.messages("C_OPS") if m.ts not in before]) == 1
+    decisions = [
+        e
+        for e in search(store, order_key="10014", limit=200)
+        if e.kind == "approval_decision" and e.outcome == "ok" and e.run_id == runs[0].id
+    ]
+    assert len(decisions) == 1 and decisions[0].actor in APPROVERS
+    record = get_approval(store, str((decisions[0].detail or {})["approval_id"]))
+    assert record is not None and (record.state, record.run_id) == ("executed", runs[0].id)
+
+
+def test_order_lock_is_held_across_replicas(pair: Replicas, store: Store) -> None:
+    fake, sandbox = pair.fake, pair.sandbox
+    first, second = pair.drivers
+    _reopen(sandbox, "10014", "10015")
+    before = _ts(fake, "C_OPS")
+    both = _request(fake, first, "approve 10014 10015", "U_ALICE")
+    one = _request(fake, second, "approve 10015", "U_BOB")
+    # Every OMS call now takes 0.5 s: the run on replica 1 holds 10015 for seconds, and
+    # 10015 is still Created (it is the run's second order) when replica 2 is asked.
+    sandbox.state.latency = 0.5
+    first.click(both, APPROVE, user="U_CAROL")
+    run = _new_message(fake, "C_OPS", ":hourglass_flowing_sand: Approve order 10014", before)
+    second.click(one, APPROVE, user="U_DAVE")
+    # Bob, who asked, is told who holds the order; Dave, who approved, that nothing ran.
+    refusal = _told(fake, "U_BOB", "is busy")
+    assert (
+        "Order 10015 is busy: <@U_CAROL> is running “Approve orders 10014, 10015” since" in refusal
+    )
+    assert "Try again when it has finished." in refusal
+    told = _told(fake, "U_DAVE", "did not start")
+    assert "Approve order 10015* did not start: one of its orders is busy" in told
+    assert "Nothing ran; <@U_BOB> was told why" in told
+    thread = _new_message(fake, "C_APPROVALS", "did not start", set())
+    assert thread.thread_ts == one.ts
+    done = _run_state(fake, run, "finished")
+    assert "Approved 2 order(s): 10014, 10015." in _shown(done)
+    assert _writes(sandbox) == ["10014", "10015"]  # the refused approval wrote nothing
+    refused = [
+        e
+        for e in search(store, order_key="10015", limit=50)
+        if e.kind == "approval_decision" and e.outcome == "failed"
+    ]
+    assert len(refused) == 1 and refused[0].actor == "U_DAVE"
+    record = get_approval(store, str((refused[0].detail or {})["approval_id"]))
+    assert record is not None and (record.state, record.run_id) == ("failed", None)
+
+
+def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
+    pair: Replicas, store: Store
+) -> None:
+    fake, sandbox = pair.fake, pair.sandbox
+    first, second = pair.drivers
+    _reopen(sandbox, "10002", "10004")
+    before = _ts(fake, "C_OPS")
+    request = _request(fake, first, "approve 10002 10004", "U_ALICE")
+    sandbox.state.latency = 0.6
+    first.click(request, APPROVE, user="U_CAROL")
+    progress = _new_message(fake, "C_OPS", ":white_check_mark: Approve order 10002", before)
+    pair[0].kill()
+    assert _writes(sandbox) == ["10002"]
+    sandbox.state.latency = 0.0
+    (run,) = [r for r in list_runs(store) if r.title == "Approve orders 10002, 10004"]
+    assert run.state == "running"  # as the dead replica left it
+
+    # Replica 2's sweep finds the run's heartbeat stopped and offers Resume on its message.
+    interrupted = _run_state(fake, progress, "interrupted", timeout=20)
+    shown = _shown(interrupted)
+    assert "Interrupted during “Approve order 10004”" in shown
+    assert ":white_check_mark: Approve order 10002" in shown
+    events = search(store, order_key="10002", limit=50)
+    assert any(e.kind == "run" and e.outcome == "interrupted" for e in events)
+    second.click(interrupted, RESUME, user="U_ALICE")
+    done = _run_state(fake, progress, "finished")
+    assert "Approved 2 order(s): 10002, 10004." in _shown(done)
+    assert _writes(sandbox) == ["10002", "10004"]  # nothing written twice
+    (finished,) = [r for r in list_runs(store) if r.id == run.id]
+    assert finished.state == "done"
+
+
+def test_each_digest_slot_is_posted_once(pair: Replicas, store: Store) -> None:
+    # Both replicas started with the current hour's slot missed and within grace, and each
+    # ran its catch-up: exactly one claimed the slot and posted it (late). A replica started
+    # later (the one killed above, started again) finds it posted and posts nothing.
+    fake = pair.fake
+
+    def finished() -> list[Any] | None:
+        slots = last_slots(store, SCHEDULE, 10)
+        return slots if slots and all(s.state != "claimed" for s in slots) else None
+
+    slots = fake.wait_for(finished, 30)
+    posts = [m for m in fake.messages("C_DIGESTS") if m.thread_ts is None]
+    assert [s.state for s in slots] == ["posted"] * len(slots)
+    assert sorted(str(s.message_ts) for s in slots) == sorted(m.ts for m in posts)
+    assert all(s.attempts == 1 for s in slots)  # claimed once, never taken over
+    assert "failed imports" in posts[0].text and "Posted late" in _shown(posts[0])
+    audited = [e for e in search(store, limit=200) if e.kind == "scheduled_post"]
+    assert [e.outcome for e in audited] == ["ok"] * len(slots)
