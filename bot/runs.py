@@ -50,6 +50,7 @@ STEP_ICONS = {
     "skipped": ":fast_forward:",
 }
 RESUME_ACTION = "run.resume"
+NOTIFY_KEY = "_notify"  # run parameter: where else to post the result (an approval thread)
 
 
 class StepSkipped(Exception):
@@ -230,6 +231,9 @@ class RunEngine:
         if holder is not None:
             raise OrderBusy(holder)
         steps = runbook.steps(params)
+        if notify:
+            # Kept with the run, so a resumed run still reports where the first one would.
+            params = {**params, NOTIFY_KEY: [list(target) for target in notify]}
         try:
             run = await asyncio.to_thread(
                 run_store.create_run,
@@ -318,8 +322,9 @@ class RunEngine:
             )
             return
         await self._audit_run(run, actor, "resumed", f"resumed {run.title}")
+        notify = [(str(c), str(t) if t else None) for c, t in run.params.get(NOTIFY_KEY, [])]
         self.services.tasks.spawn(
-            self._execute(run.id, actor, client, reply, []), name=f"resume {run.title}"
+            self._execute(run.id, actor, client, reply, notify), name=f"resume {run.title}"
         )
 
     # ---- running ------------------------------------------------------------------------

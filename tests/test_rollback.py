@@ -256,6 +256,11 @@ def test_a_partial_failure_stops_shows_every_value_and_resumes(
     assert len(_remote_puts(bot, "SHOP_CONFIG_10001")) == 2  # the failed one and the retry
     assert len(_store_puts(bot)) == 1
     assert _scopes(bot) == dict.fromkeys(REMOTES, "SHOP_NO_ACCESS") and _brokering(bot) == "N"
+    # The resumed run still reports in the approval request's thread.
+    bot.wait_message(
+        lambda m: m.thread_ts == request.ts and m.text.endswith("finished"),
+        channel="C_APPROVALS",
+    )
 
 
 def test_undo_restores_the_saved_values_through_approval(
