@@ -321,6 +321,22 @@ def test_slack_channel_not_found_sends_progress_and_result_to_the_user(
     _still_serving(bot)
 
 
+def test_digest_now_in_a_channel_slack_refuses_tells_the_user(bot: RunningBot) -> None:
+    """Found by the fuzz: the post's SlackApiError surfaced as "internal error"."""
+    with captured_logs() as logs:
+        sent = bot.slash("digest now", channel="C_RANDOM")  # the bot is not a member there
+        reply = bot.reply_post(sent, timeout=15)
+    shown = _shown(reply)
+    assert "The digest could not be posted here" in shown
+    assert "Slack answered `not_in_channel`" in shown and "/invite" in shown
+    assert "internal error" not in shown
+    assert not [r for r in logs.records if r.exc_info]
+    (event,) = [e for e in _events(bot) if e.kind == "scheduled_post"]
+    assert event.outcome == "failed" and "not_in_channel" in event.summary
+    assert bot.fake.messages("C_RANDOM") == []
+    _still_serving(bot)
+
+
 def test_nowhere_to_answer_is_logged_and_audited(make_bot: BotFactory, tmp_path: Path) -> None:
     """Channel gone, response_url expired, postEphemeral refused: the run still finishes."""
     bot = _operator_bot(make_bot, tmp_path)
