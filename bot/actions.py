@@ -160,7 +160,7 @@ class Actions:
         set_correlation_id()
         press = _read_press(body)
         if press is None:
-            await self._refuse_unreadable(body, client)
+            await self.refuse_unreadable(body, client)
             return
         reply = Replier(
             client,
@@ -291,7 +291,8 @@ class Actions:
             )
         )
 
-    async def _refuse_unreadable(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def refuse_unreadable(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Audit a payload that cannot be acted on; tell its user, when it names one."""
         self.services.report("click", "refused")
         user = _str(_dict(body.get("user")).get("id"))
         channel = _str(_dict(body.get("channel")).get("id"))

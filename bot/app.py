@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request import payload_utils
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -133,6 +137,41 @@ def well_formed(body: dict[str, Any]) -> bool:
     return True
 
 
+_BOLT_READERS = (
+    payload_utils.to_options,
+    payload_utils.to_shortcut,
+    payload_utils.to_action,
+    payload_utils.to_view,
+    payload_utils.to_command,
+    payload_utils.to_event,
+    payload_utils.to_message,
+    payload_utils.to_step,
+)
+
+
+def bolt_can_read(body: dict[str, Any]) -> bool:
+    """Whether Bolt can take the payload apart (it does so for every middleware call)."""
+    # Bolt's log line for a request no listener takes reads these as objects.
+    if any(key in body and not isinstance(body[key], dict) for key in ("view", "event")):
+        return False
+    try:
+        for read in _BOLT_READERS:
+            read(body)
+    except (LookupError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _payload_of(body: bytes) -> dict[str, Any]:
+    """The interaction payload of a form body, when it is a JSON object; else empty."""
+    fields = parse_qs(body.decode("utf-8", "replace"))
+    try:
+        payload = json.loads(fields.get("payload", ["{}"])[0])
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
 async def sweep_forever(services: Services) -> None:
     """Every replica sweeps: interrupted runs get Resume, expired approvals are closed."""
     interval = min(15.0, services.settings.omsbot_run_lease / 2)
@@ -182,9 +221,35 @@ def build_asgi_app(
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
     if app_token is None:
         slack_handler = AsyncSlackRequestHandler(bolt_app)
+        secret = services.settings.slack_signing_secret
+        verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
 
         async def events(request: Request) -> Response:
-            return await slack_handler.handle(request)
+            body = await request.body()  # cached: Bolt's handler reads it again
+            payload = _payload_of(body)
+            try:
+                if payload and not (well_formed(payload) and bolt_can_read(payload)):
+                    raise ValueError("malformed interaction payload")
+                response = await slack_handler.handle(request)
+            except Exception as exc:
+                # Bolt reads the payload's user, team, channel and actions before any listener
+                # or middleware of ours runs (some before checking the signature) and fails
+                # on a payload of another shape: that is a refusal, never a 500.
+                signed = verifier is None or verifier.is_valid_request(body, dict(request.headers))
+                if not signed:
+                    return PlainTextResponse("invalid request signature", status_code=401)
+                log.warning("unreadable Slack request ignored (%s)", type(exc).__name__)
+                services.tasks.spawn(
+                    services.actions.refuse_unreadable(payload, bolt_app.client),
+                    name="unreadable request",
+                )
+                return Response(status_code=200)
+            if response.status_code == 404:
+                # No listener for this kind of signed request (a foreign button, a shortcut,
+                # an event type): answer 200, since Slack shows the user an error for
+                # anything else and retries events, and act on nothing.
+                return Response(status_code=200)
+            return response
 
         routes.append(Route("/slack/events", events, methods=["POST"]))
 

@@ -70,9 +70,13 @@ class Replier:
             channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
         )
 
-    async def safe_ephemeral(self, message: Message) -> None:
-        """Best effort: used when reporting a failure must not raise a second one."""
+    async def safe_ephemeral(self, message: Message) -> bool:
+        """Best effort: used when reporting a failure must not raise a second one.
+
+        Returns whether the message was delivered."""
         try:
             await self.ephemeral(message)
         except (SlackApiError, OSError) as exc:
             log.error("could not tell user %s: %s", self.user_id, exc)
+            return False
+        return True

@@ -555,8 +555,15 @@ class RunEngine:
         if not delivered:
             try:
                 await reply.post(message)
+                delivered = True
             except SlackApiError:
-                await reply.safe_ephemeral(message)
+                delivered = await reply.safe_ephemeral(message)
+        if not delivered:
+            # Slack refused every way to show the result: the audit must say so, or the
+            # trail would read as if the requester had seen it.
+            await self._audit_run(
+                run, "system", "failed", f"the result of {run.title} could not be shown in Slack"
+            )
         summary = Message(
             text=f"{run.title}: {self._state_words(run)}",
             blocks=[

@@ -8,8 +8,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from slack_sdk.errors import SlackApiError
+
 from bot.actions import ActionSpec, Click, fmt_time
-from bot.blocks import Block, Message, context, escape, header, section
+from bot.blocks import Block, Message, context, error_message, escape, header, section
 from bot.commands import CommandSpec, Flag, Registry, UsageError
 from bot.context import Invocation
 from bot.digest_post import (
@@ -92,7 +94,20 @@ async def post_digest_now(inv: Invocation) -> None:
                 summary=f"digest could not be posted: {slack_error(exc)}",
                 channel=inv.channel_id, detail=detail,
             )  # fmt: skip
-            raise
+            if not isinstance(exc, SlackApiError):
+                raise
+            # Slack refused the post (most often: the bot is not in this channel). That is
+            # the user's to fix, not an internal error.
+            await inv.reply.ephemeral(
+                error_message(
+                    "The digest could not be posted here",
+                    f"Slack answered `{slack_error(exc)}`.",
+                    "Invite me to this channel (`/invite @oms-bot`) and try again, or run "
+                    "`/oms failed` to see the failed imports just for you.",
+                ),
+                replace=True,
+            )
+            return
     finally:
         report.discard()
     await audit_post(
