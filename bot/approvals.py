@@ -350,17 +350,7 @@ class Approvals:
             "was told why and can ask again when it has finished."
         )
         message = Message(text="Nothing ran: the action could not start", blocks=[section(text)])
-        if approval.request_message_ts:
-            try:
-                await click.client.chat_postMessage(
-                    channel=approval.approvals_channel,
-                    thread_ts=approval.request_message_ts,
-                    text=message.text,
-                    blocks=message.blocks,
-                )
-            except SlackApiError as exc:
-                log.warning("could not tell approvers: %s", exc.response.get("error"))
-        await click.reply.safe_ephemeral(message)
+        await self._tell_approvers(approval, click, message)
 
     async def _stop(
         self, approval: Approval, click: Click, state: Literal["stale"], changes: list[str]
@@ -381,15 +371,20 @@ class Approvals:
             detail={"changes": changes},
         )
         message = Message(text="Nothing ran: the OMS state changed", blocks=[section(text)])
-        try:
-            await click.client.chat_postMessage(
-                channel=approval.approvals_channel,
-                thread_ts=approval.request_message_ts,
-                text=message.text,
-                blocks=message.blocks,
-            )
-        except SlackApiError as exc:
-            log.warning("could not tell approvers: %s", exc.response.get("error"))
+        await self._tell_approvers(approval, click, message)
+
+    async def _tell_approvers(self, approval: Approval, click: Click, message: Message) -> None:
+        """Post in the request's thread (where approvers look) and tell whoever clicked."""
+        if approval.request_message_ts:
+            try:
+                await click.client.chat_postMessage(
+                    channel=approval.approvals_channel,
+                    thread_ts=approval.request_message_ts,
+                    text=message.text,
+                    blocks=message.blocks,
+                )
+            except SlackApiError as exc:
+                log.warning("could not tell approvers: %s", exc.response.get("error"))
         await click.reply.safe_ephemeral(message)
 
     async def _decide(
