@@ -72,6 +72,23 @@ def test_check_pos_order_fulfilled_in_shopify_offers_refresh(ops: RunningBot) ->
     assert "Refresh from Shopify" in _shown(card[-1])
 
 
+def test_check_pos_order_not_fulfilled_in_shopify_either(ops: RunningBot) -> None:
+    with ops.sandbox.state.lock:  # Shopify has not fulfilled #1002 yet
+        ops.sandbox.state.data.shopify["6100000000002"].fulfillment_status = None
+    reply = _check(ops, "10002")
+    assert "Shopify does not show it fulfilled either, so HotWax is right" in _shown(reply)
+    assert not [b for b in reply.blocks if b["type"] == "actions"]
+
+
+def test_check_order_created_within_the_threshold(make_bot: BotFactory, tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, two_person=False)
+    policy.write_text(policy.read_text() + "\n[limits]\nstuck_minutes = 100000\n")
+    bot = make_bot(omsbot_policy=policy)
+    shown = _shown(_check(bot, "10005"))
+    assert "within the normal 100000 minutes" in shown
+    assert "Approve orders job should pick it up" in shown
+
+
 def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
     reply = _check(ops, "#1005")
     shown = _shown(reply)
