@@ -222,7 +222,12 @@ def test_oms_refusing_connections(make_bot: BotFactory) -> None:
         shown = text_of(gated(reply))
         assert "failed" in shown and "connection refused (3 attempts)" in shown
         assert "Nothing was changed by this command" in shown
-    failed = [e for e in _events(bot) if e.kind == "command"]
+    # The audit row is written just after the reply reaches the user: wait for both.
+    failed = bot.fake.wait_for(
+        lambda: (lambda rows: rows if len(rows) >= 2 else None)(
+            [e for e in _events(bot) if e.kind == "command"]
+        )
+    )
     assert [e.outcome for e in failed] == ["failed", "failed"]
     assert all("connection refused" in e.summary for e in failed)
     assert "oms-bot commands" in text_of(bot.ack("help"))
