@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.sandbox import SandboxServer
 from tests.conftest import SIGNING_SECRET, bot_env
 from tests.harness.driver import Sent, SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
-from tests.test_cli import _free_port, clean_env, wait_healthy
+from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
 
 APP_TOKEN = "xapp-1-A0OMS-1-replicas"
 # Short enough that a dead replica's runs are found within seconds, long enough that a busy
@@ -66,14 +65,7 @@ class Replica:
 
     def spawn(self) -> None:
         log = self.log_path.open("a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.proc = spawn_bot(self.env, self.cwd, stdout=log, stderr=subprocess.STDOUT)
         log.close()  # the child has its own copy
 
     def wait_healthy(self) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -149,6 +150,24 @@ def test_check_config_bad_settings(tmp_path: Path) -> None:
     assert "FAILED settings" in result.stdout and "SLACK_BOT_TOKEN" in result.stdout
 
 
+def spawn_bot(
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    stdout: Any = subprocess.DEVNULL,
+    stderr: Any = subprocess.DEVNULL,
+) -> subprocess.Popen[str]:
+    """A real `oms-bot run` process (HTTP or Socket Mode, as `env` says)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=cwd,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
     """Wait for a bot process to answer /healthz (failing if it exits first)."""
     deadline = time.monotonic() + 30
@@ -174,14 +193,7 @@ def test_sigterm_finishes_in_flight_work_then_exits(
     port = _free_port()
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
     env.update(OMSBOT_PORT=str(port), OMSBOT_HOST="127.0.0.1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = spawn_bot(env, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc)

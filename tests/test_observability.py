@@ -38,7 +38,7 @@ from tests.conftest import (
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack
 from tests.secret_scan import PLUGIN_NAME, SecretScan
-from tests.test_cli import _free_port, clean_env, wait_healthy
+from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
 
 APPROVE = "oms:approval.approve#0"
 CONFIRM = "oms:approve.confirm#0"
@@ -316,14 +316,7 @@ def test_oms_run_logs_json_lines_with_correlation_ids_and_no_secret(
     port = _free_port()
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
     env.update(OMSBOT_PORT=str(port), OMSBOT_HOST="127.0.0.1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_bot(env, tmp_path, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from bot.sandbox import SandboxServer
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, bot_env, text_of, write_policy
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message
-from tests.test_cli import _free_port, clean_env, wait_healthy
+from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
 
 CONFIRM = "oms:approve.confirm#0"
 
@@ -104,17 +102,6 @@ def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_pat
     assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
 
 
-def _spawn(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
 def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes(
     tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
 ) -> None:
@@ -128,7 +115,7 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
     )
     url = f"http://127.0.0.1:{port}"
     driver = SlackDriver(f"{url}/slack/events", SIGNING_SECRET, fake_slack)
-    first = _spawn(env, tmp_path)
+    first = spawn_bot(env, tmp_path)
     second = None
     try:
         wait_healthy(url, first)
@@ -152,7 +139,7 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
         first.wait(10)
         assert _writes(sandbox) == ["10014"]
 
-        second = _spawn(env, tmp_path)
+        second = spawn_bot(env, tmp_path)
         wait_healthy(url, second)
         interrupted = fake_slack.wait_for(
             lambda: next(
