@@ -27,9 +27,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.console_slack import ConsoleSlack  # noqa: E402
+from bot.kit.serve import ThreadedServer  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer  # noqa: E402
-from bot.serve import ThreadedServer  # noqa: E402
+from bot.surface.console_slack import ConsoleSlack  # noqa: E402
 
 SECRET = "bench-signing-secret"
 OMS_LATENCY = 2.0

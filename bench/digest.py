@@ -31,10 +31,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.digest_post import build_report  # noqa: E402
 from bot.oms import OmsClient  # noqa: E402
 from bot.oms.loginsights import CORE, _request  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
+from handlers.digest.report import build_report  # noqa: E402
 
 SANDBOX = """
 import sys, time

@@ -393,9 +393,9 @@ def main() -> None:
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
-    from bot.console_slack import ConsoleSlack
+    from bot.kit.serve import ThreadedServer
     from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
-    from bot.serve import ThreadedServer
+    from bot.surface.console_slack import ConsoleSlack
 
     base = make_url(args.database_url)
     libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -445,7 +445,7 @@ def main() -> None:
                 log = (Path(tmp) / f"replica-{index + 1}.log").open("w")
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "bot.cli", "run"],
+                        [sys.executable, "-m", "bot.surface.cli", "run"],
                         env=env,
                         cwd=tmp,
                         stdout=log,

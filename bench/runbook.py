@@ -26,11 +26,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import load_settings  # noqa: E402
+from bot.kit.config import load_settings  # noqa: E402
 from bot.oms import OmsClient  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
-from bot.services import create_services  # noqa: E402
-from bot.shell import Console  # noqa: E402
+from bot.surface.console import Console  # noqa: E402
+from bot.surface.wiring import create_services  # noqa: E402
 
 OMS_LATENCY = 0.05
 

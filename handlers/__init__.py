@@ -1,54 +1,9 @@
-"""One module per runbook family. Each adds its commands to the registry in `register`, and
-may add runbooks, button actions and dangerous actions to the services in `setup`."""
+"""The runbooks, one package (or module) per family: orders/, digest/, jobs/, rollback,
+history, approvals, help.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from bot.commands import Registry
-from handlers import (
-    approvals,
-    approve,
-    check,
-    failed,
-    help,
-    history,
-    imports,
-    jobs,
-    mdm,
-    orders,
-    refresh,
-    rollback,
-    webhooks,
-)
-
-if TYPE_CHECKING:
-    from bot.services import Services
-
-MODULES = (
-    help,
-    orders,
-    check,
-    refresh,
-    imports,
-    mdm,
-    approve,
-    history,
-    approvals,
-    rollback,
-    jobs,
-    webhooks,
-    failed,
-)
-
-
-def register_all(registry: Registry) -> None:
-    for module in MODULES:
-        module.register(registry)
-
-
-def setup_all(services: Services) -> None:
-    for module in MODULES:
-        setup = getattr(module, "setup", None)
-        if setup is not None:
-            setup(services)
+A runbook module declares what it adds to the bot in one `PROVIDES` (bot/engine/provides.py);
+the Slack surface finds every one (bot/surface/discovery.py). Runbooks import the engine's
+public module (`bot.engine`), the OMS client's public names (`bot.oms`) and the kit; never
+the store, Bolt or the Slack surface. A family uses another only through that family's
+package (its `__all__`), never a module inside it.
+"""

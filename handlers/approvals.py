@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from bot.actions import fmt_time
-from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.commands import CommandSpec, Registry
-from bot.context import Invocation
+from bot.engine import CommandSpec, Invocation, Provides
+from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.kit.durations import fmt_time
 
 
 async def list_approvals(inv: Invocation) -> None:
-    services = inv.services
-    pending = await services.approvals.pending()
+    tools = inv.tools
+    pending = await tools.approvals.pending()
     if not pending:
         await inv.reply.ephemeral(
             Message(
@@ -22,9 +21,8 @@ async def list_approvals(inv: Invocation) -> None:
         return
     lines = []
     for approval in pending:
-        kind = services.approvals.kinds.get(approval.action)
-        what = kind.summary(approval.params) if kind else approval.action
-        link = await services.message_link(approval.approvals_channel, approval.request_message_ts)
+        what = tools.approvals.summary(approval)
+        link = await tools.message_link(approval.approvals_channel, approval.request_message_ts)
         line = (
             f"• *{escape(what)}* · asked by <@{approval.requested_by}> at "
             f"{fmt_time(approval.created_at)} · expires {fmt_time(approval.expires_at)} · "
@@ -41,12 +39,13 @@ async def list_approvals(inv: Invocation) -> None:
     )
 
 
-def register(registry: Registry) -> None:
-    registry.add(
+PROVIDES = Provides(
+    commands=(
         CommandSpec(
             name="approvals",
             summary="List the approval requests waiting for a second person.",
             handler=list_approvals,
             examples=("/oms approvals",),
-        )
+        ),
     )
+)

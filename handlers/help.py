@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from bot.blocks import Message
-from bot.commands import Arg, CommandSpec, ParsedCommand, Registry, UsageError
-from bot.usage import command_help, help_list
+from bot.engine import (
+    Arg,
+    CommandIndex,
+    CommandSpec,
+    ParsedCommand,
+    Provides,
+    UsageError,
+    command_help,
+    help_list,
+)
+from bot.kit.blocks import Message
 
 
-def answer_help(command: ParsedCommand, registry: Registry) -> Message:
+def answer_help(command: ParsedCommand, registry: CommandIndex) -> Message:
     words = command.arg("command") or []
     if not words:
         return help_list(registry)
@@ -23,13 +31,14 @@ def answer_help(command: ParsedCommand, registry: Registry) -> Message:
     return command_help(spec)
 
 
-def register(registry: Registry) -> None:
-    registry.add(
+PROVIDES = Provides(
+    commands=(
         CommandSpec(
             name="help",
             summary="List the commands, or show one command's usage and examples.",
             answer=answer_help,
             args=(Arg("command", "the command to explain", required=False, repeat=True),),
             examples=("/oms help", "/oms help order"),
-        )
+        ),
     )
+)

@@ -5,14 +5,10 @@ from __future__ import annotations
 import contextlib
 import time
 
-from bot.actions import fmt_time
-from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.commands import Arg, CommandSpec, Flag, Registry
-from bot.context import Invocation
-from bot.durations import describe_duration, parse_duration
-from bot.oms import OmsError
-from bot.oms.refs import OrderRef, parse_order_ref
-from bot.store.audit import AuditEvent
+from bot.engine import Arg, AuditEvent, CommandSpec, Flag, Invocation, Provides
+from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.kit.durations import describe_duration, fmt_time, parse_duration
+from bot.oms import OmsError, OrderRef, parse_order_ref
 
 LIMIT = 20
 OUTCOME_ICONS = {
@@ -36,7 +32,7 @@ async def _order_keys(inv: Invocation, ref: OrderRef) -> list[str]:
     keys = [ref.value]
     # If the OMS is away, the audit can still be searched by the text the user gave.
     with contextlib.suppress(OmsError):
-        keys += [o.order_id for o in await inv.services.oms.find_orders(ref)]
+        keys += [o.order_id for o in await inv.tools.oms.find_orders(ref)]
     return list(dict.fromkeys(keys))
 
 
@@ -45,7 +41,7 @@ async def _line(inv: Invocation, event: AuditEvent) -> str:
     who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
     what = escape(event.summary or event.command or event.kind)
     line = f"{icon} {fmt_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
-    link = await inv.services.message_link(event.message_channel, event.message_ts)
+    link = await inv.tools.message_link(event.message_channel, event.message_ts)
     if link:
         line += f" · <{link}|message>"
     return line
@@ -57,7 +53,7 @@ async def show_history(inv: Invocation) -> None:
     mine = bool(inv.command.flag("mine"))
     failed = bool(inv.command.flag("failed"))
     since = time.time() - since_seconds if since_seconds else None
-    audit = inv.services.audit
+    audit = inv.tools.audit
     events: list[AuditEvent] = []
     keys = await _order_keys(inv, ref) if ref else [None]
     for key in keys:
@@ -96,8 +92,8 @@ async def show_history(inv: Invocation) -> None:
     )
 
 
-def register(registry: Registry) -> None:
-    registry.add(
+PROVIDES = Provides(
+    commands=(
         CommandSpec(
             name="history",
             summary="Who did what: the newest 20 audit entries, filtered.",
@@ -117,5 +113,6 @@ def register(registry: Registry) -> None:
                 "/oms history --mine --since 24h",
                 "/oms history --failed",
             ),
-        )
+        ),
     )
+)

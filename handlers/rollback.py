@@ -2,7 +2,7 @@
 
 HotWax's rollback (shared/seeds/002) takes a store off Shopify and stops brokering when a
 deployment goes wrong: every Shopify shop of the product store gets the access scope
-`SHOP_NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
+`SHOP_stores.NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
 go through the two-person rule with a preview read live from the OMS.
 
 The run saves the values it is about to change in the audit (a snapshot), changes them one
@@ -18,28 +18,28 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.actions import fmt_time
-from bot.approvals import DangerousAction, Preview, PreviewLine, run_approved
-from bot.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.commands import Arg, CommandSpec, Registry
-from bot.context import Invocation
-from bot.oms import OmsError
-from bot.oms.errors import OmsRequestError
-from bot.oms.stores import (
-    NO_ACCESS,
-    ShopifyShop,
-    find_remote,
-    get_product_store,
-    list_shops,
-    set_access_scope,
-    set_store_flag,
+from bot.engine import (
+    Approval,
+    Arg,
+    CommandSpec,
+    DangerousAction,
+    EventKind,
+    Invocation,
+    Outcome,
+    Preview,
+    PreviewLine,
+    Provides,
+    Runbook,
+    RunContext,
+    Step,
+    StepFailed,
+    StepSkipped,
+    Toolbox,
+    run_approved,
 )
-from bot.runs import Outcome, Runbook, RunContext, Step, StepFailed, StepSkipped
-from bot.services import Services
-from bot.store import runs as run_store
-from bot.store.approvals import Approval
-from bot.store.audit import AuditEvent
-from bot.store.rollbacks import latest_approval, run_events
+from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.kit.durations import fmt_time
+from bot.oms import OmsError, OmsRequestError, ShopifyShop, stores
 
 NAME = "rollback"
 ROLE = "operator"
@@ -81,24 +81,22 @@ def _keys(params: dict[str, Any]) -> list[str]:
 # ---- reading the OMS ------------------------------------------------------------------------
 
 
-async def _read(services: Services, store_id: str, key: str) -> str:
+async def _read(tools: Toolbox, store_id: str, key: str) -> str:
     if key == BROKERING:
-        record = await get_product_store(services.oms, store_id)
+        record = await stores.get_product_store(tools.oms, store_id)
         return str(record.get(BROKERING_FIELD) or "unset")
-    remote = await find_remote(services.oms, key.removeprefix("scope:"))
+    remote = await stores.find_remote(tools.oms, key.removeprefix("scope:"))
     return remote.scope if remote else NO_REMOTE
 
 
-async def _read_all(services: Services, params: dict[str, Any]) -> dict[str, str]:
-    return {key: await _read(services, params["store"], key) for key in _keys(params)}
+async def _read_all(tools: Toolbox, params: dict[str, Any]) -> dict[str, str]:
+    return {key: await _read(tools, params["store"], key) for key in _keys(params)}
 
 
 async def _saved_values(ctx: RunContext) -> dict[str, str]:
     """What the run's first step saved (from the audit, so it survives a restart)."""
-    events = await asyncio.to_thread(
-        run_events, ctx.services.store, ctx.run.id, "oms_read_snapshot"
-    )
-    return dict((events[0].detail or {}).get("values", {})) if events else {}
+    snapshot = await ctx.saved_snapshot() or {}
+    return dict(snapshot.get("values", {}))
 
 
 async def _state_report(ctx: RunContext, reason: str) -> str:
@@ -107,7 +105,7 @@ async def _state_report(ctx: RunContext, reason: str) -> str:
     lines = []
     for key in _keys(ctx.params):
         try:
-            now = await _read(ctx.services, ctx.params["store"], key)
+            now = await _read(ctx.tools, ctx.params["store"], key)
         except OmsError as exc:
             lines.append(f"{_label(ctx.params, key)}: unknown (could not read it: {exc.message})")
             continue
@@ -123,7 +121,7 @@ async def _state_report(ctx: RunContext, reason: str) -> str:
 
 
 async def _snapshot(ctx: RunContext) -> str:
-    values = await _read_all(ctx.services, ctx.params)
+    values = await _read_all(ctx.tools, ctx.params)
     await ctx.audit_snapshot(
         f"values before the {_words(ctx.params)} of store {ctx.params['store']}",
         {"store": ctx.params["store"], "mode": ctx.params["mode"], "values": values},
@@ -137,7 +135,7 @@ def _scope_step(key: str, target: str) -> Step:
     shop_id = key.removeprefix("scope:")
 
     async def run(ctx: RunContext) -> str:
-        remote = await find_remote(ctx.services.oms, shop_id)
+        remote = await stores.find_remote(ctx.tools.oms, shop_id)
         if remote is None:
             raise StepFailed(
                 await _state_report(
@@ -156,7 +154,7 @@ def _scope_step(key: str, target: str) -> Step:
                     "from": remote.scope,
                     "to": target,
                 },
-                set_access_scope(ctx.services.oms, remote.system_message_remote_id, target),
+                stores.set_access_scope(ctx.tools.oms, remote.system_message_remote_id, target),
             )
         except OmsError as exc:
             raise StepFailed(
@@ -172,7 +170,7 @@ def _scope_step(key: str, target: str) -> Step:
 def _brokering_step(target: str) -> Step:
     async def run(ctx: RunContext) -> str:
         store_id = ctx.params["store"]
-        record = await get_product_store(ctx.services.oms, store_id)
+        record = await stores.get_product_store(ctx.tools.oms, store_id)
         current = str(record.get(BROKERING_FIELD) or "unset")
         if current == target:
             raise StepSkipped(f"already {target}; nothing to do")
@@ -180,7 +178,7 @@ def _brokering_step(target: str) -> Step:
             await ctx.oms_write(
                 "set order brokering",
                 {"item": BROKERING, "productStoreId": store_id, "from": current, "to": target},
-                set_store_flag(ctx.services.oms, record, BROKERING_FIELD, target),
+                stores.set_store_flag(ctx.tools.oms, record, BROKERING_FIELD, target),
             )
         except OmsError as exc:
             raise StepFailed(
@@ -195,20 +193,13 @@ def _brokering_step(target: str) -> Step:
 
 
 async def _verify(ctx: RunContext) -> str:
-    values = await _read_all(ctx.services, ctx.params)
+    values = await _read_all(ctx.tools, ctx.params)
     targets: dict[str, str] = ctx.params["targets"]
     wrong = [k for k, v in values.items() if v != targets[k]]
-    await ctx.services.audit.record(
-        AuditEvent(
-            kind="oms_read",
-            actor=ctx.actor,
-            outcome="failed" if wrong else "ok",
-            summary=f"read back after the {_words(ctx.params)} of store {ctx.params['store']}",
-            run_id=ctx.run.id,
-            detail={"values": values, "targets": targets},
-            order_keys=tuple(ctx.run.order_keys),
-            channel_id=ctx.run.channel_id,
-        )
+    await ctx.audit_read_back(
+        f"read back after the {_words(ctx.params)} of store {ctx.params['store']}",
+        not wrong,
+        {"values": values, "targets": targets},
     )
     if wrong:
         shown = "; ".join(
@@ -264,19 +255,21 @@ RUNBOOK = Runbook(
 # ---- the two-person rule -------------------------------------------------------------------
 
 
-async def _preview(services: Services, params: dict[str, Any]) -> Preview:
+async def _preview(tools: Toolbox, params: dict[str, Any]) -> Preview:
     keys = _keys(params)
     lines: list[PreviewLine] = []
     if params["mode"] == "rollback":
         # A shop added to the store since the request is part of the change too: it makes
         # the preview differ, so the approval stops and a new request shows it.
-        live = await list_shops(services.oms, params["store"])
+        live = await stores.list_shops(tools.oms, params["store"])
         extra = [scope_key(s.shop_id) for s in live if scope_key(s.shop_id) not in keys]
         for key in extra:
-            current = await _read(services, params["store"], key)
-            lines.append(PreviewLine(f"new shop {key.removeprefix('scope:')}", current, NO_ACCESS))
+            current = await _read(tools, params["store"], key)
+            lines.append(
+                PreviewLine(f"new shop {key.removeprefix('scope:')}", current, stores.NO_ACCESS)
+            )
     for key in keys:
-        current = await _read(services, params["store"], key)
+        current = await _read(tools, params["store"], key)
         lines.append(PreviewLine(_label(params, key), current, params["targets"][key]))
     notes = ["Values already at their target are left as they are."]
     if params["mode"] == "undo":
@@ -313,10 +306,7 @@ DANGEROUS = DangerousAction(
 
 def _store_of(inv: Invocation) -> str | None:
     given: str | None = inv.command.arg("store")
-    if given:
-        return given
-    default = inv.services.policy.stores.get("default")
-    return default if isinstance(default, str) and _STORE_ID.match(default) else None
+    return given or inv.tools.policy.stores.default
 
 
 async def _no_store(inv: Invocation) -> None:
@@ -337,7 +327,7 @@ async def _no_store(inv: Invocation) -> None:
 
 async def _store_exists(inv: Invocation, store_id: str) -> bool:
     try:
-        await get_product_store(inv.services.oms, store_id)
+        await stores.get_product_store(inv.tools.oms, store_id)
     except OmsRequestError as exc:
         if exc.status_code != 404:
             raise
@@ -364,7 +354,7 @@ def _preview_lines(preview: Preview) -> list[str]:
 
 async def _ask(inv: Invocation, params: dict[str, Any], done_words: str) -> None:
     """Request approval unless every value is at its target already."""
-    preview = await _preview(inv.services, params)
+    preview = await _preview(inv.tools, params)
     if all(ln.current == ln.new for ln in preview.lines):
         text = f"{done_words}; nothing to approve."
         await inv.reply.ephemeral(
@@ -378,7 +368,7 @@ async def _ask(inv: Invocation, params: dict[str, Any], done_words: str) -> None
             replace=True,
         )
         return
-    await inv.services.approvals.request(
+    await inv.tools.approvals.request(
         NAME,
         params,
         requester=inv.user_id,
@@ -395,8 +385,8 @@ async def rollback_command(inv: Invocation) -> None:
         return
     if not await _store_exists(inv, store_id):
         return
-    shops: list[ShopifyShop] = await list_shops(inv.services.oms, store_id)
-    targets = {scope_key(s.shop_id): NO_ACCESS for s in shops}
+    shops: list[ShopifyShop] = await stores.list_shops(inv.tools.oms, store_id)
+    targets = {scope_key(s.shop_id): stores.NO_ACCESS for s in shops}
     targets[BROKERING] = BROKERING_OFF
     params = {
         "mode": "rollback",
@@ -424,15 +414,13 @@ async def undo_command(inv: Invocation) -> None:
     if store_id is None:
         await _no_store(inv)
         return
-    store = inv.services.store
-    last = await asyncio.to_thread(
-        latest_approval, store, NAME, _is("rollback", store_id), states=("executed",)
-    )
+    tools = inv.tools
+    last = await tools.approvals.latest(NAME, _is("rollback", store_id), states=("executed",))
     if last is None or not last.run_id:
         await _nothing_to_undo(inv, f"No rollback of store {store_id} has run; nothing to undo.")
         return
-    snapshots = await asyncio.to_thread(run_events, store, last.run_id, "oms_read_snapshot")
-    writes = await asyncio.to_thread(run_events, store, last.run_id, "oms_write")
+    snapshots = await tools.audit.run_events(last.run_id, EventKind.OMS_SNAPSHOT)
+    writes = await tools.audit.run_events(last.run_id, EventKind.OMS_WRITE)
     saved: dict[str, str] = dict((snapshots[0].detail or {}).get("values", {})) if snapshots else {}
     # Only what the rollback wrote, to the value it held before: undo never touches a value
     # the rollback left alone (someone may have changed it on purpose since).
@@ -458,7 +446,7 @@ async def undo_command(inv: Invocation) -> None:
     await _ask(inv, params, f"Store {store_id} already holds the values saved before the rollback")
 
 
-async def _request_line(services: Services, what: str, approval: Approval | None) -> str:
+async def _request_line(tools: Toolbox, what: str, approval: Approval | None) -> str:
     if approval is None:
         return f"*{what}:* none recorded"
     parts = [f"asked by <@{approval.requested_by}> at {fmt_time(approval.created_at)}"]
@@ -475,7 +463,7 @@ async def _request_line(services: Services, what: str, approval: Approval | None
         "executed": "approved, but the run could not start (the store was busy)",
     }.get(approval.state, approval.state)
     if approval.run_id:
-        run = await asyncio.to_thread(run_store.get_run, services.store, approval.run_id)
+        run = await tools.runs.get(approval.run_id)
         if run is not None:
             outcome = {"done": "finished", "running": "running"}.get(run.state, run.state)
             if run.finished_at:
@@ -493,30 +481,29 @@ async def status_command(inv: Invocation) -> None:
         return
     if not await _store_exists(inv, store_id):
         return
-    services = inv.services
-    shops = await list_shops(services.oms, store_id)
+    tools = inv.tools
+    shops = await stores.list_shops(tools.oms, store_id)
     lines = []
     rolled_back = True
     for shop in shops:
-        scope = await _read(services, store_id, scope_key(shop.shop_id))
-        rolled_back &= scope == NO_ACCESS
+        scope = await _read(tools, store_id, scope_key(shop.shop_id))
+        rolled_back &= scope == stores.NO_ACCESS
         lines.append(f"• {escape(shop.label)} access scope: `{escape(scope)}`")
     if not shops:
         lines.append("• no Shopify shops")
-    brokering = await _read(services, store_id, BROKERING)
+    brokering = await _read(tools, store_id, BROKERING)
     rolled_back &= brokering == BROKERING_OFF
     lines.append(f"• order brokering (`{BROKERING_FIELD}`): `{escape(brokering)}`")
-    store = services.store
     last_rollback, last_undo = await asyncio.gather(
-        asyncio.to_thread(latest_approval, store, NAME, _is("rollback", store_id)),
-        asyncio.to_thread(latest_approval, store, NAME, _is("undo", store_id)),
+        tools.approvals.latest(NAME, _is("rollback", store_id)),
+        tools.approvals.latest(NAME, _is("undo", store_id)),
     )
     state = "rolled back" if rolled_back else "not rolled back"
     blocks: list[Block] = [
         header(f"Rollback status of store {store_id}"),
         section(f"*Now:* {state}\n" + "\n".join(lines)),
-        section(await _request_line(services, "Last rollback", last_rollback)),
-        section(await _request_line(services, "Last undo", last_undo)),
+        section(await _request_line(tools, "Last rollback", last_rollback)),
+        section(await _request_line(tools, "Last undo", last_undo)),
         context("Read live from the OMS; requests and runs from the bot's audit."),
     ]
     await inv.reply.ephemeral(
@@ -533,8 +520,8 @@ def _store_arg() -> Arg:
     )
 
 
-def register(registry: Registry) -> None:
-    registry.add(
+PROVIDES = Provides(
+    commands=(
         CommandSpec(
             name=NAME,
             summary="Take a store off Shopify and stop brokering, with a second person's approval.",
@@ -543,9 +530,7 @@ def register(registry: Registry) -> None:
             examples=("/oms rollback", "/oms rollback STORE"),
             role=ROLE,
             changes_oms=True,
-        )
-    )
-    registry.add(
+        ),
         CommandSpec(
             name=f"{NAME} undo",
             summary="Restore what the last rollback changed, with a second person's approval.",
@@ -554,19 +539,15 @@ def register(registry: Registry) -> None:
             examples=("/oms rollback undo",),
             role=ROLE,
             changes_oms=True,
-        )
-    )
-    registry.add(
+        ),
         CommandSpec(
             name=f"{NAME} status",
             summary="Each shop's access scope, order brokering, and the last rollback and undo.",
             handler=status_command,
             args=(_store_arg(),),
             examples=("/oms rollback status", "/oms rollback status STORE"),
-        )
-    )
-
-
-def setup(services: Services) -> None:
-    services.engine.add(RUNBOOK)
-    services.approvals.add(DANGEROUS)
+        ),
+    ),
+    runbooks=(RUNBOOK,),
+    dangerous=(DANGEROUS,),
+)

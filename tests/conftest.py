@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_asgi_app, build_bolt_app
-from bot.config import Settings, load_settings
+from bot.kit.config import Settings, load_settings
+from bot.kit.serve import ThreadedServer
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
-from bot.serve import ThreadedServer
-from bot.services import Services, create_services
+from bot.surface.app import build_asgi_app, build_bolt_app
+from bot.surface.wiring import Services, create_services
 from tests.harness.blockkit import check_message
 from tests.harness.driver import Sent, SlackDriver
 from tests.harness.fakeslack import FakeSlack, ResponsePost

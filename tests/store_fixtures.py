@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bot.store import Store, open_store
+from bot.store import Store, open_store, upgrade
 from bot.store.db import describe
 
 POSTGRES_ENV = "OMSBOT_TEST_POSTGRES_URL"
@@ -138,7 +138,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         url = fresh_postgres_url()
     opened = open_store(url)
     try:
-        opened.upgrade()
+        upgrade(opened)
         yield opened
     finally:
         opened.dispose()

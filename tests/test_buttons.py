@@ -145,7 +145,7 @@ def test_forged_token_changes_nothing(make_bot: BotFactory, tmp_path: Path) -> N
     assert _press(bot, _payload([], CONFIRM, "not-a-real-token", url)) == 200
     post = bot.fake.wait_for(lambda: bot.fake.response_posts(url) or None)
     assert "not recognised" in text_of(post[0].body)
-    assert _writes(bot) == [] and bot.services.engine.runbooks  # no run started
+    assert _writes(bot) == [] and bot.services.runs.runbooks  # no run started
 
 
 def test_token_of_another_action_changes_nothing(make_bot: BotFactory, tmp_path: Path) -> None:

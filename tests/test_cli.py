@@ -31,7 +31,7 @@ def oms_bot(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.surface.cli", *args],
         cwd=cwd,
         env=env or clean_env(),
         capture_output=True,
@@ -60,7 +60,7 @@ def test_shell_shows_order_and_exits_nonzero_on_failure(tmp_path: Path) -> None:
 
 def test_shell_reads_lines_from_stdin(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "shell", "--as", "U123"],
+        [sys.executable, "-m", "bot.surface.cli", "shell", "--as", "U123"],
         cwd=tmp_path,
         env=clean_env(),
         input="/oms help order\nquit\n",
@@ -75,7 +75,7 @@ def test_shell_reads_lines_from_stdin(tmp_path: Path) -> None:
 
 def test_run_without_slack_opens_the_console(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "bot.surface.cli", "run"],
         cwd=tmp_path,
         env=clean_env(),
         input="/oms help\n",
@@ -119,6 +119,7 @@ def test_check_config_all_ok_on_sandbox(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "ok     settings",
+        "ok     policy",
         "ok     OMS login",
         "ok     Maarg discovery",
         "ok     Slack auth.test",
@@ -144,6 +145,21 @@ def test_check_config_reports_each_failure(
     assert "wrong-password" not in out
 
 
+def test_a_policy_typo_fails_check_config_and_the_start_alike(tmp_path: Path) -> None:
+    """`[approvals.actions] aprove` would silently leave /oms approve without a second person;
+    both check-config and the start refuse it, naming the closest valid action."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[roles]\napprover = ["U1"]\n[approvals.actions]\naprove = ["approver"]\n')
+    env = clean_env(OMSBOT_POLICY=str(policy), OMSBOT_DATABASE_URL=f"sqlite:///{tmp_path}/c.db")
+    checked = oms_bot("check-config", cwd=tmp_path, env=env)
+    assert checked.returncode == 1
+    (line,) = [ln for ln in checked.stdout.splitlines() if ln.startswith("FAILED policy")]
+    assert "[approvals.actions] aprove is not an approval action (did you mean approve?)" in line
+    started = oms_bot("shell", "-c", "/oms help", cwd=tmp_path, env=env)
+    assert started.returncode == 2
+    assert "[approvals.actions] aprove is not an approval action" in started.stderr
+
+
 def test_check_config_bad_settings(tmp_path: Path) -> None:
     result = oms_bot("check-config", cwd=tmp_path, env=clean_env(SLACK_BOT_TOKEN="nope"))
     assert result.returncode == 1
@@ -159,7 +175,7 @@ def spawn_bot(
 ) -> subprocess.Popen[str]:
     """A real `oms-bot run` process (HTTP or Socket Mode, as `env` says)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "bot.surface.cli", "run"],
         cwd=cwd,
         env=env,
         stdout=stdout,

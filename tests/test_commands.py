@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import Arg, CommandSpec, Flag, Registry, UsageError
+from bot.engine.commands import Registry
+from bot.engine.contract import Arg, CommandSpec, Flag, UsageError
 from bot.oms.refs import OrderRef
-from bot.services import build_registry
+from bot.surface.wiring import build_registry
 
 
 async def _noop(_: object) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError
-from bot.digest import Aggregator, classify, normalise
+from bot.engine.policy import load_policy
+from bot.engine.schedules import parse_schedules
+from bot.kit.config import ConfigError
 from bot.oms.loginsights import FailedImport, parse_doc
-from bot.policy import load_policy
-from bot.schedules import parse_schedules
+from handlers.digest.grouping import Aggregator, classify, normalise
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 

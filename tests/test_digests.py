@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_web_client
 from bot.sandbox import SandboxServer
-from bot.scheduler import DigestScheduler
-from bot.services import create_services
-from bot.store import open_store
+from bot.store import open_store, upgrade
 from bot.store.audit import search
 from bot.store.slots import claim_slot, finish_slot, get_slot
+from bot.surface.app import build_web_client
+from bot.surface.wiring import create_services
 from tests.conftest import BOT_TOKEN, BotFactory, gated, settings_for, text_of
 from tests.harness.fakeslack import FakeSlack, Message
 from tests.store_fixtures import postgres_url
@@ -149,7 +148,7 @@ async def test_two_replicas_on_postgres_post_a_slot_once(
         services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
         replicas.append(services)
     try:
-        schedulers = [DigestScheduler(s, lease=5) for s in replicas]
+        schedulers = [s.slot_scheduler(lease=5) for s in replicas]
         schedule = schedulers[0].schedule("ops-daily")
         slot = float(int(time.time()))
         outcomes = await asyncio.gather(*(s.fire_slot(schedule, slot) for s in schedulers))
@@ -179,7 +178,7 @@ async def test_replica_takes_over_a_dead_claim(
         slot = float(int(time.time()))
         # A replica claimed the slot with a short lease and died.
         assert claim_slot(services.store, "ops-daily", slot, owner="dead", now=time.time(), lease=1)
-        scheduler = DigestScheduler(services, lease=5)
+        scheduler = services.slot_scheduler(lease=5)
         outcome = await scheduler.fire_slot(scheduler.schedule("ops-daily"), slot)
         assert outcome == "posted"
         assert len([m for m in fake_slack.messages("C_OPS") if m.thread_ts is None]) == 1
@@ -198,7 +197,7 @@ async def test_oms_outage_then_recovery_within_grace_posts_once(
     services.prepare()
     services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
     try:
-        scheduler = DigestScheduler(services, retry_delay=0.3)
+        scheduler = services.slot_scheduler(retry_delay=0.3)
         slot = float(int(time.time()))
         sandbox.state.down = True
         task = asyncio.get_running_loop().create_task(
@@ -228,7 +227,7 @@ async def test_oms_outage_beyond_grace_posts_source_unavailable_once(
     try:
         slot = float(int(time.time()))
         # The clock says the grace time ends in 2 s; the next retry would be after it.
-        scheduler = DigestScheduler(services, clock=lambda: slot + 598, retry_delay=5)
+        scheduler = services.slot_scheduler(clock=lambda: slot + 598, retry_delay=5)
         schedule = scheduler.schedule("ops-daily")
         sandbox.state.down = True
         assert await scheduler.fire_slot(schedule, slot) == "unavailable"
@@ -253,7 +252,7 @@ async def test_rate_limited_post_is_retried_after_retry_after(
     services.prepare()
     services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
     try:
-        scheduler = DigestScheduler(services)
+        scheduler = services.slot_scheduler()
         # More 429s than the Web API client retries by itself: the digest waits them out.
         fake_slack.rate_limit_next("chat.postMessage", retry_after=1, times=3)
         slot = float(int(time.time()))
@@ -282,7 +281,7 @@ def test_slot_missed_beyond_grace_gets_a_short_note(make_bot: BotFactory, tmp_pa
     db = tmp_path / "bot.db"
     policy = digest_policy(tmp_path, cron="0 0 1 1 *", grace="1h")
     store = open_store(f"sqlite:///{db}")
-    store.upgrade()
+    upgrade(store)
     # The schedule ran before: last year's slot was posted.
     year_ago = time.time() - 400 * 86400
     assert claim_slot(store, "ops-daily", year_ago, owner="old", now=year_ago, lease=60)

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.kit.serve import ThreadedServer
 from bot.sandbox import SandboxServer
-from bot.serve import ThreadedServer
 from bot.store.tokens import NewToken, create_tokens
 from tests.conftest import SIGNING_SECRET, RunningBot, gated, start_bot
 from tests.fault_fixtures import LogCapture, audit_events, captured_logs
@@ -182,7 +182,7 @@ _words = st.one_of(
 
 
 def _command_texts() -> st.SearchStrategy[str]:
-    from bot.services import build_registry
+    from bot.surface.wiring import build_registry
 
     names = sorted(spec.name for spec in build_registry().all())
     commanded = st.tuples(st.sampled_from(names), st.lists(_words, max_size=5)).map(
@@ -390,7 +390,7 @@ def test_the_fuzz_wrote_nothing_to_the_oms(fuzz_bot: tuple[RunningBot, LogCaptur
 def test_every_changing_command_needs_a_role() -> None:
     """Why the fuzz cannot write: with no policy, a command that changes the OMS needs a role
     nobody holds. A changing command without a role would make the fuzz unsafe to run."""
-    from bot.services import build_registry
+    from bot.surface.wiring import build_registry
 
     open_ones = [s.name for s in build_registry().all() if s.changes_oms and not s.role]
     assert open_ones == []

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import load_settings
-from bot.logs import (
+from bot.engine.metrics import endpoint_label, slack_method
+from bot.kit.config import load_settings
+from bot.kit.logs import (
     MASK,
     CorrelationFilter,
     JsonFormatter,
@@ -25,7 +26,6 @@ from bot.logs import (
     set_correlation_id,
     settings_secrets,
 )
-from bot.metrics import endpoint_label, slack_method
 from bot.sandbox import DEMO_PASSWORD, SandboxServer
 from tests.conftest import (
     BOT_TOKEN,
@@ -202,9 +202,9 @@ def test_forged_click_is_counted_under_a_fixed_label(bot: RunningBot) -> None:
 def test_metrics_are_served_in_socket_mode_too(
     fake_slack: FakeSlack, sandbox: SandboxServer, socket_server: object, tmp_path: Path
 ) -> None:
-    from bot.app import build_asgi_app, build_bolt_app
-    from bot.serve import ThreadedServer
-    from bot.services import create_services
+    from bot.kit.serve import ThreadedServer
+    from bot.surface.app import build_asgi_app, build_bolt_app
+    from bot.surface.wiring import create_services
     from tests.conftest import settings_for
 
     services = create_services(settings_for(fake_slack, sandbox, tmp_path / "s.db"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError
-from bot.policy import load_policy
+from bot.engine.policy import load_policy
+from bot.kit.config import ConfigError
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 
@@ -98,7 +98,7 @@ def test_policy_overrides_a_command_roles(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text("[roles]\nlead = ['U1']\n[commands]\nhistory = ['lead']\napprove = []\n")
     policy = load_policy(path)
-    from bot.services import build_registry
+    from bot.surface.wiring import build_registry
 
     registry = build_registry()
     assert policy.roles_for_command(registry.get("history")) == ("lead",)  # type: ignore[arg-type]

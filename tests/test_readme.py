@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from bot.services import build_registry
-from bot.usage import markdown_command_list
+from bot.engine.usage import markdown_command_list
+from bot.surface.wiring import build_registry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.sandbox import stores as sandbox_stores
-from bot.sandbox.stores import seed_stores
+from bot.sandbox.stores_data import seed_stores
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
 from tests.harness.fakeslack import Message

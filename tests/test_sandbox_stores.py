@@ -20,7 +20,8 @@ from bot.oms.stores import (
     set_store_flag,
 )
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
-from bot.sandbox.stores import fail_remote_write, seed_stores
+from bot.sandbox.stores import fail_remote_write
+from bot.sandbox.stores_data import seed_stores
 
 STORE = "/rest/s1/admin/productStores/STORE"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import build_asgi_app, build_bolt_app
+from bot.kit.serve import ThreadedServer
 from bot.sandbox import SandboxServer
-from bot.serve import ThreadedServer
-from bot.services import create_services
+from bot.surface.app import build_asgi_app, build_bolt_app
+from bot.surface.wiring import create_services
 from tests.conftest import BOT_TOKEN, gated, settings_for, text_of
 from tests.harness.driver import slash_command_fields
 from tests.harness.fakeslack import FakeSlack

@@ -20,7 +20,18 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot.store import Store, StoreUnavailable, approvals, audit, locks, open_store, runs, slots
+from bot.store import (
+    Store,
+    StoreUnavailable,
+    approvals,
+    audit,
+    locks,
+    open_store,
+    runs,
+    schema_version,
+    slots,
+    upgrade,
+)
 from bot.store import tokens as tokens_
 from bot.store.audit import AuditEvent
 from bot.store.migrate import PG_UPGRADE_LOCK, head_revision
@@ -60,13 +71,13 @@ def replica(store: Store) -> Iterator[Store]:
 def test_upgrade_from_empty_creates_everything_and_is_idempotent(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        assert store.schema_version() is None
-        store.upgrade()
-        assert store.schema_version() == head_revision() == "0001"
+        assert schema_version(store) is None
+        upgrade(store)
+        assert schema_version(store) == head_revision() == "0001"
         tables = set(inspect(store.engine).get_table_names())
         assert tables == set(metadata.tables) | {"alembic_version"}
-        store.upgrade()
-        assert store.schema_version() == "0001"
+        upgrade(store)
+        assert schema_version(store) == "0001"
     finally:
         store.dispose()
 
@@ -74,8 +85,8 @@ def test_upgrade_from_empty_creates_everything_and_is_idempotent(store_url: str)
 def test_concurrent_upgrades_both_succeed(store_url: str) -> None:
     stores = [open_store(store_url) for _ in range(2)]
     try:
-        race(2, lambda i: stores[i].upgrade())
-        assert [s.schema_version() for s in stores] == ["0001", "0001"]
+        race(2, lambda i: upgrade(stores[i]))
+        assert [schema_version(s) for s in stores] == ["0001", "0001"]
     finally:
         for s in stores:
             s.dispose()
@@ -103,16 +114,16 @@ def test_upgrade_waits_for_another_process_holding_the_upgrade_lock(store_url: s
         def hold() -> None:
             pg.close()  # a session's advisory locks end with it
 
-    worker = threading.Thread(target=store.upgrade)
+    worker = threading.Thread(target=upgrade, args=(store,))
     try:
         worker.start()
         time.sleep(0.3)
         assert worker.is_alive(), "upgrade did not wait for the lock"
-        assert store.schema_version() is None
+        assert schema_version(store) is None
     finally:
         hold()
         worker.join(10)
-    assert store.schema_version() == "0001"
+    assert schema_version(store) == "0001"
     store.dispose()
 
 
@@ -632,8 +643,8 @@ def test_unreachable_database_raises_store_unavailable(url: str) -> None:
     store = open_store(url)
     calls: list[Callable[[], object]] = [
         store.ping,
-        store.upgrade,
-        store.schema_version,
+        lambda: upgrade(store),
+        lambda: schema_version(store),
         lambda: audit.append(store, event(), NOW),
         lambda: audit.search(store),
         lambda: approvals.decide(store, "x", decision="approved", by="U", now=NOW),

@@ -1,5 +1,13 @@
-"""The HotWax OMS client: HTTP, HotWax shapes and errors; nothing of Slack."""
+"""The HotWax OMS client: HTTP, HotWax shapes and errors; nothing of Slack.
 
+The public names are below: the client, its errors, the order models and references, the
+classes other layers hold, and the operation modules as namespaces (`mdm.recent_logs`,
+`records.cancel_order`, `stores.list_shops`, ...). Everything else in the package (the
+transport, the session, the error conventions) is the client's own. docs/oms-api.md maps
+every operation to its endpoint and public source. The client imports only the kit.
+"""
+
+from bot.oms import jobs, loginsights, mdm, records, search, shopify, stores
 from bot.oms.client import MaargList, OmsClient
 from bot.oms.errors import (
     OmsAuthError,
@@ -8,6 +16,8 @@ from bot.oms.errors import (
     OmsRequestError,
     OmsUnavailable,
 )
+from bot.oms.jobs import Frequency, Job, JobsApi, Webhook
+from bot.oms.loginsights import FailedImport
 from bot.oms.models import (
     Order,
     OrderIdentification,
@@ -16,9 +26,16 @@ from bot.oms.models import (
     StatusChange,
     UserProfile,
 )
+from bot.oms.ordersync import OrderSync, SyncRun
 from bot.oms.refs import OrderRef, parse_order_ref
+from bot.oms.shopify import ShopifyOrder, ShopifyProxy
+from bot.oms.stores import ShopifyShop
 
 __all__ = [
+    "FailedImport",
+    "Frequency",
+    "Job",
+    "JobsApi",
     "MaargList",
     "OmsAuthError",
     "OmsBadResponse",
@@ -30,8 +47,21 @@ __all__ = [
     "OrderIdentification",
     "OrderItem",
     "OrderRef",
+    "OrderSync",
     "PaymentPreference",
+    "ShopifyOrder",
+    "ShopifyProxy",
+    "ShopifyShop",
     "StatusChange",
+    "SyncRun",
     "UserProfile",
+    "Webhook",
+    "jobs",
+    "loginsights",
+    "mdm",
     "parse_order_ref",
+    "records",
+    "search",
+    "shopify",
+    "stores",
 ]

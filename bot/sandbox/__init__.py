@@ -1,4 +1,9 @@
-"""The embedded HotWax OMS simulator: OFBiz /api and Maarg /rest/s1 on one port."""
+"""The embedded HotWax OMS simulator: OFBiz /api and Maarg /rest/s1 on one port.
+
+It behaves as HotWax does where the bot relies on it (each behaviour with its source in
+docs/oms-api.md), seeded with one scenario per runbook branch. The console, the tests and
+the benchmarks run against it. It imports only the kit: never the client it stands in for.
+"""
 
 from bot.sandbox.data import (
     CONTACT_MECH_ERROR,

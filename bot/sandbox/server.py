@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from bot.kit.serve import ThreadedServer, bind
 from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENARIOS
 from bot.sandbox.jobs import jobs_routes
 from bot.sandbox.maarg import maarg_routes
@@ -24,7 +25,6 @@ from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.stores import stores_routes
 from bot.sandbox.sync import sync_routes
-from bot.serve import ThreadedServer, bind
 
 _START_TIMEOUT = 10.0
 

@@ -39,7 +39,7 @@ from bot.sandbox.records import (
     StatusRecord,
 )
 from bot.sandbox.shapes import epoch_ms, lookup_row
-from bot.sandbox.stores import StoresData, seed_stores
+from bot.sandbox.stores_data import StoresData, seed_stores
 
 FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
 ORDER_STATUSES = (

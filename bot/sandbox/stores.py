@@ -1,4 +1,4 @@
-"""Product stores, Shopify shops and their SystemMessageRemotes in the simulated OMS.
+"""Routes for product stores, Shopify shops and their SystemMessageRemotes in the simulated OMS.
 
 Shapes follow the reference (runbook 3): shops are a Maarg entity list; a remote's PUT
 answers nothing useful; a product store is read and written whole, and a PUT missing any
@@ -9,95 +9,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.sandbox.stores_data import ACCESS_SCOPES, STORE_FIELDS, YN_FIELDS
+from bot.sandbox.web import current_user, maarg_error, maarg_unauthorized, parse_int
+
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
 
-DEMO_STORE = "STORE"
-ACCESS_SCOPES = ("SHOP_NO_ACCESS", "SHOP_READ_ACCESS", "SHOP_RW_ACCESS", "SHOP_READ_WRITE_ACCESS")
-# The fields a product store record carries; a PUT must send every one of them.
-STORE_FIELDS = (
-    "productStoreId",
-    "storeName",
-    "companyName",
-    "enableBrokering",
-    "allowSplit",
-    "reserveInventory",
-    "autoApproveOrder",
-    "orderNumberPrefix",
-    "daysToCancelNonPay",
-    "productIdentifierEnumId",
-)
-_YN_FIELDS = ("enableBrokering", "allowSplit", "reserveInventory", "autoApproveOrder")
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass
-class StoresData:
-    """Shops, remotes and product stores, plus the knob that fails chosen writes."""
-
-    shops: dict[str, dict[str, Any]] = field(default_factory=dict)
-    remotes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    product_stores: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # remote id -> the error a PUT on it answers (tests: a rollback failing halfway).
-    failing_remote_writes: dict[str, str] = field(default_factory=dict)
-
-    def remote_of(self, shop_id: str) -> dict[str, Any] | None:
-        return next((r for r in self.remotes.values() if r["internalId"] == shop_id), None)
-
-
-def seed_stores() -> StoresData:
-    data = StoresData()
-    for shop_id, name, shopify_id in (
-        ("10000", "Demo Shop US", "60123456789"),
-        ("10001", "Demo Shop CA", "60123456790"),
-    ):
-        data.shops[shop_id] = {
-            "shopId": shop_id,
-            "shopifyShopId": shopify_id,
-            "myshopifyDomain": f"demo-{shop_id}.myshopify.com",
-            "name": name,
-            "productStoreId": DEMO_STORE,
-            "isEnabled": "Y",
-        }
-        remote_id = f"SHOP_CONFIG_{shop_id}"
-        data.remotes[remote_id] = {
-            "systemMessageRemoteId": remote_id,
-            "description": f"Shopify {name}",
-            "sendUrl": f"https://demo-{shop_id}.myshopify.com/admin/api/2024-07",
-            "remoteId": shopify_id,
-            "remoteIdType": "SHOPIFY_SHOP_ID",
-            "internalId": shop_id,
-            "internalIdType": "SHOPIFY_SHOP",
-            "accessScopeEnumId": "SHOP_RW_ACCESS",
-            "authHeaderName": "X-Shopify-Access-Token",
-        }
-    data.product_stores[DEMO_STORE] = {
-        "productStoreId": DEMO_STORE,
-        "storeName": "Demo Store",
-        "companyName": "Demo Company",
-        "enableBrokering": "Y",
-        "allowSplit": "Y",
-        "reserveInventory": "Y",
-        "autoApproveOrder": "N",
-        "orderNumberPrefix": "DS",
-        "daysToCancelNonPay": 30,
-        "productIdentifierEnumId": "SHOPIFY_PRODUCT_SKU",
-    }
-    # A second store without shops, so "which store" matters.
-    data.product_stores["OUTLET"] = {
-        **data.product_stores[DEMO_STORE],
-        "productStoreId": "OUTLET",
-        "storeName": "Outlet Store",
-        "orderNumberPrefix": "OS",
-    }
-    return data
 
 
 def set_access_scope(state: SandboxState, remote_id: str, scope: str) -> None:
@@ -131,9 +55,6 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
 
 
 def stores_routes(state: SandboxState) -> list[Route]:
-    # Imported here: bot.sandbox.web imports the state module, which holds this module's data.
-    from bot.sandbox.web import current_user, maarg_error, maarg_unauthorized, parse_int
-
     def page(request: Request, rows: list[dict[str, Any]]) -> Response:
         try:
             size = parse_int(request.query_params.get("pageSize"), "pageSize", 20) or 20
@@ -213,7 +134,7 @@ def stores_routes(state: SandboxState) -> list[Route]:
             return maarg_error(
                 400, f"The product store record is incomplete: missing {', '.join(missing)}"
             )
-        bad = [f for f in _YN_FIELDS if body.get(f) not in ("Y", "N")]
+        bad = [f for f in YN_FIELDS if body.get(f) not in ("Y", "N")]
         if bad:
             return maarg_error(400, f"{', '.join(bad)} must be Y or N")
         with state.lock:

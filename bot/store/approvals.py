@@ -7,6 +7,7 @@ number of replicas change a request at most once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ from sqlalchemy import ColumnElement, select
 from bot.store.db import Store
 from bot.store.schema import approvals
 from bot.store.sql import RowLike, dump, load, load_dict
+
+# How many recent requests of one action `latest_approval` looks through.
+LATEST_SCAN = 200
 
 ApprovalState = Literal["pending", "approved", "denied", "expired", "stale", "executed", "failed"]
 
@@ -173,6 +177,28 @@ def expire_due(store: Store, *, now: float) -> list[Approval]:
             .returning(*approvals.c)
         ).all()
     return sorted((_approval(row._mapping) for row in rows), key=lambda a: a.created_at)
+
+
+def latest_approval(
+    store: Store,
+    action: str,
+    matches: Callable[[dict[str, Any]], bool],
+    *,
+    states: tuple[str, ...] | None = None,
+) -> Approval | None:
+    """The newest request for `action` whose parameters `matches` accepts (looking through
+    the newest LATEST_SCAN requests of that action)."""
+    query = select(approvals).where(approvals.c.action == action)
+    if states is not None:
+        query = query.where(approvals.c.state.in_(list(states)))
+    query = query.order_by(approvals.c.created_at.desc(), approvals.c.id).limit(LATEST_SCAN)
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        found = _approval(row._mapping)
+        if matches(found.params):
+            return found
+    return None
 
 
 def _transition(store: Store, *conditions: ColumnElement[bool], **values: Any) -> Approval | None:

@@ -99,6 +99,18 @@ def search(
     return [_event(row, keys.get(row.id, ())) for row in rows]
 
 
+def run_events(store: Store, run_id: str, kind: str) -> list[AuditEvent]:
+    """Every event of `kind` recorded for a run, oldest first (a run's snapshot, its writes)."""
+    query = (
+        select(audit_events)
+        .where(audit_events.c.run_id == run_id, audit_events.c.kind == kind)
+        .order_by(audit_events.c.at, audit_events.c.id)
+    )
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
+    return [_event(row, ()) for row in rows]
+
+
 def _order_keys(conn: Connection, event_ids: list[int]) -> dict[int, tuple[str, ...]]:
     if not event_ids:
         return {}

@@ -91,18 +91,6 @@ class Store:
     async def aping(self) -> None:
         await asyncio.to_thread(self.ping)
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration (safe when several replicas start at once)."""
-        from bot.store.migrate import upgrade
-
-        upgrade(self)
-
-    def schema_version(self) -> str | None:
-        """The applied migration revision, None for an empty database."""
-        from bot.store.migrate import current_revision
-
-        return current_revision(self)
-
     def dispose(self) -> None:
         self.engine.dispose()
 

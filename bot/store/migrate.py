@@ -38,13 +38,15 @@ def head_revision() -> str | None:
 
 
 def current_revision(store: Store) -> str | None:
+    """The applied migration revision, None for an empty database."""
     with store.guard(), store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(store: Store) -> None:
-    """`alembic upgrade head`, holding a database-wide lock so replicas starting together take
-    turns: the second one finds the schema current and does nothing."""
+    """Bring the schema to the newest migration (`alembic upgrade head`), holding a
+    database-wide lock so replicas starting together take turns: the second one finds the
+    schema current and does nothing."""
     with _in_process, store.guard(), store.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # Session-level lock: survives the commits Alembic makes, released below.

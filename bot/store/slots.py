@@ -1,5 +1,6 @@
-"""Digest slots: each (schedule, slot time) is claimed by one replica with a lease and finished
-once; a replica that dies holding a claim loses it when the lease runs out."""
+"""Scheduled slots (one digest due at 08:00 on one day): each (schedule, slot time) is
+claimed by one replica with a lease and finished once; a replica that dies holding a claim
+loses it when the lease runs out."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ SlotState = Literal["claimed", "posted", "failed", "missed"]
 
 
 @dataclass(frozen=True)
-class DigestSlot:
+class SlotRecord:
     schedule_id: str
     slot_time: float
     state: str
@@ -106,7 +107,7 @@ def finish_slot(
     return changed == 1
 
 
-def get_slot(store: Store, schedule_id: str, slot_time: float) -> DigestSlot | None:
+def get_slot(store: Store, schedule_id: str, slot_time: float) -> SlotRecord | None:
     with store.begin() as conn:
         row = conn.execute(
             select(digest_slots).where(
@@ -116,7 +117,7 @@ def get_slot(store: Store, schedule_id: str, slot_time: float) -> DigestSlot | N
     return None if row is None else _slot(row)
 
 
-def last_slots(store: Store, schedule_id: str, limit: int = 2) -> list[DigestSlot]:
+def last_slots(store: Store, schedule_id: str, limit: int = 2) -> list[SlotRecord]:
     """The schedule's latest slots, newest first (for "last run" in `/oms digest`)."""
     with store.begin() as conn:
         rows = conn.execute(
@@ -128,8 +129,8 @@ def last_slots(store: Store, schedule_id: str, limit: int = 2) -> list[DigestSlo
     return [_slot(row) for row in rows]
 
 
-def _slot(row: Row[Any]) -> DigestSlot:
-    return DigestSlot(
+def _slot(row: Row[Any]) -> SlotRecord:
+    return SlotRecord(
         schedule_id=row.schedule_id,
         slot_time=row.slot_time,
         state=row.state,

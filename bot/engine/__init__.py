@@ -1,0 +1,100 @@
+"""The engine: runs and their progress, buttons, approvals, audit, policy, the /oms grammar,
+tasks, metrics and the scheduler with its slot claims.
+
+This module is the ONE public face of the engine: runbooks in `handlers/` import from here
+and from nowhere else in it. The engine imports the kit, the OMS client and the store; it
+never imports the Slack surface or the runbooks.
+"""
+
+from bot.engine.audit import EventKind
+from bot.engine.contract import (
+    ActionSpec,
+    ApprovalDesk,
+    Arg,
+    Buttons,
+    ButtonSpec,
+    Click,
+    CommandIndex,
+    CommandSpec,
+    Flag,
+    Invocation,
+    NotConfigured,
+    ParsedCommand,
+    Runs,
+    Toolbox,
+    UsageError,
+)
+from bot.engine.dangerous import Approved, DangerousAction, Preview, PreviewLine, run_approved
+from bot.engine.policy import Limits, Policy, Stores
+from bot.engine.provides import Provides
+from bot.engine.scheduled import (
+    SYSTEM_ACTOR,
+    ScheduledPost,
+    Slot,
+    SlotResult,
+    post_note,
+    record_post,
+)
+from bot.engine.schedules import Schedule
+from bot.engine.steps import (
+    Failure,
+    OrderBusy,
+    Outcome,
+    Runbook,
+    RunContext,
+    Step,
+    StepFailed,
+    StepSkipped,
+)
+from bot.engine.usage import command_help, help_list
+from bot.store.approvals import Approval
+from bot.store.audit import AuditEvent
+from bot.store.runs import RunRecord
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "ActionSpec",
+    "Approval",
+    "ApprovalDesk",
+    "Approved",
+    "Arg",
+    "AuditEvent",
+    "ButtonSpec",
+    "Buttons",
+    "Click",
+    "CommandIndex",
+    "CommandSpec",
+    "DangerousAction",
+    "EventKind",
+    "Failure",
+    "Flag",
+    "Invocation",
+    "Limits",
+    "NotConfigured",
+    "OrderBusy",
+    "Outcome",
+    "ParsedCommand",
+    "Policy",
+    "Preview",
+    "PreviewLine",
+    "Provides",
+    "RunContext",
+    "RunRecord",
+    "Runbook",
+    "Runs",
+    "Schedule",
+    "ScheduledPost",
+    "Slot",
+    "SlotResult",
+    "Step",
+    "StepFailed",
+    "StepSkipped",
+    "Stores",
+    "Toolbox",
+    "UsageError",
+    "command_help",
+    "help_list",
+    "post_note",
+    "record_post",
+    "run_approved",
+]

@@ -1,0 +1,104 @@
+"""Dangerous actions: what a runbook declares for the two-person rule (bot/engine/approvals.py).
+
+A `DangerousAction` says, for its parameters, what will happen (`summary`), what it means
+for operations (`consequences`), what it would change read live from the OMS (`preview`),
+and how to start it once approved (`execute`, usually `run_approved(runbook)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine.contract import Toolbox
+from bot.engine.policy import DEFAULT_APPROVER_ROLE
+from bot.kit.reply import Replier
+from bot.store.approvals import Approval
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    what: str
+    current: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an action would change, read from the live OMS."""
+
+    lines: tuple[PreviewLine, ...]
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "lines": [[ln.what, ln.current, ln.new] for ln in self.lines],
+            "notes": list(self.notes),
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Preview:
+        return Preview(
+            lines=tuple(PreviewLine(*row) for row in data.get("lines", [])),
+            notes=tuple(data.get("notes", [])),
+        )
+
+    def digest(self) -> str:
+        # Only the state (current -> new) is bound; wording of notes may change freely.
+        return digest([[ln.what, ln.current, ln.new] for ln in self.lines])
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Approved:
+    """An approved request about to execute."""
+
+    approval: Approval
+    approver: str
+    client: AsyncWebClient
+    reply: Replier  # answers the requester where they asked
+    tools: Toolbox
+
+
+@dataclass(frozen=True)
+class DangerousAction:
+    name: str
+    # "Approve orders 10005, 10006": what will happen, in a few words.
+    summary: Callable[[dict[str, Any]], str]
+    # What it means for operations, in plain words.
+    consequences: Callable[[dict[str, Any]], str]
+    preview: Callable[[Toolbox, dict[str, Any]], Awaitable[Preview]]
+    # Starts the work (usually a run) and returns its run id; None when it could not start
+    # (an order is busy), after telling the requester why.
+    execute: Callable[[Approved], Awaitable[str | None]]
+    # Roles that approve it when the policy names none. None: only dangerous if the policy
+    # says so (the policy's [approvals.actions] lists it).
+    default_roles: tuple[str, ...] | None = (DEFAULT_APPROVER_ROLE,)
+
+
+def run_approved(runbook: str) -> Callable[[Approved], Awaitable[str | None]]:
+    """The usual execution of an approved action: start `runbook` with the approved
+    parameters, as the approver, where it was asked, reporting in the request's thread."""
+
+    async def execute(approved: Approved) -> str | None:
+        approval = approved.approval
+        run = await approved.tools.runs.try_start(
+            runbook,
+            approval.params,
+            actor=approved.approver,
+            channel_id=approval.requested_channel,
+            client=approved.client,
+            reply=approved.reply,
+            notify=[(approval.approvals_channel, approval.request_message_ts)],
+        )
+        return run.id if run else None
+
+    return execute

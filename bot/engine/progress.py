@@ -1,0 +1,120 @@
+"""A run's progress message: the checklist of its steps, its state, and its buttons.
+
+The run engine renders it when the run starts, after every step, and at the end; a failed or
+interrupted run gets a Resume button that continues from the first unfinished step.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bot.engine.contract import Buttons, ButtonSpec
+from bot.engine.steps import Outcome, Runbook
+from bot.kit.blocks import Block, Message, actions, context, escape, header, section
+from bot.store.runs import RunRecord, StepRecord
+
+RESUME_ACTION = "run.resume"
+STEP_ICONS = {
+    "pending": ":white_circle:",
+    "running": ":hourglass_flowing_sand:",
+    "done": ":white_check_mark:",
+    "failed": ":x:",
+    "skipped": ":fast_forward:",
+}
+
+
+def state_words(run: RunRecord) -> str:
+    return {
+        "done": "finished",
+        "failed": "failed",
+        "interrupted": "interrupted",
+        "running": "running",
+    }.get(run.state, run.state)
+
+
+def run_summary(run: RunRecord, outcome: Outcome | None) -> Message:
+    """The one-section result posted where else the run reports (an approval's thread)."""
+    return Message(
+        text=f"{run.title}: {state_words(run)}",
+        blocks=[
+            section(
+                f"*{escape(run.title)}*: {state_words(run)}"
+                + (f"\n{escape(outcome.summary)}" if outcome else "")
+            )
+        ],
+    )
+
+
+def _step_lines(steps: list[StepRecord], now: float) -> list[str]:
+    lines = []
+    for step in steps:
+        line = f"{STEP_ICONS.get(step.state, '•')} {escape(step.name)}"
+        if step.started_at:
+            end = step.finished_at or now
+            line += f"  _{end - step.started_at:.1f}s_"
+        if step.detail:
+            line += f"\n      {escape(step.detail)}"
+        lines.append(line)
+    return lines
+
+
+def _state_block(run: RunRecord, steps: list[StepRecord], outcome: Outcome | None) -> list[Block]:
+    if run.state == "done" and outcome is not None:
+        return [section(f":white_check_mark: {escape(outcome.summary)}")]
+    if run.state == "failed":
+        blocks = [
+            section(
+                f":x: The run stopped: {escape(run.error or 'a step failed')}"
+                "\nResume retries what failed and what did not run; steps check the OMS "
+                "first, so nothing is done twice."
+            )
+        ]
+        if outcome is not None:
+            blocks.append(section(escape(outcome.summary)))
+        return blocks
+    if run.state == "interrupted":
+        first = next((s for s in steps if s.state not in ("done", "skipped")), None)
+        where = f" during “{escape(first.name)}”" if first else ""
+        return [
+            section(
+                f":warning: Interrupted{where}: the bot stopped before the run finished. "
+                "Resume continues from the first unfinished step; steps check the OMS "
+                "first, so nothing is written twice."
+            )
+        ]
+    return []
+
+
+async def render_run(
+    run: RunRecord,
+    steps: list[StepRecord],
+    outcome: Outcome | None,
+    runbook: Runbook | None,
+    buttons: Buttons,
+) -> Message:
+    """The progress message of `run` as it stands; `buttons` issues its button tokens."""
+    now = time.time()
+    blocks: list[Block] = [header(run.title), section("\n".join(_step_lines(steps, now)))]
+    blocks += _state_block(run, steps, outcome)
+    state = state_words(run)
+    elapsed = (run.finished_at or now) - run.created_at
+    blocks.append(
+        context(f"Run `{run.id[:8]}` · started by <@{run.requested_by}> · {state} · {elapsed:.1f}s")
+    )
+    specs: list[ButtonSpec] = list(outcome.buttons) if outcome is not None else []
+    if run.state in ("failed", "interrupted") and runbook is not None:
+        specs.append(
+            ButtonSpec(
+                "Resume",
+                RESUME_ACTION,
+                {"run_id": run.id, "order_keys": list(run.order_keys)},
+                style="primary",
+                allowed_role=runbook.role,
+            )
+        )
+    if specs:
+        _, elements = await buttons.buttons(
+            specs, created_by=run.requested_by, channel_id=run.channel_id
+        )
+        blocks.append(actions(elements))
+    return Message(text=f"{run.title}: {state}", blocks=blocks)

@@ -1,0 +1,21 @@
+"""What one runbook module adds to the bot: its commands, runbooks, buttons, dangerous actions
+and scheduled posts. A module declares one `PROVIDES`; the Slack surface finds every one in
+`handlers/` and registers it, so nothing is registered by hand (bot/surface/discovery.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.engine.contract import ActionSpec, CommandSpec
+from bot.engine.dangerous import DangerousAction
+from bot.engine.scheduled import ScheduledPost
+from bot.engine.steps import Runbook
+
+
+@dataclass(frozen=True)
+class Provides:
+    commands: tuple[CommandSpec, ...] = ()
+    runbooks: tuple[Runbook, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    dangerous: tuple[DangerousAction, ...] = ()
+    scheduled: tuple[ScheduledPost, ...] = ()

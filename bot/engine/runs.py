@@ -1,0 +1,510 @@
+"""The run engine: a runbook is a named list of steps, run with one live progress message.
+
+A run is recorded before its first step, takes a lease on each order it touches (so a second
+run on a busy order is refused with who holds it), posts a checklist message and updates it
+as steps finish, and closes with the result and any next-step buttons. A heartbeat keeps the
+run's and the locks' leases alive; a run whose heartbeat stops (the process died) is marked
+interrupted by the next sweep, and its message gets a Resume button that continues from the
+first unfinished step. Steps read the OMS before they write, so resuming never repeats a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine.audit import EventKind
+from bot.engine.contract import ActionSpec, Click, NotConfigured
+from bot.engine.progress import RESUME_ACTION, render_run, run_summary
+from bot.engine.steps import (
+    Failure,
+    OrderBusy,
+    Outcome,
+    Runbook,
+    RunContext,
+    Step,
+    StepFailed,
+    StepSkipped,
+)
+from bot.kit.blocks import Message, context, error_message
+from bot.kit.reply import Replier
+from bot.oms import OmsError
+from bot.store import StoreUnavailable
+from bot.store import locks as lock_store
+from bot.store import runs as run_store
+from bot.store.audit import AuditEvent
+from bot.store.runs import RunRecord, StepRecord
+
+if TYPE_CHECKING:
+    from bot.engine.host import Host
+
+log = logging.getLogger(__name__)
+
+StepState = Literal["pending", "running", "done", "failed", "skipped"]
+RunEnd = Literal["done", "failed"]
+NOTIFY_KEY = "_notify"  # run parameter: where else to post the result (an approval thread)
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    text: str
+    code: str | None = None
+
+
+def _combined(failures: list[StepFailure]) -> Failure | None:
+    """The run's failure: every failed step's text (a batch may fail several), their codes."""
+    if not failures:
+        return None
+    return Failure(
+        "; ".join(f.text for f in failures), frozenset(f.code for f in failures if f.code)
+    )
+
+
+class RunEngine:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.runbooks: dict[str, Runbook] = {}
+
+    @property
+    def lease(self) -> float:
+        return self.host.run_lease
+
+    def add(self, runbook: Runbook) -> None:
+        if runbook.name in self.runbooks:
+            raise ValueError(f"runbook {runbook.name!r} registered twice")
+        self.runbooks[runbook.name] = runbook
+
+    def action_specs(self) -> list[ActionSpec]:
+        return [
+            ActionSpec(
+                name=RESUME_ACTION,
+                handler=self._on_resume,
+                pressed_note=lambda c: f"Resumed by <@{c.user_id}>",
+            )
+        ]
+
+    # ---- starting and resuming ----------------------------------------------------------
+
+    async def start(
+        self,
+        runbook_name: str,
+        params: dict[str, Any],
+        *,
+        actor: str,
+        channel_id: str,
+        client: AsyncWebClient,
+        reply: Replier,
+        notify: list[tuple[str, str | None]] | None = None,
+    ) -> RunRecord:
+        """Record the run, take its order leases, post the checklist, run it in a task."""
+        runbook = self.runbooks[runbook_name]
+        run_id = uuid.uuid4().hex
+        keys = runbook.order_keys(params)
+        now = time.time()
+        title = runbook.title(params)
+        holder = await asyncio.to_thread(
+            lock_store.acquire,
+            self.host.store,
+            keys,
+            run_id=run_id,
+            holder=actor,
+            what=title,
+            now=now,
+            lease=self.lease,
+        )
+        if holder is not None:
+            raise OrderBusy(holder)
+        steps = runbook.steps(params)
+        if notify:
+            # Kept with the run, so a resumed run still reports where the first one would.
+            params = {**params, NOTIFY_KEY: [list(target) for target in notify]}
+        try:
+            run = await asyncio.to_thread(
+                run_store.create_run,
+                self.host.store,
+                run_id=run_id,
+                runbook=runbook.name,
+                title=title,
+                params=params,
+                order_keys=keys,
+                requested_by=actor,
+                channel_id=channel_id,
+                response_url=reply.response_url,
+                owner=self.instance_id,
+                step_names=[s.name for s in steps],
+                now=now,
+            )
+        except StoreUnavailable:
+            await asyncio.to_thread(lock_store.release, self.host.store, run_id)
+            raise
+        await self._audit_run(run, actor, "started", f"started {title}")
+        ts = await self._post(run, await self._steps(run.id), client, reply)
+        if ts:
+            await asyncio.to_thread(run_store.set_message, self.host.store, run.id, ts)
+        self.host.tasks.spawn(
+            self._execute(run.id, actor, client, reply, notify or []), name=f"run {title}"
+        )
+        return run
+
+    async def try_start(
+        self,
+        runbook_name: str,
+        params: dict[str, Any],
+        *,
+        actor: str,
+        channel_id: str,
+        client: AsyncWebClient,
+        reply: Replier,
+        notify: list[tuple[str, str | None]] | None = None,
+    ) -> RunRecord | None:
+        """`start`, telling the user who holds the order instead when it is busy."""
+        try:
+            return await self.start(
+                runbook_name,
+                params,
+                actor=actor,
+                channel_id=channel_id,
+                client=client,
+                reply=reply,
+                notify=notify,
+            )
+        except OrderBusy as busy:
+            await reply.safe_ephemeral(busy.message())
+            return None
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        return await asyncio.to_thread(run_store.get_run, self.host.store, run_id)
+
+    async def _on_resume(self, click: Click) -> None:
+        await self.resume(
+            click.params["run_id"], actor=click.user_id, client=click.client, reply=click.reply
+        )
+
+    async def resume(
+        self, run_id: str, *, actor: str, client: AsyncWebClient, reply: Replier
+    ) -> None:
+        run = await asyncio.to_thread(run_store.get_run, self.host.store, run_id)
+        if run is None:
+            await reply.safe_ephemeral(Message(text=f"Run {run_id} no longer exists."))
+            return
+        holder = await asyncio.to_thread(
+            lock_store.acquire,
+            self.host.store,
+            list(run.order_keys),
+            run_id=run.id,
+            holder=actor,
+            what=run.title,
+            now=time.time(),
+            lease=self.lease,
+        )
+        if holder is not None:
+            await reply.safe_ephemeral(OrderBusy(holder).message())
+            return
+        won = await asyncio.to_thread(
+            run_store.claim_for_resume, self.host.store, run.id, self.instance_id, time.time()
+        )
+        if not won:
+            await reply.safe_ephemeral(
+                Message(text=f"“{run.title}” is not waiting to be resumed (it is {run.state}).")
+            )
+            return
+        await self._audit_run(run, actor, "resumed", f"resumed {run.title}")
+        notify = [(str(c), str(t) if t else None) for c, t in run.params.get(NOTIFY_KEY, [])]
+        self.host.tasks.spawn(
+            self._execute(run.id, actor, client, reply, notify), name=f"resume {run.title}"
+        )
+
+    # ---- running ------------------------------------------------------------------------
+
+    async def _execute(
+        self,
+        run_id: str,
+        actor: str,
+        client: AsyncWebClient,
+        reply: Replier,
+        notify: list[tuple[str, str | None]],
+    ) -> None:
+        store = self.host.store
+        beat = asyncio.get_running_loop().create_task(self._heartbeat(run_id))
+        run: RunRecord | None = None
+        started = time.monotonic()
+        try:
+            run = await asyncio.to_thread(run_store.get_run, store, run_id)
+            assert run is not None
+            runbook = self.runbooks[run.runbook]
+            # The correlation id comes with the context of the command or click that started it.
+            log.info(
+                "run %s (%s) executing",
+                run_id,
+                run.runbook,
+                extra={"run_id": run_id, "runbook": run.runbook},
+            )
+            ctx = RunContext(run=run, tools=self.host, actor=actor)
+            steps = runbook.steps(run.params)
+            records = await asyncio.to_thread(run_store.get_steps, store, run_id)
+            failures: list[StepFailure] = []
+            for idx, step in enumerate(steps):
+                if records[idx].state in ("done", "skipped"):
+                    continue
+                failed = await self._run_step(ctx, idx, step, client, reply)
+                if failed is not None:
+                    failures.append(failed)
+                    if step.stop_on_failure:
+                        break
+            failure = _combined(failures)
+            outcome = None
+            if failure is None and runbook.outcome is not None:
+                outcome = await runbook.outcome(ctx)
+            elif failure is not None and runbook.on_failure is not None:
+                outcome = await runbook.on_failure(ctx, failure)
+            state: RunEnd = "failed" if failure else "done"
+            await asyncio.to_thread(
+                run_store.finish_run,
+                store,
+                run_id,
+                state=state,
+                result={"summary": outcome.summary} if outcome else None,
+                error=failure.text if failure else None,
+                now=time.time(),
+            )
+            await asyncio.to_thread(lock_store.release, store, run_id)
+            final = await asyncio.to_thread(run_store.get_run, store, run_id)
+            assert final is not None
+            await self._finish_message(final, runbook, outcome, client, reply, notify)
+            await self._audit_run(
+                final,
+                actor,
+                "ok" if state == "done" else "failed",
+                outcome.summary if outcome else (failure.text if failure else state),
+            )
+            self._finished(final, state, time.monotonic() - started)
+        except StoreUnavailable as exc:
+            # The run's state cannot be written; stop here. Once the database is back the
+            # sweep marks it interrupted and its message offers Resume.
+            log.error("run %s stopped: %s", run_id, exc)
+            await reply.safe_ephemeral(
+                error_message(
+                    "The run stopped: the bot's database is unavailable",
+                    str(exc),
+                    "Nothing more will be changed. When the database is back, the run's "
+                    "message shows it as interrupted with a Resume button.",
+                )
+            )
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _run_step(
+        self, ctx: RunContext, idx: int, step: Step, client: AsyncWebClient, reply: Replier
+    ) -> StepFailure | None:
+        """Run one step; return its failure, or None when it succeeded or was skipped."""
+        store = self.host.store
+        run_id = ctx.run.id
+        await asyncio.to_thread(
+            run_store.set_step, store, run_id, idx, state="running", now=time.time()
+        )
+        await self._update(run_id, client, reply)
+        failure: StepFailure | None = None
+        state: StepState
+        ctx.progress_hook = lambda note: self._step_progress(run_id, idx, note, client, reply)
+        try:
+            detail = await step.run(ctx)
+            state = "done"
+        except StepSkipped as skip:
+            detail, state = skip.detail, "skipped"
+        except StepFailed as exc:
+            detail, state, failure = str(exc), "failed", StepFailure(str(exc), exc.code)
+        except NotConfigured as exc:
+            detail, state, failure = str(exc), "failed", StepFailure(str(exc))
+        except OmsError as exc:
+            detail = f"The OMS call “{exc.operation}” failed: {exc.message}"
+            state, failure = "failed", StepFailure(detail)
+        except Exception:
+            log.exception("step %r of run %s crashed", step.name, run_id)
+            detail = "oms-bot hit an internal error in this step; the details are logged."
+            state, failure = "failed", StepFailure(detail)
+        await asyncio.to_thread(
+            run_store.set_step, store, run_id, idx, state=state, detail=detail, now=time.time()
+        )
+        await self._update(run_id, client, reply)
+        return failure
+
+    async def _heartbeat(self, run_id: str) -> None:
+        store = self.host.store
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                now = time.time()
+                alive = await asyncio.to_thread(
+                    run_store.heartbeat, store, run_id, self.instance_id, now
+                )
+                if alive:
+                    await asyncio.to_thread(
+                        lock_store.renew, store, run_id, now=now, lease=self.lease
+                    )
+            except StoreUnavailable as exc:
+                log.warning("heartbeat of run %s failed: %s", run_id, exc)
+
+    # ---- interrupted runs ---------------------------------------------------------------
+
+    async def sweep(self, client: AsyncWebClient) -> list[RunRecord]:
+        """Mark runs whose process died as interrupted and offer Resume on their message."""
+        stale = await asyncio.to_thread(
+            run_store.interrupt_stale, self.host.store, now=time.time(), lease=self.lease
+        )
+        for run in stale:
+            await self._audit_run(
+                run, "system", "interrupted", f"{run.title} was interrupted (its process stopped)"
+            )
+            reply = Replier(
+                client,
+                channel_id=run.channel_id,
+                user_id=run.requested_by,
+                response_url=None,
+                session=self.host.http_session(),
+            )
+            runbook = self.runbooks.get(run.runbook)
+            message = await render_run(
+                run, await self._steps(run.id), None, runbook, self.host.actions
+            )
+            try:
+                if run.message_ts:
+                    await reply.update(run.message_ts, message)
+                else:
+                    await reply.post(message)
+            except SlackApiError as exc:
+                log.warning(
+                    "could not show run %s as interrupted: %s", run.id, exc.response.get("error")
+                )
+        return stale
+
+    # ---- the message ----------------------------------------------------------------------
+
+    async def _steps(self, run_id: str) -> list[StepRecord]:
+        return await asyncio.to_thread(run_store.get_steps, self.host.store, run_id)
+
+    async def _post(
+        self, run: RunRecord, steps: list[StepRecord], client: AsyncWebClient, reply: Replier
+    ) -> str | None:
+        message = await render_run(run, steps, None, self.runbooks[run.runbook], self.host.actions)
+        try:
+            return await reply.post(message)
+        except SlackApiError as exc:
+            log.info(
+                "cannot post in %s (%s); progress goes to the user",
+                run.channel_id,
+                exc.response.get("error"),
+            )
+            await reply.safe_ephemeral(
+                Message(
+                    text=message.text,
+                    blocks=[
+                        *message.blocks,
+                        context(
+                            "I cannot post in this channel (invite me with `/invite`); "
+                            "you will get the result here."
+                        ),
+                    ],
+                )
+            )
+            return None
+
+    async def _update(self, run_id: str, client: AsyncWebClient, reply: Replier) -> None:
+        run = await asyncio.to_thread(run_store.get_run, self.host.store, run_id)
+        if run is None or not run.message_ts:
+            return
+        message = await render_run(
+            run, await self._steps(run_id), None, self.runbooks[run.runbook], self.host.actions
+        )
+        try:
+            await reply.update(run.message_ts, message)
+        except SlackApiError as exc:
+            log.warning("progress update of run %s failed: %s", run_id, exc.response.get("error"))
+
+    async def _finish_message(
+        self,
+        run: RunRecord,
+        runbook: Runbook,
+        outcome: Outcome | None,
+        client: AsyncWebClient,
+        reply: Replier,
+        notify: list[tuple[str, str | None]],
+    ) -> None:
+        message = await render_run(
+            run, await self._steps(run.id), outcome, runbook, self.host.actions
+        )
+        delivered = False
+        if run.message_ts:
+            try:
+                await reply.update(run.message_ts, message)
+                delivered = True
+            except SlackApiError as exc:
+                log.warning(
+                    "final update of run %s failed (%s); posting it anew",
+                    run.id,
+                    exc.response.get("error"),
+                )
+        if not delivered:
+            try:
+                await reply.post(message)
+                delivered = True
+            except SlackApiError:
+                delivered = await reply.safe_ephemeral(message)
+        if not delivered:
+            # Slack refused every way to show the result: the audit must say so, or the
+            # trail would read as if the requester had seen it.
+            await self._audit_run(
+                run, "system", "failed", f"the result of {run.title} could not be shown in Slack"
+            )
+        summary = run_summary(run, outcome)
+        for channel, thread_ts in notify:
+            try:
+                await client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, text=summary.text, blocks=summary.blocks
+                )
+            except SlackApiError as exc:
+                log.warning("could not notify %s: %s", channel, exc.response.get("error"))
+
+    async def _audit_run(self, run: RunRecord, actor: str, outcome: str, summary: str) -> None:
+        await self.host.audit.record(
+            AuditEvent(
+                kind=EventKind.RUN,
+                actor=actor,
+                outcome=outcome,
+                summary=summary[:300],
+                channel_id=run.channel_id,
+                command=run.title,
+                run_id=run.id,
+                order_keys=tuple(run.order_keys),
+                message_channel=run.channel_id,
+                message_ts=run.message_ts,
+            )
+        )
+
+    async def _step_progress(
+        self, run_id: str, idx: int, detail: str, client: AsyncWebClient, reply: Replier
+    ) -> None:
+        await asyncio.to_thread(run_store.set_step_detail, self.host.store, run_id, idx, detail)
+        await self._update(run_id, client, reply)
+
+    def _finished(self, run: RunRecord, state: RunEnd, seconds: float) -> None:
+        """Log and count a run's end (the metrics hook)."""
+        log.info(
+            "run %s (%s) %s in %.1fs",
+            run.id,
+            run.runbook,
+            state,
+            seconds,
+            extra={"run_id": run.id, "runbook": run.runbook, "outcome": state, "seconds": seconds},
+        )
+        self.host.metrics.run_finished(run.runbook, state, seconds)

@@ -1,0 +1,138 @@
+"""Schedules from the policy file: `[[digests]]` entries, checked at start.
+
+The scheduler (bot/engine/scheduler.py) posts each slot of a schedule exactly once.
+
+```toml
+[[digests]]
+id = "daily-ops"            # names the schedule in the database and in /oms digest
+channel = "C0OPS"           # where the digest is posted
+cron = "0 8 * * *"          # five-field crontab: minute hour day month day-of-week
+timezone = "Europe/Paris"   # the cron's time zone (default UTC)
+window = "24h"              # failures this far back from the slot time (default 24h)
+grace = "6h"                # a missed slot is still posted (late) within this (default 6h)
+store = "demo-shop"         # optional: only this shop's failures
+```
+
+A bad entry stops the start with a ConfigError naming the entry and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.kit.config import ConfigError
+from bot.kit.durations import parse_duration
+
+DEFAULT_WINDOW = 24 * 3600.0
+DEFAULT_GRACE = 6 * 3600.0
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9_]{1,40}$")
+_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,120}$")
+_KEYS = {"id", "channel", "cron", "timezone", "window", "grace", "store"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: str
+    channel: str
+    cron: str
+    timezone: str
+    window: float
+    grace: float
+    store: str | None = None
+
+    def trigger(self) -> CronTrigger:
+        return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+
+    def slots_between(self, start: float, end: float) -> Iterator[float]:
+        """Slot times (epoch seconds) in (start, end], oldest first."""
+        trigger = self.trigger()
+        moment = datetime.fromtimestamp(start, UTC) + timedelta(microseconds=1)
+        fire = trigger.get_next_fire_time(None, moment)
+        while fire is not None and fire.timestamp() <= end:
+            yield fire.timestamp()
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+
+    def last_slot(self, now: float) -> float | None:
+        """The newest slot at or before `now` (looking back up to about a year)."""
+        span, longest = 3600.0, 400 * 86400.0
+        while True:
+            slots = list(self.slots_between(now - span, now))
+            if slots:
+                return slots[-1]
+            if span >= longest:
+                return None
+            span = min(span * 4, longest)
+
+    def next_slot(self, now: float) -> float | None:
+        fire = self.trigger().get_next_fire_time(
+            None, datetime.fromtimestamp(now, UTC) + timedelta(microseconds=1)
+        )
+        return None if fire is None else fire.timestamp()
+
+
+def parse_schedules(
+    entries: tuple[Mapping[str, Any], ...] | list[Any], where: str
+) -> list[Schedule]:
+    """Check every `[[digests]]` entry; raise ConfigError naming the first bad one."""
+    schedules: list[Schedule] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        label = f"[[digests]] entry {number}"
+        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+            label += f' (id "{entry["id"]}")'
+
+        def bad(problem: str, label: str = label) -> ConfigError:
+            return ConfigError(f"OMSBOT_POLICY: {where}: {label}: {problem}")
+
+        if not isinstance(entry, Mapping):
+            raise bad("must be a table with id, channel and cron")
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise bad(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
+        ident, channel, cron = entry.get("id"), entry.get("channel"), entry.get("cron")
+        if not isinstance(ident, str) or not _ID.match(ident):
+            raise bad('needs an id of letters, digits, "-", "_" or "." (e.g. id = "daily-ops")')
+        if ident in seen:
+            raise bad(f'id "{ident}" is used by another entry; ids must be unique')
+        seen.add(ident)
+        if not isinstance(channel, str) or not _CHANNEL.match(channel):
+            raise bad(f"channel {channel!r} is not a Slack channel id (C… or G…)")
+        tz = entry.get("timezone", "UTC")
+        try:
+            zone = ZoneInfo(str(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise bad(f'timezone "{tz}" is not an IANA time zone (e.g. "Europe/Paris")') from None
+        if not isinstance(cron, str):
+            raise bad('needs a cron expression (e.g. cron = "0 8 * * *")')
+        try:
+            CronTrigger.from_crontab(cron, timezone=zone)
+        except ValueError as exc:
+            raise bad(
+                f'cron "{cron}" is not valid ({exc}); use five fields: '
+                "minute hour day month day-of-week"
+            ) from None
+        window = _duration(entry, "window", DEFAULT_WINDOW, bad)
+        grace = _duration(entry, "grace", DEFAULT_GRACE, bad)
+        store = entry.get("store")
+        if store is not None and (not isinstance(store, str) or not _STORE.match(store)):
+            raise bad(f"store {store!r} is not a shop name or domain (e.g. demo-shop)")
+        schedules.append(Schedule(ident, channel, cron, str(tz), window, grace, store))
+    return schedules
+
+
+def _duration(entry: Mapping[str, Any], key: str, default: float, bad: Any) -> float:
+    raw = entry.get(key)
+    if raw is None:
+        return default
+    try:
+        return parse_duration(str(raw))
+    except ValueError as exc:
+        raise bad(f"{key}: {exc}") from None

@@ -1,0 +1,82 @@
+"""How a command or click answers the user: ephemeral replies, channel posts and updates."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.kit.blocks import Message
+
+log = logging.getLogger(__name__)
+
+
+class Replier:
+    """Answers one user in one conversation.
+
+    Ephemeral replies go through the interaction's `response_url` (it works in DMs and in
+    channels the bot has not joined); when that URL is used up or missing they fall back to
+    `chat.postEphemeral`.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel_id: str,
+        user_id: str,
+        response_url: str | None,
+        session: aiohttp.ClientSession | None = None,
+        can_replace: bool = True,
+    ) -> None:
+        self.client = client
+        self.session = session
+        # A click's response_url points at the message holding the button; when that is a
+        # channel message (a digest, a report), a reply must never replace it.
+        self.can_replace = can_replace
+        self.channel_id = channel_id
+        self.user_id = user_id
+        self.response_url = response_url
+
+    async def ephemeral(self, message: Message, *, replace: bool = False) -> None:
+        if self.response_url:
+            # A shared session keeps connections alive; without one each reply opens its own.
+            hook = AsyncWebhookClient(self.response_url, session=self.session)
+            resp = await hook.send(
+                text=message.text,
+                blocks=message.blocks,
+                response_type="ephemeral",
+                replace_original=replace and self.can_replace,
+            )
+            if resp.status_code == 200:
+                return
+            log.warning("response_url answered %s; falling back to postEphemeral", resp.status_code)
+        await self.client.chat_postEphemeral(
+            channel=self.channel_id, user=self.user_id, text=message.text, blocks=message.blocks
+        )
+
+    async def post(self, message: Message, *, thread_ts: str | None = None) -> str:
+        """Post in the conversation; return the message ts for later updates."""
+        resp = await self.client.chat_postMessage(
+            channel=self.channel_id, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+        )
+        return str(resp["ts"])
+
+    async def update(self, ts: str, message: Message) -> None:
+        await self.client.chat_update(
+            channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
+        )
+
+    async def safe_ephemeral(self, message: Message) -> bool:
+        """Best effort: used when reporting a failure must not raise a second one.
+
+        Returns whether the message was delivered."""
+        try:
+            await self.ephemeral(message)
+        except (SlackApiError, OSError) as exc:
+            log.error("could not tell user %s: %s", self.user_id, exc)
+            return False
+        return True

@@ -1,0 +1,164 @@
+"""Failed imports grouped by cause: error texts normalised, counted, newest examples kept.
+
+The aggregator takes pages as they arrive and keeps only counts, a few newest examples per
+group and the newest failures overall, so its memory does not grow with the number of
+failures; every row also goes to a CSV file on disk for the message's thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from bot.oms import FailedImport
+from handlers.orders import explain
+
+EXAMPLES_PER_GROUP = 3
+NEWEST_KEPT = 5
+# Distinct unknown messages beyond this are counted together, so memory stays bounded even
+# when every error text is different.
+MAX_GROUPS = 200
+OTHER_KEY = "other:unlisted"
+
+
+_REPLACEMENTS = (
+    # UUIDs (document ids), ISO timestamps, "January 3, 2024 10:15:12 PM", clock times.
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
+    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?"), "<time>"),
+    (
+        re.compile(
+            r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}"
+            r"( \d{1,2}:\d\d(:\d\d)?( ?[AP]M)?)?",
+            re.I,
+        ),
+        "<time>",
+    ),
+    (re.compile(r"\b\d{1,2}:\d\d(:\d\d)?( ?[AP]M)?\b", re.I), "<time>"),
+    # Order names (#1004, HCDEV#2511), Shopify gids, then any remaining number.
+    (re.compile(r"[A-Za-z]*#\d+"), "<order>"),
+    (re.compile(r"gid://shopify/\w+/\d+"), "<id>"),
+    (re.compile(r"\b\d+(\.\d+)?\b"), "<n>"),
+)
+_SPACES = re.compile(r"\s+")
+MAX_KEY_LENGTH = 300
+
+
+def normalise(message: str) -> str:
+    """The error text with order ids, numbers and timestamps taken out."""
+    text = message
+    for pattern, replacement in _REPLACEMENTS:
+        text = pattern.sub(replacement, text)
+    return _SPACES.sub(" ", text).strip()[:MAX_KEY_LENGTH]
+
+
+def classify(message: str) -> tuple[str, str, str | None]:
+    """(group key, title, fix) for an error text: a known cause, or its normalised text."""
+    known = explain(message)
+    if known is not None:
+        return known.key, known.title, known.fix
+    text = normalise(message)
+    return f"text:{text}", text, None
+
+
+@dataclass
+class Group:
+    key: str
+    title: str
+    fix: str | None
+    count: int = 0
+    # A min-heap of (timestamp, seq, failure): the newest EXAMPLES_PER_GROUP survive.
+    _newest: list[tuple[float, int, FailedImport]] = field(default_factory=list)
+
+    def add(self, failure: FailedImport, seq: int) -> None:
+        self.count += 1
+        _keep_newest(self._newest, failure, seq, EXAMPLES_PER_GROUP)
+
+    @property
+    def examples(self) -> list[FailedImport]:
+        return [f for _, _, f in sorted(self._newest, reverse=True)]
+
+
+def _keep_newest(
+    heap: list[tuple[float, int, FailedImport]], failure: FailedImport, seq: int, size: int
+) -> None:
+    item = (failure.timestamp.timestamp(), seq, failure)
+    if len(heap) < size:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)
+
+
+CSV_COLUMNS = (
+    "shopify_order_name",
+    "shopify_order_id",
+    "cause",
+    "error_message",
+    "first_attempted_import",
+    "order_created",
+    "logged_at",
+    "site",
+    "document_id",
+)
+
+
+class Aggregator:
+    """Counts and examples by cause, fed page by page; every row also goes to a CSV file."""
+
+    def __init__(self, csv_dir: Path | None = None) -> None:
+        self.total = 0
+        self.groups: dict[str, Group] = {}
+        self._newest: list[tuple[float, int, FailedImport]] = []
+        self._csv_file: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in close)
+            "w", suffix=".csv", dir=csv_dir, delete=False, newline="", encoding="utf-8"
+        )
+        self.csv_path = Path(self._csv_file.name)
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(CSV_COLUMNS)
+
+    def add(self, page: list[FailedImport]) -> None:
+        for failure in page:
+            self.total += 1
+            key, title, fix = classify(failure.error_message)
+            group = self.groups.get(key)
+            if group is None and key.startswith("text:") and len(self.groups) >= MAX_GROUPS:
+                key, title, fix = OTHER_KEY, "Other errors (too many different texts)", None
+                group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = Group(key, title, fix)
+            group.add(failure, self.total)
+            _keep_newest(self._newest, failure, self.total, NEWEST_KEPT)
+            self._csv.writerow(
+                (
+                    failure.shopify_order_name,
+                    failure.shopify_order_id or "",
+                    title,
+                    failure.error_message,
+                    failure.first_attempted,
+                    failure.order_created.isoformat() if failure.order_created else "",
+                    failure.timestamp.isoformat(),
+                    failure.site or "",
+                    failure.document_id,
+                )
+            )
+
+    def ranked(self) -> list[Group]:
+        """Most frequent first; ties by title so the order is stable."""
+        return sorted(self.groups.values(), key=lambda g: (-g.count, g.title))
+
+    @property
+    def newest(self) -> list[FailedImport]:
+        return [f for _, _, f in sorted(self._newest, reverse=True)]
+
+    def close(self) -> Path:
+        """Flush the CSV and return its path (the caller deletes it)."""
+        self._csv_file.close()
+        return self.csv_path
+
+    def discard(self) -> None:
+        self._csv_file.close()
+        self.csv_path.unlink(missing_ok=True)

@@ -1,0 +1,420 @@
+"""`/oms jobs [<category>]` and `/oms job <job>`: HotWax's Job Manager from Slack (seed 004).
+
+`jobs` counts the scheduled jobs of each category; `jobs <category>` shows each job's
+description, frequency, next run (in the user's time zone) and last run; `job <job>` shows a
+job's schedule and last 10 runs with a Run now button (confirm), and for operators Skip once
+and Pause. Running is the run-job runbook (handlers/jobs/run.py); skip and pause are single
+audited writes. Every change needs the operator role, checked again when a button is pressed.
+
+Other families offer a job button with `run_job_button("new-orders")` from `handlers.jobs`.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.engine import (
+    ActionSpec,
+    Arg,
+    ButtonSpec,
+    Click,
+    CommandSpec,
+    Invocation,
+    Provides,
+)
+from bot.kit.blocks import (
+    Block,
+    Message,
+    actions,
+    clip,
+    confirm_dialog,
+    context,
+    divider,
+    error_message,
+    escape,
+    fields,
+    header,
+    section,
+)
+from bot.oms import Frequency, Job, JobsApi
+from bot.oms import jobs as oms_jobs
+from handlers.jobs.catalog import (
+    CATEGORIES,
+    Category,
+    JobInfo,
+    category,
+    job_by_enum,
+    parse_category,
+    parse_job,
+)
+from handlers.jobs.run import (
+    ROLE,
+    STATUS_ICONS,
+    fmt_duration,
+    fmt_local,
+    lock_key,
+    run_job_button,
+    status_words,
+    user_zone,
+)
+
+SKIP_ACTION = "jobs.skip"
+PAUSE_ACTION = "jobs.pause"
+HISTORY_SIZE = 10
+
+
+def _frequency(job: Job | None, freqs: dict[str, Frequency]) -> str:
+    if job is None or not job.temp_expr_id:
+        return "not scheduled"
+    freq = freqs.get(job.temp_expr_id)
+    return freq.description if freq else job.temp_expr_id
+
+
+def _last_run_text(run: Job | None, zone: ZoneInfo) -> str:
+    if run is None:
+        return "no runs recorded"
+    icon = STATUS_ICONS.get(run.status_id or "", "•")
+    text = f"{icon} {status_words(run.status_id)} {fmt_local(run.run_time, zone)}"
+    if run.status_id != "SERVICE_FINISHED" and run.job_result:
+        text += f": {escape(clip(run.job_result, 200))}"
+    return text
+
+
+def _category_of(job: Job) -> Category | None:
+    info = job_by_enum(job.system_job_enum_id or "")
+    if info is not None:
+        return category(info.category)
+    return next(
+        (c for c in CATEGORIES if c.enum_type_id and c.enum_type_id == job.enum_type_id), None
+    )
+
+
+# ---- /oms jobs -------------------------------------------------------------------------------
+
+
+async def jobs_command(inv: Invocation) -> None:
+    cat: Category | None = inv.command.arg("category")
+    if cat is None:
+        await inv.reply.ephemeral(await _overview(inv), replace=True)
+    else:
+        await inv.reply.ephemeral(await _category_card(inv, cat), replace=True)
+
+
+async def _overview(inv: Invocation) -> Message:
+    scheduled = await JobsApi(inv.tools.oms).scheduled()
+    counts: dict[str, set[str]] = {c.key: set() for c in CATEGORIES}
+    for job in scheduled:
+        cat = _category_of(job)
+        if cat is not None and job.system_job_enum_id:
+            counts[cat.key].add(job.system_job_enum_id)
+    lines = []
+    for cat in CATEGORIES:
+        n = len(counts[cat.key])
+        lines.append(
+            f"*{cat.label}* (`{cat.key}`): {n} scheduled of {len(cat.jobs)} jobs\n"
+            f"      _{escape(cat.description)}_"
+        )
+    total = sum(len(v) for v in counts.values())
+    return Message(
+        text=f"Job categories: {total} jobs scheduled",
+        blocks=[
+            header("Job Manager categories"),
+            section("\n".join(lines)),
+            context("`/oms jobs <category>` lists a category's jobs; `/oms job <job>` shows one."),
+        ],
+    )
+
+
+async def _category_card(inv: Invocation, cat: Category) -> Message:
+    api = JobsApi(inv.tools.oms)
+    rows = await api.jobs_of(
+        cat.enum_ids,
+        [oms_jobs.DRAFT, oms_jobs.PENDING],
+        enum_type_id=cat.enum_type_id,
+        operation="list the jobs",
+    )
+    history = await api.jobs_of(
+        cat.enum_ids,
+        list(oms_jobs.ENDED),
+        enum_type_id=cat.enum_type_id,
+        order_by="runTime DESC",
+        operation="read the last runs",
+    )
+    freqs = await api.frequencies()
+    zone = await user_zone(inv.client, inv.user_id)
+    blocks: list[Block] = [header(f"{cat.label} jobs"), context(escape(cat.description))]
+    scheduled = 0
+    for info in cat.jobs:
+        mine = [r for r in rows if r.system_job_enum_id == info.enum_id]
+        draft = next((r for r in mine if r.status_id == oms_jobs.DRAFT), None)
+        schedule = next(
+            (r for r in mine if r.status_id == oms_jobs.PENDING and r.temp_expr_id), None
+        )
+        last = next((h for h in history if h.system_job_enum_id == info.enum_id), None)
+        if schedule is not None:
+            scheduled += 1
+            state = (
+                f":large_green_circle: {escape(_frequency(schedule, freqs))} · next run "
+                f"{fmt_local(schedule.run_time, zone)}"
+            )
+        elif draft is not None:
+            state = ":white_circle: not scheduled"
+        else:
+            state = ":grey_question: not set up in this OMS"
+        blocks.append(
+            section(
+                f"*{escape(info.name)}* `{info.key}` ({info.enum_id})\n"
+                f"{escape(info.description)}\n{state}\nLast run: {_last_run_text(last, zone)}"
+            )
+        )
+    blocks.append(context(f"Times in {zone.key}. `/oms job <job>` shows a job's runs and buttons."))
+    return Message(
+        text=f"{cat.label}: {scheduled} of {len(cat.jobs)} jobs scheduled", blocks=blocks
+    )
+
+
+# ---- /oms job --------------------------------------------------------------------------------
+
+
+async def job_command(inv: Invocation) -> None:
+    info: JobInfo = inv.command.arg("job")
+    await inv.reply.ephemeral(await _job_card(inv, info), replace=True)
+
+
+async def _job_card(inv: Invocation, info: JobInfo) -> Message:
+    tools = inv.tools
+    api = JobsApi(tools.oms)
+    draft, schedule = await api.templates(info.enum_id)
+    active = await api.active(info.enum_id)
+    history = await api.history(info.enum_id, HISTORY_SIZE)
+    freqs = await api.frequencies()
+    oms_desc = (await api.enum_descriptions([info.enum_id])).get(info.enum_id)
+    zone = await user_zone(inv.client, inv.user_id)
+    is_operator = await tools.authorizer.has_role(inv.user_id, ROLE)
+
+    desc = escape(info.description)
+    if oms_desc and oms_desc.lower() != info.description.lower():
+        desc += f"\n_In the OMS: {escape(oms_desc)}_"
+    blocks: list[Block] = [
+        header(f"{info.name} ({info.enum_id})"),
+        section(desc),
+        fields(
+            [
+                ("Category", category(info.category).label),
+                ("Service", f"`{draft.service_name}`" if draft else "no template in this OMS"),
+                ("Frequency", _frequency(schedule, freqs)),
+                (
+                    "Next run",
+                    fmt_local(schedule.run_time, zone) if schedule else "not scheduled",
+                ),
+            ]
+        ),
+    ]
+    for run in active:
+        blocks.append(
+            section(
+                f"{STATUS_ICONS.get(run.status_id or '', '•')} Now {status_words(run.status_id)}:"
+                f" job {run.job_id} since {fmt_local(run.start_date_time or run.run_time, zone)}"
+            )
+        )
+    blocks.append(divider())
+    if history:
+        lines = []
+        for run in history:
+            line = (
+                f"{STATUS_ICONS.get(run.status_id or '', '•')} {status_words(run.status_id)} · "
+                f"{fmt_local(run.run_time, zone)} · {fmt_duration(run.duration_seconds)} · "
+                f"job {run.job_id}"
+            )
+            if run.status_id != "SERVICE_FINISHED" and run.job_result:
+                line += f"\n      {escape(clip(run.job_result, 300))}"
+            lines.append(line)
+        blocks.append(section(f"*Last {len(history)} runs*\n" + "\n".join(lines)))
+    else:
+        blocks.append(section("*Last runs*\nNo runs recorded."))
+    buttons = _buttons(info, draft, schedule, freqs, is_operator, zone)
+    if buttons:
+        _, elements = await tools.actions.buttons(
+            buttons, created_by=inv.user_id, channel_id=inv.channel_id, ttl=30 * 60
+        )
+        blocks.append(actions(elements))
+    note = f"Times in {zone.key}."
+    if not is_operator:
+        note += " Running, skipping and pausing need the *operator* role."
+    blocks.append(context(note))
+    return Message(
+        text=f"{info.name} ({info.enum_id}): {_frequency(schedule, freqs)}", blocks=blocks
+    )
+
+
+def _buttons(
+    info: JobInfo,
+    draft: Job | None,
+    schedule: Job | None,
+    freqs: dict[str, Frequency],
+    is_operator: bool,
+    zone: ZoneInfo,
+) -> list[ButtonSpec]:
+    specs: list[ButtonSpec] = []
+    if draft is not None:
+        specs.append(run_job_button(info.key, "Run now"))
+    if schedule is None or not is_operator:
+        return specs
+    keys = [lock_key(info.enum_id)]
+    freq = freqs.get(schedule.temp_expr_id or "")
+    if freq is not None and freq.interval_ms and schedule.run_time is not None:
+        new_time = fmt_local(schedule.run_time + freq.interval_ms, zone)
+        specs.append(
+            ButtonSpec(
+                "Skip once",
+                SKIP_ACTION,
+                {
+                    "job": info.enum_id,
+                    "schedule": schedule.job_id,
+                    "run_time": schedule.run_time,
+                    "order_keys": keys,
+                },
+                allowed_role=ROLE,
+                confirm=confirm_dialog(
+                    f"Skip the next {info.name} run?",
+                    f"The run due {fmt_local(schedule.run_time, zone)} is skipped; the next "
+                    f"one is {new_time}.",
+                    "Skip once",
+                ),
+            )
+        )
+    specs.append(
+        ButtonSpec(
+            "Pause",
+            PAUSE_ACTION,
+            {"job": info.enum_id, "schedule": schedule.job_id, "order_keys": keys},
+            style="danger",
+            allowed_role=ROLE,
+            confirm=confirm_dialog(
+                f"Pause {info.name}?",
+                f"The {_frequency(schedule, freqs).lower()} schedule is cancelled in the OMS; "
+                "the job stops running until it is scheduled again in the Job Manager.",
+                "Pause",
+            ),
+        )
+    )
+    return specs
+
+
+async def _current_schedule(click: Click, info: JobInfo) -> Job | None:
+    """The schedule the button was made for, if it is still the job's schedule; else tell."""
+    _, schedule = await JobsApi(click.tools.oms).templates(info.enum_id)
+    if schedule is None or schedule.job_id != click.params["schedule"]:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"{info.name} changed since you looked",
+                "Its schedule is no longer the one shown, so nothing was changed.",
+                f"Run `/oms job {info.key}` again.",
+            )
+        )
+        return None
+    return schedule
+
+
+async def _on_skip(click: Click) -> None:
+    info = parse_job(str(click.params["job"]))
+    schedule = await _current_schedule(click, info)
+    if schedule is None:
+        return
+    api = JobsApi(click.tools.oms)
+    zone = await user_zone(click.client, click.user_id)
+    if schedule.run_time != click.params["run_time"]:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"The next {info.name} run moved",
+                f"It is now due {fmt_local(schedule.run_time, zone)}, not the time shown; "
+                "nothing was skipped.",
+                f"Run `/oms job {info.key}` again.",
+            )
+        )
+        return
+    freq = (await api.frequencies()).get(schedule.temp_expr_id or "")
+    if freq is None or not freq.interval_ms or schedule.run_time is None:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"Cannot skip {info.name}",
+                f"Its frequency {schedule.temp_expr_id} is not a fixed interval.",
+            )
+        )
+        return
+    new_time = schedule.run_time + freq.interval_ms
+    await click.tools.audit.write(
+        api.skip_once(schedule, freq.interval_ms, user=click.user_id),
+        operation=f"skip the next run of {info.enum_id}",
+        parameters={"jobId": schedule.job_id, "from": schedule.run_time, "runTime": new_time},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        order_keys=(lock_key(info.enum_id),),
+    )
+    text = (
+        f"Skipped the {info.name} run due {fmt_local(schedule.run_time, zone)}; the next run "
+        f"is {fmt_local(new_time, zone)}."
+    )
+    await click.reply.safe_ephemeral(Message(text=text, blocks=[section(f":fast_forward: {text}")]))
+
+
+async def _on_pause(click: Click) -> None:
+    info = parse_job(str(click.params["job"]))
+    schedule = await _current_schedule(click, info)
+    if schedule is None:
+        return
+    await click.tools.audit.write(
+        JobsApi(click.tools.oms).pause(schedule.job_id),
+        operation=f"pause {info.enum_id}",
+        parameters={"jobId": schedule.job_id, "tempExprId": schedule.temp_expr_id},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        order_keys=(lock_key(info.enum_id),),
+    )
+    text = (
+        f"Paused {info.name}: its schedule (job {schedule.job_id}, {schedule.temp_expr_id}) "
+        "is cancelled in the OMS. Schedule it again in the Job Manager to resume it."
+    )
+    await click.reply.safe_ephemeral(
+        Message(text=text, blocks=[section(f":double_vertical_bar: {text}")])
+    )
+
+
+# ---- what this module provides ------------------------------------------------------------
+
+
+PROVIDES = Provides(
+    commands=(
+        CommandSpec(
+            name="jobs",
+            summary="Job categories with their scheduled jobs, or one category's jobs.",
+            handler=jobs_command,
+            args=(
+                Arg(
+                    "category",
+                    "a job category: " + ", ".join(c.key for c in CATEGORIES),
+                    required=False,
+                    parse=parse_category,
+                ),
+            ),
+            examples=("/oms jobs", "/oms jobs orders"),
+        ),
+        CommandSpec(
+            name="job",
+            summary="A job's schedule and last 10 runs, with Run now, Skip once and Pause.",
+            handler=job_command,
+            args=(
+                Arg(
+                    "job",
+                    "a job: a name such as new-orders or an enum id such as JOB_IMP_ORD",
+                    parse=parse_job,
+                ),
+            ),
+            examples=("/oms job new-orders", "/oms job JOB_APR_ORD"),
+        ),
+    ),
+    actions=(
+        ActionSpec(SKIP_ACTION, _on_skip, pressed_note=lambda c: f"Skip once by <@{c.user_id}>"),
+        ActionSpec(PAUSE_ACTION, _on_pause, pressed_note=lambda c: f"Paused by <@{c.user_id}>"),
+    ),
+)

@@ -1,0 +1,299 @@
+"""`/oms check <order>`: the order-sync diagnosis of seed 001, as a decision tree.
+
+In HotWax:
+  - the search index disagrees with the order record -> the index is stale (reindex);
+  - stuck in Created longer than the threshold (policy `[limits] stuck_minutes`, default 30):
+      web -> the order-approval causes (payment not authorised or settled) and what to run;
+      POS -> the order in Shopify: fulfilled -> Refresh; not fulfilled -> nothing to do yet;
+  - otherwise it looks fine.
+Not in HotWax but in Shopify -> the recorded import failures (logInsights and the Shopify
+Order MDM failed records) with their known causes and a Re-import button; none recorded ->
+run the New orders job or re-import this order.
+In neither -> the order was never placed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.engine import (
+    ActionSpec,
+    Arg,
+    ButtonSpec,
+    Click,
+    CommandSpec,
+    Invocation,
+    Provides,
+    Toolbox,
+)
+from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
+from bot.oms import Order, OrderRef, ShopifyOrder, mdm, parse_order_ref, search
+from handlers.jobs import run_job_button
+from handlers.orders import approve, imports, refresh
+from handlers.orders.causes import explain
+from handlers.orders.lookup import (
+    live_version,
+    shopify_order_for,
+    status_words,
+    versions_line,
+    when,
+)
+
+CHECK_ACTION = "check.order"
+GOOD_PAYMENTS = approve.GOOD_PAYMENTS
+MDM_LOGS_SCANNED = 10
+
+
+@dataclass
+class Diagnosis:
+    title: str
+    verdict: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    buttons: list[ButtonSpec] = field(default_factory=list)
+
+
+def _facts(order: Order) -> list[tuple[str, str]]:
+    return [
+        ("HotWax order", f"`{order.order_id}`"),
+        ("Status", status_words(order.status_id)),
+        ("Channel", order.sales_channel_label),
+        ("Store", order.product_store_id or "-"),
+        ("Order date", when(order.order_date)),
+        ("Shopify", f"{order.shopify_order_name or '-'} / {order.shopify_order_id or '-'}"),
+    ]
+
+
+async def diagnose(tools: Toolbox, ref: OrderRef) -> Diagnosis:
+    orders = await tools.oms.find_orders(ref)
+    order = live_version(orders)
+    if order is not None:
+        return await _in_hotwax(tools, ref, order, orders)
+    shop = await shopify_order_for(tools, ref, None)
+    if shop is None:
+        return Diagnosis(
+            title=f"Check {ref.value}",
+            verdict=f"{ref.value} is neither in HotWax nor in Shopify: the order was never "
+            "placed (or the reference is wrong). Check the id or name with the customer or "
+            "the store.",
+        )
+    return await _only_in_shopify(tools, shop)
+
+
+async def _in_hotwax(tools: Toolbox, ref: OrderRef, order: Order, orders: list[Order]) -> Diagnosis:
+    title = f"Check {order.shopify_order_name or order.order_id}"
+    diag = Diagnosis(title=title, verdict="", facts=_facts(order))
+    versions = versions_line(orders)
+    if versions:
+        diag.findings.append(versions)
+    indexed = await search.indexed_status(tools.oms, order.order_id)
+    if indexed and indexed != order.status_id:
+        diag.verdict = (
+            f"The order search index is stale: it shows {status_words(indexed)} while the "
+            f"order is {status_words(order.status_id)}. Nothing is wrong with the order; "
+            "reindex it (order detail page > Reindex) so Find Order shows the truth."
+        )
+        return diag
+    if order.status_id != "ORDER_CREATED":
+        diag.verdict = f"Looks fine: the order is {status_words(order.status_id)} in HotWax."
+        return diag
+    since = order.entry_date or order.order_date
+    threshold = tools.policy.limits.stuck_minutes
+    age_min = (datetime.now(UTC) - since).total_seconds() / 60 if since else None
+    if age_min is not None and age_min < threshold:
+        diag.verdict = (
+            f"Created {age_min:.0f} minutes ago, within the normal {threshold:.0f} "
+            "minutes; the Approve orders job should pick it up."
+        )
+        return diag
+    stuck = f"Stuck in Created for {age_min / 60:.1f} hours." if age_min else "Stuck in Created."
+    if order.sales_channel_enum_id == "POS_SALES_CHANNEL":
+        await _pos_stuck(tools, ref, order, orders, diag, stuck)
+    else:
+        _web_stuck(order, diag, stuck)
+    return diag
+
+
+def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
+    payments = [p.status_id or "none" for p in order.payment_preferences] or ["no payment"]
+    paid = any(p in GOOD_PAYMENTS for p in payments)
+    if not paid:
+        diag.verdict = (
+            f"{stuck} The Approve orders job only approves orders whose payment is authorised "
+            f"or settled; this one's payment is {', '.join(payments)}. Fix the payment (in "
+            "Shopify or the payment gateway), then run the Approve orders job."
+        )
+        diag.buttons.append(run_job_button("approve-orders"))
+        return
+    diag.verdict = (
+        f"{stuck} The payment is {', '.join(payments)}, so the Approve orders job should "
+        "approve it; check that the job is scheduled, or that no order attribute it needs is "
+        "missing. You can approve it now."
+    )
+    diag.buttons.append(
+        ButtonSpec(
+            "Approve now",
+            approve.CHECK_APPROVE_ACTION,
+            {"orders": [order.order_id], "order_keys": [order.order_id]},
+            style="primary",
+            allowed_role=approve.ROLE,
+        )
+    )
+    diag.buttons.append(run_job_button("approve-orders"))
+
+
+async def _pos_stuck(
+    tools: Toolbox,
+    ref: OrderRef,
+    order: Order,
+    orders: list[Order],
+    diag: Diagnosis,
+    stuck: str,
+) -> None:
+    shop = await shopify_order_for(tools, ref, order)
+    if shop is None:
+        diag.verdict = f"{stuck} The order is not in Shopify, so it cannot be refreshed."
+        return
+    diag.facts.append(("In Shopify", shop.fulfillment_status or "unknown"))
+    if not shop.fulfilled:
+        diag.verdict = (
+            f"{stuck} Shopify does not show it fulfilled either, so HotWax is "
+            "right; nothing to do until it is fulfilled in Shopify."
+        )
+        return
+    diag.verdict = (
+        f"{stuck} Shopify shows it fulfilled: it was imported before it was fulfilled. "
+        "Refresh it to import the fulfilled version and cancel this one."
+    )
+    diag.buttons.append(
+        ButtonSpec(
+            "Refresh",
+            CHECK_ACTION,
+            {"then": "refresh", "order_id": order.order_id, "order_keys": [order.order_id]},
+            style="primary",
+            allowed_role=refresh.ROLE,
+        )
+    )
+
+
+async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
+    diag = Diagnosis(
+        title=f"Check {shop.name}",
+        verdict="",
+        facts=[
+            ("In Shopify", f"{shop.name} / {shop.id}"),
+            ("Shopify status", shop.fulfillment_status or "unknown"),
+            ("In HotWax", "not found"),
+        ],
+    )
+    errors = [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
+    errors += await _mdm_failures(tools, shop)
+    target = [{"id": shop.id, "name": shop.name}]
+    if errors:
+        for error in dict.fromkeys(errors):
+            known = explain(error)
+            line = f"Import failed: {error}"
+            if known:
+                line += f"\nCause: {known.cause}\nFix: {known.fix}"
+            diag.findings.append(line)
+        diag.verdict = (
+            f"{shop.name} is in Shopify but HotWax failed to import it "
+            f"({len(set(errors))} recorded error(s)). Fix the cause, then re-import."
+        )
+        diag.buttons.append(imports.import_button(target))
+        return diag
+    diag.verdict = (
+        f"{shop.name} is in Shopify, not in HotWax, and no import failure is "
+        "recorded: the import has probably not run since it was placed. Run the "
+        "New orders job, or re-import just this order."
+    )
+    diag.buttons.append(run_job_button("new-orders"))
+    diag.buttons.append(imports.import_button(target, "Re-import this order"))
+    return diag
+
+
+async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
+    """Event messages of the Shopify Order MDM failed records that are this order."""
+    found = []
+    for log in await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED):
+        text = await mdm.failed_records_file(tools.oms, log)
+        found += [
+            r.event_message
+            for r in mdm.parse_failed_records(text)
+            if r.shopify_order_id == shop.id or r.order_name == shop.name
+        ]
+    return found
+
+
+async def render(tools: Toolbox, diag: Diagnosis, user: str, channel: str) -> Message:
+    blocks: list[Block] = [header(diag.title)]
+    if diag.facts:
+        blocks.append(fields(diag.facts))
+    blocks += [section(escape(f)) for f in diag.findings[:10]]
+    blocks.append(section(f"*Verdict:* {escape(diag.verdict)}"))
+    if diag.buttons:
+        _, elements = await tools.actions.buttons(
+            diag.buttons, created_by=user, channel_id=channel, ttl=60 * 60
+        )
+        blocks.append(actions(elements))
+    else:
+        blocks.append(context("Nothing to run from here."))
+    return Message(text=f"{diag.title}: {diag.verdict}", blocks=blocks)
+
+
+async def check_command(inv: Invocation) -> None:
+    diag = await diagnose(inv.tools, inv.command.arg("order"))
+    await inv.reply.ephemeral(
+        await render(inv.tools, diag, inv.user_id, inv.channel_id), replace=True
+    )
+
+
+async def _on_check(click: Click) -> None:
+    """Buttons that start from a check: show the refresh card, or check an order again."""
+    params = click.params
+    if params.get("then") == "refresh":
+        ref = OrderRef("order_id", params["order_id"], explicit=True)
+        orders = await click.tools.oms.find_orders(ref)
+        order = live_version(orders)
+        shop = await shopify_order_for(click.tools, ref, order)
+        if order is None or shop is None:
+            await click.reply.safe_ephemeral(Message(text="The order changed; check it again."))
+            return
+        await click.reply.ephemeral(
+            await refresh.refresh_card(
+                click.tools,
+                click.user_id,
+                click.channel_id,
+                order,
+                orders,
+                shop.fulfilled,
+                shop.shipping_address is not None,
+            )
+        )
+        return
+    ref = parse_order_ref(str(params["ref"]))
+    diag = await diagnose(click.tools, ref)
+    await click.reply.ephemeral(await render(click.tools, diag, click.user_id, click.channel_id))
+
+
+def check_button(ref: str, label: str = "Check") -> ButtonSpec:
+    return ButtonSpec(label, CHECK_ACTION, {"ref": ref})
+
+
+PROVIDES = Provides(
+    commands=(
+        CommandSpec(
+            name="check",
+            summary="Diagnose why an order is missing, stuck or wrong, and offer the fix.",
+            handler=check_command,
+            args=(
+                Arg("order", "a HotWax order id, Shopify order id or #name", parse=parse_order_ref),
+            ),
+            examples=("/oms check #1004", "/oms check 10005", "/oms check #1006"),
+        ),
+    ),
+    actions=(
+        ActionSpec(CHECK_ACTION, _on_check, pressed_note=lambda c: f"Opened by <@{c.user_id}>"),
+    ),
+)

@@ -1,0 +1,143 @@
+"""`/oms mdm [--failed] [--since 24h]`: the Shopify Order MDM job's recent runs and failures.
+
+The report is posted in the channel (so the team sees what is failing) with the failed
+records, each with Re-import and Check buttons; every failed-records file is attached in the
+report's thread.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot.engine import CommandSpec, Flag, Invocation, Provides
+from bot.kit.blocks import Block, Message, actions, chunk_lines, context, escape, header, section
+from bot.kit.durations import describe_duration, parse_duration
+from bot.oms import mdm
+from handlers.orders import check, imports
+from handlers.orders.causes import explain
+
+MAX_RECORDS_SHOWN = 10
+MAX_FILES = 5
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M") if value else "?"
+
+
+def _run_line(log: mdm.MdmLog) -> str:
+    icon = ":x:" if log.failed else ":white_check_mark:"
+    counts = f"{log.total_records if log.total_records is not None else '?'} records"
+    if log.failed_records:
+        counts += f", {log.failed_records} failed"
+    return (
+        f"{icon} `{escape(log.log_id)}` {escape(log.status)} · started {_when(log.start)} · "
+        f"finished {_when(log.finish)} · {counts}"
+    )
+
+
+async def mdm_command(inv: Invocation) -> None:
+    tools = inv.tools
+    failed_only = bool(inv.command.flag("failed"))
+    window = inv.command.flag("since") or 24 * 3600.0
+    since = datetime.now(UTC) - timedelta(seconds=window)
+    logs = await mdm.recent_logs(tools.oms, failed_only=failed_only, since=since)
+    described = f"last {describe_duration(window)}" + (", failed runs" if failed_only else "")
+    if not logs:
+        await inv.reply.ephemeral(
+            Message(
+                text=f"No Shopify Order MDM runs ({described}).",
+                blocks=[section(f":mag: No Shopify Order MDM runs ({escape(described)}).")],
+            ),
+            replace=True,
+        )
+        return
+    files: list[tuple[mdm.MdmLog, str]] = []
+    records: list[mdm.FailedRecord] = []
+    for log in [entry for entry in logs if entry.failed][:MAX_FILES]:
+        text = await mdm.failed_records_file(tools.oms, log)
+        if text:
+            files.append((log, text))
+            records += mdm.parse_failed_records(text)
+    blocks: list[Block] = [header("Shopify Order MDM")]
+    blocks += [section(c) for c in chunk_lines([_run_line(log) for log in logs])]
+    for n, record in enumerate(records[:MAX_RECORDS_SHOWN]):
+        known = explain(record.event_message)
+        text = (
+            f"*{escape(record.order_name)}* (Shopify {escape(record.shopify_order_id)}): "
+            f"{escape(record.event_message)}"
+        )
+        if known:
+            text += f"\n_Fix:_ {escape(known.fix)}"
+        blocks.append(section(text))
+        _, buttons = await tools.actions.buttons(
+            [
+                imports.import_button([{"id": record.shopify_order_id, "name": record.order_name}]),
+                check.check_button(record.order_name),
+            ],
+            created_by=inv.user_id,
+            channel_id=inv.channel_id,
+            ttl=24 * 3600,
+            first_index=2 * n,
+        )
+        blocks.append(actions(buttons))
+    if len(records) > MAX_RECORDS_SHOWN:
+        blocks.append(
+            context(
+                f"{len(records) - MAX_RECORDS_SHOWN} more failed records are in the attached files."
+            )
+        )
+    failed_runs = sum(1 for log in logs if log.failed)
+    blocks.append(
+        context(
+            f"{len(logs)} runs ({escape(described)}), {failed_runs} with "
+            f"failures · asked by <@{inv.user_id}>"
+        )
+    )
+    message = Message(
+        text=f"Shopify Order MDM: {len(logs)} runs, {failed_runs} with failures", blocks=blocks
+    )
+    try:
+        ts = await inv.reply.post(message)
+    except SlackApiError as exc:
+        await inv.reply.ephemeral(
+            Message(
+                text=message.text,
+                blocks=[
+                    *message.blocks[:48],
+                    context(
+                        f"I cannot post in this channel ({exc.response.get('error')}), so "
+                        "the failed-records files are not attached; invite me with "
+                        "`/invite`."
+                    ),
+                ],
+            ),
+            replace=True,
+        )
+        return
+    for log, text in files:
+        await inv.client.files_upload_v2(
+            channel=inv.channel_id,
+            thread_ts=ts,
+            content=text,
+            filename=f"mdm-{log.log_id}-failed-records.csv",
+            title=f"Failed records of MDM run {log.log_id}",
+        )
+    await inv.reply.ephemeral(Message(text="Posted the MDM report in the channel."), replace=True)
+
+
+PROVIDES = Provides(
+    commands=(
+        CommandSpec(
+            name="mdm",
+            summary="The Shopify Order MDM runs and failed records, with fixes and buttons.",
+            handler=mdm_command,
+            flags=(
+                Flag("failed", "only runs with failures"),
+                Flag("since", "how far back (default 24h)", metavar="24h", parse=parse_duration),
+            ),
+            examples=("/oms mdm", "/oms mdm --failed --since 7d"),
+        ),
+    )
+)
