@@ -35,7 +35,7 @@ bench: $(STAMP)
 
 # The fuzz suite at length: thousands of random examples instead of the default short run.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/surface/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ from bot.sandbox import SandboxServer
 from tests.conftest import SIGNING_SECRET, bot_env
 from tests.harness.driver import Sent, SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
-from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
+from tests.processes import clean_env, free_port, spawn_bot, wait_healthy
 
 APP_TOKEN = "xapp-1-A0OMS-1-replicas"
 # Short enough that a dead replica's runs are found within seconds, long enough that a busy
@@ -138,7 +138,7 @@ def make_replicas(
     for index in range(count):
         env = clean_env(**bot_env(fake, sandbox, database_url))
         env.update(
-            OMSBOT_PORT=str(_free_port()),
+            OMSBOT_PORT=str(free_port()),
             OMSBOT_HOST="127.0.0.1",
             OMSBOT_RUN_LEASE=RUN_LEASE,
             OMSBOT_POLICY=str(policy),

@@ -1,6 +1,6 @@
 """The initial schema: audit, runs and steps, order locks, action tokens, approvals, slots.
 
-Written by hand to match bot/store/schema.py; tests/test_store.py checks that they agree.
+Written by hand to match bot/store/schema.py; tests/store/test_store.py checks that they agree.
 
 Revision ID: 0001
 Revises:

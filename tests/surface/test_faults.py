@@ -6,12 +6,12 @@ every event, and the bot answers the next command.
 
 Covered elsewhere and not repeated here:
 - the database unreachable at start (the process refuses to start, naming the database and
-  hiding the password): tests/test_cli.py::test_unreachable_database_refuses_to_start;
+  hiding the password): tests/surface/test_cli.py::test_unreachable_database_refuses_to_start;
 - the process killed mid-run (SIGKILL, the next process marks the run interrupted and Resume
   finishes it without repeating a write):
-  tests/test_runs.py::test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes;
+  tests/engine/test_runs.py::test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes;
 - chat.update refused for every progress update (`cant_update_message`):
-  tests/test_runs.py::test_chat_update_failure_posts_the_result_anew.
+  tests/engine/test_runs.py::test_chat_update_failure_posts_the_result_anew.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from tests.conftest import BotFactory, RunningBot, gated, text_of, write_policy
 from tests.fault_fixtures import audit_events, captured_logs, through_proxy
 from tests.harness.driver import Sent
 from tests.harness.fakeslack import ManualClock, Message, ResponsePost
+from tests.processes import free_port
 from tests.store_fixtures import drop_postgres_url, fresh_postgres_url
-from tests.test_cli import _free_port
 
 CONFIRM = "oms:approve.confirm#0"
 RESUME = "oms:run.resume#0"
@@ -213,7 +213,7 @@ def test_token_expiring_mid_run_logs_in_again_and_the_run_finishes(
 
 
 def test_oms_refusing_connections(make_bot: BotFactory) -> None:
-    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     bot = make_bot(oms_base_url=closed)
     for _ in range(2):  # the first command and the next one: each answered, neither hangs
         sent = bot.slash("order 10002")

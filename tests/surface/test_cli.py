@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -17,27 +13,7 @@ from bot.sandbox import SandboxServer
 from tests.conftest import SIGNING_SECRET, bot_env, text_of
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without any bot setting, plus `extra`."""
-    prefixes = ("SLACK_", "OMS_", "OMSBOT_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(extra)
-    return env
-
-
-def oms_bot(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.surface.cli", *args],
-        cwd=cwd,
-        env=env or clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.processes import clean_env, free_port, oms_bot, spawn_bot, wait_healthy
 
 
 def test_shell_runs_help_against_embedded_sandbox(tmp_path: Path) -> None:
@@ -102,7 +78,7 @@ def test_unreachable_database_refuses_to_start(
 ) -> None:
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "x.db"))
     env["OMSBOT_DATABASE_URL"] = "postgresql://nobody:hunter22@127.0.0.1:1/none"
-    env["OMSBOT_PORT"] = str(_free_port())
+    env["OMSBOT_PORT"] = str(free_port())
     result = oms_bot("run", cwd=tmp_path, env=env)
     assert result.returncode == 3
     assert "refusing to start" in result.stderr and "127.0.0.1:1" in result.stderr
@@ -166,47 +142,10 @@ def test_check_config_bad_settings(tmp_path: Path) -> None:
     assert "FAILED settings" in result.stdout and "SLACK_BOT_TOKEN" in result.stdout
 
 
-def spawn_bot(
-    env: dict[str, str],
-    cwd: Path,
-    *,
-    stdout: Any = subprocess.DEVNULL,
-    stderr: Any = subprocess.DEVNULL,
-) -> subprocess.Popen[str]:
-    """A real `oms-bot run` process (HTTP or Socket Mode, as `env` says)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.surface.cli", "run"],
-        cwd=cwd,
-        env=env,
-        stdout=stdout,
-        stderr=stderr,
-        text=True,
-    )
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
-    """Wait for a bot process to answer /healthz (failing if it exits first)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "bot did not start"
-        time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_finishes_in_flight_work_then_exits(
     tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
     env.update(OMSBOT_PORT=str(port), OMSBOT_HOST="127.0.0.1")
     proc = spawn_bot(env, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

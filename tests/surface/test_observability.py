@@ -37,8 +37,8 @@ from tests.conftest import (
 )
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack
+from tests.processes import clean_env, free_port, spawn_bot, wait_healthy
 from tests.secret_scan import PLUGIN_NAME, SecretScan
-from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
 
 APPROVE = "oms:approval.approve#0"
 CONFIRM = "oms:approve.confirm#0"
@@ -313,7 +313,7 @@ def test_oms_run_logs_json_lines_with_correlation_ids_and_no_secret(
     tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
 ) -> None:
     """The real `oms-bot run` process: every stderr line is a JSON object."""
-    port = _free_port()
+    port = free_port()
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
     env.update(OMSBOT_PORT=str(port), OMSBOT_HOST="127.0.0.1")
     proc = spawn_bot(env, tmp_path, stderr=subprocess.PIPE)

@@ -10,7 +10,7 @@ from bot.sandbox import SandboxServer
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, bot_env, text_of, write_policy
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message
-from tests.test_cli import _free_port, clean_env, spawn_bot, wait_healthy
+from tests.processes import clean_env, free_port, spawn_bot, wait_healthy
 
 CONFIRM = "oms:approve.confirm#0"
 
@@ -105,7 +105,7 @@ def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_pat
 def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes(
     tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "bot.db"))
     env.update(
         OMSBOT_PORT=str(port),
