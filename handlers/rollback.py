@@ -1,6 +1,6 @@
-"""`/oms rollback [<store>]`, `/oms rollback undo` and `/oms rollback status` (runbook 3).
+"""`/oms rollback [<store>]`, `/oms rollback undo` and `/oms rollback status` (HotWax's "Rollback").
 
-HotWax's rollback (shared/seeds/002) takes a store off Shopify and stops brokering when a
+HotWax's rollback ("Rollback") takes a store off Shopify and stops brokering when a
 deployment goes wrong: every Shopify shop of the product store gets the access scope
 `SHOP_stores.NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
 go through the two-person rule with a preview read live from the OMS.

@@ -15,11 +15,19 @@ expiry_minutes = 15
 
 [approvals.actions]
 approve = ["approver"]      # this action needs a second person holding one of these roles
+
+[stores]                    # typed: `Stores` below lists every key with its meaning
+[limits]                    # typed: `Limits` below lists every key with its default
+[[digests]]                 # schedules: bot/engine/schedules.py
 ```
 
 Read-only commands are open unless the policy names roles for them; commands that change the
 OMS need a role, and with no policy file at all they are refused with a note on how to grant
 them. The console's local user holds every role.
+
+A bad file stops the start naming the problem: an unknown key anywhere, an undefined role, a
+malformed id, and (`Policy.check_names`, once the runbooks are known) a `[commands]` or
+`[approvals.actions]` name that is not a command or an approval action, with the closest one.
 """
 
 from __future__ import annotations

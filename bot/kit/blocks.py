@@ -1,6 +1,6 @@
 """Block Kit builders: the one place that assembles message JSON.
 
-Every builder clips its text to Slack's limits (see shared/reference/slack-testing.md §3),
+Every builder clips its text to Slack's limits (tests/harness/blockkit.py checks them),
 so a long OMS error or order list can never make Slack reject a message.
 """
 

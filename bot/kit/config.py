@@ -36,14 +36,14 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    # Slack (DESIGN section 6). With neither token set, `oms-bot run` refuses and points at
+    # Slack. With neither token set, `oms-bot run` refuses and points at
     # `oms-bot shell`; `make run` picks the console itself.
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
 
-    # HotWax OMS (DESIGN section 5). OMS_BASE_URL unset means the embedded sandbox.
+    # HotWax OMS. OMS_BASE_URL unset means the embedded sandbox.
     oms_base_url: str | None = None
     oms_maarg_url: str | None = None
     oms_username: str | None = None

@@ -1,4 +1,4 @@
-"""Job Manager operations over OFBiz (reference runbook 5b and 5d): JobSandbox jobs, their
+"""Job Manager operations over OFBiz (docs/oms-api.md, "Jobs and webhooks"): JobSandbox jobs, their
 runs and schedules, frequencies, MDM logs of a run, and Shopify webhook subscriptions.
 
 Every job enum has a SERVICE_DRAFT template; a SERVICE_PENDING row with a `tempExprId` is its
@@ -252,7 +252,7 @@ class JobsApi:
         }
 
     async def mdm_logs(self, job_id: str) -> list[MdmLog]:
-        """The data manager (MDM) logs a job run created (runbook 2 §4)."""
+        """The data manager (MDM) logs a job run created ."""
         _, rows = await self.oms.perform_find(
             "DataManagerLogAndContent",
             {"createdByJobId": job_id},
@@ -338,7 +338,7 @@ class JobsApi:
             return await self.oms.call_service(name, body, operation=operation)
         return await self.oms.ofbiz_post(name, body, operation=operation, read=False) or {}
 
-    # ---- Shopify webhooks (runbook 5d) -----------------------------------------------------
+    # ---- Shopify webhooks -----------------------------------------------------
 
     async def shopify_config_ids(self) -> list[str]:
         _, rows = await self.oms.perform_find(

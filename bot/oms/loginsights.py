@@ -1,9 +1,9 @@
 """Failed Shopify order imports: the `logInsights` Solr core, `docType:SHOPIFY_ORDER`.
 
-OFBiz `POST /api/solr-query` with `coreName: logInsights` (runbook 4 of the reference; HotWax
-documents `q=docType:SHOPIFY_ORDER`). Paging is `start`/`rows` [SRC]; the window filter on
-`timestamp` and the `timestamp desc` sort are Solr JSON request features [INF]. Pages are
-yielded one at a time so a caller can aggregate without holding every failure.
+OFBiz `POST /api/solr-query` with `coreName: logInsights` (docs/oms-api.md, "Failed Shopify
+imports"; HotWax documents `q=docType:SHOPIFY_ORDER`). Paging is `start`/`rows` [SRC]; the
+window filter on `timestamp` and the `timestamp desc` sort are Solr JSON request features
+[INF]. Pages are yielded one at a time so a caller can aggregate without holding every failure.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Re-import one Shopify order: replay the shop's order-sync job over a one-minute window.
 
-HotWax has no public "import this order" endpoint (reference: runbook 1, [NF]). HotWax's own
-Company app re-imports one order by replaying the order-sync ServiceJob around the order's
-Shopify `updatedAt`: put the job's FULL parameter list with fromDate/thruDate set, run it now,
-restore the parameters, then follow the run [SRC hotwax/company:src/composables/useShopify.ts].
-"""
+HotWax has no public "import this order" endpoint (docs/oms-api.md, "Refresh, composed": [NF]).
+HotWax's own Company app re-imports one order by replaying the order-sync ServiceJob around the
+order's Shopify `updatedAt`: put the job's FULL parameter list with fromDate/thruDate set, run
+it now, restore the parameters, then follow the run [SRC
+hotwax/company:src/composables/useShopify.ts]."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Writes on order records for the POS refresh recovery (seed 000): cancel, remove, expire.
+"""Writes on order records for the POS refresh recovery (HotWax's runbook "POS Order Refresh
+Failure"): cancel, remove, expire.
 
 HotWax's own procedure deletes OrderItem, OrderHeader and the OrderIdentification in webtools;
-the JSON equivalents are Maarg's raw entity routes (reference runbook 1, partly [INF]). The
-recovery only runs behind the two-person rule, after the whole order is saved in the audit.
-"""
+the JSON equivalents are Maarg's raw entity routes (docs/oms-api.md, "Order runbooks"; partly
+[INF]). The recovery only runs behind the two-person rule, after the whole order is saved in
+the audit."""
 
 from __future__ import annotations
 

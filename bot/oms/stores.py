@@ -1,4 +1,5 @@
-"""Product stores, their Shopify shops and each shop's access scope (runbook 3, rollback).
+"""Product stores, their Shopify shops and each shop's access scope (the rollback;
+docs/oms-api.md, "Rollback").
 
 The access scope of a Shopify shop lives on its SystemMessageRemote (`accessScopeEnumId`);
 `SHOP_NO_ACCESS` stops every Shopify call and incoming webhook for that shop. Order brokering

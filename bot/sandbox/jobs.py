@@ -1,4 +1,4 @@
-"""The Job Manager routes of the simulated OMS (reference runbook 5b, 5d).
+"""The Job Manager routes of the simulated OMS (docs/oms-api.md, "Jobs and webhooks").
 
 `findJobs` (performFind-style filters over JobSandbox, "No record found" when empty),
 `scheduleService` (run now without SERVICE_TIME, or a schedule), and the services

@@ -180,8 +180,8 @@ DEFAULT_RUN_FAILURE = (
     "(connect timed out)"
 )
 
-# Shopify topics the sandbox OMS has a webhook handler for (runbook 5d); products/create has
-# none, like HotWax ("Configuration missing").
+# Shopify topics the sandbox OMS has a webhook handler for (docs/oms-api.md, "Jobs and
+# webhooks"); products/create has none, like HotWax ("Configuration missing").
 WEBHOOK_ENDPOINTS = {
     "orders/create": "createOrderShopifyWebhook",
     "orders/cancelled": "cancelOrderShopifyWebhook",

@@ -1,6 +1,6 @@
 """Routes for product stores, Shopify shops and their SystemMessageRemotes in the simulated OMS.
 
-Shapes follow the reference (runbook 3): shops are a Maarg entity list; a remote's PUT
+Shapes follow docs/oms-api.md ("Rollback"): shops are a Maarg entity list; a remote's PUT
 answers nothing useful; a product store is read and written whole, and a PUT missing any
 field of the record is refused with a Maarg 400, as HotWax's Company app expects.
 """

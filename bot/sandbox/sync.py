@@ -5,7 +5,7 @@ parameter list with `fromDate`/`thruDate` around the order's Shopify `updatedAt`
 `runNow`, then restore the parameters [SRC hotwax/company:src/composables/useShopify.ts
 replayWindow / retryIndividualOrder]. A run imports every Shopify order updated inside the
 window it saw at `runNow` time, finishes `state.job_run_seconds` later, and appends one
-SYNC_SHOPIFY_ORDER data manager log [SRC reference runbook 2 §5].
+SYNC_SHOPIFY_ORDER data manager log (docs/oms-api.md, "Order runbooks").
 """
 
 from __future__ import annotations

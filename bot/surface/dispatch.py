@@ -1,4 +1,4 @@
-"""The way of one command (DESIGN section 3): parse and check at the ack, work after it.
+"""The way of one command (README "Architecture"): parse and check at the ack, work after it.
 
 The ack path never calls the OMS: it parses, answers help and usage errors inline, and for
 real work acks with a short "working" note and hands the handler to the task tracker.

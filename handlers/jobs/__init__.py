@@ -1,5 +1,5 @@
 """The Job Manager from Slack: `/oms jobs`, `/oms job`, running a job now and following it,
-and `/oms webhooks` (seed 004).
+and `/oms webhooks` (HotWax's "Job categories").
 
 Other families use only what is exported here: a "Run the <job> job" button for any message.
 """

@@ -1,8 +1,9 @@
-"""The job and webhook catalogue of HotWax's Job Manager (shared/seeds/004, reference runbook 5).
+"""The job and webhook catalogue of HotWax's Job Manager (HotWax's "Job categories";
+docs/oms-api.md, "Jobs and webhooks").
 
 Categories group jobs the way the Job Manager app does; each job has a friendly name users
-type (`new-orders`), its `systemJobEnumId` (`JOB_IMP_ORD`) and the seed's description. Where
-the seed names a job but the reference gives no enum id for it, the job is left out rather
+type (`new-orders`), its `systemJobEnumId` (`JOB_IMP_ORD`) and HotWax's description. Where
+HotWax names a job but no public source gives its enum id, the job is left out rather
 than guessed (thresholds and inventory variance, for example). Webhook topics carry the OMS
 handler endpoint the Job Manager subscribes with; `None` means HotWax configures none.
 """

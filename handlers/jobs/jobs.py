@@ -1,4 +1,5 @@
-"""`/oms jobs [<category>]` and `/oms job <job>`: HotWax's Job Manager from Slack (seed 004).
+"""`/oms jobs [<category>]` and `/oms job <job>`: HotWax's Job Manager from Slack (HotWax's
+"Job categories").
 
 `jobs` counts the scheduled jobs of each category; `jobs <category>` shows each job's
 description, frequency, next run (in the user's time zone) and last run; `job <job>` shows a

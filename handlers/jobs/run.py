@@ -1,4 +1,4 @@
-"""Running a Job Manager job now, as a run of the run engine (reference runbook 5b).
+"""Running a Job Manager job now, as a run of the run engine (docs/oms-api.md, "Jobs and webhooks").
 
 The runbook checks that the job is not already queued or running, schedules the run-now copy
 of its template (`scheduleService` without SERVICE_TIME), then follows the copy until it

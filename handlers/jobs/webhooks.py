@@ -1,4 +1,5 @@
-"""`/oms webhooks [subscribe|unsubscribe <topic>]`: Shopify webhook subscriptions (seed 004).
+"""`/oms webhooks [subscribe|unsubscribe <topic>]`: Shopify webhook subscriptions (HotWax's
+"Job categories").
 
 The topics are the Job Manager's (new orders, cancelled orders, payment status, returns,
 inventory level update, new products, delete products). The Shopify config comes from the

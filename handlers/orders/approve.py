@@ -1,10 +1,11 @@
 """`/oms approve <order> [...]`: approve created orders now instead of waiting for the job.
 
 The Approve orders job (JOB_APR_ORD) approves created orders whose payment is authorised or
-settled (shared/seeds/001). When an order is stuck in created with a good payment, an operator
-can approve it here: the bot checks each order, shows what will happen, and on confirmation
-runs `changeOrderStatus` to ORDER_APPROVED for each, then reads them back. Orders without an
-authorised payment are refused: approving them would release unpaid orders.
+settled (HotWax's order-sync troubleshooting runbook). When an order is stuck in created with a
+good payment, an operator can approve it here: the bot checks each order, shows what will
+happen, and on confirmation runs `changeOrderStatus` to ORDER_APPROVED for each, then reads
+them back. Orders without an authorised payment are refused: approving them would release
+unpaid orders.
 
 The policy can make this a two-person action (`[approvals.actions] approve = ["approver"]`).
 """

@@ -1,6 +1,7 @@
 """Known causes of Shopify order import failures, and their fixes: one table for the order
-runbooks (/oms check, import, mdm) and the failed-import digest. From HotWax's runbooks
-(shared/seeds/000, 001, 003) and the order-import troubleshooting page the reference cites."""
+runbooks (/oms check, import, mdm) and the failed-import digest. From HotWax's runbooks "POS
+Order Refresh Failure", order-sync troubleshooting and "Order Reconciliations", and its
+order-import troubleshooting page."""
 
 from __future__ import annotations
 

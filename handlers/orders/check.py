@@ -1,4 +1,4 @@
-"""`/oms check <order>`: the order-sync diagnosis of seed 001, as a decision tree.
+"""`/oms check <order>`: HotWax's order-sync troubleshooting runbook as a decision tree.
 
 In HotWax:
   - the search index disagrees with the order record -> the index is stale (reindex);

@@ -1,4 +1,5 @@
-"""Recovering a POS order whose refresh failed for want of a shipping address (seed 000).
+"""Recovering a POS order whose refresh failed for want of a shipping address (HotWax's
+runbook "POS Order Refresh Failure").
 
 When the refresh's import fails with HotWax's createOrderContactMech error, the old version is
 already cancelled and no new version exists. The recovery, after a second person's approval

@@ -1,7 +1,8 @@
-"""`/oms refresh <order>`: refresh a POS order from Shopify (seed 001).
+"""`/oms refresh <order>`: refresh a POS order from Shopify (HotWax's order-sync
+troubleshooting runbook).
 
-HotWax's "Refresh order" button has no public endpoint (reference runbook 1, [NF]), so the
-refresh is composed of documented calls (docs/oms-api.md, "Refresh, composed"):
+HotWax's "Refresh order" button has no public endpoint ([NF]), so the refresh is composed of
+documented calls (docs/oms-api.md, "Refresh, composed"):
   1. read the order in HotWax and in Shopify;
   2. cancel this version and mark it "Old Version" (changeOrderStatus with a changeReason):
      HotWax's import skips a Shopify order that is already in HotWax, so the old version must

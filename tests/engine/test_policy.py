@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.policy import load_policy
-from bot.kit.config import ConfigError
+from bot.engine.policy import Limits, load_policy
+from bot.kit.config import ConfigError, load_settings
 from bot.store.audit import search
+from bot.surface.wiring import build_registry, load_checked_policy
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 
 
@@ -98,8 +99,66 @@ def test_policy_overrides_a_command_roles(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text("[roles]\nlead = ['U1']\n[commands]\nhistory = ['lead']\napprove = []\n")
     policy = load_policy(path)
-    from bot.surface.wiring import build_registry
-
     registry = build_registry()
     assert policy.roles_for_command(registry.get("history")) == ("lead",)  # type: ignore[arg-type]
     assert policy.roles_for_command(registry.get("approve")) == ()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            "[roles]\nlead = ['U1']\n[commands]\nhistroy = ['lead']",
+            "[commands] histroy is not a command (did you mean history?)",
+        ),
+        (
+            "[roles]\napprover = ['U1']\n[approvals.actions]\naprove = ['approver']",
+            "[approvals.actions] aprove is not an approval action (did you mean approve?)",
+        ),
+        (
+            "[roles]\napprover = ['U1']\n[approvals.actions]\nhistory = ['approver']",
+            "[approvals.actions] history is not an approval action; the approval actions are "
+            "approve, recover, rollback",
+        ),
+    ],
+)
+def test_names_that_are_no_command_or_action_stop_the_start(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    """A typo in `[commands]` or `[approvals.actions]` would silently leave a command open or
+    an action without a second person: the start refuses it, naming the closest name."""
+    path = tmp_path / "policy.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_checked_policy(load_settings(_env_file=None, omsbot_policy=path))
+    assert problem in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[limits]\nmax_ordres = 5", "limits.max_ordres: unknown key (did you mean max_orders?)"),
+        ("[stores]\nshopify_remot = 'X'", "stores.shopify_remot: unknown key (did you mean"),
+        ("[limits]\nmax_import = 50", "limits.max_import: Input should be less than or equal"),
+        ("[limits]\nstuck_minutes = 'soon'", "limits.stuck_minutes"),
+        ("[stores]\ndefault = 'no such store!'", "is not a product store id"),
+    ],
+)
+def test_limits_and_stores_are_typed(tmp_path: Path, content: str, problem: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert problem in str(info.value)
+
+
+def test_limits_and_stores_defaults_live_in_one_place(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("[limits]\nstuck_minutes = 90\n[stores]\ndefault = 'STORE'\n")
+    policy = load_policy(path)
+    assert policy.limits == Limits(stuck_minutes=90)
+    assert policy.limits.max_orders == Limits().max_orders == 20
+    assert policy.stores.default == "STORE" and policy.stores.shopify_remote is None
+    # The sandbox fills in only what the file left unset.
+    filled = policy.with_store_defaults(shopify_remote="DEMO", default="OTHER")
+    assert (filled.stores.shopify_remote, filled.stores.default) == ("DEMO", "STORE")
