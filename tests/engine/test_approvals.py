@@ -3,12 +3,13 @@ denial with a reason, and exactly one execution under concurrent approvals."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bot.store.approvals import get_approval
+from bot.store.approvals import Approval, get_approval, latest_approval
 from bot.store.audit import search
 from bot.store.runs import list_runs
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
@@ -104,8 +105,7 @@ def test_approval_without_the_role_is_refused(make_bot: BotFactory, tmp_path: Pa
     request = _request(bot)
     bot.driver.click(request, APPROVE, user="U_BOB")
     assert _told(bot, "U_BOB", "needs the *approver* role, which you do not hold")
-    time.sleep(0.3)
-    assert _writes(bot) == []
+    assert _writes(bot) == []  # the refusal is the last thing a refused press does
     # The request is still open for a real approver.
     bot.driver.click(request, APPROVE, user="U_CAROL")
     bot.wait_message(lambda m: "finished" in m.text, timeout=15)
@@ -113,16 +113,28 @@ def test_approval_without_the_role_is_refused(make_bot: BotFactory, tmp_path: Pa
 
 
 def test_an_expired_request_cannot_be_approved(make_bot: BotFactory, tmp_path: Path) -> None:
-    bot = make_bot(omsbot_policy=write_policy(tmp_path, expiry=0.02))  # 1.2 s
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, expiry=0.01))  # 0.6 s
     request = _request(bot)
-    time.sleep(1.5)
+
+    def stored() -> Approval | None:
+        found = latest_approval(bot.services.store, "approve", lambda params: True)
+        return found if found is not None and found.request_message_ts == request.ts else None
+
+    approval = bot.fake.wait_for(stored)
+    # Wait for the moment the request expires (the clock passing it), not for a fixed time.
+    bot.fake.wait_for(lambda: time.time() > approval.expires_at)
     bot.driver.click(request, APPROVE, user="U_CAROL")
     assert _told(bot, "U_CAROL", "expired at")
-    expired = bot.wait_message(
-        lambda m: m.text.startswith("Expired"), channel="C_APPROVALS", timeout=20
-    )
+    # Every replica sweeps on a timer (15 s here); this runs the same sweep now.
+    asyncio.run(bot.services.sweep())
+    expired = bot.wait_message(lambda m: m.text.startswith("Expired"), channel="C_APPROVALS")
+    assert expired.ts == request.ts  # the request message itself now says so
     assert "expired at" in _shown(expired) and "Nothing ran" in _shown(expired)
+    assert "actions" not in str(expired.blocks)  # no button left to press
+    record = get_approval(bot.services.store, approval.id)
+    assert record is not None and record.state == "expired"
     assert _writes(bot) == []
+    assert not list_runs(bot.services.store)
 
 
 def test_a_changed_oms_state_stops_the_execution(make_bot: BotFactory, tmp_path: Path) -> None:
@@ -161,7 +173,9 @@ def test_deny_asks_for_a_reason(make_bot: BotFactory, tmp_path: Path) -> None:
     bot.driver.submit_view(
         "oms:deny-reason", {"reason": {"reason": "forged"}}, approval_id, user="U_BOB"
     )
-    time.sleep(0.3)
+    # The submission is acked after its work is handed to the bot's task tracker: wait
+    # until that work is over.
+    bot.fake.wait_for(lambda: bot.services.tasks.pending == 0)
     record = get_approval(bot.services.store, approval_id)
     assert record is not None and record.reason == "Payment is disputed"
     assert _writes(bot) == []
@@ -199,10 +213,7 @@ def test_fifty_concurrent_approvals_on_two_instances_execute_once(
         t.start()
     for t in threads:
         t.join()
-    first.wait_message(lambda m: "finished" in m.text, timeout=30)
-    time.sleep(1.0)  # let any (wrong) second execution show itself
-    assert _writes(first) == ["10014"]
-    assert len(list_runs(first.services.store)) == 1
+    # Every press but one is refused: once all of them have been, no second one can win.
     refused = first.fake.wait_for(
         lambda: (lambda n: n if n >= len(approvers) - 1 else None)(
             sum(
@@ -221,3 +232,6 @@ def test_fifty_concurrent_approvals_on_two_instances_execute_once(
         timeout=20,
     )
     assert refused == len(approvers) - 1
+    first.wait_message(lambda m: "finished" in m.text, timeout=30)
+    assert _writes(first) == ["10014"]
+    assert len(list_runs(first.services.store)) == 1

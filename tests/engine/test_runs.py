@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 from typing import Any
 
 from bot.sandbox import SandboxServer
+from bot.store import Store, open_store
+from bot.store.runs import get_steps, list_runs
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, bot_env, text_of, write_policy
 from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message
@@ -55,18 +58,25 @@ def test_progress_message_is_updated_step_by_step(make_bot: BotFactory, tmp_path
 
 
 def test_second_run_on_a_busy_order_is_refused(make_bot: BotFactory, tmp_path: Path) -> None:
-    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
-    bot.sandbox.state.latency = 0.4
-    _start(bot, "approve 10014")
-    bot.wait_message(lambda m: ":hourglass_flowing_sand:" in m.text + str(m.blocks))
-    _start(bot, "approve 10014", user="U_BOB")
-    refusal = bot.fake.wait_for(
-        lambda: [p for p in bot.fake.response_posts() if "is busy" in text_of(p.body)] or None,
-        timeout=15,
-    )
+    # A long OMS timeout: while the sandbox is frozen below, the run's OMS calls wait for it.
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False), oms_timeout=60)
+    alice = bot.reply_post(bot.slash("approve 10014"), timeout=15)
+    bob = bot.reply_post(bot.slash("approve 10014", user="U_BOB"), timeout=15)
+    # Freeze the OMS (the sandbox takes its state lock for every request): Alice's run takes
+    # the order and then waits for the OMS, so it is still running when Bob confirms.
+    with bot.sandbox.state.lock:
+        bot.driver.click_ephemeral(alice, CONFIRM)
+        bot.wait_message(lambda m: "Approve order 10014: running" in m.text)
+        bot.driver.click_ephemeral(bob, CONFIRM, user="U_BOB")
+        refusal = bot.fake.wait_for(
+            lambda: [p for p in bot.fake.response_posts() if "is busy" in text_of(p.body)] or None,
+            timeout=15,
+        )
     shown = text_of(refusal[0].body)
+    assert refusal[0].user == "U_BOB"
     assert "Order 10014 is busy: <@U_ALICE> is running “Approve order 10014” since" in shown
     bot.wait_message(lambda m: "finished" in m.text, timeout=20)
+    assert len(list_runs(bot.services.store)) == 1
     assert _writes(bot.sandbox) == ["10014"]
 
 
@@ -78,13 +88,20 @@ def test_failed_step_stops_the_run_and_resume_retries_it(
         "/api/service/changeOrderStatus",
         "json",
         1,
-        body={"_ERROR_MESSAGE_": "Order 10015 is locked by a batch"},
+        body={"_ERROR_MESSAGE_": "Order 10014 is locked by a batch"},
     )
     _start(bot, "approve 10014 10015")
     failed = bot.wait_message(lambda m: "failed" in m.text, timeout=15)
     shown = _shown(failed)
-    assert "Order 10015 is locked by a batch" not in shown or ":x:" in shown
-    assert ":x: Approve order 10014" in shown  # the first write hit the fault
+    # The first write hit the fault: its step is marked failed, with the OMS's own words
+    # under it, and the run says why it stopped.
+    failure = (
+        "The OMS call “change order 10014 to ORDER_APPROVED” failed: "
+        "Order 10014 is locked by a batch"
+    )
+    step = re.search(r":x: Approve order 10014  _[0-9.]+s_\n +(.+)", shown)
+    assert step is not None and step.group(1) == failure
+    assert f":x: The run stopped: {failure}" in shown
     assert ":white_circle: Approve order 10015" in shown  # later steps did not run
     assert "Resume retries what failed and what did not run" in shown
     bot.driver.click(failed, "oms:run.resume#0")
@@ -102,6 +119,16 @@ def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_pat
     assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
 
 
+def _showing(fake: FakeSlack, words: str) -> Message | None:
+    """The progress message in C_OPS once it shows `words`."""
+    return next((m for m in fake.messages("C_OPS") if words in _shown(m)), None)
+
+
+def _first_step_state(store: Store) -> str | None:
+    runs = list_runs(store)
+    return get_steps(store, runs[0].id)[0].state if runs else None
+
+
 def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes(
     tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
 ) -> None:
@@ -111,6 +138,7 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
         OMSBOT_PORT=str(port),
         OMSBOT_HOST="127.0.0.1",
         OMSBOT_RUN_LEASE="2",
+        OMS_TIMEOUT="60",  # the OMS calls the test holds up wait for it, however long
         OMSBOT_POLICY=str(write_policy(tmp_path, two_person=False)),
     )
     url = f"http://127.0.0.1:{port}"
@@ -119,24 +147,45 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
     second = None
     try:
         wait_healthy(url, first)
-        sandbox.state.latency = 0.6
         sent = driver.slash("approve 10014 10015")
         card = fake_slack.wait_for(
             lambda: fake_slack.response_posts(sent.response_url) or None, timeout=15
         )[-1]
-        driver.click_ephemeral(card, CONFIRM)
-
-        def step_one_done() -> Message | None:
-            found = [
-                m
-                for m in fake_slack.messages("C_OPS")
-                if ":white_check_mark: Approve order 10014" in _shown(m)
-            ]
-            return found[-1] if found else None
-
-        fake_slack.wait_for(step_one_done, timeout=20)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        # The bot is stopped between step 1 and step 2 by two gates the test holds: the OMS
+        # (the sandbox takes its state lock for every request) and Slack (the fake takes its
+        # lock for every request). A step shows itself running (chat.update, answered) before
+        # it calls the OMS, and shows itself done before the next step starts.
+        oms, slack = sandbox.state.lock, fake_slack._lock
+        runs = open_store(env["OMSBOT_DATABASE_URL"])
+        try:
+            with oms:
+                driver.click_ephemeral(card, CONFIRM)
+                # Step 1 is running: the bot waits for the OMS's answer to its first read.
+                fake_slack.wait_for(
+                    lambda: _showing(fake_slack, ":hourglass_flowing_sand: Approve order 10014"),
+                    timeout=20,
+                )
+                slack.acquire()
+            try:
+                # With the OMS back, step 1 reads, writes and is recorded done; the bot then
+                # waits for Slack to take the checklist showing it, before step 2 starts.
+                fake_slack.wait_for(lambda: _first_step_state(runs) == "done", timeout=20)
+                oms.acquire()
+            finally:
+                slack.release()
+            try:
+                # Step 2 is running: the bot waits for the OMS's answer to its first read,
+                # which only comes after the kill.
+                fake_slack.wait_for(
+                    lambda: _showing(fake_slack, ":hourglass_flowing_sand: Approve order 10015"),
+                    timeout=20,
+                )
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+            finally:
+                oms.release()
+        finally:
+            runs.dispose()
         assert _writes(sandbox) == ["10014"]
 
         second = spawn_bot(env, tmp_path)

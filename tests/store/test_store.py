@@ -16,8 +16,9 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, inspect
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import (
@@ -114,17 +115,58 @@ def test_upgrade_waits_for_another_process_holding_the_upgrade_lock(store_url: s
         def hold() -> None:
             pg.close()  # a session's advisory locks end with it
 
+    # The statement that takes the upgrade lock, seen as the worker's connection sends it
+    # and as it returns. (SQLAlchemy's own hooks: they observe, they change nothing.)
+    takes_lock = "BEGIN IMMEDIATE" if store.is_sqlite else "pg_advisory_lock("
+    asked, got = threading.Event(), threading.Event()
+
+    def before(conn: Connection, cursor: object, statement: str, *rest: object) -> None:
+        if takes_lock in statement:
+            asked.set()
+
+    def after(conn: Connection, cursor: object, statement: str, *rest: object) -> None:
+        if takes_lock in statement:
+            got.set()
+
+    sa_event.listen(store.engine, "before_cursor_execute", before)
+    sa_event.listen(store.engine, "after_cursor_execute", after)
     worker = threading.Thread(target=upgrade, args=(store,))
     try:
         worker.start()
-        time.sleep(0.3)
-        assert worker.is_alive(), "upgrade did not wait for the lock"
-        assert schema_version(store) is None
+        # Wait for the worker to ask for the lock (the event, however long it takes).
+        assert asked.wait(30), "upgrade never asked for the upgrade lock"
+        if not store.is_sqlite:
+            # PostgreSQL shows the wait itself: the advisory lock requested and not granted.
+            waiting = _advisory_lock_waiters(url, PG_UPGRADE_LOCK)
+            deadline = time.monotonic() + 30
+            while waiting() == 0:
+                assert time.monotonic() < deadline, "upgrade is not waiting for the lock"
+                time.sleep(0.01)
+        # The lock is still held here, so the worker cannot have it, whatever the timing.
+        assert not got.is_set() and worker.is_alive()
+        assert schema_version(store) is None  # nothing was migrated before the lock
     finally:
         hold()
-        worker.join(10)
+        worker.join(30)
+    assert got.is_set() and not worker.is_alive()
     assert schema_version(store) == "0001"
     store.dispose()
+
+
+def _advisory_lock_waiters(url: URL, key: int) -> Callable[[], int]:
+    """Counts the sessions waiting for advisory lock `key` on the server at `url`."""
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def count() -> int:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    return count
 
 
 def test_migrated_schema_equals_metadata(store: Store) -> None:
