@@ -6,11 +6,14 @@ file-upload URLs it hands out, and can hand out Socket Mode URLs (see socketmode
 
 Every message it receives goes through the Block Kit gate (blockkit.py). A violation is answered
 as Slack would (`invalid_blocks`) and also kept in `gate_violations`, so a fixture can fail the
-test even when the app swallowed the error.
+test even when the app swallowed the error. Messages answered otherwise (an injected fault, a
+stalled call, a channel error or an expired response_url found first) are gated all the same:
+a message Slack would reject is a bug whether or not it was delivered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -45,6 +48,9 @@ RESPONSE_URL_TTL_SECONDS = 30 * 60
 
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 _MESSAGE_KEYS = ("text", "blocks", "attachments")
+# The methods whose content the gate checks: a message, or a view (in `view`).
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_VIEW_METHODS = frozenset({"views.open", "views.push", "views.update"})
 
 
 # ---- records handed to tests -------------------------------------------------------------------
@@ -197,6 +203,44 @@ class GateViolation(NamedTuple):
     message: dict[str, Any]
 
 
+class Stall:
+    """A Web API call left unanswered on purpose (`FakeSlack.stall_next`).
+
+    The matching call hangs as on a stalled connection: not answered, not acted on, not listed
+    in `calls()`. `wait()` returns once it hangs, so a test can act at that exact point (kill
+    the client, say); `end()` (or leaving the `with` block) then closes its connection with no
+    answer, as when the sender died before Slack got to it. Its content is gated all the same.
+    """
+
+    def __init__(self, method: str, match: Callable[[dict[str, Any]], bool]) -> None:
+        self.method = method
+        self.match = match
+        self.params: dict[str, Any] | None = None
+        self._hanging = threading.Event()
+        self._ended = threading.Event()
+
+    def wait(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until a matching call hangs; return its parameters (`blocks` decoded)."""
+        if not self._hanging.wait(timeout):
+            raise AssertionError(f"no {self.method} call matched the stall within {timeout}s")
+        assert self.params is not None
+        return self.params
+
+    def end(self) -> None:
+        self._ended.set()
+
+    def _hang(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self._hanging.set()
+        self._ended.wait()
+
+    def __enter__(self) -> Stall:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.end()
+
+
 class ManualClock:
     """Injectable clock for response_url expiry: `fake.clock = clock = ManualClock()`."""
 
@@ -228,6 +272,7 @@ class _Reply:
     body: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    dropped: bool = False  # close the connection without answering (a stalled call)
 
     @classmethod
     def json(
@@ -239,6 +284,10 @@ class _Reply:
     @classmethod
     def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> _Reply:
         return cls(status, text.encode(), f"{content_type}; charset=utf-8")
+
+    @classmethod
+    def drop(cls) -> _Reply:
+        return cls(0, b"", "", dropped=True)
 
 
 @dataclass(frozen=True)
@@ -297,6 +346,8 @@ class FakeSlack:
             "views.update": self._views_update,
             "apps.connections.open": self._apps_connections_open,
         }
+        self._stalls: list[Stall] = []
+        self._content_checked = False  # per call, under the lock: did the gate look at it?
         self.reset()
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -323,6 +374,9 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget everything a test did and re-seed the default workspace."""
         with self._lock:
+            for stall in self._stalls:
+                stall.end()  # nothing stays hung past its test
+            self._stalls = []
             self.clock: Callable[[], float] = time.time
             self.gate_violations: list[GateViolation] = []
             self._calls: list[Call] = []
@@ -428,6 +482,32 @@ class FakeSlack:
     def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
         with self._lock:
             self._faults.setdefault(method, deque()).extend([fault] * times)
+
+    def stall_next(
+        self, method: str, match: Callable[[dict[str, Any]], bool] = lambda params: True
+    ) -> Stall:
+        """The next call of `method` whose parameters `match` accepts is left hanging (Stall).
+
+        `match` gets the call's parameters with `blocks` decoded. Use it as a context manager
+        so the call never outlives the test: `with fake.stall_next(...) as stall:`.
+        """
+        stall = Stall(method, match)
+        with self._lock:
+            self._stalls.append(stall)
+        return stall
+
+    def _take_stall(self, method: str, params: dict[str, Any]) -> Stall | None:
+        with self._lock:
+            decoded = dict(params)
+            if isinstance(decoded.get("blocks"), str):
+                with contextlib.suppress(ValueError):
+                    decoded["blocks"] = json.loads(decoded["blocks"])
+            for stall in self._stalls:
+                if stall.method == method and stall.match(decoded):
+                    self._stalls.remove(stall)
+                    self._gate_unchecked(method, params)
+                    return stall
+            return None
 
     # ---- response_url ---------------------------------------------------------------------------
 
@@ -557,12 +637,26 @@ class FakeSlack:
             params = _parse_params(target, headers.get("content-type", ""), body)
         except ValueError:
             return _Reply.json({"ok": False, "error": "invalid_json"})
+        stall = self._take_stall(method, params)
+        if stall is not None:
+            stall._hang(params)  # outside the lock: the fake goes on answering other calls
+            return _Reply.drop()
         with self._lock:
             reply, payload = self._answer(method, headers, params)
             self._calls.append(Call(method, headers, params, reply.status, payload))
         return reply
 
     def _answer(
+        self, method: str, headers: dict[str, str], params: dict[str, Any]
+    ) -> tuple[_Reply, dict[str, Any] | None]:
+        self._content_checked = False
+        try:
+            return self._dispatch(method, headers, params)
+        finally:
+            if not self._content_checked:  # answered before its content was looked at
+                self._gate_unchecked(method, params)
+
+    def _dispatch(
         self, method: str, headers: dict[str, str], params: dict[str, Any]
     ) -> tuple[_Reply, dict[str, Any] | None]:
         queue = self._faults.get(method)
@@ -818,6 +912,7 @@ class FakeSlack:
         problems: list[str],
         error: str = "invalid_blocks",
     ) -> None:
+        self._content_checked = True
         if not problems:
             return
         self.gate_violations.append(GateViolation(method, problems, copy.deepcopy(message)))
@@ -826,6 +921,27 @@ class FakeSlack:
             errors=problems,
             response_metadata={"messages": [f"[ERROR] {p}" for p in problems]},
         )
+
+    def _gate_unchecked(self, method: str, params: dict[str, Any]) -> None:
+        """Record the gate's verdict on a call answered without its content being checked (an
+        injected fault, a stall, an error found first); the answer itself stays as it was."""
+        content: dict[str, Any] | None = None
+        problems: list[str] = []
+        if method in _MESSAGE_METHODS:
+            content = {k: params[k] for k in _MESSAGE_KEYS if k in params}
+            if isinstance(content.get("blocks"), str):
+                try:
+                    content["blocks"] = json.loads(content["blocks"])
+                except ValueError:
+                    return  # not JSON: Slack's invalid_blocks_format, no Block Kit to check
+            if any(content.get(k) for k in _MESSAGE_KEYS):
+                problems = check_message(content)
+        elif method in _VIEW_METHODS:
+            content = _opt_json(params.get("view"))
+            if content is not None:
+                problems = check_view(content)
+        if content is not None and problems:
+            self.gate_violations.append(GateViolation(method, problems, copy.deepcopy(content)))
 
     def _store_view(
         self, view_id: str, method: str, trigger_id: str | None, view: dict[str, Any]
@@ -887,7 +1003,21 @@ class FakeSlack:
     def _accept_response_post(
         self, record: _ResponseUrl | None, payload: object
     ) -> tuple[int, str]:
-        """Decide the HTTP answer; Slack's exact texts are unverified, the statuses matter."""
+        """Decide the HTTP answer; Slack's exact texts are unverified, the statuses matter.
+
+        The gate looks at every message posted, even one refused for its URL (unknown,
+        expired, used up): what the bot sent must pass it whatever became of it."""
+        problems: list[str] = []
+        if (
+            isinstance(payload, dict)
+            and not payload.get("delete_original")
+            and any(payload.get(k) for k in _MESSAGE_KEYS)
+        ):
+            problems = check_message(payload)
+            if problems:
+                self.gate_violations.append(
+                    GateViolation("response_url", problems, copy.deepcopy(payload))
+                )
         if record is None:
             return 404, "no_such_url"
         if self.clock() - record.created > RESPONSE_URL_TTL_SECONDS:
@@ -900,11 +1030,7 @@ class FakeSlack:
             return 200, "ok"
         if not any(payload.get(k) for k in _MESSAGE_KEYS):
             return 400, "no_text"
-        problems = check_message(payload)
         if problems:
-            self.gate_violations.append(
-                GateViolation("response_url", problems, copy.deepcopy(payload))
-            )
             return 400, "invalid_blocks"
         return 200, "ok"
 
@@ -953,6 +1079,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = fake.handle(verb, self.path, headers, self._read_body(headers))
+        if reply.dropped:
+            self.close_connection = True  # no answer at all: the caller sees the line drop
+            return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -57,7 +58,7 @@ channel = "C_APPROVALS"
 [[digests]]
 id = "ops-daily"
 channel = "C_OPS"
-cron = "0 3 29 2 *"
+cron = "{cron}"
 timezone = "UTC"
 window = "7d"
 
@@ -67,9 +68,24 @@ order_sync_job = "queue_ShopifyOrderSync_10000"
 """
 
 
+def dormant_cron() -> str:
+    """A yearly cron due at noon (UTC, the schedule's zone) on the date 180 days before the
+    test's start.
+
+    Date-proof: during the test its newest slot is about 180 days old, far beyond the
+    schedule's grace (6h by default; with no earlier slot recorded the catch-up at start posts
+    nothing), and its next about 185 days away (four years when the date is 29 February), so
+    no scheduled digest joins the ones the test asks for, whatever the date. A fixed date
+    would not do: "0 3 29 2 *" fires on 29 February.
+    """
+    due = datetime.fromtimestamp(time.time() - 180 * 86400, UTC)
+    return f"0 12 {due.day} {due.month} *"
+
+
 def policy(tmp_path: Path, *, two_person: bool = True) -> Path:
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
-    path.write_text(POLICY.format(actions='approve = ["approver"]' if two_person else ""))
+    actions = 'approve = ["approver"]' if two_person else ""
+    path.write_text(POLICY.format(actions=actions, cron=dormant_cron()))
     return path
 
 

@@ -8,8 +8,11 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.sandbox import SandboxServer
 from bot.store import open_store, upgrade
@@ -18,10 +21,39 @@ from bot.store.slots import claim_slot, finish_slot, get_slot
 from bot.surface.app import build_web_client
 from bot.surface.wiring import create_services
 from tests.conftest import BOT_TOKEN, BotFactory, gated, settings_for, text_of
+from tests.fault_fixtures import captured_logs
 from tests.harness.fakeslack import FakeSlack, Message
 from tests.store_fixtures import postgres_url
 
 __all__ = ["postgres_url"]
+
+ZONE = "Europe/Paris"  # the schedule's time zone: its cron fields are Paris wall-clock times
+DAY = 86400.0
+
+
+def yearly_noon_cron(moment: float) -> str:
+    """A cron due once a year at noon in the schedule's zone, on the date `moment` has there.
+
+    Its slot is within half a day (and a clock change's hour) of `moment`; its next one is a
+    year later (four years for 29 February). Noon, because no clock change happens then: for
+    a cron matching the hour the autumn change repeats, the scheduler's slot search
+    (bot/engine/schedules.py `slots_between`) never ends.
+    """
+    local = datetime.fromtimestamp(moment, ZoneInfo(ZONE))
+    return f"0 12 {local.day} {local.month} *"
+
+
+def dormant_cron() -> str:
+    """A schedule that neither fires nor is caught up during the test, whatever the date.
+
+    Its newest slot is about 180 days before the test's start and its next about 185 days
+    after the start: during the test the slot is far beyond the grace (10m; with no earlier slot
+    recorded the catch-up at start posts nothing for it) and nothing fires. A fixed date
+    would not do: "0 3 29 2 *" fires on 29 February, and "0 0 1 1 *" with 1h of grace is
+    still within it early on 1 January.
+    """
+    return yearly_noon_cron(time.time() - 180 * DAY)
+
 
 DIGEST_POLICY = """
 [roles]
@@ -31,7 +63,7 @@ operator = ["U_ALICE"]
 id = "ops-daily"
 channel = "C_OPS"
 cron = "{cron}"
-timezone = "Europe/Paris"
+timezone = "{zone}"
 window = "7d"
 grace = "{grace}"
 
@@ -44,11 +76,21 @@ digest_page_size = 7
 """
 
 
-def digest_policy(tmp_path: Path, *, cron: str = "0 3 29 2 *", grace: str = "10m") -> Path:
-    # The default cron (03:00 on 29 February) never fires nor needs catching up during a test.
+def digest_policy(
+    tmp_path: Path, *, cron: str | None = None, grace: str = "10m", zone: str = ZONE
+) -> Path:
+    """The policy with the ops-daily schedule; by default it stays dormant (dormant_cron)."""
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
-    path.write_text(DIGEST_POLICY.format(cron=cron, grace=grace))
+    path.write_text(DIGEST_POLICY.format(cron=cron or dormant_cron(), zone=zone, grace=grace))
     return path
+
+
+async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll `condition` without blocking the event loop the services run on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
 
 
 def shown(message: Message) -> str:
@@ -126,9 +168,10 @@ def test_digest_now_posts_summary_with_every_row_in_a_csv(
 
 
 def test_digest_lists_schedules(make_bot: BotFactory, tmp_path: Path) -> None:
-    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    cron = dormant_cron()
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path, cron=cron))
     text = text_of(gated(bot.reply_post(bot.slash("digest")).body))
-    assert "ops-daily" in text and "0 3 29 2 *" in text and "Europe/Paris" in text
+    assert "ops-daily" in text and cron in text and "Europe/Paris" in text
     assert "Next run:" in text
 
 
@@ -200,10 +243,12 @@ async def test_oms_outage_then_recovery_within_grace_posts_once(
         scheduler = services.slot_scheduler(retry_delay=0.3)
         slot = float(int(time.time()))
         sandbox.state.down = True
-        task = asyncio.get_running_loop().create_task(
-            scheduler.fire_slot(scheduler.schedule("ops-daily"), slot)
-        )
-        await asyncio.sleep(1.0)
+        with captured_logs() as logs:
+            task = asyncio.get_running_loop().create_task(
+                scheduler.fire_slot(scheduler.schedule("ops-daily"), slot)
+            )
+            # The event, not a time: the digest found the OMS away twice (it retried once).
+            await until(lambda: sum("retrying in" in m for m in logs.messages()) >= 2)
         assert not fake_slack.messages("C_OPS")  # nothing posted while the OMS is away
         sandbox.state.down = False
         assert await task == "posted"
@@ -270,8 +315,11 @@ async def test_rate_limited_post_is_retried_after_retry_after(
 def test_slot_missed_during_downtime_is_posted_late_at_start(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
-    # Hourly, with two hours of grace: the last slot passed while no bot ran.
-    bot = make_bot(omsbot_policy=digest_policy(tmp_path, cron="0 * * * *", grace="2h"))
+    # Hourly, with two hours of grace: the last slot passed while no bot ran. In UTC: in Paris,
+    # during the hour the October clock change repeats, the scheduler's slot search never ends
+    # (see yearly_noon_cron) and the bot would hang at start.
+    policy = digest_policy(tmp_path, cron="0 * * * *", grace="2h", zone="UTC")
+    bot = make_bot(omsbot_policy=policy)
     late = bot.wait_message(lambda m: "Posted late" in shown(m))
     assert "failed imports" in late.text
     assert len([m for m in bot.fake.messages("C_OPS") if "Posted late" in shown(m)]) == 1
@@ -279,7 +327,10 @@ def test_slot_missed_during_downtime_is_posted_late_at_start(
 
 def test_slot_missed_beyond_grace_gets_a_short_note(make_bot: BotFactory, tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    policy = digest_policy(tmp_path, cron="0 0 1 1 *", grace="1h")
+    # Yearly, due at noon two days before the test started: whatever the date (1 January,
+    # 29 February...) the slot is then 1.5 to 2.5 days in the past, far beyond the 1h grace,
+    # and still the newest one when the bot starts (the next is a year later).
+    policy = digest_policy(tmp_path, cron=yearly_noon_cron(time.time() - 2 * DAY), grace="1h")
     store = open_store(f"sqlite:///{db}")
     upgrade(store)
     # The schedule ran before: last year's slot was posted.
