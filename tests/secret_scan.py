@@ -68,7 +68,7 @@ _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__di
 }
 
 
-@dataclass
+@dataclass(eq=False)  # a pytest plugin: pluggy keeps plugins in sets, so it must hash
 class SecretScan:
     secrets: set[str] = field(default_factory=configured_secrets)
     records: list[Seen] = field(default_factory=list)

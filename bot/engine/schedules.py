@@ -58,7 +58,7 @@ class Schedule:
         fire = trigger.get_next_fire_time(None, moment)
         while fire is not None and fire.timestamp() <= end:
             yield fire.timestamp()
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+            fire = _next_after(trigger, fire)
 
     def last_slot(self, now: float) -> float | None:
         """The newest slot at or before `now` (looking back up to about a year)."""
@@ -76,6 +76,19 @@ class Schedule:
             None, datetime.fromtimestamp(now, UTC) + timedelta(microseconds=1)
         )
         return None if fire is None else fire.timestamp()
+
+
+def _next_after(trigger: CronTrigger, fire: datetime) -> datetime | None:
+    """The trigger's next fire time strictly after `fire`.
+
+    In the hour the autumn clock change repeats, APScheduler can answer `fire` itself again
+    (02:30+01:00 after 02:30+01:00): asking from further ahead steps past it, where asking
+    again from the same moment would loop forever."""
+    for ahead in (timedelta(seconds=1), timedelta(hours=1, seconds=1), timedelta(hours=2)):
+        following: datetime | None = trigger.get_next_fire_time(fire, fire + ahead)
+        if following is None or following.timestamp() > fire.timestamp():
+            return following
+    return None
 
 
 def parse_schedules(

@@ -155,7 +155,7 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
         # (the sandbox takes its state lock for every request) and Slack (the fake takes its
         # lock for every request). A step shows itself running (chat.update, answered) before
         # it calls the OMS, and shows itself done before the next step starts.
-        oms, slack = sandbox.state.lock, fake_slack._lock
+        oms, slack = sandbox.state.lock, fake_slack.gate
         runs = open_store(env["OMSBOT_DATABASE_URL"])
         try:
             with oms:
