@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # A run whose heartbeat is older than this is taken as dead (its process stopped).
     omsbot_run_lease: float = Field(default=30.0, ge=1, le=3600)
     omsbot_log_level: str = "INFO"
+    # The kind of HotWax tenant the embedded sandbox plays (bot/sandbox/tenant.py).
+    omsbot_sandbox_tenant: str = "ofbiz-maarg"
 
     @field_validator("oms_base_url", "oms_maarg_url")
     @classmethod

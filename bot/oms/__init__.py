@@ -27,6 +27,7 @@ from bot.oms.models import (
     UserProfile,
 )
 from bot.oms.ordersync import OrderSync, SyncRun
+from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef, parse_order_ref
 from bot.oms.shopify import ShopifyOrder, ShopifyProxy
 from bot.oms.stores import ShopifyShop
@@ -54,6 +55,7 @@ __all__ = [
     "ShopifyShop",
     "StatusChange",
     "SyncRun",
+    "TenantProfile",
     "UserProfile",
     "Webhook",
     "jobs",

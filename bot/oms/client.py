@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from bot.oms.conventions import parse_count
 from bot.oms.errors import OmsBadResponse, OmsError
 from bot.oms.models import Order, StatusChange, UserProfile
+from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef
 from bot.oms.session import DISCOVER_MAARG, LOGIN, OmsSession
 from bot.oms.transport import CallObserver, HttpTransport
@@ -84,6 +85,7 @@ class OmsClient:
             api_token=api_token,
             maarg_url=maarg_url,
         )
+        self._profile: TenantProfile | None = None
 
     @property
     def base_url(self) -> str:
@@ -116,6 +118,19 @@ class OmsClient:
     async def maarg_base(self) -> str:
         async with self._guard():
             return await self._session.maarg_base(DISCOVER_MAARG)
+
+    async def profile(self) -> TenantProfile:
+        """What kind of tenant this is (bot/oms/profile.py), learned once."""
+        if self._profile is None:
+            maarg = await self.maarg_base()
+            moqui_only = bool(self._session.moqui_only)
+            self._profile = TenantProfile(
+                backend="moqui" if moqui_only else "ofbiz+maarg",
+                maarg_url=maarg,
+                job_backends=frozenset({"moqui"} if moqui_only else {"moqui", "ofbiz"}),
+                failure_sources=frozenset({"mdm"} if moqui_only else {"mdm", "logInsights"}),
+            )
+        return self._profile
 
     async def check_login(self) -> str:
         operation = "read the OMS user profile"

@@ -53,6 +53,9 @@ class OmsSession:
         self._api_token = api_token
         self._token: str | None = api_token
         self._maarg: str | None = normalise_base(maarg_url, "/rest/s1") if maarg_url else None
+        # Learned with the Maarg host: True when the base URL is Maarg itself (no OFBiz).
+        # A configured OMS_MAARG_URL says OFBiz is at the base URL.
+        self.moqui_only: bool | None = False if maarg_url else None
         self._login_lock = asyncio.Lock()
         self._maarg_lock = asyncio.Lock()
 
@@ -247,7 +250,9 @@ class OmsSession:
                     "neither /api/checkLoginOptions nor /rest/s1/admin/checkLoginOptions "
                     "answered; set OMS_MAARG_URL",
                 ) from None
+            self.moqui_only = True
             return self.base_url
+        self.moqui_only = False
         url = options.get("maargInstanceUrl")
         if not isinstance(url, str) or not url.strip():
             raise OmsRequestError(

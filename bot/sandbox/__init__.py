@@ -28,6 +28,7 @@ from bot.sandbox.state import (
     SandboxState,
 )
 from bot.sandbox.sync import TIMESTAMP_ERROR
+from bot.sandbox.tenant import TENANTS, Tenant, tenant_named, variant
 
 __all__ = [
     "BAD_EMAIL_ERROR",
@@ -41,6 +42,7 @@ __all__ = [
     "MISSING_ADDRESS_ERROR",
     "SCENARIOS",
     "SYNC_SHOPIFY_ORDER",
+    "TENANTS",
     "TIMESTAMP_ERROR",
     "ImportOutcome",
     "RecordedRequest",
@@ -49,7 +51,10 @@ __all__ = [
     "SandboxServiceError",
     "SandboxState",
     "Scenario",
+    "Tenant",
     "build_app",
     "run_sandbox_cli",
     "serve_forever",
+    "tenant_named",
+    "variant",
 ]

@@ -62,6 +62,10 @@ class SandboxMiddleware:
         if self.state.down:
             await html_page(503, "503 Service Unavailable")(scope, receive, send)
             return
+        if not self.state.tenant.ofbiz and path.startswith("/api/"):
+            # A Moqui-only tenant: its host is Maarg, which has no OFBiz /api.
+            await html_page(404, "404 Not Found")(scope, receive, send)
+            return
         fault = self.state.take_fault(path)
         if fault is not None:
             await _fault_response(fault)(scope, receive, send)

@@ -25,6 +25,7 @@ from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.stores import stores_routes
 from bot.sandbox.sync import sync_routes
+from bot.sandbox.tenant import Tenant, tenant_named
 
 _START_TIMEOUT = 10.0
 
@@ -50,9 +51,16 @@ class SandboxServer:
     """The sandbox on 127.0.0.1 in a background thread. Port 0 picks a free port."""
 
     def __init__(
-        self, state: SandboxState | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        state: SandboxState | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tenant: Tenant | str | None = None,
     ) -> None:
-        self._state = state or SandboxState()
+        if isinstance(tenant, str):
+            tenant = tenant_named(tenant)
+        self._state = state or (SandboxState(tenant=tenant) if tenant else SandboxState())
         self._host = host
         self._requested_port = port
         self._server: ThreadedServer | None = None
@@ -109,9 +117,10 @@ async def serve_forever(
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
-def banner(url: str) -> str:
+def banner(url: str, tenant: Tenant | None = None) -> str:
+    played = f"  tenant {tenant.name}" if tenant else ""
     lines = [
-        f"HotWax OMS sandbox at {url}  (OFBiz {url}/api/, Maarg {url}/rest/s1/)",
+        f"HotWax OMS sandbox at {url}  (OFBiz {url}/api/, Maarg {url}/rest/s1/){played}",
         f"  OMS_BASE_URL={url}",
         f"  OMS_USERNAME={DEMO_USERNAME}  OMS_PASSWORD={DEMO_PASSWORD}",
         f"  or OMS_API_TOKEN={DEMO_API_TOKEN}",
@@ -121,9 +130,10 @@ def banner(url: str) -> str:
     return "\n".join(lines)
 
 
-def run_sandbox_cli(port: int) -> None:
-    """`oms-bot sandbox --port N`: run in the foreground until Ctrl-C."""
+def run_sandbox_cli(port: int, tenant: str = "ofbiz-maarg") -> None:
+    """`oms-bot sandbox --port N [--tenant T]`: run in the foreground until Ctrl-C."""
     host = "127.0.0.1"
-    print(banner(f"http://{host}:{port}"), flush=True)
+    played = tenant_named(tenant)
+    print(banner(f"http://{host}:{port}", played), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(host, port))
+        asyncio.run(serve_forever(host, port, SandboxState(tenant=played)))

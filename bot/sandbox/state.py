@@ -40,6 +40,7 @@ from bot.sandbox.records import (
 )
 from bot.sandbox.shapes import epoch_ms, lookup_row
 from bot.sandbox.stores_data import StoresData, seed_stores
+from bot.sandbox.tenant import DEFAULT, Tenant
 
 FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
 ORDER_STATUSES = (
@@ -122,8 +123,12 @@ class SandboxState:
         token_ttl: float = 3600.0,
         latency: float = 0.0,
         extra_failures: int = 0,
+        tenant: Tenant = DEFAULT,
     ) -> None:
         self.lock = threading.RLock()
+        # The kind of tenant played (bot/sandbox/tenant.py); tests may switch it, and a
+        # reset goes back to the one the sandbox was started as.
+        self.tenant = self._started_as = tenant
         self._base_now = (now or datetime.now(UTC)).astimezone(UTC)
         self._extra_failures = extra_failures
         self.token_ttl = token_ttl
@@ -164,6 +169,7 @@ class SandboxState:
             self.timers.clear()
             self.stores = seed_stores()
             self.jobs = seed_jobs(self._base_now)
+            self.tenant = self._started_as
 
     # -- faults ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bot.kit.config import ConfigError, Settings, load_settings
 from bot.kit.logs import RedactingFilter, settings_secrets, setup_logging
+from bot.sandbox.tenant import TENANTS
 
 log = logging.getLogger("oms_bot")
 
@@ -125,7 +126,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import run_sandbox_cli
 
-    run_sandbox_cli(args.port)
+    run_sandbox_cli(args.port, args.tenant)
     return 0
 
 
@@ -163,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox = sub.add_parser("sandbox", help="run the embedded HotWax OMS sandbox alone")
     sandbox.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sandbox.add_argument(
+        "--tenant",
+        default="ofbiz-maarg",
+        choices=sorted(TENANTS),
+        help="the kind of HotWax tenant to play (default ofbiz-maarg)",
+    )
     sub.add_parser(
         "check-config", help="check settings, OMS, Slack and database; non-zero on failure"
     )

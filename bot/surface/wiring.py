@@ -31,7 +31,7 @@ from bot.engine.runs import RunEngine
 from bot.engine.scheduled import ScheduledPost
 from bot.engine.scheduler import SlotScheduler
 from bot.engine.tasks import TaskTracker
-from bot.kit.config import Settings
+from bot.kit.config import ConfigError, Settings
 from bot.oms import OmsClient
 from bot.store import Store, open_store, upgrade
 from bot.store import approvals as approval_store
@@ -198,7 +198,10 @@ def connect_oms(settings: Settings) -> tuple[OmsClient, SandboxServer | None]:
     if settings.uses_sandbox:
         from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
 
-        sandbox = SandboxServer().start()
+        try:
+            sandbox = SandboxServer(tenant=settings.omsbot_sandbox_tenant).start()
+        except ValueError as exc:
+            raise ConfigError(f"OMSBOT_SANDBOX_TENANT: {exc}") from None
         client = OmsClient(
             sandbox.url,
             username=DEMO_USERNAME,

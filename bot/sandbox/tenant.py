@@ -1,0 +1,77 @@
+"""Which kind of HotWax tenant the sandbox plays.
+
+HotWax runs OFBiz + Maarg tenants and Moqui-only tenants, two Job Manager backends, two
+places where failed imports are recorded, and, where HotWax's own code does not settle how
+the server behaves, more than one plausible answer. Each `Tenant` fixes one answer to every
+such question; the bot must be right under each preset (docs/oms-api.md, "The sandbox",
+cites the source of every behaviour and names the unknowns each field stands for).
+
+A tenant is chosen by name: `SandboxServer(tenant="moqui-only")`, `oms-bot sandbox --tenant
+moqui-only`, or `OMSBOT_SANDBOX_TENANT` for the console's embedded sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+# What the order sync does with a Shopify order that is already in HotWax and has changed in
+# Shopify since (STILL UNKNOWN: HotWax's classifier is not public): update it in place, skip
+# it, or import it as a new version (what the legacy "Refresh order" did).
+OrderUpdate = Literal["update", "skip", "new-version"]
+# How `PUT admin/serviceJobs/{job}` treats `serviceJobParameters` (STILL UNKNOWN): the list
+# sent replaces the job's parameters, or is merged into them (a parameter left out stays).
+JobParams = Literal["replace", "merge"]
+# How OFBiz `findJobs` answers when nothing matches (both are seen in HotWax's apps).
+EmptyFind = Literal["no-record", "404"]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    # OFBiz `/api/*` exists (False: a Moqui-only tenant, whose base URL is Maarg itself).
+    ofbiz: bool = True
+    # `checkLoginOptions` gives the Maarg instance as a bare name (HotWax expands it).
+    bare_maarg_name: bool = False
+    # Job Manager backends holding jobs: Moqui `admin/serviceJobs`, OFBiz JobSandbox.
+    moqui_jobs: bool = True
+    ofbiz_jobs: bool = True
+    find_jobs_empty: EmptyFind = "no-record"
+    job_params: JobParams = "replace"
+    # Failed imports are recorded in logInsights (OFBiz-era imports) as well as in the MDM.
+    loginsights: bool = True
+    order_update: OrderUpdate = "update"
+
+
+DEFAULT = Tenant("ofbiz-maarg")
+
+TENANTS: dict[str, Tenant] = {
+    t.name: t
+    for t in (
+        DEFAULT,
+        Tenant(
+            "moqui-only",
+            ofbiz=False,
+            ofbiz_jobs=False,
+            loginsights=False,
+        ),
+        Tenant("bare-name", bare_maarg_name=True),
+        Tenant("ofbiz-jobs", moqui_jobs=False, find_jobs_empty="404"),
+        Tenant("merge-params", job_params="merge"),
+        Tenant("sync-skips", order_update="skip"),
+        Tenant("sync-new-version", order_update="new-version"),
+    )
+}
+
+
+def tenant_named(name: str) -> Tenant:
+    """The preset called `name`; ValueError listing the presets otherwise."""
+    found = TENANTS.get(name)
+    if found is None:
+        raise ValueError(f"no sandbox tenant {name!r}; the tenants are {', '.join(TENANTS)}")
+    return found
+
+
+def variant(base: Tenant, **changes: object) -> Tenant:
+    """`base` with some answers changed (tests combine unknowns this way)."""
+    return replace(base, **changes)  # type: ignore[arg-type]
