@@ -76,6 +76,10 @@ class Limits(BaseModel):
     max_import: int = Field(default=20, ge=1, le=20, strict=True)  # most orders in one /oms import
     stuck_minutes: float = Field(default=30.0, gt=0)  # /oms check: Created this long is stuck
     sync_poll_seconds: float = Field(default=0.5, gt=0, le=60)  # order-sync job polling
+    # A re-import waits this long for HotWax's MDM import of the order, at most...
+    import_wait_minutes: float = Field(default=5.0, gt=0, le=60)
+    # ... and concludes nothing more will come after this long without MDM activity.
+    import_quiet_seconds: float = Field(default=60.0, gt=0, le=3600)
     job_follow_minutes: float = Field(default=15.0, gt=0, le=24 * 60)  # follow a job run
     job_poll_seconds: float = Field(default=5.0, gt=0, le=600)  # how often a run is read
     digest_page_size: int = Field(

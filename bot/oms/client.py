@@ -166,19 +166,21 @@ class OmsClient:
 
     async def _find_orders(self, filters: dict[str, str], operation: str) -> list[Order]:
         async with self._guard():
-            # dependentLevels=1 brings identifications, statuses and items in the same answer.
-            listed = await self._maarg_list_all(
-                "oms/orders", {**filters, "dependentLevels": "1"}, operation=operation
-            )
+            # The route answers the OrderHeader "default" master (identifications, statuses,
+            # ship groups with their items, ...) whatever is asked; `dependentLevels` is only
+            # read by Moqui's /rest/e1 handler, so none is sent (docs/oms-api.md, "Orders").
+            listed = await self._maarg_list_all("oms/orders", filters, operation=operation)
             return _newest_first(_parse_models(Order, listed.rows, operation))
 
     async def order_status_history(self, order_id: str) -> list[StatusChange]:
         operation = "read order status history"
         async with self._guard():
-            body, _ = await self._session.maarg(
-                "GET", f"oms/orders/{_path_part(order_id)}/status", operation=operation, read=True
+            # Paged: an entity list answers 100 rows without paging parameters, and item
+            # status rows count too (moqui-framework RestApi.groovy:379).
+            listed = await self._maarg_list_all(
+                f"oms/orders/{_path_part(order_id)}/status", {}, operation=operation
             )
-            changes = _parse_models(StatusChange, body, operation)
+            changes = _parse_models(StatusChange, listed.rows, operation)
             return sorted(changes, key=lambda change: change.status_datetime or _OLDEST)
 
     # -- generic reads (later runbooks build on these) ------------------------------------
@@ -253,12 +255,24 @@ class OmsClient:
             )
             return answer or {}
 
-    async def change_order_status(self, order_id: str, status_id: str) -> dict[str, Any]:
-        """Set an order's status (and its items'): OFBiz `service/changeOrderStatus`."""
-        return await self.call_service(
-            "changeOrderStatus",
-            {"orderId": order_id, "statusId": status_id, "setItemStatus": "Y"},
-            operation=f"change order {order_id} to {status_id}",
+    async def change_order_status(
+        self, order_id: str, status_id: str, *, reason: str | None = None
+    ) -> Any:
+        """Set an order's status and its items': OFBiz `service/changeOrderStatus` where the
+        tenant has OFBiz, Maarg `POST oms/orders/{id}/status` on a Moqui-only tenant
+        (docs/oms-api.md, "Generic reads and writes"). `reason` is the change reason."""
+        operation = f"change order {order_id} to {status_id}"
+        if (await self.profile()).has_ofbiz:
+            params: dict[str, Any] = {"orderId": order_id, "statusId": status_id}
+            params["setItemStatus"] = "Y"
+            if reason:
+                params["changeReason"] = reason
+            return await self.call_service("changeOrderStatus", params, operation=operation)
+        body: dict[str, Any] = {"orderId": order_id, "statusId": status_id, "setItemStatus": True}
+        if reason:
+            body["changeReason"] = reason
+        return await self.maarg_call(
+            "POST", f"oms/orders/{_path_part(order_id)}/status", operation=operation, json=body
         )
 
     async def maarg_call(

@@ -1,11 +1,27 @@
-"""The "Shopify Order MDM" data manager logs: recent runs, counts and failed records."""
+"""The Shopify order data manager (MDM) logs: the imports of the order sync and their failures.
+
+The order sync stages Shopify orders through two MDM configs, SYNC_SHOPIFY_ORDER (new orders)
+and UPDATE_SHOPIFY_ORDER (orders already in HotWax); a failed import leaves a failed record
+there, not an error on the sync's job run (docs/oms-api.md, "Order runbooks"). Logs are read
+newest first (`orderByField=-createdDate`, `createdDate_from`), as HotWax's Company app does
+(src/workers/domains/dataManagerLogDomain.ts:70-78).
+
+A failed-records file is JSON wrapped in `{csvData: "<text>"}` (`{}` when nothing is stored),
+its records carrying `_ERROR_MESSAGE_`, `_recordNumber` and the nested Shopify order; older
+configs store CSV (hotwax/job-manager src/composables/mdmLogs.ts:44-62). The records are
+customer data: only the order's id and name and the error are kept, nothing else.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,8 +30,15 @@ from bot.oms.client import OmsClient
 from bot.oms.errors import OmsBadResponse
 from bot.oms.models import OmsDatetime
 
-SHOPIFY_ORDER_MDM = "SYNC_SHOPIFY_ORDER"
-FAILED_STATUSES = "DmlsFailed,DmlsCrashed"
+SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"
+UPDATE_SHOPIFY_ORDER = "UPDATE_SHOPIFY_ORDER"
+ORDER_CONFIGS = (SYNC_SHOPIFY_ORDER, UPDATE_SHOPIFY_ORDER)
+FAILED_STATUSES = ("DmlsFailed", "DmlsCrashed", "DmlsError")
+ENDED_STATUSES = ("DmlsFinished", "DmlsCancelled", *FAILED_STATUSES)
+ERROR_MAX = 500  # characters of an import error kept (the rest is most often a stack)
+_GID = re.compile(r"gid://shopify/Order/(\d+)")
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+_ERROR_KEYS = ("_ERROR_MESSAGE_", "_ERROR_MESSAGE_LIST_", "error", "errorMessage", "eventMessage")
 
 
 class MdmLog(BaseModel):
@@ -30,6 +53,7 @@ class MdmLog(BaseModel):
     total_records: int | None = Field(default=None, alias="totalRecordCount")
     failed_records: int | None = Field(default=None, alias="failedRecordCount")
     error_log_content_id: str | None = Field(default=None, alias="errorLogContentId")
+    system_message_id: str | None = Field(default=None, alias="systemMessageId")
     job_run_id: str | None = Field(default=None, alias="createdByJobRunId")
 
     @property
@@ -38,54 +62,151 @@ class MdmLog(BaseModel):
 
     @property
     def failed(self) -> bool:
-        return self.status_id in ("DmlsFailed", "DmlsCrashed") or bool(self.failed_records)
+        return self.status_id in FAILED_STATUSES or bool(self.failed_records)
+
+    @property
+    def ended(self) -> bool:
+        return self.status_id in ENDED_STATUSES
 
 
 @dataclass(frozen=True)
 class FailedRecord:
+    """One order the MDM could not import: its Shopify id and name, and the error."""
+
     shopify_order_id: str
     order_name: str
-    event_message: str
+    error: str
+    record_number: str | None = None
 
 
 async def recent_logs(
-    oms: OmsClient, *, failed_only: bool = False, since: datetime | None = None, limit: int = 20
+    oms: OmsClient,
+    *,
+    configs: Sequence[str] = ORDER_CONFIGS,
+    failed_only: bool = False,
+    since: datetime | None = None,
+    limit: int = 20,
 ) -> list[MdmLog]:
-    """The newest MDM runs (optionally only failed ones, only since a time)."""
-    params = {"configId": SHOPIFY_ORDER_MDM, "pageSize": str(limit), "pageIndex": "0"}
-    if failed_only:
-        params.update({"statusId": FAILED_STATUSES, "statusId_op": "in"})
-    operation = "read the Shopify Order MDM logs"
-    body = await oms.maarg_call(
-        "GET", "admin/dataManager/details", operation=operation, params=params
-    )
-    rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
-    if not isinstance(rows, list):
-        raise OmsBadResponse(operation, "no dataManagerLogs list in the answer")
-    logs = [MdmLog.model_validate(r) for r in rows if isinstance(r, dict)]
-    if since is not None:
-        logs = [log for log in logs if log.created_date is None or log.created_date >= since]
-    return logs
+    """The newest MDM logs of `configs` (optionally only failed ones, only since a time),
+    newest first."""
+    operation = "read the Shopify order MDM logs"
+    logs: list[MdmLog] = []
+    for config in configs:
+        params = {
+            "configId": config,
+            "pageSize": str(limit),
+            "pageIndex": "0",
+            "orderByField": "-createdDate",
+        }
+        if failed_only:
+            params.update({"statusId": ",".join(FAILED_STATUSES), "statusId_op": "in"})
+        if since is not None:
+            params["createdDate_from"] = since.isoformat()
+        body = await oms.maarg_call(
+            "GET", "admin/dataManager/details", operation=operation, params=params
+        )
+        rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise OmsBadResponse(operation, "no dataManagerLogs list in the answer")
+        found = [MdmLog.model_validate(r) for r in rows if isinstance(r, dict)]
+        # Moqui ignores a filter it does not know and answers every row: keep only what was
+        # asked for, whatever the server did with the filters.
+        logs += [
+            log
+            for log in found
+            if log.config_id in (None, config)
+            and (since is None or log.created_date is None or log.created_date >= since)
+            and (not failed_only or log.failed)
+        ]
+    logs.sort(key=lambda log: log.created_date or _OLDEST, reverse=True)
+    return logs[:limit]
 
 
-async def failed_records_file(oms: OmsClient, log: MdmLog) -> str:
-    """The failed-records file of a run, as the OMS serves it (CSV)."""
+async def failed_records(oms: OmsClient, log: MdmLog) -> list[FailedRecord]:
+    """The failed records of one log (none when it stored no failed-records file)."""
     if not log.error_log_content_id:
-        return ""
-    return await oms.maarg_download(
+        return []
+    text = await oms.maarg_download(
         "admin/dataManager/downloadDataManagerFile",
-        {"configId": log.config_id or SHOPIFY_ORDER_MDM, "logContentId": log.error_log_content_id},
+        {
+            "configId": log.config_id or SYNC_SHOPIFY_ORDER,
+            "logContentId": log.error_log_content_id,
+        },
         operation="download the MDM failed records",
     )
+    return parse_failed_records(text)
 
 
 def parse_failed_records(text: str) -> list[FailedRecord]:
-    rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(text)))
-    return [
-        FailedRecord(
-            shopify_order_id=str(r.get("shopifyOrderId") or ""),
-            order_name=str(r.get("orderName") or ""),
-            event_message=str(r.get("eventMessage") or ""),
-        )
-        for r in rows
-    ]
+    """Read a failed-records file as the OMS serves it: JSON (in its `csvData` envelope or
+    bare) first, CSV otherwise."""
+    content: Any = text
+    with contextlib.suppress(ValueError):
+        content = json.loads(text)
+    if isinstance(content, dict):
+        content = content.get("csvData", "")
+        if isinstance(content, str):
+            with contextlib.suppress(ValueError):
+                content = json.loads(content)
+    if isinstance(content, list):
+        return [r for r in (_from_json(row) for row in content) if r is not None]
+    if isinstance(content, str) and content.strip():
+        return [r for r in (_from_csv(row) for row in csv.DictReader(io.StringIO(content))) if r]
+    return []
+
+
+def _error_of(record: dict[str, Any]) -> str:
+    for key in _ERROR_KEYS:
+        value = record.get(key)
+        if isinstance(value, list):
+            value = "; ".join(str(v) for v in value)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:ERROR_MAX]
+    return "no error message recorded"
+
+
+def _walk(value: Any) -> Iterable[dict[str, Any]]:
+    """Every object in a nested JSON value, outermost first."""
+    if isinstance(value, dict):
+        yield value
+        for child in value.values():
+            yield from _walk(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk(child)
+
+
+def _from_json(record: Any) -> FailedRecord | None:
+    """The order's id and name from wherever the nested Shopify order holds them."""
+    if not isinstance(record, dict):
+        return None
+    shopify_id, name = "", ""
+    for node in _walk(record):
+        gid = _GID.fullmatch(str(node.get("id") or node.get("admin_graphql_api_id") or ""))
+        if gid and not shopify_id:
+            shopify_id = gid.group(1)
+            name = str(node.get("name") or name)
+    if not shopify_id:
+        legacy = record.get("shopifyOrderId") or record.get("legacyResourceId")
+        shopify_id = str(legacy or "")
+        name = str(record.get("orderName") or record.get("name") or "")
+    number = record.get("_recordNumber")
+    return FailedRecord(
+        shopify_order_id=shopify_id,
+        order_name=name,
+        error=_error_of(record),
+        record_number=None if number is None else str(number),
+    )
+
+
+def _from_csv(row: dict[str, Any]) -> FailedRecord | None:
+    if not any(row.values()):
+        return None
+    gid = _GID.fullmatch(str(row.get("id") or ""))
+    shopify_id = gid.group(1) if gid else str(row.get("shopifyOrderId") or row.get("id") or "")
+    return FailedRecord(
+        shopify_order_id=shopify_id,
+        order_name=str(row.get("orderName") or row.get("name") or ""),
+        error=_error_of(row),
+        record_number=str(row["_recordNumber"]) if row.get("_recordNumber") else None,
+    )

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 ORDER_CANCELLED = "ORDER_CANCELLED"
 
@@ -89,6 +97,25 @@ class OrderItem(_OmsModel):
     ship_group_seq_id: str | None = Field(default=None, alias="shipGroupSeqId")
 
 
+class ShipGroup(_OmsModel):
+    ship_group_seq_id: str | None = Field(default=None, alias="shipGroupSeqId")
+    facility_id: str | None = Field(default=None, alias="facilityId")
+    items: list[OrderItem] = Field(default_factory=list)
+
+
+# The order's other rows, by the relation name the order master gives them (hotwax/oms
+# entity/OrderExtendedEntities.xml:53-64), with the key fields that name a row. Only keys
+# are kept: these rows carry customer data (addresses, notes) that must go nowhere.
+DEPENDENT_KEYS: dict[str, tuple[str, ...]] = {
+    "roles": ("partyId", "roleTypeId"),
+    "contactMechs": ("contactMechPurposeTypeId", "contactMechId"),
+    "adjustments": ("orderAdjustmentId",),
+    "attributes": ("attrName",),
+    "notes": ("noteId",),
+    "itemAssocs": ("orderItemSeqId", "toOrderId", "toOrderItemSeqId"),
+}
+
+
 class PaymentPreference(_OmsModel):
     payment_preference_id: str | None = Field(default=None, alias="orderPaymentPreferenceId")
     payment_method_type_id: str | None = Field(default=None, alias="paymentMethodTypeId")
@@ -117,10 +144,43 @@ class Order(_OmsModel):
     currency_uom: str | None = Field(default=None, alias="currencyUom")
     identifications: list[OrderIdentification] = Field(default_factory=list)
     statuses: list[StatusChange] = Field(default_factory=list)
+    # The list master nests items under ship groups (hotwax/oms service/oms.rest.xml:23-26,
+    # entity/OrderExtendedEntities.xml:60-74); `items` gathers them (an answer that lists
+    # items at the top, as get#SalesOrder does, is read as it is).
     items: list[OrderItem] = Field(default_factory=list)
+    ship_groups: list[ShipGroup] = Field(default_factory=list, alias="shipGroups")
     payment_preferences: list[PaymentPreference] = Field(
         default_factory=list, alias="paymentPreferences"
     )
+    # The other rows of the order master, as {relation: [key fields of each row]}.
+    dependents: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        groups = data.get("shipGroups")
+        if not data.get("items") and isinstance(groups, list):
+            data["items"] = [
+                {**item, "shipGroupSeqId": item.get("shipGroupSeqId", group.get("shipGroupSeqId"))}
+                for group in groups
+                if isinstance(group, dict)
+                for item in (group.get("items") or [])
+                if isinstance(item, dict)
+            ]
+        if "dependents" not in data:
+            data["dependents"] = {
+                relation: [
+                    {k: str(row[k]) for k in keys if row.get(k) not in (None, "")}
+                    for row in data[relation]
+                    if isinstance(row, dict)
+                ]
+                for relation, keys in DEPENDENT_KEYS.items()
+                if isinstance(data.get(relation), list) and data[relation]
+            }
+        return data
 
     def identification(self, type_id: str) -> str | None:
         """The active value of one identification type (SHOPIFY_ORD_ID, SHOPIFY_ORD_NAME, ...)."""

@@ -1,10 +1,21 @@
-"""Re-import one Shopify order: replay the shop's order-sync job over a one-minute window.
+"""Re-import one Shopify order: replay the shop's order-sync job from just before the order.
 
 HotWax has no public "import this order" endpoint (docs/oms-api.md, "Refresh, composed": [NF]).
-HotWax's own Company app re-imports one order by replaying the order-sync ServiceJob around the
-order's Shopify `updatedAt`: put the job's FULL parameter list with fromDate/thruDate set, run
-it now, restore the parameters, then follow the run [SRC
-hotwax/company:src/composables/useShopify.ts]."""
+HotWax's Company app re-imports by replaying the shop's order-sync ServiceJob: put the job's
+FULL parameter list with `fromDate` set, run it now, put the parameters back with `fromDate`
+explicitly null, then follow the run (hotwax/company src/composables/useShopify.ts:3645-3695).
+
+What the run does is not the import itself. The job (`queue#FeedSystemMessage`) queues a
+SystemMessage; the send is asynchronous, and the orders are staged through the data manager
+(MDM configs SYNC_SHOPIFY_ORDER and UPDATE_SHOPIFY_ORDER) and imported later; an order that
+has not changed since the last sync is skipped (docs/oms-api.md, "Order runbooks"). So a
+finished run proves only that the sync was queued: the caller follows the MDM logs and the
+order itself (`handlers/orders/reimport.py`).
+
+The window's end is not ours to choose: with `runAsBatch` the job sets `thruDate` to now minus
+its `thruDateBuffer` (one minute by default), whatever is sent, so an order changed in the last
+minute is not in the window yet (`ready_at`).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +26,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.oms.client import OmsClient, path_part
-from bot.oms.errors import OmsBadResponse
+from bot.oms.errors import OmsBadResponse, OmsError
 
 # Maarg rejects ISO timestamps here: "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]".
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
-WINDOW = timedelta(minutes=1)
+# The replay starts this long before the order's last change in Shopify.
+LEAD = timedelta(minutes=1)
+# The job's thruDateBuffer default (connector v4.1.1): orders changed this recently wait.
+THRU_BUFFER = timedelta(minutes=1)
+FROM_DATE = "fromDate"
+REMOTE_PARAMETER = "systemMessageRemoteId"
+
+
+class SyncMisconfigured(OmsError):
+    """The order-sync job is not the one it should be (another shop's, or no remote)."""
+
+
+class SyncNotRestored(OmsError):
+    """After a replay, the job's parameters read back differ from what they were before."""
 
 
 @dataclass
@@ -38,60 +62,118 @@ def _param_list(detail: dict[str, Any], operation: str) -> list[dict[str, Any]]:
     return [dict(p) for p in params]
 
 
-def _with_window(
-    params: list[dict[str, Any]], start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    values = {"fromDate": start.strftime(TIMESTAMP), "thruDate": end.strftime(TIMESTAMP)}
-    out = [
-        {**p, "parameterValue": values[p["parameterName"]]}
-        if p.get("parameterName") in values
-        else p
+def _values(params: list[dict[str, Any]]) -> dict[str, Any]:
+    """name -> value, where a null or empty value counts as absent (HotWax treats both alike:
+    no fromDate means "resume from the last message", ShopifySystemMessageServices.xml:1362)."""
+    return {
+        str(p.get("parameterName")): p.get("parameterValue")
         for p in params
+        if p.get("parameterValue") not in (None, "")
+    }
+
+
+def _with_from_date(
+    params: list[dict[str, Any]], job: str, start: datetime
+) -> list[dict[str, Any]]:
+    value = start.strftime(TIMESTAMP)
+    out = [
+        {**p, "parameterValue": value} if p.get("parameterName") == FROM_DATE else p for p in params
     ]
-    present = {p.get("parameterName") for p in params}
-    job = params[0].get("jobName") if params else None
-    out += [
-        {"jobName": job, "parameterName": k, "parameterValue": v}
-        for k, v in values.items()
-        if k not in present
-    ]
+    if not any(p.get("parameterName") == FROM_DATE for p in params):
+        out.append({"jobName": job, "parameterName": FROM_DATE, "parameterValue": value})
     return out
 
 
+def _restored(params: list[dict[str, Any]], job: str) -> list[dict[str, Any]]:
+    """The original parameters, with `fromDate` sent explicitly as null when it had none: a
+    PUT that merges rather than replaces would otherwise keep the replay's fromDate and pin
+    the live sync to it (HotWax's app does the same, useShopify.ts:3678-3695)."""
+    if any(p.get("parameterName") == FROM_DATE for p in params):
+        return params
+    return [*params, {"jobName": job, "parameterName": FROM_DATE, "parameterValue": None}]
+
+
 class OrderSync:
-    def __init__(self, oms: OmsClient, job_name: str, *, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, oms: OmsClient, job_name: str, remote_id: str, *, poll_seconds: float = 0.5
+    ) -> None:
         self.oms = oms
         self.job_name = job_name
+        self.remote_id = remote_id
         self.poll_seconds = poll_seconds
 
-    async def replay(self, updated_at: datetime) -> str:
-        """Start a replay of the window around `updated_at`; return the job run id."""
-        path = f"admin/serviceJobs/{path_part(self.job_name)}"
-        operation = f"read the order-sync job {self.job_name}"
-        body = await self.oms.maarg_call("GET", path, operation=operation)
+    @property
+    def _path(self) -> str:
+        return f"admin/serviceJobs/{path_part(self.job_name)}"
+
+    async def parameters(self, operation: str | None = None) -> list[dict[str, Any]]:
+        """The job's parameter list as the OMS holds it now."""
+        operation = operation or f"read the order-sync job {self.job_name}"
+        body = await self.oms.maarg_call("GET", self._path, operation=operation)
         detail = body.get("jobDetail") if isinstance(body, dict) else None
         if not isinstance(detail, dict):
             raise OmsBadResponse(operation, "no jobDetail in the answer")
-        original = _param_list(detail, operation)
-        window = _with_window(original, updated_at - WINDOW, updated_at + WINDOW)
+        return _param_list(detail, operation)
+
+    async def check(self) -> list[dict[str, Any]]:
+        """The job's parameters, after checking the job syncs the configured shop: HotWax
+        matches a shop's job by its `systemMessageRemoteId` parameter, not by its name
+        (useShopify.ts:1063), so a job named for one shop can feed another."""
+        params = await self.parameters()
+        remote = _values(params).get(REMOTE_PARAMETER)
+        if remote != self.remote_id:
+            raise SyncMisconfigured(
+                f"check the order-sync job {self.job_name}",
+                f"it syncs the shop connection {remote or '(none)'}, not {self.remote_id}; "
+                "set `[stores] order_sync_job` to this shop's order-sync job",
+            )
+        return params
+
+    @staticmethod
+    def ready_at(updated_at: datetime) -> datetime:
+        """When a replay can include an order last changed at `updated_at`."""
+        return updated_at + THRU_BUFFER
+
+    async def replay(self, updated_at: datetime) -> str:
+        """Replay the sync from just before `updated_at`; return the job run id.
+
+        The job's parameters are put back whatever happens, and read back: SyncNotRestored
+        when they differ from before (the live sync would otherwise be left changed)."""
+        original = await self.check()
         await self.oms.maarg_call(
             "PUT",
-            path,
+            self._path,
             operation="set the order-sync window",
-            json={"jobName": self.job_name, "serviceJobParameters": window},
+            json={
+                "jobName": self.job_name,
+                "serviceJobParameters": _with_from_date(original, self.job_name, updated_at - LEAD),
+            },
         )
         try:
+            # Send no body: runNow ignores overrides (docs/oms-api.md, "Order runbooks").
             started = await self.oms.maarg_call(
-                "POST", f"{path}/runNow", operation="run the order-sync job now", json={}
+                "POST", f"{self._path}/runNow", operation="run the order-sync job now"
             )
         finally:
             # Put the job back as it was, whatever happened: it is the shop's live sync.
             await self.oms.maarg_call(
                 "PUT",
-                path,
+                self._path,
                 operation="restore the order-sync job",
-                json={"jobName": self.job_name, "serviceJobParameters": original},
+                json={
+                    "jobName": self.job_name,
+                    "serviceJobParameters": _restored(original, self.job_name),
+                },
             )
+            now = _values(await self.parameters("read the order-sync job back"))
+            before = _values(original)
+            if now != before:
+                changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
+                raise SyncNotRestored(
+                    "restore the order-sync job",
+                    f"{self.job_name} reads back with {', '.join(changed)} changed; set "
+                    "them back in the Job Manager, or the shop's sync runs from the wrong place",
+                )
         run_id = started.get("jobRunId") if isinstance(started, dict) else None
         if not run_id:
             raise OmsBadResponse("run the order-sync job now", "no jobRunId in the answer")
@@ -102,7 +184,7 @@ class OrderSync:
         operation = "read the order-sync job run"
         rows = await self.oms.maarg_call(
             "GET",
-            f"admin/serviceJobs/{self.job_name}/runs",
+            f"{self._path}/runs",
             operation=operation,
             params={"pageSize": "20", "pageIndex": "0", "orderByField": "-jobRunId"},
         )

@@ -1,7 +1,8 @@
 """Shopify as HotWax sees it, through the Maarg Shopify proxy (the "compare with Shopify" step).
 
-`GET shopify/order/details` by Shopify order id and `POST shopify/graphql` to search by name;
-both need the shop's connection (its SystemMessageRemote id). Sources in docs/oms-api.md.
+`GET shopify/order/details` by Shopify order GID and `POST shopify/graphql` to search by name;
+both need the shop's connection (its SystemMessageRemote id). Sources in docs/oms-api.md,
+"Order runbooks".
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ ORDER_QUERY = (
     "query findOrders($query: String!) { orders(first: 5, query: $query) { edges { node { "
     "id legacyResourceId name createdAt updatedAt sourceName displayFulfillmentStatus "
     "displayFinancialStatus email phone shippingAddress { address1 city zip countryCode } "
-    "totalPrice } } } }"
+    "totalPriceSet { shopMoney { amount currencyCode } } } } } }"
 )
+GID_PREFIX = "gid://shopify/Order/"
+
+
+def order_gid(shopify_id: str) -> str:
+    """The GraphQL id `get#OrderDetails` looks the order up by (a numeric id is refused)."""
+    return shopify_id if shopify_id.startswith(GID_PREFIX) else f"{GID_PREFIX}{shopify_id}"
 
 
 class ShopifyOrder(BaseModel):
@@ -63,21 +70,31 @@ class ShopifyProxy:
         self.remote_id = remote_id
 
     async def order_by_id(self, shopify_id: str) -> ShopifyOrder | None:
+        """The order, or None when Shopify has no such order: HotWax answers that with a
+        warning, HTTP 200 without `orderDetail` (mantle-shopify-connector
+        ShopifyOrderServices.xml:116-118); a 404 is read the same way."""
         operation = "read the order from Shopify"
         try:
             body = await self.oms.maarg_call(
                 "GET",
                 "shopify/order/details",
                 operation=operation,
-                params={"systemMessageRemoteId": self.remote_id, "shopifyOrderId": shopify_id},
+                params={
+                    "systemMessageRemoteId": self.remote_id,
+                    "shopifyOrderId": order_gid(shopify_id),
+                },
             )
         except OmsRequestError as exc:
             if exc.status_code == 404:
                 return None
             raise
-        detail = body.get("orderDetail") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise OmsBadResponse(operation, "the answer is not a JSON object")
+        detail = body.get("orderDetail")
+        if detail is None:
+            return None
         if not isinstance(detail, dict):
-            raise OmsBadResponse(operation, "no orderDetail in the answer")
+            raise OmsBadResponse(operation, "orderDetail is not an object")
         return ShopifyOrder.model_validate(detail)
 
     async def order_by_name(self, name: str) -> ShopifyOrder | None:

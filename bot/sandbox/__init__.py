@@ -21,11 +21,11 @@ from bot.sandbox.records import Scenario
 from bot.sandbox.server import SandboxServer, build_app, run_sandbox_cli, serve_forever
 from bot.sandbox.state import (
     BAD_EMAIL_ERROR,
-    ImportOutcome,
     RecordedRequest,
     SandboxNotFound,
     SandboxServiceError,
     SandboxState,
+    SyncOutcome,
 )
 from bot.sandbox.sync import TIMESTAMP_ERROR
 from bot.sandbox.tenant import TENANTS, Tenant, tenant_named, variant
@@ -44,13 +44,13 @@ __all__ = [
     "SYNC_SHOPIFY_ORDER",
     "TENANTS",
     "TIMESTAMP_ERROR",
-    "ImportOutcome",
     "RecordedRequest",
     "SandboxNotFound",
     "SandboxServer",
     "SandboxServiceError",
     "SandboxState",
     "Scenario",
+    "SyncOutcome",
     "Tenant",
     "build_app",
     "run_sandbox_cli",

@@ -44,7 +44,8 @@ SHOP_DOMAIN = "demo-shop.myshopify.com"
 # and its order-sync ServiceJob, cloned from template queue_ShopifyOrderSync for shop 10000.
 DEMO_SHOPIFY_REMOTE = "DEMO_SHOP_REMOTE"
 DEMO_ORDER_SYNC_JOB = "queue_ShopifyOrderSync_10000"
-SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"  # the Moqui "Shopify Order MDM" config id
+SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"  # the MDM config of new Shopify orders
+UPDATE_SHOPIFY_ORDER = "UPDATE_SHOPIFY_ORDER"  # ... and of orders already in HotWax
 
 CONTACT_MECH_ERROR = (
     "Could not complete the createOrderContactMech process: The following required parameter "
@@ -354,18 +355,20 @@ def _keep_apart(noise: list[ShopifyOrder], scenario: list[ShopifyOrder]) -> None
 
 
 def shopify_payload(order: ShopifyOrder) -> dict[str, Any]:
-    """The Shopify order JSON an MDM record carries (REST field names, as the import file has)."""
+    """The staged Shopify order an MDM record carries: the GraphQL order the sync fetched,
+    nested (customer, address, line items), with its GID."""
     return {
-        "id": int(order.shopify_id),
+        "id": f"gid://shopify/Order/{order.shopify_id}",
         "name": order.name,
-        "source_name": order.source_name,
-        "email": order.email,
-        "shipping_address": order.shipping_address,
-        "updated_at": order.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sourceName": order.source_name,
+        "updatedAt": order.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "customer": {"email": order.email, "phone": order.phone},
+        "shippingAddress": order.shipping_address,
+        "lineItems": {"edges": [{"node": dict(line)} for line in order.line_items]},
     }
 
 
-def order_sync_job() -> ServiceJobRecord:
+def order_sync_job(now: datetime) -> ServiceJobRecord:
     return ServiceJobRecord(
         job_name=DEMO_ORDER_SYNC_JOB,
         description="Import orders from Shopify (Demo Shop)",
@@ -373,13 +376,16 @@ def order_sync_job() -> ServiceJobRecord:
         service_name="co.hotwax.shopify.system.ShopifySystemMessageServices.queue#ShopifyOrderSync",
         cron_expression="0 */15 * ? * *",
         paused="N",
+        # A shop's clone carries no fromDate: without one the sync resumes from its last
+        # message (company useShopify.ts:1765-1795; connector v4.1.1 adds
+        # additionalParameters, from its upgrade data).
         parameters=[
             JobParameter("systemMessageRemoteId", DEMO_SHOPIFY_REMOTE),
             JobParameter("systemMessageTypeId", "ShopifyOrderSync"),
             JobParameter("runAsBatch", "true"),
-            JobParameter("fromDate", ""),
-            JobParameter("thruDate", ""),
+            JobParameter("additionalParameters", '{"thruDateBuffer":1,"filter":null}'),
         ],
+        synced_until=now - timedelta(minutes=2),
     )
 
 
@@ -389,7 +395,9 @@ def _sync_history(
     """Scheduled order-sync runs over the last 24 hours, each with its Shopify Order MDM log.
 
     One of them is the run that could not import #1006 (no shipping address): its log is
-    DmlsFailed with that failed record, and its run has hasError "Y".
+    DmlsFailed with that failed record. The job runs themselves end without error: a run only
+    queues the sync, and the import's failures are the MDM's (docs/oms-api.md, "Order
+    runbooks"); neither carries the other's id.
     """
     failed_at = missing.created_at + timedelta(minutes=3)
     starts = sorted([now - timedelta(hours=3 * k, minutes=7) for k in range(8)] + [failed_at])
@@ -422,29 +430,37 @@ def _sync_history(
                 finish_date_time=finish,
                 failed_records=failed,
                 processed_orders=processed,
-                created_by_job_run_id=run_id,
             )
         )
-        imported = len(processed) - len(failed)
         runs.append(
             JobRunRecord(
                 job_run_id=run_id,
                 job_name=DEMO_ORDER_SYNC_JOB,
                 user_id="system",
                 parameters={"systemMessageRemoteId": DEMO_SHOPIFY_REMOTE, "runAsBatch": "true"},
-                start_time=start,
-                end_time=finish,
-                messages=[f"Imported {imported} Shopify orders"]
-                + [
-                    f"Shopify order {r.order_name} failed to import: {r.event_message}"
-                    for r in failed
-                ],
-                errors=[r.event_message for r in failed],
+                start_time=start - timedelta(seconds=20),
+                end_time=start - timedelta(seconds=18),
+                messages=["Queued a ShopifyOrderSync system message"],
             )
         )
     # The #1006 log stays first: it is the one the scenarios talk about.
     logs.sort(key=lambda log: not log.failed_records)
     return logs, runs
+
+
+# Changed in Shopify after HotWax imported them (fulfilled later): the refresh scenarios.
+_CHANGED_SINCE_IMPORT = ("#1002", "#1004")
+
+
+def _mark_synced(orders: list[OrderRecord], shop: list[ShopifyOrder]) -> None:
+    """The sync's history: an order in HotWax was processed as it is in Shopify now, except
+    those fulfilled in Shopify after their import; one not in HotWax never was."""
+    entered = {order.external_id: order.entry_date for order in orders}
+    for order in shop:
+        if order.shopify_id not in entered:
+            continue
+        changed = order.name in _CHANGED_SINCE_IMPORT
+        order.synced_at = entered[order.shopify_id] if changed else order.updated_at
 
 
 def seed(now: datetime, *, extra_failures: int = 0) -> SeedData:
@@ -460,7 +476,8 @@ def seed(now: datetime, *, extra_failures: int = 0) -> SeedData:
     shop.extend(noise_shop)
     failures.sort(key=lambda failure: failure.timestamp, reverse=True)
     mdm_logs, job_runs = _sync_history(now, missing, rng)
-    job = order_sync_job()
+    job = order_sync_job(now)
+    _mark_synced(orders, shop)
     return SeedData(
         orders={order.order_id: order for order in orders},
         shopify={order.shopify_id: order for order in shop},

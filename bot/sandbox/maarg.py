@@ -1,7 +1,9 @@
 """The Moqui "Maarg" `/rest/s1/` routes of the simulated OMS.
 
 Entity lists answer a bare JSON array with the total in `X-Total-Count`; errors are non-2xx
-with `{"errors": "..."}`. Like some real deployments, a page silently holds at most 50 rows.
+with `{"errors": "..."}`. Paging is Moqui's: 100 rows without paging parameters, 20 with only
+`pageIndex`, no maximum, `pageNoLimit=true` for all; a filter on a field the entity does not
+have, or with an operator Moqui does not know, is ignored (docs/oms-api.md, "Orders").
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from bot.sandbox import find, shapes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.web import current_user, maarg_error, maarg_unauthorized, parse_int
 
-PAGE_CAP = 50
-DEFAULT_PAGE_SIZE = 20  # Moqui's default when no pageSize is sent
+# moqui-framework RestApi.groovy:379 (no paging parameters) and EntityFindBase.groovy:414-424.
+UNPAGED_LIMIT = 100
+DEFAULT_PAGE_SIZE = 20
+# The operators Moqui's entity lists know (EntityFindBase.groovy:449-533).
+MOQUI_OPERATORS = frozenset({"equals", "like", "contains", "begins", "empty", "in"})
 _CONTROL = frozenset({"pageIndex", "pageSize", "pageNoLimit", "orderByField", "dependentLevels"})
 _SUFFIXES = ("_op", "_not", "_ic", "_from", "_thru")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -45,13 +50,10 @@ def maarg_routes(state: SandboxState) -> list[Route]:
     async def list_orders(request: Request) -> Response:
         query = {key: request.query_params[key] for key in request.query_params}
         try:
-            size = min(parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE), PAGE_CAP)
-            index = parse_int(query.get("pageIndex"), "pageIndex", 0)
-            levels = parse_int(query.get("dependentLevels"), "dependentLevels", 0)
+            index, size = page_of(query)
             conditions = _entity_conditions(query)
         except (ValueError, find.FindError) as exc:
             return maarg_error(400, str(exc))
-        size = size or DEFAULT_PAGE_SIZE
         with state.lock:
             orders = sorted(state.data.orders.values(), key=lambda order: order.order_id)
             now = state.now()
@@ -61,7 +63,8 @@ def maarg_routes(state: SandboxState) -> list[Route]:
                 rows = find.sort_rows([shapes.order_header_row(o) for o in hits], order_by)
                 position = {row["orderId"]: i for i, row in enumerate(rows)}
                 hits.sort(key=lambda order: position[order.order_id])
-            page = [shapes.maarg_order(o, levels) for o in hits[index * size : (index + 1) * size]]
+            chosen = hits if size is None else hits[index * size : (index + 1) * size]
+            page = [shapes.maarg_order(o) for o in chosen]
         return JSONResponse(page, headers={"X-Total-Count": str(len(hits))})
 
     async def get_order(request: Request) -> Response:
@@ -74,11 +77,18 @@ def maarg_routes(state: SandboxState) -> list[Route]:
 
     async def order_status(request: Request) -> Response:
         order_id = request.path_params["orderId"]
+        query = {key: request.query_params[key] for key in request.query_params}
+        try:
+            index, size = page_of(query)
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
         with state.lock:
             order = state.data.orders.get(order_id)
-            if order is None:
-                return maarg_error(404, f"Order not found with ID {order_id}")
-            return JSONResponse(shapes.status_rows(order))
+            # An entity list of OrderStatus (oms.rest.xml:129-132): an unknown order simply
+            # has no rows.
+            rows = shapes.status_rows(order) if order is not None else []
+        chosen = rows if size is None else rows[index * size : (index + 1) * size]
+        return JSONResponse(chosen, headers={"X-Total-Count": str(len(rows))})
 
     async def not_found(request: Request) -> Response:
         return maarg_error(404, f"Resource {request.url.path} not found")
@@ -90,6 +100,16 @@ def maarg_routes(state: SandboxState) -> list[Route]:
         Route("/rest/s1/oms/orders/{orderId}/status", authed(order_status), methods=["GET"]),
         Route("/rest/s1/{rest:path}", authed(not_found)),
     ]
+
+
+def page_of(query: dict[str, str]) -> tuple[int, int | None]:
+    """(page index, page size or None for every row), as a Moqui entity list pages."""
+    if query.get("pageNoLimit", "").lower() == "true":
+        return 0, None
+    index = parse_int(query.get("pageIndex"), "pageIndex", 0)
+    if "pageSize" in query:
+        return index, parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE) or 1
+    return index, DEFAULT_PAGE_SIZE if "pageIndex" in query else UNPAGED_LIMIT
 
 
 def _strip_suffix(key: str) -> str:
@@ -112,15 +132,11 @@ def _entity_conditions(query: dict[str, str]) -> list[find.Condition]:
     }
     for name in sorted(names & known):
         op = query.get(f"{name}_op", "equals")
-        if op not in find.OPERATORS and op not in (
-            "greater",
-            "less",
-            "greater-equals",
-            "less-equals",
-        ):
-            raise find.FindError(f"Unknown operator {op} for field {name}")
-        op = _MOQUI_OPS.get(op, op)
+        if op not in MOQUI_OPERATORS:
+            continue  # Moqui drops a condition with an operator it does not know
         value: Any = query.get(name)
+        if op == "begins":
+            op, value = "like", f"{value}%"
         if name in query or op in ("empty", "not-empty"):
             if query.get(f"{name}_not", "N").upper() == "Y":
                 op = _NEGATED.get(op, op)
@@ -133,12 +149,6 @@ def _entity_conditions(query: dict[str, str]) -> list[find.Condition]:
     return conditions
 
 
-_MOQUI_OPS = {
-    "greater": "greaterThan",
-    "less": "lessThan",
-    "greater-equals": "greaterThanEqualTo",
-    "less-equals": "lessThanEqualTo",
-}
 _NEGATED = {
     "equals": "notEqual",
     "in": "not-in",

@@ -1,10 +1,13 @@
-"""Maarg's raw order-record writes the POS refresh runbook's manual fix uses.
+"""Maarg's order-record writes: status changes and the raw entity routes.
 
+`POST oms/orders/{orderId}/status` changes an order's status on a Moqui tenant [SRC
+hotwax/order-manager src/views/OrderDetail.vue:3567-3573; newer than the public oms.rest.xml].
 `DELETE oms/orders/{orderId}/items/{orderItemSeqId}` and `DELETE oms/orders/{orderId}` are
-entity deletes [SRC hotwax/oms:service/oms.rest.xml]; the header delete is refused while
-OrderItem rows still reference it (foreign key) [INF]. An identification is not deleted but
-expired: `PUT oms/orders/{orderId}/identifications` with a thruDate [SRC hotwax/order-manager:
-src/components/orders/ManageOrderIdentificationsModal.vue].
+entity deletes [SRC hotwax/oms service/oms.rest.xml:42-57] that do not cascade: the header
+delete is refused while any row references the header [SRC hotwax/moqui-framework
+EntityAutoServiceRunner.groovy:523-544; the foreign keys: ofbiz-oms-udm]. An identification
+is not deleted but expired: `PUT oms/orders/{orderId}/identifications` with a thruDate [SRC
+hotwax/order-manager src/components/orders/ManageOrderIdentificationsModal.vue].
 """
 
 from __future__ import annotations
@@ -32,6 +35,23 @@ def _epoch_ms(value: Any, name: str) -> int | None:
 
 
 def order_admin_routes(state: SandboxState) -> list[Route]:
+    async def change_status(request: Request, user: str) -> Response:
+        order_id = request.path_params["orderId"]
+        try:
+            body = await read_json_object(request)
+            status_id = body.get("statusId")
+            if not isinstance(status_id, str) or not status_id:
+                raise ValueError("The following required parameter is missing: statusId")
+            reason = body.get("changeReason")
+            state.change_order_status(
+                order_id, status_id, user, reason if isinstance(reason, str) else None
+            )
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        except SandboxServiceError as exc:
+            return maarg_error(400, str(exc))
+        return JSONResponse({"orderId": order_id, "statusId": status_id})
+
     async def delete_item(request: Request, user: str) -> Response:
         try:
             state.delete_order_item(
@@ -76,6 +96,7 @@ def order_admin_routes(state: SandboxState) -> list[Route]:
 
     base = "/rest/s1/oms/orders/{orderId}"
     return [
+        Route(f"{base}/status", maarg_authed(state, change_status), methods=["POST"]),
         Route(
             f"{base}/items/{{orderItemSeqId}}", maarg_authed(state, delete_item), methods=["DELETE"]
         ),

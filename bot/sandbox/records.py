@@ -94,6 +94,9 @@ class ShopifyOrder:
     shipping_address: dict[str, str] | None
     total_price: Decimal
     line_items: list[dict[str, Any]] = field(default_factory=list)
+    # When the order sync last processed this order (its ShopifyOrderHistory mark): an order
+    # not changed in Shopify since is skipped as unchanged. None: never imported.
+    synced_at: datetime | None = None
 
 
 @dataclass
@@ -115,7 +118,7 @@ class MdmFailedRecord:
     shopify_order_id: str
     order_name: str
     event_message: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the staged Shopify order, as the failed-records file holds it
 
 
 @dataclass
@@ -132,6 +135,8 @@ class MdmLog:
     # Every Shopify order the run processed (id and name), failed ones included: the
     # "log file" a user downloads; its length is totalRecordCount.
     processed_orders: list[dict[str, Any]] = field(default_factory=list)
+    # HotWax's connector does not carry the job run or the SystemMessage into the log yet
+    # (hotwax/company docs/shopify-batch-order-sync-api-reuse.md, "Job-run correlation").
     created_by_job_run_id: str | None = None
 
     @property
@@ -163,6 +168,9 @@ class ServiceJobRecord:
     cron_expression: str
     paused: str  # "Y" / "N", as Moqui stores it
     parameters: list[JobParameter] = field(default_factory=list)
+    # Where the next order sync without a fromDate resumes: its last message's date
+    # (ShopifySystemMessageServices.xml:1362-1373 in hotwax/mantle-shopify-connector).
+    synced_until: datetime | None = None
 
     def parameter(self, name: str) -> str:
         return next((p.value for p in self.parameters if p.name == name), "")
@@ -200,4 +208,3 @@ class SeedData:
     job_runs: list[JobRunRecord] = field(default_factory=list)
     # OrderIdentification rows whose OrderHeader was deleted: like HotWax's raw entity delete,
     # removing the header does not take them along, so they can still be expired afterwards.
-    detached_identifications: dict[str, list[IdentificationRecord]] = field(default_factory=dict)

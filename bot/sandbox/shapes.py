@@ -91,15 +91,11 @@ def order_header_row(order: OrderRecord) -> dict[str, Any]:
 
 
 def lookup_row(order: OrderRecord, now: datetime) -> dict[str, Any]:
-    """The header row as order lookups match it: HotWax resolves a Shopify id or name through
-    the active OrderIdentification, so once SHOPIFY_ORD_ID (SHOPIFY_ORD_NAME) is expired the
-    order no longer answers to its externalId (orderName) [INF]."""
-    row = order_header_row(order)
-    for name, type_id in (("externalId", "SHOPIFY_ORD_ID"), ("orderName", "SHOPIFY_ORD_NAME")):
-        idents = [ident for ident in order.identifications if ident.type_id == type_id]
-        if idents and not any(ident.active_at(now) for ident in idents):
-            row[name] = None
-    return row
+    """The header row as `oms/orders?externalId=` matches it. `externalId` and `orderName` are
+    OrderHeader fields (ofbiz-oms-udm DatamodelOrderEntitymodel.xml:167-168): expiring an
+    OrderIdentification does not change them, so the order is still found by its Shopify id
+    (docs/oms-api.md, "Order runbooks")."""
+    return order_header_row(order)
 
 
 def order_item_rows(order: OrderRecord) -> list[dict[str, Any]]:
@@ -213,15 +209,7 @@ def entity_rows(data: SeedData, entity: str) -> list[dict[str, Any]] | None:
     if per_order is not None:
         return [row for order in orders for row in per_order(order)]
     if entity == "OrderIdentification":
-        # Rows whose header was deleted are still in the table.
-        return [
-            *[row for order in orders for row in identification_rows(order)],
-            *[
-                _identification_row(order_id, ident)
-                for order_id, idents in sorted(data.detached_identifications.items())
-                for ident in idents
-            ],
-        ]
+        return [row for order in orders for row in identification_rows(order)]
     if entity == "DataManagerLogAndContent":
         return [mdm_log_rows(log) for log in data.mdm_logs]
     return None
@@ -230,14 +218,43 @@ def entity_rows(data: SeedData, entity: str) -> list[dict[str, Any]] | None:
 # -- Maarg order shapes -------------------------------------------------------------------
 
 
-def maarg_order(order: OrderRecord, dependent_levels: int) -> dict[str, Any]:
-    """One OrderHeader master as `GET oms/orders` returns it; children with dependentLevels."""
+def maarg_order(order: OrderRecord) -> dict[str, Any]:
+    """One OrderHeader as `GET oms/orders` returns it: the entity list with
+    masterName="default" (hotwax/oms service/oms.rest.xml:23-26), whatever dependentLevels
+    says. The master nests items under ship groups and carries the order's other rows
+    (entity/OrderExtendedEntities.xml:53-74)."""
     row = order_header_row(order)
-    if dependent_levels >= 1:
-        row["identifications"] = identification_rows(order)
-        row["statuses"] = status_rows(order)
-        row["items"] = order_item_rows(order)
-        row["paymentPreferences"] = payment_rows(order)
+    row["roles"] = [
+        {"orderId": order.order_id, "partyId": order.customer_party_id, "roleTypeId": role}
+        for role in ("BILL_TO_CUSTOMER", "PLACING_CUSTOMER", "SHIP_TO_CUSTOMER")
+    ]
+    row["contactMechs"] = [
+        {
+            "orderId": order.order_id,
+            "contactMechPurposeTypeId": purpose,
+            "contactMechId": f"{order.order_id}{suffix}",
+        }
+        for purpose, suffix in (("SHIPPING_LOCATION", "SL"), ("ORDER_EMAIL", "EM"))
+    ]
+    row["paymentPreferences"] = payment_rows(order)
+    row["adjustments"] = []
+    row["attributes"] = []
+    row["notes"] = [
+        {"orderId": order.order_id, "noteId": f"{order.order_id}N{n + 1}"}
+        for n in range(len(order.notes))
+    ]
+    row["shipGroups"] = [
+        {
+            "orderId": order.order_id,
+            "shipGroupSeqId": "00001",
+            "facilityId": order.facility_id,
+            "shipmentMethodTypeId": order.shipment_method_type_id,
+            "items": order_item_rows(order),
+        }
+    ]
+    row["statuses"] = status_rows(order)
+    row["identifications"] = identification_rows(order)
+    row["itemAssocs"] = []
     return row
 
 

@@ -84,18 +84,28 @@ def _search(state: SandboxState, query: str) -> list[ShopifyOrder]:
     return [order for order in orders if order.name == wanted]
 
 
+GID_PREFIX = "gid://shopify/Order/"
+
+
 def shopify_routes(state: SandboxState) -> list[Route]:
     async def order_details(request: Request, user: str) -> Response:
         problem = _remote_problem(request.query_params.get("systemMessageRemoteId"))
         if problem:
             return maarg_error(400, problem)
-        shopify_id = request.query_params.get("shopifyOrderId", "").strip()
-        if not shopify_id:
+        given = request.query_params.get("shopifyOrderId", "").strip()
+        if not given:
             return maarg_error(400, "The following required parameter is missing: shopifyOrderId")
+        if not given.startswith(GID_PREFIX):
+            # get#OrderDetails runs `node(id: "${shopifyOrderId}")`: Shopify refuses a numeric
+            # id, and the service fails (ShopifyTemplateData.xml:13, ShopifyHelperServices.xml
+            # :246-248 in hotwax/mantle-shopify-connector).
+            return maarg_error(500, f"Invalid global id '{given}'")
         with state.lock:
-            order = state.data.shopify.get(shopify_id)
+            order = state.data.shopify.get(given.removeprefix(GID_PREFIX))
             if order is None:
-                return maarg_error(404, f"Shopify order {shopify_id} not found")
+                # A missing order is a warning: HTTP 200 without orderDetail
+                # (ShopifyOrderServices.xml:116-118).
+                return JSONResponse({"messages": [f"No order found for {given}"]})
             return JSONResponse({"orderDetail": shopify_order_json(order)})
 
     async def graphql(request: Request, user: str) -> Response:

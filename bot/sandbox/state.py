@@ -38,7 +38,7 @@ from bot.sandbox.records import (
     ShopifyOrder,
     StatusRecord,
 )
-from bot.sandbox.shapes import epoch_ms, lookup_row
+from bot.sandbox.shapes import epoch_ms
 from bot.sandbox.stores_data import StoresData, seed_stores
 from bot.sandbox.tenant import DEFAULT, Tenant
 
@@ -62,6 +62,7 @@ _ITEM_STATUS = {
 }
 _REQUEST_LOG_LIMIT = 10_000
 DEFAULT_JOB_RUN_SECONDS = 0.3
+DEFAULT_SYNC_DELAY_SECONDS = 0.3
 BAD_EMAIL_ERROR = "E-mail address not formatted correctly, must be like: name@domain"
 
 
@@ -74,12 +75,15 @@ class SandboxNotFound(SandboxServiceError):
 
 
 @dataclass(frozen=True)
-class ImportOutcome:
-    """What one Shopify order import did: created `order_id`, or skipped (already there)."""
+class SyncOutcome:
+    """What the order sync did with one Shopify order: created, updated, skipped or failed
+    (`error`), and in which MDM config it was recorded (None: skipped, no record)."""
 
-    order_id: str
-    created: bool
-    message: str
+    shop: ShopifyOrder
+    kind: Literal["created", "updated", "skipped", "failed"]
+    order_id: str | None
+    error: str | None = None
+    config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,8 @@ class SandboxState:
         self._next_order = 20001
         # How long a ServiceJob run started with runNow takes to finish (0: before answering).
         self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
+        # How long after a run ends its queued sync is sent and staged through the MDM.
+        self.sync_delay_seconds = DEFAULT_SYNC_DELAY_SECONDS
         self.timers: list[threading.Timer] = []
         self.stores: StoresData = seed_stores()
         self.jobs: JobsData = seed_jobs(self._base_now)
@@ -164,6 +170,7 @@ class SandboxState:
             self.down = False
             self.token_ttl = 3600.0
             self.job_run_seconds = DEFAULT_JOB_RUN_SECONDS
+            self.sync_delay_seconds = DEFAULT_SYNC_DELAY_SECONDS
             for timer in self.timers:
                 timer.cancel()
             self.timers.clear()
@@ -304,46 +311,65 @@ class SandboxState:
                     item.status_id = item_status
 
     def versions(self, shopify_id: str) -> list[OrderRecord]:
-        """HotWax orders found by this Shopify order id, as `oms/orders?externalId=` finds them
-        (an expired SHOPIFY_ORD_ID identification hides its order), oldest first."""
+        """HotWax orders with this Shopify order id (`oms/orders?externalId=`), oldest first."""
         with self.lock:
-            now = self.now()
-            found = [
-                order
-                for order in self.data.orders.values()
-                if lookup_row(order, now)["externalId"] == shopify_id
-            ]
+            found = [o for o in self.data.orders.values() if o.external_id == shopify_id]
             return sorted(found, key=lambda order: (order.entry_date, order.order_id))
 
-    def import_shopify_order(self, shopify_id: str, user: str = "system") -> ImportOutcome:
-        """HotWax's Shopify order import (createShopifyOrder -> createSalesOrder) for one order.
+    def sync_shopify_order(self, shopify_id: str, user: str = "system") -> SyncOutcome:
+        """What the order sync does with one Shopify order in its window.
 
-        Idempotent like HotWax's: an order already in HotWax (a non-cancelled version with this
-        externalId) is skipped. When only cancelled versions exist this is a refresh: the new
-        version copies the old one's contact mechs, which fails without a shipping address.
-        A fresh import needs an address for web orders only (POS orders are picked up).
-        Raises SandboxServiceError with HotWax's message when the import fails.
+        Not in HotWax: imported as a new order (MDM config SYNC_SHOPIFY_ORDER). In HotWax and
+        unchanged since the sync last processed it: skipped, with no MDM record. In HotWax and
+        changed: what `self.tenant.order_update` says (STILL UNKNOWN: HotWax's classifier is
+        not public): updated in place (UPDATE_SHOPIFY_ORDER), skipped, or imported as a new
+        version. docs/oms-api.md, "The sandbox", gives the sources.
         """
         with self.lock:
             shop = self.data.shopify.get(shopify_id)
             if shop is None:
                 raise SandboxNotFound(f"Shopify order [{shopify_id}] not found in Shopify")
             versions = self.versions(shopify_id)
-            live = [order for order in versions if order.status_id != "ORDER_CANCELLED"]
-            if live:
-                existing = live[-1].order_id
-                return ImportOutcome(
-                    existing,
-                    False,
-                    f"Shopify order {shop.name} already in HotWax as {existing}; skipped",
-                )
-            problem = _import_problem(shop, refresh=bool(versions))
-            if problem:
-                raise SandboxServiceError(problem)
-            order_id = self._create_order(shop, user)
-            return ImportOutcome(
-                order_id, True, f"Imported Shopify order {shop.name} as HotWax order {order_id}"
+            if not versions:
+                return self._sync_create(shop, user, refresh=False)
+            if shop.synced_at is not None and shop.updated_at <= shop.synced_at:
+                return SyncOutcome(shop, "skipped", versions[-1].order_id)
+            mode = self.tenant.order_update
+            if mode == "skip":
+                return SyncOutcome(shop, "skipped", versions[-1].order_id)
+            if mode == "new-version":
+                return self._sync_create(shop, user, refresh=True)
+            return self._sync_update(shop, versions[-1], user)
+
+    def _sync_create(self, shop: ShopifyOrder, user: str, *, refresh: bool) -> SyncOutcome:
+        problem = _import_problem(shop, refresh=refresh)
+        if problem:
+            return SyncOutcome(shop, "failed", None, problem, config="SYNC_SHOPIFY_ORDER")
+        shop.synced_at = shop.updated_at
+        order_id = self._create_order(shop, user)
+        return SyncOutcome(shop, "created", order_id, config="SYNC_SHOPIFY_ORDER")
+
+    def _sync_update(self, shop: ShopifyOrder, order: OrderRecord, user: str) -> SyncOutcome:
+        """Bring the HotWax order up to date: a POS order fulfilled in Shopify is completed.
+        The update rebuilds the order's contact mechs from Shopify, so a Shopify order without
+        a shipping address fails it as a refresh does (HotWax's runbook "POS Order Refresh
+        Failure")."""
+        config = "UPDATE_SHOPIFY_ORDER"
+        if shop.shipping_address is None:
+            return SyncOutcome(shop, "failed", order.order_id, CONTACT_MECH_ERROR, config=config)
+        shop.synced_at = shop.updated_at
+        fulfilled = shop.fulfillment_status == "fulfilled"
+        if (
+            fulfilled
+            and shop.source_name == "pos"
+            and order.status_id
+            in (
+                "ORDER_CREATED",
+                "ORDER_APPROVED",
             )
+        ):
+            self.change_order_status(order.order_id, "ORDER_COMPLETED", user)
+        return SyncOutcome(shop, "updated", order.order_id, config=config)
 
     def _create_order(self, shop: ShopifyOrder, user: str) -> str:
         order_id = str(self._next_order)
@@ -410,33 +436,6 @@ class SandboxState:
                 created.append(order_id)
             return created
 
-    def refresh_order(self, order_id: str, user: str = "system") -> str:
-        """HotWax's legacy "Refresh order": a new version from Shopify, the old one cancelled
-        with change reason "Old Version". Nothing changes when the refresh fails."""
-        with self._order(order_id) as old:
-            if old.external_id is None:
-                raise SandboxServiceError(f"Order [{order_id}] has no Shopify order id")
-            shop = self.data.shopify.get(old.external_id)
-            if shop is None:
-                raise SandboxNotFound(f"Shopify order [{old.external_id}] not found in Shopify")
-            problem = _import_problem(shop, refresh=True)
-            if problem:
-                raise SandboxServiceError(problem)
-            newer = [
-                o.order_id
-                for o in self.versions(old.external_id)
-                if o is not old and o.status_id != "ORDER_CANCELLED"
-            ]
-            if newer:
-                raise SandboxServiceError(
-                    f"Order [{order_id}] is not the current version; refresh {newer[-1]} instead"
-                )
-            if old.status_id != "ORDER_CANCELLED":
-                self.change_order_status(order_id, "ORDER_CANCELLED", user, "Old Version")
-            new_id = self.import_shopify_order(old.external_id, user).order_id
-            old.notes.append(f"Old Version: replaced by {new_id} after a refresh from Shopify")
-            return new_id
-
     # -- raw entity deletes and identification expiry (Maarg oms/orders/...) --------------
 
     def delete_order_item(self, order_id: str, seq_id: str) -> None:
@@ -450,23 +449,26 @@ class SandboxState:
             order.items = kept
 
     def delete_order_header(self, order_id: str) -> None:
-        """The raw OrderHeader delete: refused while OrderItem rows reference the header.
-
-        Status, payment and note rows go with it; the OrderIdentification rows stay behind
-        (detached), as the runbook removes them in a step of their own.
-        """
+        """The raw OrderHeader delete: a Moqui entity delete does not cascade, so it is
+        refused while any row references the header (items, status rows, identifications,
+        payments, notes; roles, contact mechs and the ship group always do)."""
         with self.lock:
             order = self.data.orders.get(order_id)
             if order is None:
                 raise SandboxNotFound(f"OrderHeader [{order_id}] not found")
-            if order.items:
-                raise SandboxServiceError(
-                    f"Cannot delete OrderHeader [{order_id}]: {len(order.items)} OrderItem "
-                    "records still reference it"
-                )
-            del self.data.orders[order_id]
-            if order.identifications:
-                self.data.detached_identifications[order_id] = order.identifications
+            referring = {
+                "OrderItem": len(order.items),
+                "OrderStatus": len(order.statuses),
+                "OrderIdentification": len(order.identifications),
+                "OrderPaymentPreference": len(order.payments),
+                "OrderRole": 3,
+                "OrderContactMech": 2,
+                "OrderItemShipGroup": 1,
+            }
+            shown = ", ".join(f"{n} {entity}" for entity, n in referring.items() if n)
+            raise SandboxServiceError(
+                f"Cannot delete OrderHeader [{order_id}]: records still reference it ({shown})"
+            )
 
     def set_identification_thru(
         self,
@@ -478,12 +480,9 @@ class SandboxState:
         """Expire (or, with thru_date None, revive) an order's identification of one type."""
         with self.lock:
             order = self.data.orders.get(order_id)
-            if order is not None:
-                idents = order.identifications
-            elif order_id in self.data.detached_identifications:
-                idents = self.data.detached_identifications[order_id]
-            else:
+            if order is None:
                 raise SandboxNotFound(f"OrderHeader [{order_id}] not found")
+            idents = order.identifications
             hits = [
                 ident
                 for ident in idents

@@ -1,17 +1,17 @@
-"""The shop's Shopify order-sync ServiceJob and its "Shopify Order MDM" logs (Maarg admin/...).
+"""The shop's Shopify order sync as HotWax runs it: a job run queues it, the MDM imports it.
 
-HotWax re-imports one Shopify order by replaying a window on this job: PUT the job's FULL
-parameter list with `fromDate`/`thruDate` around the order's Shopify `updatedAt`, POST
-`runNow`, then restore the parameters [SRC hotwax/company:src/composables/useShopify.ts
-replayWindow / retryIndividualOrder]. A run imports every Shopify order updated inside the
-window it saw at `runNow` time, finishes `state.job_run_seconds` later, and appends one
-SYNC_SHOPIFY_ORDER data manager log (docs/oms-api.md, "Order runbooks").
+`runNow` on the shop's order-sync ServiceJob starts a run that only queues a ShopifyOrderSync
+SystemMessage and ends (`state.job_run_seconds` later). The send is asynchronous
+(`state.sync_delay_seconds` after that): it takes the Shopify orders updated from the job's
+`fromDate` (or, without one, from where the last sync stopped) up to now minus the one-minute
+`thruDateBuffer`, whatever `thruDate` says, and stages them through the data manager: new
+orders in a SYNC_SHOPIFY_ORDER log, orders already in HotWax in an UPDATE_SHOPIFY_ORDER log,
+unchanged ones in none. A failed import is a failed record of its MDM log, never an error of
+the job run. Sources: docs/oms-api.md, "Order runbooks" and "The sandbox".
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import threading
@@ -22,15 +22,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.data import DEMO_SHOPIFY_REMOTE, SYNC_SHOPIFY_ORDER, shopify_payload
+from bot.sandbox.data import (
+    DEMO_SHOPIFY_REMOTE,
+    SYNC_SHOPIFY_ORDER,
+    UPDATE_SHOPIFY_ORDER,
+    shopify_payload,
+)
 from bot.sandbox.records import JobParameter, JobRunRecord, MdmFailedRecord, MdmLog
 from bot.sandbox.shapes import epoch_ms, moqui_mdm_log
-from bot.sandbox.state import SandboxNotFound, SandboxServiceError, SandboxState
+from bot.sandbox.state import SandboxNotFound, SandboxState, SyncOutcome
 from bot.sandbox.web import maarg_authed, maarg_error, parse_int, read_json_object
 
 TIMESTAMP_ERROR = "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]"
 DATE_PARAMETERS = ("fromDate", "thruDate")
-DEFAULT_WINDOW = timedelta(minutes=15)  # an empty fromDate: the job's own 15-minute cadence
+DEFAULT_WINDOW = timedelta(minutes=15)  # a job with no sync history: its 15-minute cadence
+# The job's thruDateBuffer default (connector v4.1.1): the window ends a minute before now.
+THRU_BUFFER = timedelta(minutes=1)
 DEFAULT_PAGE_SIZE = 20
 PAGE_CAP = 50
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
@@ -56,7 +63,7 @@ def parse_timestamp(value: str) -> datetime | None:
 
 
 def run_now(state: SandboxState, job_name: str, user: str) -> str:
-    """Start a run with the job's current parameters; it finishes after job_run_seconds."""
+    """Start a run with the job's current parameters; it ends after job_run_seconds."""
     with state.lock:
         job = state.data.service_jobs.get(job_name)
         if job is None:
@@ -70,89 +77,95 @@ def run_now(state: SandboxState, job_name: str, user: str) -> str:
             start_time=state.now(),
         )
         state.data.job_runs.append(run)
-        delay = state.job_run_seconds
-        if delay > 0:
-            timer = threading.Timer(delay, finish_run, args=(state, run))
-            timer.daemon = True
-            state.timers[:] = [t for t in state.timers if t.is_alive()]
-            state.timers.append(timer)
-            timer.start()
-    if delay <= 0:
-        finish_run(state, run)
+    _later(state, state.job_run_seconds, finish_run, state, run)
     return run.job_run_id
 
 
-def finish_run(state: SandboxState, run: JobRunRecord) -> None:
-    """Do what the run does: import the Shopify orders updated inside its window."""
+def _later(state: SandboxState, delay: float, action: Any, *args: Any) -> None:
+    """Run `action(*args)` after `delay` seconds on a timer (at once when delay <= 0)."""
+    if delay <= 0:
+        action(*args)
+        return
+    timer = threading.Timer(delay, action, args=args)
+    timer.daemon = True
     with state.lock:
-        if run.end_time is not None or not any(r is run for r in state.data.job_runs):
-            return  # already finished, or the sandbox was reset while the run was in flight
+        state.timers[:] = [t for t in state.timers if t.is_alive()]
+        state.timers.append(timer)
+    timer.start()
+
+
+def _still_there(state: SandboxState, run: JobRunRecord) -> bool:
+    # The sandbox may have been reset while the run was in flight.
+    return any(r is run for r in state.data.job_runs)
+
+
+def finish_run(state: SandboxState, run: JobRunRecord) -> None:
+    """End the run the way queue#FeedSystemMessage does: check its parameters, queue the
+    sync, done. The send happens later (`send_sync`)."""
+    with state.lock:
+        if run.end_time is not None or not _still_there(state, run):
+            return
         params = run.parameters
         remote = params.get("systemMessageRemoteId", "")
         try:
-            start = parse_timestamp(params.get("fromDate", ""))
-            end = parse_timestamp(params.get("thruDate", ""))
+            start = parse_timestamp(params.get("fromDate") or "")
         except ValueError as exc:
             _fail_run(state, run, str(exc))
             return
         if remote != DEMO_SHOPIFY_REMOTE:
             _fail_run(state, run, f"SystemMessageRemote not found with ID {remote}")
             return
-        start = start or run.start_time - DEFAULT_WINDOW
-        end = end or run.start_time
+        run.messages.append(f"Queued a ShopifyOrderSync system message for {remote}")
+        run.results = "queued"
+        run.end_time = state.now()
+    _later(state, state.sync_delay_seconds, send_sync, state, run, start)
+
+
+def send_sync(state: SandboxState, run: JobRunRecord, start: datetime | None) -> None:
+    """The asynchronous send: stage the window's orders through the MDM and import them."""
+    with state.lock:
+        if not _still_there(state, run):
+            return
+        now = state.now()
+        until = now - THRU_BUFFER  # thruDate is overwritten under runAsBatch, whatever it was
+        job = state.data.service_jobs.get(run.job_name)
+        if start is None:
+            start = (job.synced_until if job else None) or run.start_time - DEFAULT_WINDOW
+            if job is not None:
+                job.synced_until = until
         window = sorted(
-            (o for o in state.data.shopify.values() if start <= o.updated_at <= end),
+            (o for o in state.data.shopify.values() if start <= o.updated_at <= until),
             key=lambda order: (order.updated_at, order.shopify_id),
         )
-        failed: list[MdmFailedRecord] = []
-        created = skipped = 0
-        for order in window:
-            try:
-                outcome = state.import_shopify_order(order.shopify_id, run.user_id)
-            except SandboxServiceError as exc:
-                run.errors.append(str(exc))
-                run.messages.append(f"Shopify order {order.name} failed to import: {exc}")
-                failed.append(
-                    MdmFailedRecord(order.shopify_id, order.name, str(exc), shopify_payload(order))
-                )
-                continue
-            run.messages.append(outcome.message)
-            created, skipped = created + outcome.created, skipped + (not outcome.created)
-        if not window:
-            run.messages.append(
-                f"No Shopify orders updated between {start:%Y-%m-%d %H:%M:%S} and "
-                f"{end:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        run.results = f"{created} imported, {skipped} skipped, {len(failed)} failed"
-        run.end_time = state.now()
-        _append_log(state, run, [shopify_payload(order) for order in window], failed)
+        outcomes = [state.sync_shopify_order(o.shopify_id, run.user_id) for o in window]
+        for config in (SYNC_SHOPIFY_ORDER, UPDATE_SHOPIFY_ORDER):
+            staged = [o for o in outcomes if o.config == config]
+            if staged:
+                _append_log(state, config, staged, now)
 
 
 def _fail_run(state: SandboxState, run: JobRunRecord, error: str) -> None:
     run.errors.append(error)
     run.end_time = state.now()
-    _append_log(state, run, [], [])
 
 
-def _append_log(
-    state: SandboxState,
-    run: JobRunRecord,
-    processed: list[dict[str, Any]],
-    failed: list[MdmFailedRecord],
-) -> None:
+def _append_log(state: SandboxState, config: str, staged: list[SyncOutcome], at: datetime) -> None:
     numbers = [int(log.log_id[3:]) for log in state.data.mdm_logs if log.log_id[3:].isdigit()]
-    end = run.end_time or state.now()
+    failed = [
+        MdmFailedRecord(o.shop.shopify_id, o.shop.name, o.error or "", shopify_payload(o.shop))
+        for o in staged
+        if o.kind == "failed"
+    ]
     state.data.mdm_logs.append(
         MdmLog(
             log_id=f"DML{max(numbers, default=10000) + 1}",
-            config_id=SYNC_SHOPIFY_ORDER,
-            status_id="DmlsFailed" if failed or run.errors else "DmlsFinished",
-            created_date=run.start_time,
-            start_date_time=run.start_time,
-            finish_date_time=end,
+            config_id=config,
+            status_id="DmlsFailed" if failed else "DmlsFinished",
+            created_date=at,
+            start_date_time=at,
+            finish_date_time=state.now(),
             failed_records=failed,
-            processed_orders=processed,
-            created_by_job_run_id=run.job_run_id,
+            processed_orders=[{"id": o.shop.shopify_id, "name": o.shop.name} for o in staged],
         )
     )
 
@@ -179,7 +192,8 @@ def run_json(run: JobRunRecord) -> dict[str, Any]:
 
 
 def _new_parameters(current: list[JobParameter], given: Any, job_name: str) -> list[JobParameter]:
-    """Validate a PUT's serviceJobParameters: the FULL list, known names, Moqui timestamps."""
+    """A PUT's serviceJobParameters become the job's parameters (the "replace" answer; a null
+    value clears one). Timestamps must be Moqui's."""
     if not isinstance(given, list) or not all(isinstance(p, dict) for p in given):
         raise ValueError("serviceJobParameters must be a list of {parameterName, parameterValue}")
     values: dict[str, str] = {}
@@ -189,20 +203,10 @@ def _new_parameters(current: list[JobParameter], given: Any, job_name: str) -> l
             raise ValueError("Every serviceJobParameters entry needs a parameterName")
         value = entry.get("parameterValue")
         values[name] = "" if value is None else str(value)
-    known = [p.name for p in current]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"Job {job_name} has no parameter {', '.join(unknown)}")
-    missing = [name for name in known if name not in values]
-    if missing:
-        raise ValueError(
-            f"serviceJobParameters must list every parameter of job {job_name}; "
-            f"missing: {', '.join(missing)}"
-        )
     for name in DATE_PARAMETERS:
         if name in values:
             parse_timestamp(values[name])
-    return [JobParameter(name, values[name]) for name in known]
+    return [JobParameter(name, value) for name, value in values.items()]
 
 
 def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> None:
@@ -227,25 +231,58 @@ def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> Non
 # -- MDM logs -----------------------------------------------------------------------------
 
 
-def _failed_records_csv(log: MdmLog) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["shopifyOrderId", "orderName", "eventMessage"])
-    for record in log.failed_records:
-        writer.writerow([record.shopify_order_id, record.order_name, record.event_message])
-    return out.getvalue()
+def _records_file(log: MdmLog, content_id: str) -> dict[str, Any]:
+    """A data manager file as downloadDataManagerFile answers it: `{csvData: <text>}`, whose
+    text is JSON for the order configs (job-manager src/composables/mdmLogs.ts:44-62)."""
+    if content_id == log.error_log_content_id:
+        records = [
+            {**r.payload, "_ERROR_MESSAGE_": r.event_message, "_recordNumber": n}
+            for n, r in enumerate(log.failed_records, start=1)
+        ]
+        return {"csvData": json.dumps(records)}
+    return {"csvData": json.dumps(log.processed_orders)}
 
 
-def _log_filter(query: Any) -> tuple[str | None, set[str] | None, str | None]:
-    config_id = query.get("configId") or None
+def _moment(value: str) -> datetime:
+    """An ISO timestamp or epoch milliseconds (Moqui accepts both for a date filter)."""
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _log_filter(query: Any) -> dict[str, Any]:
+    """The filters of admin/dataManager/details this sandbox knows (company
+    src/workers/domains/dataManagerLogDomain.ts:70-78, job-manager src/store/mdmConfig.ts
+    :141-153); any other parameter is ignored, as Moqui ignores it."""
+    found: dict[str, Any] = {}
+    for name in ("configId", "logId", "systemMessageId", "createdByJobRunId"):
+        if query.get(name):
+            found[name] = query[name]
     status = query.get("statusId")
-    statuses: set[str] | None = None
     if status:
         op = query.get("statusId_op", "equals")
-        if op not in ("equals", "in"):
-            raise ValueError(f"Unsupported operator statusId_op={op}")
-        statuses = {s.strip() for s in status.split(",")} if op == "in" else {status}
-    return config_id, statuses, query.get("createdByJobRunId") or None
+        found["statusId"] = {s.strip() for s in status.split(",")} if op == "in" else {status}
+    for name in ("createdDate_from", "createdDate_thru"):
+        if query.get(name):
+            try:
+                found[name] = _moment(query[name])
+            except ValueError:
+                raise ValueError(f"{name} is not a date: {query[name]}") from None
+    return found
+
+
+def _matches(log: MdmLog, filters: dict[str, Any]) -> bool:
+    row = moqui_mdm_log(log)
+    for name in ("configId", "logId", "systemMessageId", "createdByJobRunId"):
+        if name in filters and row.get(name) != filters[name]:
+            return False
+    if "statusId" in filters and log.status_id not in filters["statusId"]:
+        return False
+    if "createdDate_from" in filters and log.created_date < filters["createdDate_from"]:
+        return False
+    return not ("createdDate_thru" in filters and log.created_date >= filters["createdDate_thru"])
 
 
 def sync_routes(state: SandboxState) -> list[Route]:
@@ -314,21 +351,20 @@ def sync_routes(state: SandboxState) -> list[Route]:
     async def mdm_details(request: Request, user: str) -> Response:
         query = request.query_params
         try:
-            config_id, statuses, run_id = _log_filter(query)
+            filters = _log_filter(query)
             size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
             index = parse_int(query.get("pageIndex"), "pageIndex", 0)
         except ValueError as exc:
             return maarg_error(400, str(exc))
         size = size or DEFAULT_PAGE_SIZE
+        order_by = query.get("orderByField", "")
         with state.lock:
-            logs = [
-                log
-                for log in state.data.mdm_logs
-                if (config_id is None or log.config_id == config_id)
-                and (statuses is None or log.status_id in statuses)
-                and (run_id is None or log.created_by_job_run_id == run_id)
-            ]
-            logs.sort(key=lambda log: (log.created_date, log.log_id), reverse=True)
+            logs = [log for log in state.data.mdm_logs if _matches(log, filters)]
+            if order_by.lstrip("-") == "createdDate":
+                logs.sort(key=lambda log: (log.created_date, log.log_id))
+                if order_by.startswith("-"):
+                    logs.reverse()
+            # Without orderByField the rows come as stored: the oldest first.
             rows = [moqui_mdm_log(log) for log in logs[index * size : (index + 1) * size]]
         return JSONResponse({"dataManagerLogs": rows, "dataManagerLogsCount": len(logs)})
 
@@ -341,14 +377,13 @@ def sync_routes(state: SandboxState) -> list[Route]:
             )
         with state.lock:
             for log in state.data.mdm_logs:
-                if log.config_id != config_id:
-                    continue
-                if content_id == log.error_log_content_id:
-                    return Response(_failed_records_csv(log), media_type="text/csv")
-                if content_id == log.log_content_id:
-                    text = json.dumps({"orders": log.processed_orders}, indent=2)
-                    return Response(text, media_type="application/json")
-        return maarg_error(404, f"No data manager file {content_id} found for config {config_id}")
+                if log.config_id == config_id and content_id in (
+                    log.error_log_content_id,
+                    log.log_content_id,
+                ):
+                    return JSONResponse(_records_file(log, content_id))
+        # Nothing stored under that id: an empty object (job-manager mdmConfig.ts:183-190).
+        return JSONResponse({})
 
     base = "/rest/s1/admin"
     return [

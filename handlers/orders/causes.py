@@ -29,8 +29,8 @@ CAUSES: tuple[KnownCause, ...] = (
         ),
         "The customer's address or phone number is missing in Shopify.",
         "Fix the address or phone in Shopify, then re-import the order. (A POS order whose "
-        "refresh fails this way is recovered through `/oms refresh`, with a second person's "
-        "approval.)",
+        "refresh fails this way is recovered with HotWax support: the failed refresh's "
+        "Plan the recovery button prepares their request.)",
     ),
     KnownCause(
         "bad-email",

@@ -214,13 +214,13 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
 
 
 async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
-    """Event messages of the Shopify Order MDM failed records that are this order."""
+    """The errors of the Shopify order MDM failed records (new orders and updates) that are
+    this order."""
     found = []
     for log in await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED):
-        text = await mdm.failed_records_file(tools.oms, log)
         found += [
-            r.event_message
-            for r in mdm.parse_failed_records(text)
+            r.error
+            for r in await mdm.failed_records(tools.oms, log)
             if r.shopify_order_id == shop.id or r.order_name == shop.name
         ]
     return found

@@ -1,9 +1,9 @@
 """`/oms import <shopify order> [...]`: re-import orders from Shopify, one checklist line each.
 
-Each order is imported by replaying the shop's order-sync job over a window around the order's
-Shopify `updatedAt` (handlers/orders/reimport.py), then looked up in HotWax to verify. An order
-already in HotWax is skipped; an order that fails shows the OMS's error and its known fix, and
-the other orders still run.
+Each order is imported by replaying the shop's order-sync job from just before the order's
+Shopify `updatedAt`, then waiting for HotWax's MDM import of it (handlers/orders/reimport.py).
+An order already in HotWax is skipped; an order that fails shows the OMS's error and its known
+fix, and the other orders still run.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from bot.engine import (
     Runbook,
     RunContext,
     Step,
-    StepFailed,
     StepSkipped,
     Toolbox,
 )
 from bot.kit.blocks import Block, Message, actions, confirm_dialog, context, escape, header, section
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders.lookup import live_version, shopify, status_words
-from handlers.orders.reimport import replay_and_follow, shopify_order
+from handlers.orders.reimport import replay_and_wait, shopify_order
 
 NAME = "import"
 ROLE = "operator"
@@ -63,11 +62,19 @@ def import_step(shopify_id: str, name: str) -> Step:
         order = await shopify_order(
             ctx, shopify_id, f"{name} was not found in Shopify; it cannot be imported"
         )
-        await replay_and_follow(ctx, order)
-        found = live_version(await oms.find_orders_by_shopify_id(shopify_id))
-        if found is None or found.is_cancelled:
-            raise StepFailed(f"the import job finished but {name} is not in HotWax")
-        return f"imported as {found.order_id} ({status_words(found.status_id)})"
+
+        async def arrived() -> str | None:
+            found = live_version(await oms.find_orders_by_shopify_id(shopify_id))
+            if found is None or found.is_cancelled:
+                return None
+            return f"imported as {found.order_id} ({status_words(found.status_id)})"
+
+        return await replay_and_wait(
+            ctx,
+            order,
+            arrived,
+            nothing_came=f"{name} is still not in HotWax; nothing else was changed.",
+        )
 
     return Step(f"Import {name}", run, stop_on_failure=False)
 
@@ -163,8 +170,8 @@ async def import_command(inv: Invocation) -> None:
         header(_title({"orders": orders})),
         section(
             f"{lines}\nEach order is imported by replaying the shop's order-sync job "
-            "around the order's last change in Shopify, then looked up in HotWax. Orders "
-            "already in HotWax are skipped."
+            "from just before the order's last change in Shopify, then waiting for HotWax's "
+            "import of it. Orders already in HotWax are skipped."
         ),
         actions(buttons),
     ]

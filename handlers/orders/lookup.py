@@ -44,8 +44,9 @@ def shopify(tools: Toolbox) -> ShopifyProxy:
 
 
 def order_sync(tools: Toolbox) -> OrderSync:
+    setup = shopify_setup(tools)
     poll = tools.policy.limits.sync_poll_seconds
-    return OrderSync(tools.oms, shopify_setup(tools).sync_job, poll_seconds=poll)
+    return OrderSync(tools.oms, setup.sync_job, setup.remote_id, poll_seconds=poll)
 
 
 async def shopify_order_for(

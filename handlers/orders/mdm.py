@@ -1,12 +1,16 @@
-"""`/oms mdm [--failed] [--since 24h]`: the Shopify Order MDM job's recent runs and failures.
+"""`/oms mdm [--failed] [--since 24h]`: the Shopify order MDM imports and their failures.
 
-The report is posted in the channel (so the team sees what is failing) with the failed
-records, each with Re-import and Check buttons; every failed-records file is attached in the
-report's thread.
+The report covers both order configs (new orders and updates), newest first, and is posted in
+the channel (so the team sees what is failing) with the failed records, each with Re-import and
+Check buttons. Each failed-records file is attached in the report's thread as a CSV of the
+order, its Shopify id and the error only: the OMS's file carries the whole Shopify order, which
+is customer data and stays out of Slack.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -53,20 +57,20 @@ async def mdm_command(inv: Invocation) -> None:
             replace=True,
         )
         return
-    files: list[tuple[mdm.MdmLog, str]] = []
+    files: list[tuple[mdm.MdmLog, list[mdm.FailedRecord]]] = []
     records: list[mdm.FailedRecord] = []
     for log in [entry for entry in logs if entry.failed][:MAX_FILES]:
-        text = await mdm.failed_records_file(tools.oms, log)
-        if text:
-            files.append((log, text))
-            records += mdm.parse_failed_records(text)
+        found = await mdm.failed_records(tools.oms, log)
+        if found:
+            files.append((log, found))
+            records += found
     blocks: list[Block] = [header("Shopify Order MDM")]
     blocks += [section(c) for c in chunk_lines([_run_line(log) for log in logs])]
     for n, record in enumerate(records[:MAX_RECORDS_SHOWN]):
-        known = explain(record.event_message)
+        known = explain(record.error)
         text = (
             f"*{escape(record.order_name)}* (Shopify {escape(record.shopify_order_id)}): "
-            f"{escape(record.event_message)}"
+            f"{escape(record.error)}"
         )
         if known:
             text += f"\n_Fix:_ {escape(known.fix)}"
@@ -116,15 +120,34 @@ async def mdm_command(inv: Invocation) -> None:
             replace=True,
         )
         return
-    for log, text in files:
-        await inv.client.files_upload_v2(
-            channel=inv.channel_id,
-            thread_ts=ts,
-            content=text,
-            filename=f"mdm-{log.log_id}-failed-records.csv",
-            title=f"Failed records of MDM run {log.log_id}",
+    unattached: list[str] = []
+    for log, found in files:
+        try:
+            await inv.client.files_upload_v2(
+                channel=inv.channel_id,
+                thread_ts=ts,
+                content=_records_csv(found),
+                filename=f"mdm-{log.log_id}-failed-records.csv",
+                title=f"Failed records of MDM run {log.log_id}",
+            )
+        except SlackApiError as exc:
+            unattached.append(f"{log.log_id} ({exc.response.get('error')})")
+    done = "Posted the MDM report in the channel."
+    if unattached:
+        done += " Slack refused the failed-records file(s) of " + ", ".join(unattached) + "."
+    await inv.reply.ephemeral(Message(text=done, blocks=[section(escape(done))]), replace=True)
+
+
+def _records_csv(found: list[mdm.FailedRecord]) -> str:
+    """The failed records as people read them: order, Shopify id, error, record number."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["order_name", "shopify_order_id", "error", "record_number"])
+    for record in found:
+        writer.writerow(
+            [record.order_name, record.shopify_order_id, record.error, record.record_number or ""]
         )
-    await inv.reply.ephemeral(Message(text="Posted the MDM report in the channel."), replace=True)
+    return out.getvalue()
 
 
 PROVIDES = Provides(

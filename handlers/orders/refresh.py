@@ -1,16 +1,20 @@
 """`/oms refresh <order>`: refresh a POS order from Shopify (HotWax's order-sync
-troubleshooting runbook).
+troubleshooting runbook), and never leave it worse than it was.
 
 HotWax's "Refresh order" button has no public endpoint ([NF]), so the refresh is composed of
-documented calls (docs/oms-api.md, "Refresh, composed"):
-  1. read the order in HotWax and in Shopify;
-  2. cancel this version and mark it "Old Version" (changeOrderStatus with a changeReason):
-     HotWax's import skips a Shopify order that is already in HotWax, so the old version must
-     stop counting first;
-  3. import the fresh version by replaying the shop's order-sync job around the order;
-  4. verify the new version's status against Shopify.
-When step 3 fails with the createOrderContactMech error (the Shopify order has no shipping
-address), the run stops, says why, and offers the recovery (handlers/orders/recovery.py).
+documented calls (docs/oms-api.md, "Refresh, composed"), in an order that writes nothing
+destructive before the bot knows it can finish:
+  1. read the order in HotWax and in Shopify, and check the shop's order-sync job;
+  2. import from Shopify: replay the order sync and wait for HotWax's MDM import
+     (handlers/orders/reimport.py). HotWax may import a new version, update the order in place,
+     or skip it as unchanged (which it does is not public: each is handled);
+  3. only when a live new version exists, cancel the old one and mark it "Old Version", as
+     HotWax's own refresh does; an order updated in place is left as it is;
+  4. verify the live version against Shopify.
+If no new version comes and the order was not updated (skipped, an MDM failure, a timeout), the
+order is untouched and the run says what happened. When the import fails with the
+createOrderContactMech error (no shipping address in Shopify), the run offers the recovery
+(handlers/orders/recovery.py).
 """
 
 from __future__ import annotations
@@ -45,58 +49,177 @@ from bot.kit.blocks import (
     header,
     section,
 )
-from bot.oms import Order, OrderRef, parse_order_ref, records
+from bot.oms import Order, OrderRef, ShopifyOrder, parse_order_ref, records
 from handlers.orders.lookup import (
     live_version,
+    order_sync,
     shopify,
     shopify_order_for,
     status_words,
     versions_line,
 )
-from handlers.orders.new_version import import_new_version, order_by_id, verify_new_version
 from handlers.orders.recovery import recovery_button
-from handlers.orders.reimport import CONTACT_MECH
+from handlers.orders.reimport import CONTACT_MECH, replay_and_wait, shopify_order
 
 NAME = "refresh"
 ROLE = "operator"
 CONFIRM_ACTION = "refresh.confirm"
+COMPLETED = "ORDER_COMPLETED"
+
+
+async def _order(ctx: RunContext, order_id: str) -> Order | None:
+    found = await ctx.tools.oms.find_orders(OrderRef("order_id", order_id, explicit=True))
+    return found[0] if found else None
+
+
+async def _new_version(ctx: RunContext) -> Order | None:
+    """A live version of the Shopify order other than the one being refreshed."""
+    versions = await ctx.tools.oms.find_orders_by_shopify_id(ctx.params["shopify_id"])
+    return next(
+        (o for o in versions if o.order_id != ctx.params["order_id"] and not o.is_cancelled), None
+    )
+
+
+def _expected(shop: ShopifyOrder | None) -> str | None:
+    """The HotWax status a POS order should have for this Shopify order (None: any)."""
+    return COMPLETED if shop is not None and shop.fulfilled else None
 
 
 async def _check_both(ctx: RunContext) -> str:
-    order = await order_by_id(ctx, ctx.params["order_id"])
+    order = await _order(ctx, ctx.params["order_id"])
     if order is None:
         raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax")
+    if order.is_cancelled:
+        newer = await _new_version(ctx)
+        if newer is None:
+            raise StepFailed(
+                f"{order.order_id} is cancelled and no live version of it is in HotWax; "
+                "re-import the Shopify order with `/oms import` instead"
+            )
+        ctx.scratch["new_order"] = newer.order_id
     shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
     if shop is None:
         raise StepFailed("the order is not in Shopify, so there is nothing to refresh from")
+    await order_sync(ctx.tools).check()
+    ctx.scratch["status_before"] = order.status_id
     return (
         f"HotWax {status_words(order.status_id)} ({order.sales_channel_label}); "
         f"Shopify {shop.fulfillment_status or 'unknown'}"
     )
 
 
+async def _import_fresh(ctx: RunContext) -> str:
+    existing = await _new_version(ctx)
+    if existing is not None:
+        ctx.scratch["new_order"] = existing.order_id
+        raise StepSkipped(f"a new version is already in HotWax: {existing.order_id}")
+    shop = await shopify_order(
+        ctx, ctx.params["shopify_id"], "the order is no longer in Shopify; nothing was changed"
+    )
+    old = await _order(ctx, ctx.params["order_id"])
+    if old is not None and not old.is_cancelled and _matches(old, shop):
+        ctx.scratch["in_place"] = old.order_id
+        raise StepSkipped(f"{old.order_id} already matches Shopify; nothing to import")
+
+    async def arrived() -> str | None:
+        new = await _new_version(ctx)
+        if new is not None:
+            ctx.scratch["new_order"] = new.order_id
+            return f"imported as {new.order_id} ({status_words(new.status_id)})"
+        current = await _order(ctx, ctx.params["order_id"])
+        if (
+            current is not None
+            and not current.is_cancelled
+            and current.status_id != ctx.scratch.get("status_before")
+            and _matches(current, shop)
+        ):
+            ctx.scratch["in_place"] = current.order_id
+            return (
+                f"HotWax updated {current.order_id} in place from Shopify: it is now "
+                f"{status_words(current.status_id)}; no new version was needed"
+            )
+        return None
+
+    return await replay_and_wait(
+        ctx,
+        shop,
+        arrived,
+        nothing_came=(
+            f"No new version came and {ctx.params['order_id']} was not updated, so nothing "
+            "was cancelled: the order is as it was. HotWax's sync may skip an order it sees "
+            "as unchanged; ask HotWax support to refresh it from the order page."
+        ),
+    )
+
+
+def _matches(order: Order, shop: ShopifyOrder | None) -> bool:
+    """Whether the HotWax order already says what Shopify says (a fulfilled POS order is
+    Completed)."""
+    expected = _expected(shop)
+    return expected is not None and order.status_id == expected
+
+
 async def _cancel_old(ctx: RunContext) -> str:
-    order = await order_by_id(ctx, ctx.params["order_id"])
+    order = await _order(ctx, ctx.params["order_id"])
     if order is None:
         raise StepFailed(f"order {ctx.params['order_id']} is no longer in HotWax")
     if order.is_cancelled:
         raise StepSkipped("already cancelled")
+    newer = await _new_version(ctx)
+    if newer is None:
+        if _matches(order, await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])):
+            ctx.scratch["in_place"] = order.order_id
+            raise StepSkipped("updated in place: there is no old version to cancel")
+        # Never cancel without a live replacement: that is how an order got lost.
+        raise StepFailed(
+            f"no live new version of {order.order_id} is in HotWax, so it was not cancelled"
+        )
     await ctx.oms_write(
         "cancel order (old version)",
         {
             "orderId": order.order_id,
             "statusId": "ORDER_CANCELLED",
             "changeReason": records.OLD_VERSION,
+            "newVersion": newer.order_id,
         },
         records.cancel_order(ctx.tools.oms, order.order_id, reason=records.OLD_VERSION),
     )
+    tagged = await records.cancelled_with(ctx.tools.oms, order.order_id, records.OLD_VERSION)
+    if not tagged:
+        return (
+            f"{order.order_id} cancelled; this OMS did not keep the {records.OLD_VERSION} "
+            f"reason on it (the audit links it to {newer.order_id})"
+        )
     return f"{order.order_id} cancelled and marked {records.OLD_VERSION}"
 
 
+async def _verify(ctx: RunContext) -> str:
+    shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
+    live_id = ctx.scratch.get("new_order") or ctx.scratch.get("in_place") or ctx.params["order_id"]
+    live = await _order(ctx, str(live_id))
+    if live is None or live.is_cancelled:
+        raise StepFailed(f"no live version of the order is in HotWax ({live_id} is not live)")
+    expected = _expected(shop)
+    if expected and live.status_id != expected:
+        raise StepFailed(
+            f"{live.order_id} is {status_words(live.status_id)} but Shopify says fulfilled "
+            "(expected Completed)"
+        )
+    ctx.scratch["live"] = live.order_id
+    shown = shop.fulfillment_status if shop else "unknown"
+    return f"{live.order_id} is {status_words(live.status_id)}; Shopify: {shown}"
+
+
 async def _refresh_outcome(ctx: RunContext) -> Outcome:
+    old = ctx.params["order_id"]
+    if ctx.scratch.get("in_place"):
+        return Outcome(
+            f"Refreshed in place: {old} now matches Shopify "
+            f"({ctx.scratch.get('live', old)} is live); nothing was cancelled."
+        )
     return Outcome(
         f"Refreshed: the new version is {ctx.scratch.get('new_order', '?')}; "
-        f"{ctx.params['order_id']} is cancelled as the old version."
+        f"{old} is cancelled as the old version."
     )
 
 
@@ -105,9 +228,11 @@ async def _refresh_failed(ctx: RunContext, failure: Failure) -> Outcome | None:
         return None
     return Outcome(
         "The refresh failed because the Shopify order has no shipping address "
-        f"(createOrderContactMech). {ctx.params['order_id']} is cancelled; the recovery "
-        "removes it and imports the order afresh. It needs a second person's approval.",
-        buttons=(recovery_button(ctx.params["order_id"], ctx.params["shopify_id"]),),
+        f"(createOrderContactMech). Nothing was cancelled: {ctx.params['order_id']} is as it "
+        "was. The recovery removes the order so it can be imported afresh.",
+        buttons=(
+            recovery_button(ctx.params["order_id"], ctx.params["shopify_id"], failure.text[:500]),
+        ),
     )
 
 
@@ -116,9 +241,9 @@ REFRESH = Runbook(
     title=lambda p: f"Refresh order {p['order_id']} from Shopify",
     steps=lambda p: [
         Step("Read the order in HotWax and Shopify", _check_both),
-        Step("Cancel this version and mark it Old Version", _cancel_old),
-        Step("Import the fresh version from Shopify", import_new_version),
-        Step("Verify the new version against Shopify", verify_new_version),
+        Step("Import the fresh version from Shopify", _import_fresh),
+        Step("Cancel the old version and mark it Old Version", _cancel_old),
+        Step("Verify the live version against Shopify", _verify),
     ],
     order_keys=lambda p: [p["order_id"]],
     role=ROLE,
@@ -217,8 +342,8 @@ async def refresh_card(
                 allowed_users=(user,),
                 confirm=confirm_dialog(
                     "Refresh this order?",
-                    f"Order {order.order_id} is cancelled as the old "
-                    "version and imported again from Shopify.",
+                    f"The order is imported again from Shopify; {order.order_id} is cancelled "
+                    "as the old version only once a new version is in HotWax.",
                     "Refresh",
                 ),
             )
@@ -238,9 +363,11 @@ async def refresh_card(
             ]
         ),
         section(
-            "*What the refresh does:* imports a new version of the order from Shopify "
-            f"and cancels `{order.order_id}`, marking it as the old version; then checks "
-            "the new version's status against Shopify."
+            "*What the refresh does:* imports the order from Shopify again and waits for "
+            f"HotWax to take it in. Only when a live new version exists is `{order.order_id}` "
+            "cancelled and marked as the old version (an order HotWax updates in place is "
+            "kept); then the live version is checked against Shopify. If HotWax imports "
+            "nothing, nothing is changed."
         ),
     ]
     versions = versions_line(orders)

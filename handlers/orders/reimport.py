@@ -1,6 +1,13 @@
-"""Importing one Shopify order into HotWax, the step `/oms import`, the refresh and the
-recovery share: replay the shop's order-sync job around the order (bot/oms/ordersync.py),
-follow the job run, and fail with the OMS's error and its known fix.
+"""Importing one Shopify order into HotWax, as `/oms import` and the refresh do it: replay the
+shop's order-sync job from just before the order (bot/oms/ordersync.py), follow the job run,
+then wait for what HotWax's data manager (MDM) does with the order.
+
+A finished job run proves only that the sync was queued: the import comes later, through the
+MDM, and an order unchanged since the last sync is skipped with no record at all. So the step
+waits, showing its progress, until the caller sees the order arrive (`arrived`), a failed MDM
+record names the order (the step fails with the OMS's error and its known fix), or nothing more
+happens for `[limits] import_quiet_seconds` (or `import_wait_minutes` in all): then the step
+fails saying what happened, having changed nothing but the replay itself.
 
 An import that fails because the Shopify order has no shipping address (HotWax's
 createOrderContactMech error) fails with the code `CONTACT_MECH`, which the refresh answers
@@ -9,15 +16,25 @@ with the recovery (handlers/orders/recovery.py).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
 from bot.engine import RunContext, StepFailed
-from bot.oms import ShopifyOrder
+from bot.oms import OrderSync, ShopifyOrder, mdm
 from handlers.orders.causes import explain
 from handlers.orders.lookup import order_sync, shopify
 
-FOLLOW_SECONDS = 120.0
+FOLLOW_SECONDS = 120.0  # the job run only queues the sync: it ends in seconds
+# MDM logs are read from this long before the replay: the OMS's clock and ours may differ.
+CLOCK_SLACK = timedelta(minutes=2)
 # The failure code of an import that failed in createOrderContactMech (no shipping address).
 CONTACT_MECH = "create-order-contact-mech"
 CONTACT_MECH_SERVICE = "createOrderContactMech"
+
+Arrived = Callable[[], Awaitable[str | None]]
 
 
 def describe_failure(error: str) -> str:
@@ -42,23 +59,111 @@ async def shopify_order(ctx: RunContext, shopify_id: str, missing: str) -> Shopi
     return order
 
 
-async def replay_and_follow(ctx: RunContext, order: ShopifyOrder) -> str:
-    """Replay the order-sync job around `order` (an audited OMS write) and follow the job run
-    until it finishes; StepFailed with the OMS's error otherwise. Returns the job run id."""
+@dataclass
+class _Watch:
+    """What the wait has seen of the MDM since the replay."""
+
+    since: datetime
+    seen: dict[str, str] = field(default_factory=dict)  # log id -> status
+    read_failures: set[str] = field(default_factory=set)  # logs whose failed records were read
+    last_change: float = field(default_factory=time.monotonic)
+
+
+async def replay_and_wait(
+    ctx: RunContext, order: ShopifyOrder, arrived: Arrived, *, nothing_came: str
+) -> str:
+    """Replay the sync around `order` and wait for HotWax's import (see the module's doc).
+
+    Returns what `arrived` said; StepFailed otherwise, ending with `nothing_came` when HotWax
+    recorded nothing about the order."""
     assert order.updated_at is not None
     sync = order_sync(ctx.tools)
+    await sync.check()  # the job syncs this shop: checked before any write
+    await _until_ready(ctx, order)
+    watch = _Watch(since=datetime.now(UTC) - CLOCK_SLACK)
     run_id = await ctx.oms_write(
-        "re-import a Shopify order (order-sync window replay)",
-        {"shopifyOrderId": order.id, "job": sync.job_name},
+        "re-import a Shopify order (order-sync replay)",
+        {"shopifyOrderId": order.id, "job": sync.job_name, "fromDate": "updatedAt - 1 min"},
         sync.replay(order.updated_at),
     )
     ctx.scratch["job_run_id"] = run_id
+    await _follow_run(ctx, sync, run_id)
+    watch.last_change = time.monotonic()
+    limits = ctx.tools.policy.limits
+    deadline = time.monotonic() + limits.import_wait_minutes * 60
+    while True:
+        found = await arrived()
+        if found is not None:
+            return found
+        active = await _watch_mdm(ctx, order, watch)
+        quiet = time.monotonic() - watch.last_change
+        if not active and quiet >= limits.import_quiet_seconds:
+            raise StepFailed(f"{_what_happened(watch)} {nothing_came}")
+        if time.monotonic() >= deadline:
+            raise StepFailed(
+                f"HotWax has not imported {order.name} after "
+                f"{limits.import_wait_minutes:g} min ({_what_happened(watch)}). {nothing_came} "
+                "`/oms mdm` shows the imports as they come."
+            )
+        await ctx.progress(f"waiting for HotWax's import of {order.name}: {_what_happened(watch)}")
+        await asyncio.sleep(limits.sync_poll_seconds)
+
+
+async def _until_ready(ctx: RunContext, order: ShopifyOrder) -> None:
+    """Wait until the order's last change is older than the sync's buffer: a newer one would
+    fall outside the window the sync takes (it ends a minute before now)."""
+    assert order.updated_at is not None
+    wait = (OrderSync.ready_at(order.updated_at) - datetime.now(UTC)).total_seconds()
+    if wait > 0:
+        await ctx.progress(
+            f"{order.name} changed in Shopify moments ago; the order sync takes it in {wait:.0f}s"
+        )
+        await asyncio.sleep(wait)
+
+
+async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str) -> None:
     result = await sync.follow(run_id, timeout=FOLLOW_SECONDS)
     if not result.finished:
         raise StepFailed(
-            f"the import job run {run_id} is still running; check it later with `/oms mdm`"
+            f"the order-sync job run {run_id} has not ended after {FOLLOW_SECONDS:.0f}s; "
+            "nothing was imported yet. Check it later with `/oms mdm`."
         )
     if result.has_error:
-        error = result.errors or "the import job failed"
+        error = result.errors or "the order-sync job run failed"
         raise StepFailed(describe_failure(error), code=failure_code(error))
-    return run_id
+
+
+async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> bool:
+    """Read the MDM logs since the replay; StepFailed when a failed record is this order.
+    Returns whether an import is still in progress."""
+    oms = ctx.tools.oms
+    logs = await mdm.recent_logs(oms, since=watch.since, limit=20)
+    active = False
+    for log in logs:
+        status = log.status_id or ""
+        if watch.seen.get(log.log_id) != status:
+            watch.seen[log.log_id] = status
+            watch.last_change = time.monotonic()
+        active = active or not log.ended
+        if log.ended and log.failed and log.log_id not in watch.read_failures:
+            watch.read_failures.add(log.log_id)
+            for record in await mdm.failed_records(oms, log):
+                if record.shopify_order_id == order.id or (
+                    record.order_name and record.order_name == order.name
+                ):
+                    raise StepFailed(
+                        f"HotWax's import of {order.name} failed (MDM {log.log_id}): "
+                        + describe_failure(record.error),
+                        code=failure_code(record.error),
+                    )
+    return active
+
+
+def _what_happened(watch: _Watch) -> str:
+    if not watch.seen:
+        return "the sync ran, and no MDM import was recorded since"
+    ended = sum(1 for status in watch.seen.values() if status in mdm.ENDED_STATUSES)
+    return (
+        f"{len(watch.seen)} MDM import(s) since the replay ({', '.join(sorted(watch.seen))}), "
+        f"{ended} ended, none with this order failing"
+    )
