@@ -54,6 +54,9 @@ def maarg_routes(state: SandboxState) -> list[Route]:
             conditions = _entity_conditions(query)
         except (ValueError, find.FindError) as exc:
             return maarg_error(400, str(exc))
+        cap = state.tenant.page_cap
+        if cap is not None:
+            size = cap if size is None else min(size, cap)
         with state.lock:
             orders = sorted(state.data.orders.values(), key=lambda order: order.order_id)
             now = state.now()

@@ -41,6 +41,10 @@ class Tenant:
     # Failed imports are recorded in logInsights (OFBiz-era imports) as well as in the MDM.
     loginsights: bool = True
     order_update: OrderUpdate = "update"
+    # Some deployments were seen to cap an entity-list page at 50 rows whatever pageSize
+    # says (drpn-ai/darpan-hotwax docs/oms/2026-08-03-oms-recon-data-requirements.md); Moqui
+    # itself has no maximum (EntityFindBase.groovy:414-424). None: no cap.
+    page_cap: int | None = None
 
 
 DEFAULT = Tenant("ofbiz-maarg")
@@ -60,6 +64,7 @@ TENANTS: dict[str, Tenant] = {
         Tenant("merge-params", job_params="merge"),
         Tenant("sync-skips", order_update="skip"),
         Tenant("sync-new-version", order_update="new-version"),
+        Tenant("capped-pages", page_cap=50),
     )
 }
 

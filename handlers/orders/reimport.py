@@ -98,7 +98,8 @@ async def replay_and_wait(
         active = await _watch_mdm(ctx, order, watch)
         quiet = time.monotonic() - watch.last_change
         if not active and quiet >= limits.import_quiet_seconds:
-            raise StepFailed(f"{_what_happened(watch)} {nothing_came}")
+            happened = _what_happened(watch)
+            raise StepFailed(f"{happened[:1].upper()}{happened[1:]}. {nothing_came}")
         if time.monotonic() >= deadline:
             raise StepFailed(
                 f"HotWax has not imported {order.name} after "
@@ -161,7 +162,7 @@ async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> boo
 
 def _what_happened(watch: _Watch) -> str:
     if not watch.seen:
-        return "the sync ran, and no MDM import was recorded since"
+        return "the sync ran, and no MDM import was recorded since the replay"
     ended = sum(1 for status in watch.seen.values() if status in mdm.ENDED_STATUSES)
     return (
         f"{len(watch.seen)} MDM import(s) since the replay ({', '.join(sorted(watch.seen))}), "

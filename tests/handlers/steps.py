@@ -30,6 +30,8 @@ order_sync_job = "queue_ShopifyOrderSync_10000"
 
 [limits]
 sync_poll_seconds = 0.05
+import_quiet_seconds = 1
+import_wait_minutes = 0.2
 """
 
 
@@ -102,6 +104,8 @@ async def step_runner(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[S
     )
     services = create_services(settings)
     services.prepare()
+    sandbox.state.job_run_seconds = 0.0
+    sandbox.state.sync_delay_seconds = 0.0
     try:
         yield StepRunner(services)
     finally:

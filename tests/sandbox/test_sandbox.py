@@ -14,14 +14,13 @@ import pytest
 
 from bot.oms import parse_order_ref
 from bot.sandbox import (
-    CONTACT_MECH_ERROR,
     DEMO_API_TOKEN,
     DEMO_PASSWORD,
     DEMO_USERNAME,
     SCENARIOS,
     SandboxServer,
-    SandboxServiceError,
     SandboxState,
+    tenant_named,
 )
 from bot.sandbox.records import OrderRecord
 from bot.sandbox.server import banner
@@ -267,14 +266,14 @@ def test_solr_errors(http: httpx.Client) -> None:
 # -- Maarg orders -------------------------------------------------------------------------
 
 
-def test_maarg_filters_and_dependent_levels(http: httpx.Client) -> None:
-    by_name = http.get("/rest/s1/oms/orders", params={"orderName": "#1003", "dependentLevels": "1"})
+def test_maarg_orders_are_the_default_master(http: httpx.Client) -> None:
+    by_name = http.get("/rest/s1/oms/orders", params={"orderName": "#1003"})
     assert by_name.headers["X-Total-Count"] == "2"
     rows = by_name.json()
     assert {r["orderId"] for r in rows} == {"10003", "10013"}
-    assert {"identifications", "statuses", "items"} <= rows[0].keys()
-    plain = http.get("/rest/s1/oms/orders", params={"externalId": "6100000000002"}).json()
-    assert "identifications" not in plain[0]
+    # The master, whatever dependentLevels says: items only under their ship group.
+    assert {"identifications", "statuses", "shipGroups", "roles", "contactMechs"} <= rows[0].keys()
+    assert "items" not in rows[0] and rows[0]["shipGroups"][0]["items"]
     statuses = http.get(
         "/rest/s1/oms/orders", params={"statusId": "ORDER_CREATED,ORDER_HOLD", "statusId_op": "in"}
     )
@@ -282,7 +281,31 @@ def test_maarg_filters_and_dependent_levels(http: httpx.Client) -> None:
     assert statuses.headers["X-Total-Count"] == str(created_or_held)
 
 
-def test_maarg_page_cap_and_total(sandbox: SandboxServer, http: httpx.Client) -> None:
+def test_maarg_ignores_what_it_does_not_know(http: httpx.Client) -> None:
+    everything = http.get("/rest/s1/oms/orders").headers["X-Total-Count"]
+    typo = http.get("/rest/s1/oms/orders", params={"externalID": "6100000000002"})
+    assert typo.headers["X-Total-Count"] == everything  # an unknown field filters nothing
+    unknown_op = http.get(
+        "/rest/s1/oms/orders", params={"entryDate": "1", "entryDate_op": "greater"}
+    )
+    assert unknown_op.headers["X-Total-Count"] == everything  # nor does an unknown operator
+    begins = http.get("/rest/s1/oms/orders", params={"orderName": "#100", "orderName_op": "begins"})
+    assert begins.headers["X-Total-Count"] == "7"  # #1001-#1005 (two #1003) and #1009
+
+
+def test_maarg_paging_defaults(sandbox: SandboxServer, http: httpx.Client) -> None:
+    sandbox.state.add_bulk_orders(110)
+    total = seeded() + 110
+    unpaged = http.get("/rest/s1/oms/orders")
+    assert unpaged.headers["X-Total-Count"] == str(total) and len(unpaged.json()) == 100
+    assert len(http.get("/rest/s1/oms/orders", params={"pageIndex": "0"}).json()) == 20
+    big = http.get("/rest/s1/oms/orders", params={"pageSize": "500"})
+    assert len(big.json()) == total  # no maximum
+    assert len(http.get("/rest/s1/oms/orders", params={"pageNoLimit": "true"}).json()) == total
+
+
+def test_maarg_page_cap_variant(sandbox: SandboxServer, http: httpx.Client) -> None:
+    sandbox.state.tenant = tenant_named("capped-pages")
     sandbox.state.add_bulk_orders(70)
     total = seeded() + 70
     page = http.get("/rest/s1/oms/orders", params={"pageSize": "500", "pageIndex": "1"})
@@ -390,19 +413,6 @@ def test_scenario_data(sandbox: SandboxServer) -> None:
     texts = " ".join(f.error_message for f in data.failures)
     for needle in ("E-mail address not formatted", "Rollback called", "target threw"):
         assert needle in texts
-
-
-def test_refresh_and_reimport_semantics(sandbox: SandboxServer, http: httpx.Client) -> None:
-    new_id = sandbox.state.refresh_order("10002")
-    versions = http.get("/rest/s1/oms/orders", params={"externalId": "6100000000002"}).json()
-    assert {(v["orderId"], v["statusId"]) for v in versions} == {
-        ("10002", "ORDER_CANCELLED"),
-        (new_id, "ORDER_COMPLETED"),
-    }
-    with pytest.raises(SandboxServiceError) as caught:
-        sandbox.state.refresh_order("10004")
-    assert str(caught.value) == CONTACT_MECH_ERROR
-    assert sandbox.state.data.orders["10004"].status_id == "ORDER_CREATED"
 
 
 def test_deterministic_seed() -> None:

@@ -1,10 +1,10 @@
-"""The sandbox's Shopify proxy, order-sync ServiceJob, MDM logs and order-record writes, over
-real HTTP: what the POS-refresh and order-sync runbooks call on Maarg."""
+"""The sandbox's Shopify proxy, order sync, MDM logs and order-record writes, over real HTTP:
+what the POS-refresh and order-sync runbooks call on Maarg, behaving as HotWax does
+(docs/oms-api.md, "Order runbooks" and "The sandbox")."""
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from bot.sandbox import (
     TIMESTAMP_ERROR,
     SandboxServer,
     SandboxState,
+    tenant_named,
 )
 from bot.sandbox.shapes import epoch_ms
 
@@ -41,10 +42,15 @@ def server() -> Iterator[SandboxServer]:
         yield srv
 
 
+UPDATE = "UPDATE_SHOPIFY_ORDER"
+DOWNLOAD = "/rest/s1/admin/dataManager/downloadDataManagerFile"
+
+
 @pytest.fixture
 def sandbox(server: SandboxServer) -> SandboxServer:
     server.state.reset()
-    server.state.job_run_seconds = 0  # runs finish before runNow answers
+    server.state.job_run_seconds = 0  # runs end before runNow answers...
+    server.state.sync_delay_seconds = 0  # ... and the MDM imports their sync at once
     return server
 
 
@@ -61,7 +67,10 @@ def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
 def details(http: httpx.Client, shopify_id: str, remote: str = DEMO_SHOPIFY_REMOTE) -> Any:
     return http.get(
         "/rest/s1/shopify/order/details",
-        params={"systemMessageRemoteId": remote, "shopifyOrderId": shopify_id},
+        params={
+            "systemMessageRemoteId": remote,
+            "shopifyOrderId": f"gid://shopify/Order/{shopify_id}",
+        },
     )
 
 
@@ -79,35 +88,32 @@ def job_parameters(http: httpx.Client) -> list[dict[str, str]]:
 
 
 def with_values(params: list[dict[str, str]], **values: str) -> list[dict[str, str]]:
+    known = {p["parameterName"] for p in params}
     return [
         {**p, "parameterValue": values.get(p["parameterName"], p["parameterValue"])} for p in params
-    ]
+    ] + [{"parameterName": k, "parameterValue": v} for k, v in values.items() if k not in known]
 
 
 def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def set_window(http: httpx.Client, shopify_id: str) -> list[dict[str, str]]:
-    """Aim the sync job at one order's Shopify updatedAt (+-1 min); returns the old params."""
+def updated_at(http: httpx.Client, shopify_id: str) -> datetime:
     updated = details(http, shopify_id).json()["orderDetail"]["updatedAt"]
-    moment = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+    return datetime.fromisoformat(updated.replace("Z", "+00:00"))
+
+
+def replay(http: httpx.Client, shopify_id: str, **extra: str) -> dict[str, Any]:
+    """HotWax's re-import: fromDate a minute before the order's updatedAt, runNow, the
+    parameters back with fromDate null; returns the run (ended: the sync is then staged)."""
     original = job_parameters(http)
-    window = with_values(
-        original,
-        fromDate=stamp(moment - timedelta(minutes=1)),
-        thruDate=stamp(moment + timedelta(minutes=1)),
-    )
+    start = stamp(updated_at(http, shopify_id) - timedelta(minutes=1))
+    window = with_values(original, fromDate=start, **extra)
     answer = http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": window})
     assert (answer.status_code, answer.json()) == (200, {})
-    return original
-
-
-def replay(http: httpx.Client, shopify_id: str) -> dict[str, Any]:
-    """The documented re-import: window, runNow, restore; returns the finished run."""
-    original = set_window(http, shopify_id)
     run_id = http.post(f"{JOB}/runNow").json()["jobRunId"]
-    http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": original})
+    back = [*original, {"parameterName": "fromDate", "parameterValue": None}]
+    http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": back})
     return run_by_id(http, run_id)
 
 
@@ -123,10 +129,33 @@ def versions(http: httpx.Client, shopify_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def latest_log(http: httpx.Client) -> dict[str, Any]:
-    body = http.get(MDM, params={"configId": SYNC_SHOPIFY_ORDER, "pageSize": "1"}).json()
+def latest_log(http: httpx.Client, config: str = SYNC_SHOPIFY_ORDER) -> dict[str, Any]:
+    body = http.get(
+        MDM, params={"configId": config, "pageSize": "1", "orderByField": "-createdDate"}
+    ).json()
     log: dict[str, Any] = body["dataManagerLogs"][0]
     return log
+
+
+def processed(http: httpx.Client, config: str) -> list[str]:
+    """The names of every order the MDM took in under `config` (every log's content)."""
+    logs = http.get(MDM, params={"configId": config, "pageSize": "100"}).json()
+    names: list[str] = []
+    for log in logs["dataManagerLogs"]:
+        content = http.get(
+            DOWNLOAD, params={"configId": config, "logContentId": log["logContentId"]}
+        ).json()
+        names += [o["name"] for o in json.loads(content["csvData"])]
+    return names
+
+
+def failed_records(http: httpx.Client, log: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = http.get(
+        DOWNLOAD, params={"configId": log["configId"], "logContentId": log["errorLogContentId"]}
+    )
+    assert answer.status_code == 200
+    records: list[dict[str, Any]] = json.loads(answer.json()["csvData"])
+    return records
 
 
 def cancel(http: httpx.Client, order_id: str, reason: str | None = None) -> Any:
@@ -153,9 +182,15 @@ def test_order_details_shape_and_errors(sandbox: SandboxServer, http: httpx.Clie
     assert (web["sourceName"], web["displayFulfillmentStatus"]) == ("web", "UNFULFILLED")
     assert web["shippingAddress"] is None and web["email"] and web["phone"]
 
+    # A missing order is a warning: HTTP 200 without orderDetail.
     missing = details(http, "6100000000008")
-    assert missing.status_code == 404
-    assert missing.json()["errors"] == "Shopify order 6100000000008 not found"
+    assert missing.status_code == 200 and "orderDetail" not in missing.json()
+    # A numeric id is not a GraphQL id: Shopify refuses it and the service fails.
+    numeric = http.get(
+        "/rest/s1/shopify/order/details",
+        params={"systemMessageRemoteId": DEMO_SHOPIFY_REMOTE, "shopifyOrderId": "6100000000002"},
+    )
+    assert numeric.status_code == 500 and "Invalid global id" in numeric.json()["errors"]
     wrong_remote = details(http, "6100000000002", remote="OTHER_SHOP")
     assert wrong_remote.status_code == 400 and "OTHER_SHOP" in wrong_remote.json()["errors"]
     no_remote = http.get(
@@ -191,97 +226,92 @@ def test_graphql_order_search(http: httpx.Client) -> None:
 # -- the order-sync ServiceJob ------------------------------------------------------------
 
 
-def test_job_detail_and_full_parameter_update(http: httpx.Client) -> None:
+def test_job_detail_and_parameter_update(http: httpx.Client) -> None:
     detail = http.get(JOB).json()["jobDetail"]
     assert detail["jobName"] == DEMO_ORDER_SYNC_JOB and detail["paused"] == "N"
     assert detail["serviceName"] and detail["cronExpression"] == "0 */15 * ? * *"
     params = {p["parameterName"]: p["parameterValue"] for p in detail["serviceJobParameters"]}
+    # A shop's clone has no fromDate: the sync resumes from its last message.
     assert params == {
         "systemMessageRemoteId": DEMO_SHOPIFY_REMOTE,
         "systemMessageTypeId": "ShopifyOrderSync",
         "runAsBatch": "true",
-        "fromDate": "",
-        "thruDate": "",
+        "additionalParameters": '{"thruDateBuffer":1,"filter":null}',
     }
-    assert {p["jobName"] for p in detail["serviceJobParameters"]} == {DEMO_ORDER_SYNC_JOB}
-
     original = job_parameters(http)
-    partial = [{"parameterName": "fromDate", "parameterValue": "2025-03-10 08:00:00"}]
-    short = http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": partial})
-    assert short.status_code == 400
-    assert "systemMessageRemoteId" in short.json()["errors"]
     iso = with_values(original, fromDate="2025-03-10T08:00:00Z")
     rejected = http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": iso})
     assert (rejected.status_code, rejected.json()["errors"]) == (400, TIMESTAMP_ERROR)
     assert job_parameters(http) == original  # a refused update changes nothing
-
-    window = with_values(original, fromDate="2025-03-10 08:25:00", thruDate="2025-03-10 08:27:00")
-    update = {"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": window, "paused": "Y"}
-    assert http.put(JOB, json=update).json() == {}
-    assert job_parameters(http) == window
-    assert http.get(JOB).json()["jobDetail"]["paused"] == "Y"
-    assert http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "paused": "N"}).json() == {}
-    assert job_parameters(http) == window  # no serviceJobParameters: parameters untouched
-
     for bad in ({"jobName": "other_job"}, {"paused": "maybe"}, {"cronExpression": "hourly"}):
         assert http.put(JOB, json=bad).status_code == 400
     unknown = "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_NOPE"
     assert http.get(unknown).status_code == 404
-    assert http.put(unknown, json={"paused": "Y"}).status_code == 404
     assert http.post(f"{unknown}/runNow").status_code == 404
-    assert http.get(f"{unknown}/runs").status_code == 404
 
 
-def test_replay_window_imports_exactly_one_order(
+def test_a_run_only_queues_the_sync_and_the_mdm_imports_it(
     sandbox: SandboxServer, http: httpx.Client
 ) -> None:
     assert versions(http, "6100000000007") == []
     run = replay(http, "6100000000007")
+    # The run ends once the sync is queued; it knows nothing of the import.
     assert run["hasError"] == "N" and run["errors"] is None and run["endTime"] is not None
-    assert run["messages"] == "Imported Shopify order #1007 as HotWax order 20001"
-    assert run["results"] == "1 imported, 0 skipped, 0 failed"
+    assert run["messages"] == f"Queued a ShopifyOrderSync system message for {DEMO_SHOPIFY_REMOTE}"
     assert run["parameters"]["fromDate"] and run["userId"] == DEMO_USERNAME
     [order] = versions(http, "6100000000007")
-    assert (order["orderId"], order["statusId"]) == ("20001", "ORDER_CREATED")
+    assert order["statusId"] == "ORDER_CREATED"
     assert order["salesChannelEnumId"] == "WEB_SALES_CHANNEL"
-    assert len(sandbox.state.data.orders) == 13  # the 12 seeded orders and this one
-
     log = latest_log(http)
-    assert log["createdByJobRunId"] == run["jobRunId"]
-    assert (log["statusId"], log["totalRecordCount"], log["failedRecordCount"]) == (
-        "DmlsFinished",
-        1,
-        0,
-    )
-    assert log["errorLogContentId"] is None
+    assert log["createdByJobRunId"] is None  # the connector does not carry the run id yet
     content = http.get(
-        "/rest/s1/admin/dataManager/downloadDataManagerFile",
-        params={"configId": SYNC_SHOPIFY_ORDER, "logContentId": log["logContentId"]},
+        DOWNLOAD, params={"configId": SYNC_SHOPIFY_ORDER, "logContentId": log["logContentId"]}
     ).json()
-    assert [o["name"] for o in content["orders"]] == ["#1007"]
-    # The restore after the run put the original (empty) window back.
-    assert {p["parameterValue"] for p in job_parameters(http) if "Date" in p["parameterName"]} == {
-        ""
-    }
+    assert "#1007" in [o["name"] for o in json.loads(content["csvData"])]
+    # The replay takes every order changed since its fromDate: #1002, changed in Shopify
+    # after its import, is updated too; orders unchanged since their last sync are skipped.
+    assert processed(http, UPDATE) == ["#1002"]
+    assert "#1014" not in processed(http, UPDATE) + processed(http, SYNC_SHOPIFY_ORDER)
 
 
-def test_run_uses_parameters_at_run_now_and_finishes_later(
+def test_the_import_comes_after_the_run_ends(sandbox: SandboxServer, http: httpx.Client) -> None:
+    sandbox.state.sync_delay_seconds = 1.0
+    run = replay(http, "6100000000007")
+    assert run["endTime"] is not None and versions(http, "6100000000007") == []
+    deadline = time.monotonic() + 10
+    while not versions(http, "6100000000007") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(versions(http, "6100000000007")) == 1
+
+
+def test_thru_date_is_ignored_and_the_window_ends_a_minute_ago(
     sandbox: SandboxServer, http: httpx.Client
 ) -> None:
-    sandbox.state.job_run_seconds = 2.0
-    original = set_window(http, "6100000000007")
-    run_id = http.post(f"{JOB}/runNow").json()["jobRunId"]
-    # Restored before the run finishes: the run still replays the window it started with.
-    http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": original})
-    started = run_by_id(http, run_id)
-    assert started["endTime"] is None and started["hasError"] == "N"
-    deadline = time.monotonic() + 10
-    while run_by_id(http, run_id)["endTime"] is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    finished = run_by_id(http, run_id)
-    assert finished["endTime"] is not None
-    assert "Imported Shopify order #1007" in finished["messages"]
+    before = stamp(updated_at(http, "6100000000007") - timedelta(minutes=2))
+    replay(http, "6100000000007", thruDate=before)  # a thruDate before the order: ignored
     assert len(versions(http, "6100000000007")) == 1
+    with sandbox.state.lock:  # the order changes in Shopify right now
+        shop = sandbox.state.data.shopify["6100000000006"]
+        shop.updated_at = sandbox.state.now()
+        shop.shipping_address = {"city": "Brooklyn"}
+    replay(http, "6100000000006")
+    assert versions(http, "6100000000006") == []  # inside the one-minute buffer: not yet
+
+
+def test_without_from_date_the_sync_resumes_where_it_stopped(
+    sandbox: SandboxServer, http: httpx.Client
+) -> None:
+    with sandbox.state.lock:  # #1007 was created and changed after the last sync
+        sandbox.state.data.shopify["6100000000007"].updated_at = sandbox.state.now() - timedelta(
+            seconds=90
+        )
+    http.post(f"{JOB}/runNow")
+    assert len(versions(http, "6100000000007")) == 1
+    with sandbox.state.lock:
+        job = sandbox.state.data.service_jobs[DEMO_ORDER_SYNC_JOB]
+        assert job.synced_until is not None and job.synced_until > sandbox.state.now() - timedelta(
+            minutes=2
+        )
 
 
 def test_runs_paging_and_order(http: httpx.Client) -> None:
@@ -296,9 +326,8 @@ def test_runs_paging_and_order(http: httpx.Client) -> None:
     assert [run["jobRunId"] for run in page.json()] == [second]
     oldest = http.get(f"{JOB}/runs", params={"pageSize": "1", "orderByField": "jobRunId"}).json()
     assert int(oldest[0]["jobRunId"]) < int(first)
-    failed = http.get(f"{JOB}/runs", params={"hasError": "Y"}).json()
-    assert [run["errors"] for run in failed] == [MISSING_ADDRESS_ERROR]  # the seeded #1006 run
-    assert http.get(f"{JOB}/runs", params={"orderByField": "-nope"}).status_code == 400
+    # Import failures are the MDM's: no seeded run has an error.
+    assert http.get(f"{JOB}/runs", params={"hasError": "Y"}).json() == []
 
 
 def test_run_with_unknown_remote_fails(http: httpx.Client) -> None:
@@ -306,126 +335,96 @@ def test_run_with_unknown_remote_fails(http: httpx.Client) -> None:
     http.put(JOB, json={"jobName": DEMO_ORDER_SYNC_JOB, "serviceJobParameters": params})
     run = run_by_id(http, http.post(f"{JOB}/runNow").json()["jobRunId"])
     assert run["hasError"] == "Y" and run["errors"] == "SystemMessageRemote not found with ID NOPE"
-    assert latest_log(http)["statusId"] == "DmlsFailed"
 
 
-# -- import semantics ---------------------------------------------------------------------
+# -- what the sync does with an order already in HotWax ----------------------------------
 
 
-def test_import_skips_an_order_already_in_hotwax(
-    sandbox: SandboxServer, http: httpx.Client
-) -> None:
-    run = replay(http, "6100000000002")
-    assert run["messages"] == "Shopify order #1002 already in HotWax as 10002; skipped"
-    assert run["hasError"] == "N"
-    assert [v["orderId"] for v in versions(http, "6100000000002")] == ["10002"]
+def test_an_unchanged_order_is_skipped_without_a_record(http: httpx.Client) -> None:
+    replay(http, "6100000000001")
+    assert [v["orderId"] for v in versions(http, "6100000000001")] == ["10001"]
+    assert "#1001" not in processed(http, UPDATE) + processed(http, SYNC_SHOPIFY_ORDER)
 
 
-def test_reimport_over_a_cancelled_version_is_a_refresh(http: httpx.Client) -> None:
-    assert cancel(http, "10002", "Old Version")["successMessage"]
-    run = replay(http, "6100000000002")
-    assert run["hasError"] == "N" and "as HotWax order 20001" in run["messages"]
-    found = {
-        (v["orderId"], v["statusId"], v["salesChannelEnumId"])
-        for v in versions(http, "6100000000002")
-    }
-    assert found == {
-        ("10002", "ORDER_CANCELLED", "POS_SALES_CHANNEL"),
-        ("20001", "ORDER_COMPLETED", "POS_SALES_CHANNEL"),  # fulfilled in Shopify
-    }
-
-
-def test_refresh_without_address_fails_then_fresh_pos_import_works(
-    sandbox: SandboxServer, http: httpx.Client
-) -> None:
-    """Runbook 1 end to end: cancel, re-import fails; delete the old version; re-import works."""
-    cancel(http, "10004", "Old Version")
-    failed = replay(http, "6100000000004")
-    assert (failed["hasError"], failed["errors"]) == ("Y", CONTACT_MECH_ERROR)
-    log = latest_log(http)
-    assert (log["statusId"], log["failedRecordCount"]) == ("DmlsFailed", 1)
-    assert log["createdByJobRunId"] == failed["jobRunId"]
-
-    for item in http.get("/rest/s1/oms/orders/10004").json()["orderDetail"]["shipGroups"][0][
-        "items"
-    ]:
-        gone = http.delete(f"/rest/s1/oms/orders/10004/items/{item['orderItemSeqId']}")
-        assert (gone.status_code, gone.json()) == (200, {})
-    assert http.delete("/rest/s1/oms/orders/10004").json() == {}
-    assert versions(http, "6100000000004") == []
-
-    run = replay(http, "6100000000004")
-    assert run["hasError"] == "N", run["errors"]
-    [order] = versions(http, "6100000000004")
-    assert (order["statusId"], order["salesChannelEnumId"]) == (
-        "ORDER_COMPLETED",
-        "POS_SALES_CHANNEL",
+def test_a_changed_order_is_updated_in_place(http: httpx.Client) -> None:
+    replay(http, "6100000000002")  # fulfilled in Shopify after its import
+    assert [(v["orderId"], v["statusId"]) for v in versions(http, "6100000000002")] == [
+        ("10002", "ORDER_COMPLETED")
+    ]
+    log = latest_log(http, UPDATE)
+    assert (log["statusId"], log["totalRecordCount"], log["failedRecordCount"]) == (
+        "DmlsFinished",
+        1,
+        0,
     )
-    assert sandbox.state.data.orders[order["orderId"]].facility_id == "BROOKLYN_POS"
 
 
-def test_fresh_web_import_without_address_fails_like_the_logged_failure(
+def test_a_changed_order_as_a_new_version(sandbox: SandboxServer, http: httpx.Client) -> None:
+    sandbox.state.tenant = tenant_named("sync-new-version")
+    replay(http, "6100000000002")
+    found = {(v["orderId"], v["statusId"]) for v in versions(http, "6100000000002")}
+    assert found == {("10002", "ORDER_CREATED"), ("20001", "ORDER_COMPLETED")}
+
+
+def test_a_changed_order_skipped(sandbox: SandboxServer, http: httpx.Client) -> None:
+    sandbox.state.tenant = tenant_named("sync-skips")
+    replay(http, "6100000000002")
+    assert [(v["orderId"], v["statusId"]) for v in versions(http, "6100000000002")] == [
+        ("10002", "ORDER_CREATED")
+    ]
+    assert http.get(MDM, params={"configId": UPDATE}).json()["dataManagerLogsCount"] == 0
+
+
+def test_an_update_without_address_fails_in_the_mdm(http: httpx.Client) -> None:
+    run = replay(http, "6100000000004")
+    assert run["hasError"] == "N"  # the run only queued it
+    log = latest_log(http, UPDATE)
+    assert (log["statusId"], log["failedRecordCount"]) == ("DmlsFailed", 1)
+    [record] = failed_records(http, log)
+    assert record["_ERROR_MESSAGE_"] == CONTACT_MECH_ERROR and record["_recordNumber"] == 1
+    assert (record["id"], record["name"]) == ("gid://shopify/Order/6100000000004", "#1004")
+    assert [v["statusId"] for v in versions(http, "6100000000004")] == ["ORDER_CREATED"]
+
+
+def test_a_new_web_order_without_address_fails_like_the_logged_failure(
     http: httpx.Client,
 ) -> None:
-    run = replay(http, "6100000000006")
-    assert (run["hasError"], run["errors"]) == ("Y", MISSING_ADDRESS_ERROR)
+    replay(http, "6100000000006")
     assert versions(http, "6100000000006") == []
     logged = http.post(
         "/api/solr-query",
         json={"coreName": "logInsights", "json": {"query": 'shopifyOrderName:"#1006"'}},
     ).json()["response"]["docs"]
     assert [doc["errorMessage"] for doc in logged] == [MISSING_ADDRESS_ERROR]
-    log = latest_log(http)
-    rows = csv_rows(http, log["errorLogContentId"])
-    assert rows == [
-        ["shopifyOrderId", "orderName", "eventMessage"],
-        ["6100000000006", "#1006", MISSING_ADDRESS_ERROR],
+    records = failed_records(http, latest_log(http))
+    assert [(r["name"], r["_ERROR_MESSAGE_"]) for r in records if r["name"] == "#1006"] == [
+        ("#1006", MISSING_ADDRESS_ERROR)
     ]
 
 
-# -- order record deletes and identification expiry ---------------------------------------
+# -- order record writes ------------------------------------------------------------------
 
 
-def test_header_delete_refused_while_items_remain(
-    sandbox: SandboxServer, http: httpx.Client
-) -> None:
+def test_the_header_delete_does_not_cascade(sandbox: SandboxServer, http: httpx.Client) -> None:
     refused = http.delete("/rest/s1/oms/orders/10005")
     assert refused.status_code == 400
-    assert refused.json()["errors"] == (
-        "Cannot delete OrderHeader [10005]: 2 OrderItem records still reference it"
+    assert (
+        "Cannot delete OrderHeader [10005]: records still reference it" in refused.json()["errors"]
     )
-    assert http.get("/rest/s1/oms/orders/10005").status_code == 200
+    assert "2 OrderItem" in refused.json()["errors"]
     assert http.delete("/rest/s1/oms/orders/10005/items/00009").status_code == 404
     assert http.delete("/rest/s1/oms/orders/NOPE/items/00001").status_code == 404
     assert http.delete("/rest/s1/oms/orders/10005/items/00001").json() == {}
-    still = http.delete("/rest/s1/oms/orders/10005")
-    assert "1 OrderItem records still reference it" in still.json()["errors"]
-    http.delete("/rest/s1/oms/orders/10005/items/00002")
-    assert http.delete("/rest/s1/oms/orders/10005").json() == {}
-    assert http.get("/rest/s1/oms/orders/10005").status_code == 404
-    assert http.get("/rest/s1/oms/orders/10005/status").status_code == 404
-    assert http.delete("/rest/s1/oms/orders/10005").status_code == 404
-    assert [r.path for r in sandbox.state.requests(method="DELETE")][
-        -1
-    ] == "/rest/s1/oms/orders/10005"
-    # The identification rows outlive the header until they are expired themselves.
-    idents = http.post(
-        "/api/performFind",
-        json={"entityName": "OrderIdentification", "inputFields": {"orderId": "10005"}},
-    ).json()
-    assert idents["count"] == 3
-    expire = {
-        "orderIdentificationTypeId": "SHOPIFY_ORD_ID",
-        "orderId": "10005",
-        "thruDate": epoch_ms(sandbox.state.now()),
-    }
-    assert http.put("/rest/s1/oms/orders/10005/identifications", json=expire).json() == {}
+    assert http.delete("/rest/s1/oms/orders/10005/items/00002").json() == {}
+    still = http.delete("/rest/s1/oms/orders/10005").json()["errors"]
+    assert "OrderItem," not in still and "OrderStatus" in still and "OrderRole" in still
+    assert http.get("/rest/s1/oms/orders/10005").status_code == 200
 
 
-def test_expired_identification_hides_the_order(sandbox: SandboxServer, http: httpx.Client) -> None:
-    [row] = http.get(
-        "/rest/s1/oms/orders", params={"orderId": "10009", "dependentLevels": "1"}
-    ).json()
+def test_an_expired_identification_still_finds_the_order(
+    sandbox: SandboxServer, http: httpx.Client
+) -> None:
+    [row] = http.get("/rest/s1/oms/orders", params={"orderId": "10009"}).json()
     ident = next(
         i for i in row["identifications"] if i["orderIdentificationTypeId"] == "SHOPIFY_ORD_ID"
     )
@@ -438,7 +437,8 @@ def test_expired_identification_hides_the_order(sandbox: SandboxServer, http: ht
     }
     answer = http.put("/rest/s1/oms/orders/10009/identifications", json=body)
     assert (answer.status_code, answer.json()) == (200, {})
-    assert versions(http, "6100000000009") == []
+    # externalId is the header's own field: the order is still found by its Shopify id.
+    assert [v["orderId"] for v in versions(http, "6100000000009")] == ["10009"]
     solr = http.post(
         "/api/solr-query",
         json={
@@ -448,57 +448,45 @@ def test_expired_identification_hides_the_order(sandbox: SandboxServer, http: ht
         },
     ).json()
     assert solr["response"]["numFound"] == 0
-    [row] = http.get(
-        "/rest/s1/oms/orders", params={"orderId": "10009", "dependentLevels": "1"}
-    ).json()
+    [row] = http.get("/rest/s1/oms/orders", params={"orderId": "10009"}).json()
     expired = next(
         i for i in row["identifications"] if i["orderIdentificationTypeId"] == "SHOPIFY_ORD_ID"
     )
     assert expired["thruDate"] == now_ms
-
-    assert http.get("/rest/s1/oms/orders", params={"orderName": "#1009"}).json() != []
-    name = {"orderIdentificationTypeId": "SHOPIFY_ORD_NAME", "thruDate": now_ms}
-    http.put("/rest/s1/oms/orders/10009/identifications", json=name)
-    assert http.get("/rest/s1/oms/orders", params={"orderName": "#1009"}).json() == []
-
     revive = {**body, "thruDate": None}
     assert http.put("/rest/s1/oms/orders/10009/identifications", json=revive).json() == {}
-    assert [v["orderId"] for v in versions(http, "6100000000009")] == ["10009"]
-
     path = "/rest/s1/oms/orders/10009/identifications"
     assert http.put(path, json={"thruDate": now_ms}).status_code == 400
     assert http.put(path, json={**body, "thruDate": "yesterday"}).status_code == 400
     assert http.put(path, json={**body, "orderId": "10001"}).status_code == 400
     assert http.put(path, json={**body, "fromDate": 1}).status_code == 404
     assert http.put(path, json={**body, "orderIdentificationTypeId": "NOPE"}).status_code == 404
-    missing = http.put("/rest/s1/oms/orders/NOPE/identifications", json={**body, "orderId": "NOPE"})
-    assert missing.status_code == 404
 
 
 # -- MDM logs -----------------------------------------------------------------------------
 
 
-def csv_rows(http: httpx.Client, content_id: str) -> list[list[str]]:
-    answer = http.get(
-        "/rest/s1/admin/dataManager/downloadDataManagerFile",
-        params={"configId": SYNC_SHOPIFY_ORDER, "logContentId": content_id},
-    )
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(answer.text)))
-
-
-def test_seeded_mdm_logs_paging_filter_and_download(http: httpx.Client) -> None:
-    body = http.get(MDM, params={"configId": SYNC_SHOPIFY_ORDER, "pageSize": "50"}).json()
+def test_seeded_mdm_logs_order_filters_and_download(http: httpx.Client) -> None:
+    body = http.get(
+        MDM,
+        params={"configId": SYNC_SHOPIFY_ORDER, "pageSize": "50", "orderByField": "-createdDate"},
+    ).json()
     logs = body["dataManagerLogs"]
     assert body["dataManagerLogsCount"] == len(logs) == 9
     created = [log["createdDate"] for log in logs]
     assert created == sorted(created, reverse=True)
     assert created[0] - created[-1] <= 24 * 3600 * 1000
-    assert all(log["totalRecordCount"] > 0 and log["createdByJobRunId"] for log in logs)
     assert {log["statusId"] for log in logs} == {"DmlsFinished", "DmlsFailed"}
-
-    page = http.get(MDM, params={"configId": SYNC_SHOPIFY_ORDER, "pageSize": "4", "pageIndex": "2"})
-    assert [log["logId"] for log in page.json()["dataManagerLogs"]] == [logs[8]["logId"]]
+    # Without orderByField they come as stored, the oldest first.
+    stored = http.get(MDM, params={"configId": SYNC_SHOPIFY_ORDER, "pageSize": "50"}).json()
+    assert [log["createdDate"] for log in stored["dataManagerLogs"]] != created
+    since = datetime.fromtimestamp(created[2] / 1000, UTC).isoformat()
+    recent = http.get(
+        MDM, params={"configId": SYNC_SHOPIFY_ORDER, "createdDate_from": since, "pageSize": "50"}
+    ).json()
+    assert recent["dataManagerLogsCount"] == 3  # inclusive
+    ignored = http.get(MDM, params={"configId": SYNC_SHOPIFY_ORDER, "noSuchFilter": "x"}).json()
+    assert ignored["dataManagerLogsCount"] == 9  # an unknown filter is ignored
 
     failed = http.get(
         MDM,
@@ -510,38 +498,20 @@ def test_seeded_mdm_logs_paging_filter_and_download(http: httpx.Client) -> None:
     ).json()
     [log] = failed["dataManagerLogs"]
     assert failed["dataManagerLogsCount"] == 1 and log["failedRecordCount"] == 1
-    assert csv_rows(http, log["errorLogContentId"])[1] == [
-        "6100000000006",
-        "#1006",
-        MISSING_ADDRESS_ERROR,
-    ]
-    run = run_by_id(http, log["createdByJobRunId"])
-    assert run["hasError"] == "Y" and run["errors"] == MISSING_ADDRESS_ERROR
+    [record] = failed_records(http, log)
+    assert (record["name"], record["_ERROR_MESSAGE_"]) == ("#1006", MISSING_ADDRESS_ERROR)
+    assert record["id"] == "gid://shopify/Order/6100000000006"
 
-    assert http.get(MDM, params={"configId": "UPDATE_SHOPIFY_ORDER"}).json() == {
+    assert http.get(MDM, params={"configId": UPDATE}).json() == {
         "dataManagerLogs": [],
         "dataManagerLogsCount": 0,
     }
-    download = "/rest/s1/admin/dataManager/downloadDataManagerFile"
-    unknown = http.get(download, params={"configId": SYNC_SHOPIFY_ORDER, "logContentId": "NOPE"})
-    assert unknown.status_code == 404 and "NOPE" in unknown.json()["errors"]
-    assert http.get(download, params={"configId": SYNC_SHOPIFY_ORDER}).status_code == 400
-    assert (
-        http.get(MDM, params={"statusId": "DmlsFailed", "statusId_op": "like"}).status_code == 400
-    )
-
-    ofbiz = http.post(
-        "/api/performFind",
-        json={
-            "entityName": "DataManagerLogAndContent",
-            "inputFields": {"configId": SYNC_SHOPIFY_ORDER},
-        },
-    ).json()
-    assert ofbiz["count"] == 9
-    assert sum(doc["failedRecordCount"] for doc in ofbiz["docs"]) == 1
+    nothing = http.get(DOWNLOAD, params={"configId": SYNC_SHOPIFY_ORDER, "logContentId": "NOPE"})
+    assert (nothing.status_code, nothing.json()) == (200, {})  # nothing stored under that id
+    assert http.get(DOWNLOAD, params={"configId": SYNC_SHOPIFY_ORDER}).status_code == 400
 
 
-# -- changeOrderStatus changeReason -------------------------------------------------------
+# -- status changes -----------------------------------------------------------------------
 
 
 def test_change_order_status_records_change_reason(http: httpx.Client) -> None:
@@ -550,3 +520,14 @@ def test_change_order_status_records_change_reason(http: httpx.Client) -> None:
     cancel(http, "10014")
     latest = http.get("/rest/s1/oms/orders/10014/status").json()[-1]
     assert (latest["statusId"], latest["changeReason"]) == ("ORDER_CANCELLED", None)
+
+
+def test_moqui_status_route_changes_the_status(http: httpx.Client) -> None:
+    answer = http.post(
+        "/rest/s1/oms/orders/10014/status",
+        json={"orderId": "10014", "statusId": "ORDER_APPROVED", "setItemStatus": True},
+    )
+    assert answer.status_code == 200
+    assert http.get("/rest/s1/oms/orders/10014/status").json()[-1]["statusId"] == "ORDER_APPROVED"
+    refused = http.post("/rest/s1/oms/orders/10014/status", json={"statusId": "NOPE"})
+    assert refused.status_code == 400

@@ -8,18 +8,28 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import SandboxServer
-from bot.store.audit import search
+from bot.sandbox import SandboxServer, tenant_named
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.driver import find_element
 from tests.harness.fakeslack import Message, ResponsePost
 
+FAST_IMPORTS = """
+[limits]
+sync_poll_seconds = 0.05
+import_quiet_seconds = 1
+import_wait_minutes = 0.1
+"""
+
 
 @pytest.fixture
 def ops(make_bot: BotFactory, tmp_path: Path) -> RunningBot:
-    """A bot where Alice and Bob are operators, Carol approves; imports finish at once."""
-    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    """A bot where Alice and Bob are operators, Carol approves; HotWax's order sync runs and
+    stages at once, and a re-import concludes after a second without MDM activity."""
+    policy = write_policy(tmp_path, two_person=False)
+    policy.write_text(policy.read_text() + FAST_IMPORTS)
+    bot = make_bot(omsbot_policy=policy)
     bot.sandbox.state.job_run_seconds = 0.0
+    bot.sandbox.state.sync_delay_seconds = 0.0
     return bot
 
 
@@ -169,21 +179,49 @@ def test_check_malformed_reference(ops: RunningBot) -> None:
 # ---- refresh -------------------------------------------------------------------------------
 
 
+ORDER_SYNC = "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000"
+
+
 def _refresh(bot: RunningBot, ref: str) -> Message:
     card = bot.reply_post(bot.slash(f"refresh {ref}"), timeout=15)
     assert "What the refresh does" in _shown(card)
     bot.driver.click_ephemeral(card, "oms:refresh.confirm#0")
-    done: Message = bot.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=20)
+    done: Message = bot.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=30)
     return done
 
 
-def test_refresh_success(ops: RunningBot) -> None:
+def _job_parameters(sandbox: SandboxServer) -> dict[str, str]:
+    with sandbox.state.lock:
+        job = sandbox.state.data.service_jobs["queue_ShopifyOrderSync_10000"]
+        return {p.name: p.value for p in job.parameters if p.value}
+
+
+def test_refresh_updated_in_place_cancels_nothing(ops: RunningBot) -> None:
+    """HotWax's sync updates the order in place (the default tenant): the refresh says so and
+    cancels nothing."""
+    before = _job_parameters(ops.sandbox)
     card = ops.reply_post(ops.slash("refresh 10002"), timeout=15)
     shown = _shown(card)
     assert "Created · POS" in shown and "Fulfilled" in shown
     assert ":warning:" not in shown
     ops.driver.click_ephemeral(card, "oms:refresh.confirm#0")
-    done = ops.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=20)
+    done = ops.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=30)
+    assert done.text.endswith("finished"), _shown(done)
+    assert "HotWax updated 10002 in place from Shopify: it is now Completed" in _shown(done)
+    assert "nothing was cancelled" in _shown(done)
+    assert _versions(ops.sandbox, "6100000000002") == {"10002": "ORDER_COMPLETED"}
+    assert _status_writes(ops.sandbox) == []
+    puts = _posts(ops.sandbox, ORDER_SYNC, "PUT")
+    assert len(puts) == 2  # the replay's fromDate, then the parameters back with it null
+    assert len(_posts(ops.sandbox, f"{ORDER_SYNC}/runNow")) == 1
+    assert _job_parameters(ops.sandbox) == before  # no fromDate left behind
+
+
+def test_refresh_with_a_new_version_cancels_the_old_one_after_it(
+    ops: RunningBot,
+) -> None:
+    ops.sandbox.state.tenant = tenant_named("sync-new-version")
+    done = _refresh(ops, "10002")
     assert done.text.endswith("finished"), _shown(done)
     versions = _versions(ops.sandbox, "6100000000002")
     new = [oid for oid, status in versions.items() if oid != "10002"]
@@ -191,12 +229,43 @@ def test_refresh_success(ops: RunningBot) -> None:
     assert versions[new[0]] == "ORDER_COMPLETED"
     assert f"the new version is {new[0]}" in _shown(done)
     assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
-    puts = _posts(ops.sandbox, "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000", "PUT")
-    assert len(puts) == 2  # the window, then the original parameters back
-    assert (
-        len(_posts(ops.sandbox, "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow"))
-        == 1
+    # The cancel came after the new version was there, never before.
+    requests = ops.sandbox.state.requests()
+    cancel = next(i for i, r in enumerate(requests) if r.path.endswith("changeOrderStatus"))
+    run_now = next(i for i, r in enumerate(requests) if r.path == f"{ORDER_SYNC}/runNow")
+    assert run_now < cancel
+
+
+def test_refresh_skipped_by_the_sync_leaves_the_order_as_it_was(ops: RunningBot) -> None:
+    ops.sandbox.state.tenant = tenant_named("sync-skips")
+    done = _refresh(ops, "10002")
+    shown = _shown(done)
+    assert done.text.endswith("failed")
+    assert ("no MDM import was recorded since the replay" in shown) or (
+        "MDM import(s) since the replay" in shown and "none with this order failing" in shown
     )
+    assert "nothing was cancelled: the order is as it was" in shown
+    assert _versions(ops.sandbox, "6100000000002") == {"10002": "ORDER_CREATED"}
+    assert _status_writes(ops.sandbox) == []
+
+
+def test_refresh_slower_than_the_wait_leaves_the_order_as_it_was(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, two_person=False)
+    # It waits 6 s in all, and would wait a minute of MDM silence before concluding.
+    slow = FAST_IMPORTS.replace("import_quiet_seconds = 1", "import_quiet_seconds = 60")
+    policy.write_text(policy.read_text() + slow)
+    bot = make_bot(omsbot_policy=policy)
+    bot.sandbox.state.job_run_seconds = 0.0
+    bot.sandbox.state.tenant = tenant_named("sync-new-version")
+    bot.sandbox.state.sync_delay_seconds = 60.0  # HotWax stages the sync long after
+    done = _refresh(bot, "10002")
+    shown = _shown(done)
+    assert done.text.endswith("failed")
+    assert "HotWax has not imported #1002 after 0.1 min" in shown
+    assert _versions(bot.sandbox, "6100000000002") == {"10002": "ORDER_CREATED"}
+    assert _status_writes(bot.sandbox) == []
 
 
 def test_refresh_warns_for_a_web_order(ops: RunningBot) -> None:
@@ -204,80 +273,56 @@ def test_refresh_warns_for_a_web_order(ops: RunningBot) -> None:
     assert "This is not a POS order (Web)" in _shown(card)
 
 
-def test_refresh_contact_mech_failure_offers_recovery(ops: RunningBot) -> None:
+@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "sync-new-version"])
+def test_refresh_contact_mech_failure_changes_nothing_and_offers_recovery(
+    ops: RunningBot, tenant: str
+) -> None:
+    ops.sandbox.state.tenant = tenant_named(tenant)
     failed = _refresh(ops, "10004")
     shown = _shown(failed)
     assert failed.text.endswith("failed")
     assert "createOrderContactMech" in shown
     assert "the Shopify order has no shipping address" in shown
-    assert ":white_circle: Verify the new version against Shopify" in shown  # did not run
+    assert "Nothing was cancelled: 10004 is as it was" in shown
+    assert ":white_circle: Cancel the old version and mark it Old Version" in shown
     find_element(failed.blocks, "oms:refresh.recover#0")
-    assert _versions(ops.sandbox, "6100000000004") == {"10004": "ORDER_CANCELLED"}
+    assert _versions(ops.sandbox, "6100000000004") == {"10004": "ORDER_CREATED"}
+    assert _status_writes(ops.sandbox) == []
 
 
-def _request_recovery(bot: RunningBot) -> Message:
-    failed = _refresh(bot, "10004")
-    bot.driver.click(failed, "oms:refresh.recover#0")
-    request: Message = bot.wait_message(
-        lambda m: "Approval needed: Recover order 10004" in m.text, channel="C_APPROVALS"
-    )
-    return request
-
-
-def test_recovery_approved(ops: RunningBot) -> None:
-    request = _request_recovery(ops)
-    preview = _shown(request)
-    assert "OrderItem 10004/00001" in preview and "`removed`" in preview
-    assert "OrderIdentification SHOPIFY_ORD_ID 6100000000004: `active` → `expired`" in preview
-    assert "OrderHeader 10004: `present` → `removed`" in preview
-    assert "not a general POS recovery procedure" in preview
-    ops.driver.click(request, "oms:approval.approve#0", user="U_CAROL")
-    done = ops.wait_message(
-        lambda m: "Recover order 10004" in m.text and m.text.endswith(("finished", "failed")),
-        timeout=30,
-    )
-    assert done.text.endswith("finished"), _shown(done)
-    versions = _versions(ops.sandbox, "6100000000004")
-    assert "10004" not in versions and list(versions.values()) == ["ORDER_COMPLETED"]
-    deletes = [r.path for r in ops.sandbox.state.requests(method="DELETE")]
-    assert deletes == ["/rest/s1/oms/orders/10004/items/00001", "/rest/s1/oms/orders/10004"]
-    snapshot = [
-        e for e in search(ops.services.store, order_key="10004") if e.kind == "oms_read_snapshot"
-    ]
-    assert snapshot and snapshot[0].detail is not None
-    assert snapshot[0].detail["order"]["orderId"] == "10004"  # the whole order, saved first
-
-
-def test_recovery_denied_changes_nothing(ops: RunningBot) -> None:
-    request = _request_recovery(ops)
-    ops.driver.click(request, "oms:approval.deny#1", user="U_CAROL")
-    ops.fake.wait_for(
-        lambda: [e for e in ops.fake.ephemerals(user="U_ALICE") if "denied" in e.text] or None
-    )
-    assert ops.sandbox.state.requests(method="DELETE") == []
-    assert "10004" in _versions(ops.sandbox, "6100000000004")
-
-
-def test_recovery_of_an_order_changed_after_the_preview_does_not_run(ops: RunningBot) -> None:
-    request = _request_recovery(ops)
-    with ops.sandbox.state.lock:  # someone removes an item in HotWax meanwhile
-        ops.sandbox.state.data.orders["10004"].items.clear()
-    ops.driver.click(request, "oms:approval.approve#0", user="U_CAROL")
-    note = ops.wait_message(lambda m: m.thread_ts == request.ts, channel="C_APPROVALS")
-    assert "nothing ran" in _shown(note)
-    assert ops.sandbox.state.requests(method="DELETE") == []
+def test_recovery_lists_every_row_and_hands_over_to_hotwax_support(ops: RunningBot) -> None:
+    failed = _refresh(ops, "10004")
+    before = len(ops.sandbox.state.requests())
+    ops.driver.click(failed, "oms:refresh.recover#0")
+    plan = ops.wait_message(lambda m: m.thread_ts == failed.ts and "Recovery of order" in m.text)
+    shown = _shown(plan)
+    for entity in ("OrderItem × 1", "OrderStatus", "OrderIdentification × 3", "OrderRole × 3",
+                   "OrderContactMech × 2", "OrderItemShipGroup × 1", "OrderHeader × 1"):  # fmt: skip
+        assert entity in shown, entity
+    assert "no route in HotWax's API" in shown and "Nothing was written" in shown
+    assert "run `/oms import 6100000000004`" in shown
+    files = ops.fake.wait_for(lambda: ops.fake.files() or None)
+    content = files[0].content.decode()
+    assert files[0].thread_ts == failed.ts
+    assert "Failing service: createOrderContactMech" in content
+    assert "| OrderHeader | 10004 |" in content
+    assert "What oms-bot changed: nothing" in content
+    assert "riley@example.com" not in content and "Brooklyn" not in content  # no customer data
+    writes = [r for r in ops.sandbox.state.requests()[before:] if r.method != "GET"]
+    assert [r.path for r in writes if not r.path.endswith(("login", "solr-query"))] == []
+    assert _versions(ops.sandbox, "6100000000004") == {"10004": "ORDER_CREATED"}
 
 
 def test_refresh_step_failing_on_an_oms_error_can_be_resumed(ops: RunningBot) -> None:
-    ops.sandbox.state.inject_fault(
-        "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow", "error500", 1
-    )
+    ops.sandbox.state.tenant = tenant_named("sync-new-version")
+    ops.sandbox.state.inject_fault(f"{ORDER_SYNC}/runNow", "error500", 1)
     failed = _refresh(ops, "10002")
     shown = _shown(failed)
     assert "run the order-sync job now" in shown and "500" in shown
-    assert ":white_circle: Verify the new version against Shopify" in shown
+    assert ":white_circle: Verify the live version against Shopify" in shown
+    assert _status_writes(ops.sandbox) == []  # nothing cancelled before the import
     ops.driver.click(failed, "oms:run.resume#0")
-    done = ops.wait_message(lambda m: m.text.endswith("finished"), timeout=20)
+    done = ops.wait_message(lambda m: m.text.endswith("finished"), timeout=30)
     assert "the new version is" in _shown(done)
     assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
 
@@ -290,7 +335,7 @@ def _import(bot: RunningBot, refs: str) -> Message:
     bot.driver.click_ephemeral(card, "oms:import.confirm#0")
     done: Message = bot.wait_message(
         lambda m: m.text.startswith("Import") and m.text.endswith(("finished", "failed")),
-        timeout=20,
+        timeout=30,
     )
     return done
 
@@ -318,7 +363,10 @@ def test_import_partly_failing(ops: RunningBot) -> None:
     shown = _shown(done)
     assert done.text.endswith("failed")
     assert ":x: Import #1006" in shown and "Fix the address or phone in Shopify" in shown
-    assert ":white_check_mark: Import #1007" in shown  # the other order still ran
+    # The other order still ran: #1006's replay had brought it in already (a replay imports
+    # every order changed since, as HotWax's does).
+    assert ":fast_forward: Import #1007" in shown and "already in HotWax as" in shown
+    assert list(_versions(ops.sandbox, "6100000000007").values()) == ["ORDER_CREATED"]
     assert _versions(ops.sandbox, "6100000000006") == {}
 
 
@@ -347,4 +395,7 @@ def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot) -> None:
     find_element(report.blocks, "oms:check.order#1")
     files = ops.fake.wait_for(lambda: ops.fake.files() or None)
     assert files[0].thread_ts == report.ts
-    assert "6100000000006" in files[0].content.decode() and "#1006" in files[0].content.decode()
+    content = files[0].content.decode()
+    assert content.startswith("order_name,shopify_order_id,error,record_number")
+    assert "6100000000006" in content and "#1006" in content
+    assert "riley@example.com" not in content  # the order payload stays out of Slack

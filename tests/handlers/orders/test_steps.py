@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine import Failure
-from bot.sandbox import SandboxServer
+from bot.sandbox import SandboxServer, tenant_named
 from handlers.orders.recovery import RECOVER_ACTION
 from handlers.orders.reimport import CONTACT_MECH
 from tests.handlers.steps import StepRunner
@@ -26,17 +26,31 @@ def _status_writes(sandbox: SandboxServer) -> list[dict[str, Any]]:
 async def test_the_cancel_step_reads_before_it_writes(
     step_runner: StepRunner, sandbox: SandboxServer
 ) -> None:
-    ctx, results = await step_runner.run("refresh", REFRESH_10002, stop=2)
+    sandbox.state.tenant = tenant_named("sync-new-version")
+    ctx, results = await step_runner.run("refresh", REFRESH_10002, stop=3)
     assert [(r.name, r.state) for r in results] == [
         ("Read the order in HotWax and Shopify", "done"),
-        ("Cancel this version and mark it Old Version", "done"),
+        ("Import the fresh version from Shopify", "done"),
+        ("Cancel the old version and mark it Old Version", "done"),
     ]
-    cancel = step_runner.services.runs.runbooks["refresh"].steps(REFRESH_10002)[1]
+    cancel = step_runner.services.runs.runbooks["refresh"].steps(REFRESH_10002)[2]
     again = await step_runner.step(ctx, cancel)  # a Resume after a crash runs it again
     assert (again.state, again.detail) == ("skipped", "already cancelled")
     writes = _status_writes(sandbox)
     assert len(writes) == 1, writes
     assert writes[0]["orderId"] == "10002" and writes[0]["statusId"] == "ORDER_CANCELLED"
+
+
+async def test_the_cancel_step_never_cancels_without_a_new_version(
+    step_runner: StepRunner, sandbox: SandboxServer
+) -> None:
+    """Run alone (a Resume whose import never came): no live new version, no cancel."""
+    ctx = await step_runner.context("refresh", REFRESH_10002)
+    cancel = step_runner.services.runs.runbooks["refresh"].steps(REFRESH_10002)[2]
+    result = await step_runner.step(ctx, cancel)
+    assert result.state == "failed"
+    assert result.detail == "no live new version of 10002 is in HotWax, so it was not cancelled"
+    assert _status_writes(sandbox) == []
 
 
 async def test_the_import_failure_names_its_cause_by_code(
@@ -51,17 +65,10 @@ async def test_the_import_failure_names_its_cause_by_code(
     assert refresh.on_failure is not None
     offered = await refresh.on_failure(ctx, Failure(failed.detail, frozenset({CONTACT_MECH})))
     assert offered is not None
-    assert [(b.label, b.action) for b in offered.buttons] == [
-        ("Request the recovery", RECOVER_ACTION)
-    ]
+    assert [(b.label, b.action) for b in offered.buttons] == [("Plan the recovery", RECOVER_ACTION)]
+    assert _status_writes(sandbox) == []  # the import failed before anything was cancelled
     # The recovery is offered for the code, never for words that happen to be in a message.
     assert await refresh.on_failure(ctx, Failure(failed.detail)) is None
-
-
-async def test_the_recovery_says_it_expires_the_identification(step_runner: StepRunner) -> None:
-    names = [s.name for s in step_runner.services.runs.runbooks["recover"].steps(REFRESH_10004)]
-    assert "Expire the Shopify identification" in names
-    assert not [n for n in names if "identification" in n and n.startswith("Remove")]
 
 
 async def test_an_order_already_in_hotwax_is_not_imported_again(
@@ -72,7 +79,8 @@ async def test_an_order_already_in_hotwax_is_not_imported_again(
     assert [(r.state, r.detail) for r in results] == [
         ("skipped", "already in HotWax as 10002 (Created)")
     ]
-    assert not sandbox.state.requests("/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000")
+    job = "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000"
+    assert not [r for r in sandbox.state.requests() if r.path.startswith(job)]
 
 
 async def test_the_approve_step_reads_before_it_writes(
