@@ -6,9 +6,9 @@ In HotWax:
       web -> the order-approval causes (payment not authorised or settled) and what to run;
       POS -> the order in Shopify: fulfilled -> Refresh; not fulfilled -> nothing to do yet;
   - otherwise it looks fine.
-Not in HotWax but in Shopify -> the recorded import failures (logInsights and the Shopify
-Order MDM failed records) with their known causes and a Re-import button; none recorded ->
-run the New orders job or re-import this order.
+Not in HotWax but in Shopify -> the recorded import failures (the Shopify order MDM failed
+records, and logInsights where the tenant has it) with their known causes and a Re-import
+button; none recorded -> run the New orders job or re-import this order.
 In neither -> the order was never placed.
 """
 
@@ -187,7 +187,9 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             ("In HotWax", "not found"),
         ],
     )
-    errors = [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
+    errors: list[str] = []
+    if "logInsights" in (await tools.oms.profile()).failure_sources:
+        errors += [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
     errors += await _mdm_failures(tools, shop)
     target = [{"id": shop.id, "name": shop.name}]
     if errors:

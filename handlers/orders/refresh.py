@@ -397,7 +397,10 @@ PROVIDES = Provides(
     commands=(
         CommandSpec(
             name=NAME,
-            summary="Refresh a POS order from Shopify (new version, old one cancelled).",
+            summary=(
+                "Refresh a POS order from Shopify; the old version is cancelled only once a "
+                "new one exists."
+            ),
             handler=refresh_command,
             args=(
                 Arg("order", "a HotWax order id, Shopify order id or #name", parse=parse_order_ref),

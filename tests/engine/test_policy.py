@@ -118,7 +118,7 @@ def test_policy_overrides_a_command_roles(tmp_path: Path) -> None:
         (
             "[roles]\napprover = ['U1']\n[approvals.actions]\nhistory = ['approver']",
             "[approvals.actions] history is not an approval action; the approval actions are "
-            "approve, recover, rollback",
+            "approve, rollback",
         ),
     ],
 )
