@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///oms-bot.db"
+# HotWax's own rule for a bare Maarg instance name (accxui common/utils/commonUtil.ts:368-375).
+DEFAULT_MAARG_URL_TEMPLATE = "https://{name}.hotwax.io"
 
 
 class ConfigError(Exception):
@@ -26,6 +28,19 @@ def _check_http_url(name: str, value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{name} must be an http(s) URL such as https://demo-oms.hotwax.io")
+    return value.rstrip("/")
+
+
+def check_maarg_template(value: str) -> str:
+    """An http(s) URL with one `{name}` placeholder and no other braces; ValueError otherwise."""
+    example = "such as https://{name}.hotwax.io"
+    value = value.strip()
+    rest = value.replace("{name}", "")
+    if value.count("{name}") != 1 or "{" in rest or "}" in rest:
+        raise ValueError(f"OMS_MAARG_URL_TEMPLATE must contain {{name}} exactly once, {example}")
+    parts = urlsplit(value.replace("{name}", "instance"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"OMS_MAARG_URL_TEMPLATE must be an http(s) URL, {example}")
     return value.rstrip("/")
 
 
@@ -46,6 +61,8 @@ class Settings(BaseSettings):
     # HotWax OMS. OMS_BASE_URL unset means the embedded sandbox.
     oms_base_url: str | None = None
     oms_maarg_url: str | None = None
+    # How a bare instance name in checkLoginOptions' maargInstanceUrl becomes a URL.
+    oms_maarg_url_template: str = DEFAULT_MAARG_URL_TEMPLATE
     oms_username: str | None = None
     oms_password: SecretStr | None = None
     oms_api_token: SecretStr | None = None
@@ -67,6 +84,11 @@ class Settings(BaseSettings):
     @classmethod
     def _oms_urls(cls, value: str | None, info: Any) -> str | None:
         return _check_http_url(info.field_name.upper(), value)
+
+    @field_validator("oms_maarg_url_template")
+    @classmethod
+    def _maarg_template(cls, value: str) -> str:
+        return check_maarg_template(value)
 
     @field_validator("slack_api_url")
     @classmethod

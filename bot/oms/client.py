@@ -6,6 +6,7 @@ method names its operation; that name is what the user sees when the call fails.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,12 +17,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.kit.config import DEFAULT_MAARG_URL_TEMPLATE
 from bot.oms.conventions import parse_count
-from bot.oms.errors import OmsBadResponse, OmsError
+from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
 from bot.oms.models import Order, StatusChange, UserProfile
+from bot.oms.probes import learn_profile
 from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef
-from bot.oms.session import DISCOVER_MAARG, LOGIN, OmsSession
+from bot.oms.session import DISCOVER_MAARG, LOGIN, Discovery, OmsSession
 from bot.oms.transport import CallObserver, HttpTransport
 
 # Some Maarg deployments silently cap a page at 50 rows whatever pageSize says.
@@ -66,6 +69,7 @@ class OmsClient:
         password: str | None = None,
         api_token: str | None = None,
         maarg_url: str | None = None,
+        maarg_url_template: str = DEFAULT_MAARG_URL_TEMPLATE,
         timeout: float = 10.0,
         read_retries: int = 2,
         retry_backoff: float = 0.2,
@@ -84,8 +88,10 @@ class OmsClient:
             password=password,
             api_token=api_token,
             maarg_url=maarg_url,
+            maarg_url_template=maarg_url_template,
         )
         self._profile: TenantProfile | None = None
+        self._profile_lock = asyncio.Lock()
 
     @property
     def base_url(self) -> str:
@@ -119,25 +125,83 @@ class OmsClient:
         async with self._guard():
             return await self._session.maarg_base(DISCOVER_MAARG)
 
+    async def discovery(self) -> Discovery:
+        """How the Maarg host was found (discovering it first if need be)."""
+        await self.maarg_base()
+        assert self._session.discovery is not None
+        return self._session.discovery
+
+    async def read_login_options(self) -> Discovery:
+        """Ask checkLoginOptions again, whatever is configured (nothing is cached)."""
+        async with self._guard():
+            return await self._session.read_login_options(DISCOVER_MAARG)
+
+    @property
+    def login_route(self) -> str | None:
+        """`POST /api/login` or `POST /rest/s1/admin/login`: the route of the last login."""
+        return self._session.login_route
+
+    @property
+    def login_answer(self) -> dict[str, str]:
+        """The JSON type of each field of the last login answer (never the values)."""
+        return dict(self._session.login_answer)
+
+    @property
+    def uses_api_token(self) -> bool:
+        return self._session.uses_api_token
+
     async def profile(self) -> TenantProfile:
-        """What kind of tenant this is (bot/oms/profile.py), learned once."""
-        if self._profile is None:
+        """What kind of tenant this is (bot/oms/profile.py), learned once with read-only
+        probes (bot/oms/probes.py). A profile learned while the OMS could not be reached is
+        returned but not kept, so the next call probes again."""
+        if self._profile is not None:
+            return self._profile
+        async with self._profile_lock:
+            if self._profile is not None:
+                return self._profile
             maarg = await self.maarg_base()
-            moqui_only = bool(self._session.moqui_only)
-            self._profile = TenantProfile(
-                backend="moqui" if moqui_only else "ofbiz+maarg",
-                maarg_url=maarg,
-                job_backends=frozenset({"moqui"} if moqui_only else {"moqui", "ofbiz"}),
-                failure_sources=frozenset({"mdm"} if moqui_only else {"mdm", "logInsights"}),
+            profile = await learn_profile(
+                self, maarg_url=maarg, moqui_only=bool(self._session.moqui_only)
             )
-        return self._profile
+            if profile.settled:
+                self._profile = profile
+            return profile
 
     async def check_login(self) -> str:
+        """Log in if need be and read who we are: the user's login name.
+
+        HotWax's current apps read `GET admin/user/profile` from Maarg on every tenant
+        (hotwax/job-manager src/store/user.ts:65-73; accxui-based apps), so the bot does too:
+        it proves the token works where most calls go. On an OFBiz tenant whose Maarg does
+        not know the route (404) or cannot be found, OFBiz `GET /api/user-profile` answers
+        instead (hotwax/launchpad src/services/UserService.ts:24-46)."""
         operation = "read the OMS user profile"
         async with self._guard():
-            body = await self._session.ofbiz("GET", "user-profile", operation=operation, read=True)
-            profile = _parse_models(UserProfile, [body or {}], operation)[0]
-            return profile.user_login_id
+            try:
+                await self._session.maarg_base(operation)
+            except OmsError:
+                if self._session.moqui_only is False:
+                    return await self._ofbiz_user(operation)
+                raise
+            try:
+                return await self._maarg_user(operation)
+            except OmsRequestError as exc:
+                if self._session.moqui_only or exc.status_code != 404:
+                    raise
+            return await self._ofbiz_user(operation)
+
+    async def _maarg_user(self, operation: str) -> str:
+        body, _ = await self._session.maarg(
+            "GET", "admin/user/profile", operation=operation, read=True
+        )
+        username = body.get("username") if isinstance(body, dict) else None
+        if not isinstance(username, str) or not username:
+            raise OmsBadResponse(operation, "the user profile has no username")
+        return username
+
+    async def _ofbiz_user(self, operation: str) -> str:
+        body = await self._session.ofbiz("GET", "user-profile", operation=operation, read=True)
+        return _parse_models(UserProfile, [body or {}], operation)[0].user_login_id
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -224,14 +288,25 @@ class OmsClient:
     async def solr_query(
         self, json_body: Mapping[str, Any], *, core: str | None, operation: str
     ) -> dict[str, Any]:
-        """OFBiz solr-query (POST form). Returns the Solr JSON answer as is."""
+        """A Solr query; returns the Solr JSON answer as is.
+
+        OFBiz tenants: `POST /api/solr-query {json, coreName?}`. Moqui-only tenants have no
+        OFBiz, so Maarg's `POST admin/runSolrQuery` takes the same payload, as HotWax's apps
+        send it (hotwax/accxui common/composables/useSolrSearch.ts:292-300)."""
         body: dict[str, Any] = {"json": dict(json_body)}
         if core:
             body["coreName"] = core
         async with self._guard():
-            answer = await self._session.ofbiz(
-                "POST", "solr-query", operation=operation, read=True, json=body
-            )
+            answer: dict[str, Any] | None
+            if await self._session.is_moqui_only(operation):
+                found, _ = await self._session.maarg(
+                    "POST", "admin/runSolrQuery", operation=operation, read=True, json=body
+                )
+                answer = _unwrap_solr(found, operation)
+            else:
+                answer = await self._session.ofbiz(
+                    "POST", "solr-query", operation=operation, read=True, json=body
+                )
             if answer is None:
                 return {"response": {"numFound": 0, "start": 0, "docs": []}}
             header = answer.get("responseHeader")
@@ -371,6 +446,19 @@ class OmsClient:
                 size = len(page.rows)
         return MaargList(total=total, rows=rows)
 
+    async def ofbiz_get(
+        self, endpoint: str, *, operation: str, params: Mapping[str, str] | None = None
+    ) -> dict[str, Any] | None:
+        """GET a named OFBiz endpoint (`user-profile`); None means "No record found"."""
+        async with self._guard():
+            return await self._session.ofbiz(
+                "GET",
+                _path_part(endpoint),
+                operation=operation,
+                read=True,
+                params=dict(params) if params else None,
+            )
+
     async def ofbiz_post(
         self, endpoint: str, body: Mapping[str, Any], *, operation: str, read: bool
     ) -> dict[str, Any] | None:
@@ -391,6 +479,17 @@ class OmsClient:
     def secrets(self) -> list[str]:
         """The password, API token and current session token: what log redaction masks."""
         return self._session.secrets
+
+
+def _unwrap_solr(found: Any, operation: str) -> dict[str, Any]:
+    """Maarg's Solr answer: the plain Solr JSON, or the same wrapped once more in `response`
+    (the newer search API's form, which accxui unwraps: useSolrSearch.ts:274-290)."""
+    if not isinstance(found, dict):
+        raise OmsBadResponse(operation, "the Solr answer is not a JSON object")
+    inner = found.get("response")
+    if isinstance(inner, dict) and "responseHeader" in inner:
+        return inner
+    return found
 
 
 def path_part(value: str) -> str:

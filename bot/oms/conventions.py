@@ -103,6 +103,21 @@ def maarg_text(response: httpx.Response, operation: str) -> str:
     return response.text
 
 
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value: what a shape report may say instead of the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
 def parse_count(value: Any, operation: str, what: str) -> int:
     """Counts arrive as numbers or strings ("1") depending on the endpoint and release."""
     if isinstance(value, bool):

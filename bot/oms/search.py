@@ -40,7 +40,13 @@ class LoggedFailure:
 
 
 async def import_failures(oms: OmsClient, shopify_order_name: str) -> list[LoggedFailure]:
-    """logInsights SHOPIFY_ORDER documents for one Shopify order name, newest first."""
+    """logInsights SHOPIFY_ORDER documents for one Shopify order name, newest first.
+
+    A tenant without the logInsights core (a Moqui-only tenant records failed imports in
+    the MDM logs alone) has none to show: an empty list, not an error."""
+    profile = await oms.profile()
+    if profile.settled and "logInsights" not in profile.failure_sources:
+        return []
     body = await oms.solr_query(
         {
             "query": "docType:SHOPIFY_ORDER",

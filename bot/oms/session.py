@@ -3,18 +3,27 @@
 Both backends take the same `Authorization: Bearer <token>`. A 401 means the token expired:
 log in again once and repeat the call; a second 401 is an auth failure. A configured API
 token (a JWT from OMS settings) cannot be renewed, so its 401 is final at once.
+
+Where to log in depends on the tenant, so discovery comes first: an OFBiz + Maarg tenant
+logs in at OFBiz `POST /api/login {USERNAME, PASSWORD}`, a Moqui-only tenant (no OFBiz
+`/api` at the base URL) at Maarg `POST /rest/s1/admin/login {username, password}`, as
+HotWax's apps do (hotwax/accxui common/composables/useAuth.ts:83-99; hotwax/launchpad
+src/services/UserService.ts:4-21). Both answer `{token, expirationTime}`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 import httpx
 
-from bot.oms.conventions import maarg_payload, maarg_text, ofbiz_payload
+from bot.kit.config import DEFAULT_MAARG_URL_TEMPLATE
+from bot.oms.conventions import json_type, maarg_payload, maarg_text, ofbiz_payload
 from bot.oms.errors import OmsAuthError, OmsBadResponse, OmsError, OmsRequestError
+from bot.oms.instances import NotAnInstance, maarg_instance, strip_suffix
 from bot.oms.transport import HttpTransport
 
 T = TypeVar("T")
@@ -23,12 +32,29 @@ LOGIN = "log in"
 DISCOVER_MAARG = "find the Maarg instance URL"
 
 
+OFBIZ_OPTIONS = "/api/checkLoginOptions"
+MOQUI_OPTIONS = "/rest/s1/admin/checkLoginOptions"
+OFBIZ_LOGIN = "POST /api/login"
+MOQUI_LOGIN = "POST /rest/s1/admin/login"
+NO_OFBIZ = "this is a Moqui-only HotWax tenant: it has no OFBiz /api"
+# How the Maarg host was learned: given as a URL or a bare name, not given (a Moqui-only
+# tenant whose base URL is Maarg), or configured (OMS_MAARG_URL).
+MaargSource = Literal["url", "bare-name", "base", "configured"]
+
+
 def normalise_base(url: str, suffix: str) -> str:
     """Accept the URL with or without a trailing slash or API suffix ("/api", "/rest/s1")."""
-    cleaned = url.strip().rstrip("/")
-    if cleaned.endswith(suffix):
-        cleaned = cleaned[: -len(suffix)].rstrip("/")
-    return cleaned
+    return strip_suffix(url, suffix)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What discovery learned: where Maarg is, and whether OFBiz is there at all."""
+
+    route: str  # the checkLoginOptions that answered, or "OMS_MAARG_URL"
+    moqui_only: bool
+    maarg_form: MaargSource
+    maarg_url: str
 
 
 class _Unauthorized(Exception):
@@ -45,6 +71,7 @@ class OmsSession:
         password: str | None,
         api_token: str | None,
         maarg_url: str | None,
+        maarg_url_template: str = DEFAULT_MAARG_URL_TEMPLATE,
     ) -> None:
         self._http = transport
         self.base_url = normalise_base(base_url, "/api")
@@ -53,11 +80,23 @@ class OmsSession:
         self._api_token = api_token
         self._token: str | None = api_token
         self._maarg: str | None = normalise_base(maarg_url, "/rest/s1") if maarg_url else None
+        self._template = maarg_url_template
         # Learned with the Maarg host: True when the base URL is Maarg itself (no OFBiz).
         # A configured OMS_MAARG_URL says OFBiz is at the base URL.
         self.moqui_only: bool | None = False if maarg_url else None
+        self.discovery: Discovery | None = (
+            Discovery("OMS_MAARG_URL", False, "configured", self._maarg) if self._maarg else None
+        )
+        # The login route used last and the JSON type of each field of its answer (never the
+        # values): what `oms-bot doctor` reports.
+        self.login_route: str | None = None
+        self.login_answer: dict[str, str] = {}
         self._login_lock = asyncio.Lock()
         self._maarg_lock = asyncio.Lock()
+
+    @property
+    def uses_api_token(self) -> bool:
+        return self._api_token is not None
 
     @property
     def secrets(self) -> list[str]:
@@ -75,13 +114,30 @@ class OmsSession:
             raise OmsAuthError(
                 operation, "no OMS credentials configured (set OMS_USERNAME and OMS_PASSWORD)"
             )
+        if await self.is_moqui_only(operation):
+            await self._moqui_login(operation, self._username, self._password)
+        else:
+            await self._ofbiz_login(operation, self._username, self._password)
+
+    async def is_moqui_only(self, operation: str) -> bool:
+        """Whether the tenant has no OFBiz, discovering it first if need be."""
+        if self.moqui_only is None:
+            try:
+                await self.maarg_base(operation)
+            except OmsError:
+                # OFBiz answered but named no usable Maarg: still an OFBiz login.
+                if self.moqui_only is None:
+                    raise
+        return bool(self.moqui_only)
+
+    async def _ofbiz_login(self, operation: str, username: str, password: str) -> None:
         response = await self._http.send(
             "POST",
             f"{self.base_url}/api/login",
             operation=operation,
             # Logging in changes no OMS data, so repeating it after a 503 is harmless.
             read=True,
-            json={"USERNAME": self._username, "PASSWORD": self._password},
+            json={"USERNAME": username, "PASSWORD": password},
         )
         if response.status_code in (401, 403):
             raise OmsAuthError(operation, "the OMS refused the username or password")
@@ -90,10 +146,32 @@ class OmsSession:
         except OmsRequestError as exc:
             # Bad credentials come back as HTTP 200 + _ERROR_MESSAGE_; keep the OMS's words.
             raise OmsAuthError(operation, exc.message) from None
-        token = body.get("token") if body else None
+        self._take_token(body, OFBIZ_LOGIN, operation)
+
+    async def _moqui_login(self, operation: str, username: str, password: str) -> None:
+        base = await self.maarg_base(operation)
+        response = await self._http.send(
+            "POST",
+            f"{base}/rest/s1/admin/login",
+            operation=operation,
+            read=True,
+            json={"username": username, "password": password},
+        )
+        try:
+            body = maarg_payload(response, operation)
+        except OmsRequestError as exc:
+            # Moqui refuses with a non-2xx status and `{errors}` (accxui useAuth.ts:127-133).
+            raise OmsAuthError(operation, exc.message) from None
+        self._take_token(body, MOQUI_LOGIN, operation)
+
+    def _take_token(self, body: Any, route: str, operation: str) -> None:
+        token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise OmsBadResponse(operation, "the login answer has no token")
+        assert isinstance(body, dict)
         self._token = token
+        self.login_route = route
+        self.login_answer = {str(key): json_type(value) for key, value in body.items()}
 
     async def _current_token(self, operation: str) -> str:
         async with self._login_lock:
@@ -177,6 +255,9 @@ class OmsSession:
         url = f"{self.base_url}/api/{path.lstrip('/')}"
 
         async def call(token: str) -> dict[str, Any] | None:
+            if self.moqui_only:
+                # Known from discovery: a request here could only answer 404.
+                raise OmsRequestError(operation, NO_OFBIZ)
             response = await self._send(
                 method, url, token, operation=operation, read=read, params=params, json=json
             )
@@ -232,35 +313,77 @@ class OmsSession:
         body = maarg_payload(response, operation)
         if not isinstance(body, dict):
             raise OmsBadResponse(operation, "checkLoginOptions did not answer a JSON object")
+        if body.get("_ERROR_MESSAGE_"):
+            # OFBiz's error convention: HTTP 200 with the message (accxui useAuth.ts:238).
+            raise OmsRequestError(operation, str(body["_ERROR_MESSAGE_"]), status_code=200)
         return body
 
-    async def _discover_maarg(self, operation: str) -> str:
+    async def read_login_options(self, operation: str = DISCOVER_MAARG) -> Discovery:
+        """Ask the tenant where Maarg is, as HotWax's apps do (accxui useAuth.ts:217-268):
+        OFBiz `/api/checkLoginOptions` first; if it does not answer, the tenant is Moqui-only
+        and Moqui's own `admin/checkLoginOptions` must answer instead. Nothing is cached."""
         try:
-            options = await self._login_options(f"{self.base_url}/api/checkLoginOptions", operation)
+            options = await self._login_options(f"{self.base_url}{OFBIZ_OPTIONS}", operation)
         except (OmsRequestError, OmsBadResponse):
-            # No OFBiz answering here: a Moqui-only tenant, where the base URL *is* Maarg.
-            # Confirm it through Moqui's own checkLoginOptions before relying on it.
             try:
-                await self._login_options(
-                    f"{self.base_url}/rest/s1/admin/checkLoginOptions", operation
-                )
+                options = await self._login_options(f"{self.base_url}{MOQUI_OPTIONS}", operation)
             except OmsError:
                 raise OmsRequestError(
                     operation,
                     "neither /api/checkLoginOptions nor /rest/s1/admin/checkLoginOptions "
                     "answered; set OMS_MAARG_URL",
                 ) from None
-            self.moqui_only = True
-            return self.base_url
-        self.moqui_only = False
-        url = options.get("maargInstanceUrl")
-        if not isinstance(url, str) or not url.strip():
-            raise OmsRequestError(
+            given = self._instance(options, operation)
+            if given is None:
+                # No Maarg named: the OMS itself is Maarg (accxui useAuth.ts:257-266).
+                return Discovery(MOQUI_OPTIONS, True, "base", self.base_url)
+            return Discovery(MOQUI_OPTIONS, True, given[1], given[0])
+        try:
+            given = self._instance(options, operation)
+        except OmsBadResponse as exc:
+            raise _NoMaarg(operation, exc.message) from None
+        if given is None:
+            raise _NoMaarg(
                 operation,
                 "the OMS reports no Maarg instance (checkLoginOptions has no "
                 "maargInstanceUrl); set OMS_MAARG_URL",
             )
-        return normalise_base(url, "/rest/s1")
+        return Discovery(OFBIZ_OPTIONS, False, given[1], given[0])
+
+    def _instance(
+        self, options: dict[str, Any], operation: str
+    ) -> tuple[str, Literal["url", "bare-name"]] | None:
+        value = options.get("maargInstanceUrl")
+        if not isinstance(value, str) or not value.strip():
+            return None
+        try:
+            found = maarg_instance(value, self._template)
+        except NotAnInstance as exc:
+            raise OmsBadResponse(operation, f"{exc}; set OMS_MAARG_URL") from None
+        return found.url, found.form
+
+    async def _discover_maarg(self, operation: str) -> str:
+        try:
+            found = await self.read_login_options(operation)
+        except _NoMaarg:
+            self.moqui_only = False  # OFBiz answered: an OFBiz tenant without a usable Maarg
+            raise
+        self.moqui_only = found.moqui_only
+        self.discovery = found
+        return found.maarg_url
 
 
-__all__ = ["DISCOVER_MAARG", "LOGIN", "OmsSession", "normalise_base"]
+class _NoMaarg(OmsRequestError):
+    """OFBiz answered checkLoginOptions without naming a usable Maarg instance."""
+
+
+__all__ = [
+    "DISCOVER_MAARG",
+    "LOGIN",
+    "MOQUI_LOGIN",
+    "NO_OFBIZ",
+    "OFBIZ_LOGIN",
+    "Discovery",
+    "OmsSession",
+    "normalise_base",
+]

@@ -17,7 +17,13 @@ from starlette.routing import Route
 
 from bot.sandbox import find, shapes
 from bot.sandbox.state import SandboxState
-from bot.sandbox.web import current_user, maarg_error, maarg_unauthorized, parse_int
+from bot.sandbox.web import (
+    current_user,
+    login_options,
+    maarg_error,
+    maarg_unauthorized,
+    parse_int,
+)
 
 # moqui-framework RestApi.groovy:379 (no paging parameters) and EntityFindBase.groovy:414-424.
 UNPAGED_LIMIT = 100
@@ -39,13 +45,7 @@ def maarg_routes(state: SandboxState) -> list[Route]:
         return wrapper
 
     async def check_login_options(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "loginAuthType": "BASIC",
-                "loginAuthUrl": "",
-                "maargInstanceUrl": str(request.base_url).rstrip("/"),
-            }
-        )
+        return JSONResponse(login_options(state, request))
 
     async def list_orders(request: Request) -> Response:
         query = {key: request.query_params[key] for key in request.query_params}

@@ -1,4 +1,5 @@
-"""The knobs applied to every request before routing: log it, add latency, fail on purpose."""
+"""The knobs applied to every request before routing: log it, add latency, fail on purpose,
+and play the tenant (no OFBiz on a Moqui-only tenant; Maarg under its instance path)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.sandbox.state import Fault, RecordedRequest, SandboxState
+from bot.sandbox.tenant import INSTANCE_NAME
 from bot.sandbox.web import html_page
+
+INSTANCES = "/instances/"
 
 
 def _fault_response(fault: Fault) -> Response:
@@ -66,11 +70,31 @@ class SandboxMiddleware:
             # A Moqui-only tenant: its host is Maarg, which has no OFBiz /api.
             await html_page(404, "404 Not Found")(scope, receive, send)
             return
+        if path.startswith(INSTANCES):
+            inner = _instance_path(path)
+            if inner is None:
+                # Another instance name, or not a Maarg path: nothing lives there.
+                await html_page(404, "404 Not Found")(scope, receive, send)
+                return
+            scope = {**scope, "path": inner, "raw_path": inner.encode("latin-1")}
+            path = inner
         fault = self.state.take_fault(path)
         if fault is not None:
             await _fault_response(fault)(scope, receive, send)
             return
         await self.app(scope, _replay(raw), send)
+
+
+def _instance_path(path: str) -> str | None:
+    """`/instances/<INSTANCE_NAME>/rest/s1/...` → `/rest/s1/...`; None for anything else.
+
+    The sandbox plays the host `OMS_MAARG_URL_TEMPLATE` makes of its bare instance name, so a
+    bot that expands the name wrongly (or not at all) gets a 404."""
+    name, _, rest = path[len(INSTANCES) :].partition("/")
+    inner = f"/{rest}"
+    if name != INSTANCE_NAME or not inner.startswith("/rest/s1/"):
+        return None
+    return inner
 
 
 async def _read_body(receive: Receive) -> bytes:

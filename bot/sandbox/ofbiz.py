@@ -12,12 +12,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import find, shapes
+from bot.sandbox.cores import DEFAULT_CORE, core_docs
 from bot.sandbox.jobs import jobs_entity_rows
 from bot.sandbox.solr import SolrSyntaxError, run_query
 from bot.sandbox.state import SandboxServiceError, SandboxState
 from bot.sandbox.web import (
     bearer_token,
     current_user,
+    login_options,
     ofbiz_error,
     ofbiz_unauthorized,
     parse_int,
@@ -64,14 +66,7 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
         return Response('//{"logoutAuthType":"BASIC"}', media_type="application/json")
 
     async def check_login_options(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "loginAuthType": "BASIC",
-                "loginAuthUrl": "",
-                # One port serves both backends, so Maarg lives at our own base URL.
-                "maargInstanceUrl": str(request.base_url).rstrip("/"),
-            }
-        )
+        return JSONResponse(login_options(state, request))
 
     async def user_profile(request: Request, user: str) -> Response:
         return JSONResponse(
@@ -101,17 +96,10 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
         body = params.get("json")
         if not isinstance(body, dict):
             return ofbiz_error("The following required parameter is missing: [json]")
-        core = str(params.get("coreName") or "enterpriseSearch")
-        with state.lock:
-            if core == "enterpriseSearch":
-                now = state.now()
-                docs = [
-                    d for o in state.data.orders.values() for d in shapes.order_solr_docs(o, now)
-                ]
-            elif core == "logInsights":
-                docs = [shapes.log_insights_doc(f) for f in state.data.failures]
-            else:
-                return JSONResponse(_solr_error(404, f"No such core: {core}"))
+        core = str(params.get("coreName") or DEFAULT_CORE)
+        docs = core_docs(state, core)
+        if docs is None:
+            return JSONResponse(_solr_error(404, f"No such core: {core}"))
         try:
             return JSONResponse(run_query(docs, body, state.now()))
         except SolrSyntaxError as exc:

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from bot.kit.serve import ThreadedServer, bind
+from bot.sandbox.admin import admin_routes
 from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENARIOS
 from bot.sandbox.jobs import jobs_routes
 from bot.sandbox.maarg import maarg_routes
@@ -41,6 +42,7 @@ def build_app(state: SandboxState) -> ASGIApp:
             *sync_routes(state),
             *order_admin_routes(state),
             *stores_routes(state),
+            *admin_routes(state),
             *maarg_routes(state),
         ]
     )

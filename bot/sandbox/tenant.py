@@ -48,6 +48,11 @@ class Tenant:
 
 
 DEFAULT = Tenant("ofbiz-maarg")
+# The Maarg instance name `checkLoginOptions` gives on a `bare_maarg_name` tenant. HotWax turns
+# it into https://{name}.hotwax.io; the sandbox serves Maarg under /instances/{name} as well, so
+# a bot configured with OMS_MAARG_URL_TEMPLATE=http://<sandbox>/instances/{name} reaches it and
+# a wrong expansion answers 404.
+INSTANCE_NAME = "sandbox-maarg"
 
 TENANTS: dict[str, Tenant] = {
     t.name: t

@@ -10,10 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.sandbox.state import SandboxState
+from bot.sandbox.tenant import INSTANCE_NAME
 
 # OFBiz GET parameters that carry a whole object as a JSON string (oms-api's serializer).
 JSON_STRING_PARAMS = frozenset({"inputFields", "json"})
 LIST_PARAMS = frozenset({"fieldList"})
+
+
+def login_options(state: SandboxState, request: Request) -> dict[str, Any]:
+    """`checkLoginOptions` (both backends): Maarg is our own base URL, since one port serves
+    both, or the bare instance name on a `bare_maarg_name` tenant (hotwax/accxui
+    common/utils/commonUtil.ts:368-375 expands it)."""
+    maarg = INSTANCE_NAME if state.tenant.bare_maarg_name else str(request.base_url).rstrip("/")
+    return {"loginAuthType": "BASIC", "loginAuthUrl": "", "maargInstanceUrl": maarg}
 
 
 def bearer_token(request: Request) -> str | None:

@@ -51,6 +51,7 @@ async def run_checks(printer: Printer) -> int:
             policy_ok,
             await _check(printer, "OMS login", lambda: _oms_login(client, settings)),
             await _check(printer, "Maarg discovery", lambda: _maarg(client, settings)),
+            await _check(printer, "tenant", lambda: _tenant(client)),
             await _check(printer, "Slack auth.test", lambda: _slack(settings)),
             await _check(printer, "database", lambda: _database(settings)),
         ]
@@ -79,9 +80,21 @@ async def _oms_login(client: OmsClient, settings: Settings) -> str:
 
 
 async def _maarg(client: OmsClient, settings: Settings) -> str:
-    url = await client.maarg_base()
-    how = "configured (OMS_MAARG_URL)" if settings.oms_maarg_url else "discovered"
-    return f"{how}: {url}"
+    found = await client.discovery()
+    if settings.oms_maarg_url:
+        return f"configured (OMS_MAARG_URL): {found.maarg_url}"
+    how = {
+        "url": "discovered",
+        "bare-name": "discovered as a bare instance name, expanded with OMS_MAARG_URL_TEMPLATE",
+        "base": "Moqui-only tenant: the OMS base URL is Maarg",
+        "configured": "configured",
+    }[found.maarg_form]
+    return f"{how}: {found.maarg_url}"
+
+
+async def _tenant(client: OmsClient) -> str:
+    profile = await client.profile()
+    return profile.describe()
 
 
 async def _slack(settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""The `oms-bot` command: run | shell | sandbox | check-config."""
+"""The `oms-bot` command: run | shell | sandbox | check-config | doctor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.kit.config import ConfigError, Settings, load_settings
 from bot.kit.logs import RedactingFilter, settings_secrets, setup_logging
@@ -136,11 +137,18 @@ def cmd_check_config(_: argparse.Namespace) -> int:
     return asyncio.run(run_checks(print))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.surface.doctor import run_doctor
+
+    return asyncio.run(run_doctor(print, args.report))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "shell": cmd_shell,
     "sandbox": cmd_sandbox,
     "check-config": cmd_check_config,
+    "doctor": cmd_doctor,
 }
 
 
@@ -172,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "check-config", help="check settings, OMS, Slack and database; non-zero on failure"
+    )
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the bot's assumptions about the OMS tenant (read-only, safe on production)",
+    )
+    doctor.add_argument(
+        "--report",
+        type=Path,
+        default=Path("oms-bot-doctor.md"),
+        metavar="PATH",
+        help="where to write the markdown report (default oms-bot-doctor.md)",
     )
     return parser
 

@@ -206,6 +206,8 @@ def connect_oms(settings: Settings) -> tuple[OmsClient, SandboxServer | None]:
             sandbox.url,
             username=DEMO_USERNAME,
             password=DEMO_PASSWORD,
+            # The sandbox serves its Maarg under /instances/{name} as well (a bare name).
+            maarg_url_template=f"{sandbox.url}/instances/{{name}}",
             timeout=settings.oms_timeout,
         )
         return client, sandbox
@@ -216,6 +218,7 @@ def connect_oms(settings: Settings) -> tuple[OmsClient, SandboxServer | None]:
         password=settings.oms_password.get_secret_value() if settings.oms_password else None,
         api_token=settings.oms_api_token.get_secret_value() if settings.oms_api_token else None,
         maarg_url=settings.oms_maarg_url,
+        maarg_url_template=settings.oms_maarg_url_template,
         timeout=settings.oms_timeout,
     )
     return client, None

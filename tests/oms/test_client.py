@@ -445,7 +445,7 @@ async def test_perform_find_view_index(client: OmsClient, sandbox: SandboxServer
 async def test_no_credential_in_any_error(sandbox: SandboxServer) -> None:
     async with make_client(sandbox) as oms:
         await oms.check_login()
-        token = sandbox.state.requests("/api/user-profile")[0].bearer
+        token = sandbox.state.requests("/rest/s1/admin/user/profile")[0].bearer
         assert token
         echo = f"bad input: PASSWORD={DEMO_PASSWORD} Authorization: Bearer {token}"
         sandbox.state.inject_fault("/api/performFind", "json", body={"_ERROR_MESSAGE_": echo})

@@ -98,6 +98,7 @@ def test_check_config_all_ok_on_sandbox(tmp_path: Path) -> None:
         "ok     policy",
         "ok     OMS login",
         "ok     Maarg discovery",
+        "ok     tenant",
         "ok     Slack auth.test",
         "ok     database",
     ]
