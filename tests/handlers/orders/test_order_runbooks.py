@@ -296,8 +296,8 @@ def test_recovery_lists_every_row_and_hands_over_to_hotwax_support(ops: RunningB
     ops.driver.click(failed, "oms:refresh.recover#0")
     plan = ops.wait_message(lambda m: m.thread_ts == failed.ts and "Recovery of order" in m.text)
     shown = _shown(plan)
-    rows = ("OrderItem × 1", "OrderStatus", "OrderIdentification × 3", "OrderRole × 3")
-    rows += ("OrderContactMech × 2", "OrderItemShipGroup × 1", "OrderHeader × 1")
+    rows = ["OrderItem × 1", "OrderStatus", "OrderIdentification × 3", "OrderRole × 3"]
+    rows += ["OrderContactMech × 2", "OrderItemShipGroup × 1", "OrderHeader × 1"]
     for entity in rows:
         assert entity in shown, entity
     assert "no route in HotWax's API" in shown and "Nothing was written" in shown
