@@ -163,6 +163,11 @@ class ServiceJobRecord:
     cron_expression: str
     paused: str  # "Y" / "N", as Moqui stores it
     parameters: list[JobParameter] = field(default_factory=list)
+    # The Job Manager's product of the job (its category comes from the product's category
+    # memberships), its type enum, and the template it was cloned from.
+    instance_of_product_id: str | None = None
+    job_type_enum_id: str | None = None
+    parent_job_name: str | None = None
 
     def parameter(self, name: str) -> str:
         return next((p.value for p in self.parameters if p.name == name), "")
