@@ -7,7 +7,7 @@ transport, the session, the error conventions) is the client's own. docs/oms-api
 every operation to its endpoint and public source. The client imports only the kit.
 """
 
-from bot.oms import jobs, loginsights, mdm, records, search, shopify, stores
+from bot.oms import jobs, loginsights, mdm, records, search, service_jobs, shopify, stores
 from bot.oms.client import MaargList, OmsClient
 from bot.oms.errors import (
     OmsAuthError,
@@ -29,6 +29,14 @@ from bot.oms.models import (
 from bot.oms.ordersync import OrderSync, SyncRun
 from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef, parse_order_ref
+from bot.oms.service_jobs import (
+    JobCategory,
+    MdmLogRef,
+    ServiceJob,
+    ServiceJobRun,
+    ServiceJobsApi,
+    ShopifyWebhook,
+)
 from bot.oms.shopify import ShopifyOrder, ShopifyProxy
 from bot.oms.stores import ShopifyShop
 
@@ -36,8 +44,10 @@ __all__ = [
     "FailedImport",
     "Frequency",
     "Job",
+    "JobCategory",
     "JobsApi",
     "MaargList",
+    "MdmLogRef",
     "OmsAuthError",
     "OmsBadResponse",
     "OmsClient",
@@ -50,9 +60,13 @@ __all__ = [
     "OrderRef",
     "OrderSync",
     "PaymentPreference",
+    "ServiceJob",
+    "ServiceJobRun",
+    "ServiceJobsApi",
     "ShopifyOrder",
     "ShopifyProxy",
     "ShopifyShop",
+    "ShopifyWebhook",
     "StatusChange",
     "SyncRun",
     "TenantProfile",
@@ -64,6 +78,7 @@ __all__ = [
     "parse_order_ref",
     "records",
     "search",
+    "service_jobs",
     "shopify",
     "stores",
 ]

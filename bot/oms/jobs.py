@@ -1,6 +1,10 @@
 """Job Manager operations over OFBiz (docs/oms-api.md, "Jobs and webhooks"): JobSandbox jobs, their
 runs and schedules, frequencies, MDM logs of a run, and Shopify webhook subscriptions.
 
+This is the legacy backend: the current Job Manager is Moqui's (bot/oms/service_jobs.py); the
+JobSandbox jobs remain on OFBiz tenants, and `OmsClient.profile().job_backends` says which
+backends a tenant has. An empty `findJobs` is "No record found" (HTTP 200) or a 404.
+
 Every job enum has a SERVICE_DRAFT template; a SERVICE_PENDING row with a `tempExprId` is its
 recurring schedule; "run now" schedules a copy of the template without SERVICE_TIME, which
 moves through SERVICE_QUEUED and SERVICE_RUNNING to a final status.
@@ -15,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.oms.client import OmsClient
-from bot.oms.errors import OmsBadResponse
+from bot.oms.errors import OmsBadResponse, OmsRequestError
 
 DRAFT = "SERVICE_DRAFT"
 PENDING = "SERVICE_PENDING"
@@ -131,8 +135,22 @@ class JobsApi:
         }
         if order_by:
             body["orderBy"] = order_by
-        answer = await self.oms.ofbiz_post("findJobs", body, operation=operation, read=True)
+        try:
+            answer = await self.oms.ofbiz_post("findJobs", body, operation=operation, read=True)
+        except OmsRequestError as exc:
+            # OFBiz answers "No record found" as HTTP 200 + {error} or as a 404; HotWax's
+            # order-routing app reads a 404 from findJobs as no jobs, and so do we.
+            if exc.status_code == 404:
+                return []
+            raise
         return _models(_docs(answer, operation), operation)
+
+    async def has_jobs(self) -> bool:
+        """Whether this OMS has any JobSandbox job templates at all."""
+        rows = await self.find_jobs(
+            {"statusId": DRAFT}, view_size=1, operation="list scheduled jobs"
+        )
+        return bool(rows)
 
     async def jobs_of(
         self,

@@ -1,5 +1,6 @@
-"""Maarg's `admin/...` routes for the session and the tenant: login, the user profile, Solr
-queries and the ServiceJob list (docs/oms-api.md, "Session" and "Tenant profile and doctor").
+"""Maarg's `admin/...` routes for the session and the tenant: login, the user profile and Solr
+queries (docs/oms-api.md, "Session" and "Tenant profile and doctor"); the ServiceJob routes are
+in bot/sandbox/service_jobs.py.
 
 They are served on every tenant, as Maarg has them whether or not OFBiz runs beside it.
 Errors follow Moqui: a non-2xx status with `{errorCode, errors}` (moqui-framework
@@ -16,7 +17,7 @@ from bot.sandbox.cores import DEFAULT_CORE, core_docs
 from bot.sandbox.data import DEMO_API_USER
 from bot.sandbox.solr import SolrSyntaxError, run_query
 from bot.sandbox.state import SandboxState
-from bot.sandbox.web import maarg_authed, maarg_error, parse_int, read_json_object
+from bot.sandbox.web import maarg_authed, maarg_error, read_json_object
 
 DEFAULT_PAGE_SIZE = 20  # Moqui's default page when none is asked for
 
@@ -74,44 +75,8 @@ def admin_routes(state: SandboxState) -> list[Route]:
         except SolrSyntaxError as exc:
             return maarg_error(400, str(exc))
 
-    async def service_jobs(request: Request, user: str) -> Response:
-        """`GET admin/serviceJobs` → `{serviceJobList}`, each job with its parameters
-        (hotwax/job-manager src/store/jobs.ts:96-132). Empty where the tenant's Job Manager
-        jobs live in OFBiz (`Tenant.moqui_jobs`)."""
-        query = request.query_params
-        try:
-            size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
-            index = parse_int(query.get("pageIndex"), "pageIndex", 0)
-        except ValueError as exc:
-            return maarg_error(400, str(exc))
-        size = size or DEFAULT_PAGE_SIZE
-        with state.lock:
-            jobs = sorted(state.data.service_jobs.values(), key=lambda job: job.job_name)
-            if not state.tenant.moqui_jobs:
-                jobs = []
-            listed = [
-                {
-                    "jobName": job.job_name,
-                    "description": job.description,
-                    "serviceName": job.service_name,
-                    "cronExpression": job.cron_expression,
-                    "paused": job.paused,
-                    "serviceJobParameters": [
-                        {
-                            "jobName": job.job_name,
-                            "parameterName": p.name,
-                            "parameterValue": p.value,
-                        }
-                        for p in job.parameters
-                    ],
-                }
-                for job in jobs[index * size : (index + 1) * size]
-            ]
-        return JSONResponse({"serviceJobList": listed})
-
     return [
         Route("/rest/s1/admin/login", login, methods=["POST"]),
         Route("/rest/s1/admin/user/profile", maarg_authed(state, user_profile), methods=["GET"]),
         Route("/rest/s1/admin/runSolrQuery", maarg_authed(state, run_solr_query), methods=["POST"]),
-        Route("/rest/s1/admin/serviceJobs", maarg_authed(state, service_jobs), methods=["GET"]),
     ]

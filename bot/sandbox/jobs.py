@@ -1,6 +1,8 @@
 """The Job Manager routes of the simulated OMS (docs/oms-api.md, "Jobs and webhooks").
 
-`findJobs` (performFind-style filters over JobSandbox, "No record found" when empty),
+`findJobs` (performFind-style filters over JobSandbox; "No record found" when empty, with
+HTTP 200 or 404 as `tenant.find_jobs_empty` says, and nothing found where the tenant has no
+JobSandbox jobs, `tenant.ofbiz_jobs` False),
 `scheduleService` (run now without SERVICE_TIME, or a schedule), and the services
 `updateJobSandbox`, `cancelScheduledJob`, `getShopifyWebhooks`, `subscribeShopifyWebhook`,
 `removeShopifyWebhook`. Errors follow OFBiz: HTTP 200 with `_ERROR_MESSAGE_`.
@@ -52,6 +54,8 @@ def jobs_entity_rows(
         if entity == "DataManagerLogAndContent" and rows is not None:
             return [*rows, *state.jobs.mdm_logs]
         if entity == "JobSandbox":
+            if not state.tenant.ofbiz_jobs:
+                return []
             return [dict(row) for row in state.jobs.jobs.values()]
     return rows
 
@@ -92,13 +96,17 @@ def jobs_routes(state: SandboxState) -> list[Route]:
             return ofbiz_error(str(exc))
         with state.lock:
             data().advance(state.now())
-            hits = [dict(r) for r in data().jobs.values() if find.row_matches(r, conditions)]
+            rows = data().jobs.values() if state.tenant.ofbiz_jobs else []
+            hits = [dict(r) for r in rows if find.row_matches(r, conditions)]
+            empty = state.tenant.find_jobs_empty
         field_list = params.get("fieldList")
         if isinstance(field_list, str):
             field_list = [field_list]
         hits = find.select_fields(find.sort_rows(hits, params.get("orderBy")), field_list)
         if not hits:
-            return JSONResponse(NO_RECORD)
+            # HotWax's apps see both: 200 + "No record found" (job-manager v2.35.2) and a 404
+            # (order-routing treats a 404 from findJobs as no jobs).
+            return JSONResponse(NO_RECORD, status_code=404 if empty == "404" else 200)
         size = size or DEFAULT_VIEW_SIZE
         return JSONResponse({"count": len(hits), "docs": hits[index * size : (index + 1) * size]})
 

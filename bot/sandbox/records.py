@@ -171,6 +171,11 @@ class ServiceJobRecord:
     # Where the next order sync without a fromDate resumes: its last message's date
     # (ShopifySystemMessageServices.xml:1362-1373 in hotwax/mantle-shopify-connector).
     synced_until: datetime | None = None
+    # The Job Manager's product of the job (its category comes from the product's category
+    # memberships), its type enum, and the template it was cloned from.
+    instance_of_product_id: str | None = None
+    job_type_enum_id: str | None = None
+    parent_job_name: str | None = None
 
     def parameter(self, name: str) -> str:
         return next((p.value for p in self.parameters if p.name == name), "")

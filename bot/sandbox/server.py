@@ -22,6 +22,7 @@ from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
 from bot.sandbox.order_admin import order_admin_routes
+from bot.sandbox.service_jobs import service_job_routes
 from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.stores import stores_routes
@@ -39,6 +40,7 @@ def build_app(state: SandboxState) -> ASGIApp:
             *jobs_routes(state),
             *ofbiz_routes(state),
             *shopify_routes(state),
+            *service_job_routes(state),
             *sync_routes(state),
             *order_admin_routes(state),
             *stores_routes(state),

@@ -38,6 +38,7 @@ from bot.sandbox.records import (
     ShopifyOrder,
     StatusRecord,
 )
+from bot.sandbox.service_jobs_data import JobManagerData, add_service_jobs, seed_job_manager
 from bot.sandbox.shapes import epoch_ms
 from bot.sandbox.stores_data import StoresData, seed_stores
 from bot.sandbox.tenant import DEFAULT, Tenant
@@ -151,6 +152,8 @@ class SandboxState:
         self.timers: list[threading.Timer] = []
         self.stores: StoresData = seed_stores()
         self.jobs: JobsData = seed_jobs(self._base_now)
+        add_service_jobs(self.data, self._base_now)
+        self.job_manager: JobManagerData = seed_job_manager()
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -176,6 +179,8 @@ class SandboxState:
             self.timers.clear()
             self.stores = seed_stores()
             self.jobs = seed_jobs(self._base_now)
+            add_service_jobs(self.data, self._base_now)
+            self.job_manager = seed_job_manager()
             self.tenant = self._started_as
 
     # -- faults ---------------------------------------------------------------------------

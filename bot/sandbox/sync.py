@@ -28,10 +28,10 @@ from bot.sandbox.data import (
     UPDATE_SHOPIFY_ORDER,
     shopify_payload,
 )
-from bot.sandbox.records import JobParameter, JobRunRecord, MdmFailedRecord, MdmLog
-from bot.sandbox.shapes import epoch_ms, moqui_mdm_log
+from bot.sandbox.records import JobRunRecord, MdmFailedRecord, MdmLog
+from bot.sandbox.shapes import moqui_mdm_log
 from bot.sandbox.state import SandboxNotFound, SandboxState, SyncOutcome
-from bot.sandbox.web import maarg_authed, maarg_error, parse_int, read_json_object
+from bot.sandbox.web import maarg_authed, maarg_error, parse_int
 
 TIMESTAMP_ERROR = "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]"
 DATE_PARAMETERS = ("fromDate", "thruDate")
@@ -41,7 +41,6 @@ THRU_BUFFER = timedelta(minutes=1)
 DEFAULT_PAGE_SIZE = 20
 PAGE_CAP = 50
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
-_CRON_FIELDS = (6, 7)  # Quartz: seconds .. day-of-week [year]
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -170,64 +169,6 @@ def _append_log(state: SandboxState, config: str, staged: list[SyncOutcome], at:
     )
 
 
-def run_json(run: JobRunRecord) -> dict[str, Any]:
-    """One ServiceJobRun row; messages and errors are newline-separated text, as Moqui stores."""
-    return {
-        "jobRunId": run.job_run_id,
-        "jobName": run.job_name,
-        "userId": run.user_id,
-        "parameters": dict(run.parameters),
-        "results": run.results,
-        "messages": "\n".join(run.messages) or None,
-        "errors": "\n".join(run.errors) or None,
-        "hasError": "Y" if run.errors else "N",
-        "startTime": epoch_ms(run.start_time),
-        "endTime": epoch_ms(run.end_time),
-        "logs": None,
-        "lastUpdatedStamp": epoch_ms(run.end_time or run.start_time),
-    }
-
-
-# -- job updates --------------------------------------------------------------------------
-
-
-def _new_parameters(current: list[JobParameter], given: Any, job_name: str) -> list[JobParameter]:
-    """A PUT's serviceJobParameters become the job's parameters (the "replace" answer; a null
-    value clears one). Timestamps must be Moqui's."""
-    if not isinstance(given, list) or not all(isinstance(p, dict) for p in given):
-        raise ValueError("serviceJobParameters must be a list of {parameterName, parameterValue}")
-    values: dict[str, str] = {}
-    for entry in given:
-        name = entry.get("parameterName")
-        if not isinstance(name, str) or not name:
-            raise ValueError("Every serviceJobParameters entry needs a parameterName")
-        value = entry.get("parameterValue")
-        values[name] = "" if value is None else str(value)
-    for name in DATE_PARAMETERS:
-        if name in values:
-            parse_timestamp(values[name])
-    return [JobParameter(name, value) for name, value in values.items()]
-
-
-def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> None:
-    with state.lock:
-        job = state.data.service_jobs.get(job_name)
-        if job is None:
-            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
-        if body.get("jobName") not in (None, job_name):
-            raise ValueError(f"jobName {body['jobName']} does not match the URL ({job_name})")
-        parameters = job.parameters
-        if "serviceJobParameters" in body:
-            parameters = _new_parameters(job.parameters, body["serviceJobParameters"], job_name)
-        paused = body.get("paused", job.paused)
-        if paused not in ("Y", "N"):
-            raise ValueError(f"paused must be Y or N, got {paused!r}")
-        cron = body.get("cronExpression", job.cron_expression)
-        if not isinstance(cron, str) or len(cron.split()) not in _CRON_FIELDS:
-            raise ValueError(f"cronExpression {cron!r} is not a Quartz cron expression")
-        job.parameters, job.paused, job.cron_expression = parameters, paused, cron
-
-
 # -- MDM logs -----------------------------------------------------------------------------
 
 
@@ -286,68 +227,6 @@ def _matches(log: MdmLog, filters: dict[str, Any]) -> bool:
 
 
 def sync_routes(state: SandboxState) -> list[Route]:
-    async def job_detail(request: Request, user: str) -> Response:
-        job_name = request.path_params["jobName"]
-        with state.lock:
-            job = state.data.service_jobs.get(job_name)
-            if job is None:
-                return maarg_error(404, f"ServiceJob not found with name {job_name}")
-            detail = {
-                "jobName": job.job_name,
-                "description": job.description,
-                "serviceName": job.service_name,
-                "cronExpression": job.cron_expression,
-                "paused": job.paused,
-                "serviceJobParameters": [
-                    {"jobName": job.job_name, "parameterName": p.name, "parameterValue": p.value}
-                    for p in job.parameters
-                ],
-            }
-        return JSONResponse({"jobDetail": detail})
-
-    async def job_update(request: Request, user: str) -> Response:
-        try:
-            _update_job(state, request.path_params["jobName"], await read_json_object(request))
-        except SandboxNotFound as exc:
-            return maarg_error(404, str(exc))
-        except ValueError as exc:
-            return maarg_error(400, str(exc))
-        return JSONResponse({})
-
-    async def job_run_now(request: Request, user: str) -> Response:
-        try:
-            run_id = run_now(state, request.path_params["jobName"], user)
-        except SandboxNotFound as exc:
-            return maarg_error(404, str(exc))
-        return JSONResponse({"jobRunId": run_id})
-
-    async def job_runs(request: Request, user: str) -> Response:
-        job_name = request.path_params["jobName"]
-        query = request.query_params
-        try:
-            size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
-            index = parse_int(query.get("pageIndex"), "pageIndex", 0)
-        except ValueError as exc:
-            return maarg_error(400, str(exc))
-        size = min(size or DEFAULT_PAGE_SIZE, PAGE_CAP)
-        order_by = query.get("orderByField", "-jobRunId")
-        if order_by.lstrip("-") not in ("jobRunId", "startTime"):
-            return maarg_error(400, f"Cannot order runs by {order_by}")
-        has_error = query.get("hasError")
-        with state.lock:
-            if job_name not in state.data.service_jobs:
-                return maarg_error(404, f"ServiceJob not found with name {job_name}")
-            rows = [run_json(r) for r in state.data.job_runs if r.job_name == job_name]
-        if has_error in ("Y", "N"):
-            rows = [row for row in rows if row["hasError"] == has_error]
-        field = order_by.lstrip("-")
-        rows.sort(
-            key=lambda row: int(row[field]) if str(row[field]).isdigit() else 0,
-            reverse=order_by.startswith("-"),
-        )
-        page = rows[index * size : (index + 1) * size]
-        return JSONResponse(page, headers={"X-Total-Count": str(len(rows))})
-
     async def mdm_details(request: Request, user: str) -> Response:
         query = request.query_params
         try:
@@ -387,16 +266,6 @@ def sync_routes(state: SandboxState) -> list[Route]:
 
     base = "/rest/s1/admin"
     return [
-        Route(f"{base}/serviceJobs/{{jobName}}", maarg_authed(state, job_detail), methods=["GET"]),
-        Route(f"{base}/serviceJobs/{{jobName}}", maarg_authed(state, job_update), methods=["PUT"]),
-        Route(
-            f"{base}/serviceJobs/{{jobName}}/runNow",
-            maarg_authed(state, job_run_now),
-            methods=["POST"],
-        ),
-        Route(
-            f"{base}/serviceJobs/{{jobName}}/runs", maarg_authed(state, job_runs), methods=["GET"]
-        ),
         Route(f"{base}/dataManager/details", maarg_authed(state, mdm_details), methods=["GET"]),
         Route(
             f"{base}/dataManager/downloadDataManagerFile",

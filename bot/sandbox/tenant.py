@@ -37,6 +37,9 @@ class Tenant:
     moqui_jobs: bool = True
     ofbiz_jobs: bool = True
     find_jobs_empty: EmptyFind = "no-record"
+    # Maarg serves the connector's `shopify/webhook-subscription` (False: an older connector,
+    # where the OFBiz webhook services are the only way).
+    moqui_webhooks: bool = True
     job_params: JobParams = "replace"
     # Failed imports are recorded in logInsights (OFBiz-era imports) as well as in the MDM.
     loginsights: bool = True
@@ -65,7 +68,7 @@ TENANTS: dict[str, Tenant] = {
             loginsights=False,
         ),
         Tenant("bare-name", bare_maarg_name=True),
-        Tenant("ofbiz-jobs", moqui_jobs=False, find_jobs_empty="404"),
+        Tenant("ofbiz-jobs", moqui_jobs=False, moqui_webhooks=False, find_jobs_empty="404"),
         Tenant("merge-params", job_params="merge"),
         Tenant("sync-skips", order_update="skip"),
         Tenant("sync-new-version", order_update="new-version"),

@@ -1,9 +1,11 @@
 """The Job Manager from Slack: `/oms jobs`, `/oms job`, running a job now and following it,
-and `/oms webhooks` (HotWax's "Job categories").
+pausing it, and `/oms webhooks` (HotWax's "Job categories"), on the Moqui Job Manager and the
+legacy OFBiz JobSandbox, whichever the tenant has.
 
-Other families use only what is exported here: a "Run the <job> job" button for any message.
+Other families use only what is exported here: a "Run the <job> job" button for any message
+(an OFBiz catalogue job), or a Run now button for a Moqui job by its name.
 """
 
-from handlers.jobs.run import run_job_button
+from handlers.jobs.run import run_job_button, run_service_job_button
 
-__all__ = ["run_job_button"]
+__all__ = ["run_job_button", "run_service_job_button"]

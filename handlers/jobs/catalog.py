@@ -1,11 +1,15 @@
 """The job and webhook catalogue of HotWax's Job Manager (HotWax's "Job categories";
 docs/oms-api.md, "Jobs and webhooks").
 
-Categories group jobs the way the Job Manager app does; each job has a friendly name users
-type (`new-orders`), its `systemJobEnumId` (`JOB_IMP_ORD`) and HotWax's description. Where
-HotWax names a job but no public source gives its enum id, the job is left out rather
-than guessed (thresholds and inventory variance, for example). Webhook topics carry the OMS
-handler endpoint the Job Manager subscribes with; `None` means HotWax configures none.
+This is the OFBiz JobSandbox catalogue: categories group jobs the way the legacy Job Manager
+app did; each job has a friendly name users type (`new-orders`), its `systemJobEnumId`
+(`JOB_IMP_ORD`) and HotWax's description. Where HotWax names a job but no public source gives
+its enum id, the job is left out rather than guessed (thresholds and inventory variance, for
+example). The Moqui Job Manager's jobs and categories are the tenant's own data, read from
+the OMS (handlers/jobs/moqui.py); a catalogue category's `enum_type_id` is also the id of the
+Moqui category of the same jobs (`ORDER_SYS_JOB`). Webhook topics carry the OFBiz handler
+endpoint the legacy Job Manager subscribed with (`None`: HotWax configures none) and whether
+the Moqui Shopify connector handles them.
 """
 
 from __future__ import annotations
@@ -42,8 +46,17 @@ class Topic:
     enum_key: str  # the Job Manager's key, e.g. "NEW_ORDERS"
     name: str
     topic: str  # the Shopify topic, e.g. "orders/create"
-    endpoint: str | None  # the OMS handler; None when HotWax configures none
+    endpoint: str | None  # the OFBiz handler; None when HotWax configures none
     category: str
+    # Where HotWax handles the topic: the legacy OFBiz webhook services (with `endpoint`),
+    # and/or the Moqui Shopify connector (a SystemMessageType under ShopifyWebhook).
+    ofbiz: bool = True
+    moqui: bool = False
+
+    @property
+    def graphql(self) -> str:
+        """The Admin GraphQL topic the connector subscribes (orders/updated -> ORDERS_UPDATED)."""
+        return self.topic.upper().replace("/", "_")
 
 
 def _jobs(category: str, *rows: tuple[str, str, str, str]) -> tuple[JobInfo, ...]:
@@ -326,7 +339,30 @@ TOPICS: tuple[Topic, ...] = (
         "deleteProductFromShopify",
         "products",
     ),
+    # The Moqui connector's webhooks (its ShopifyWebhook SystemMessageTypes).
+    Topic(
+        "orders-updated",
+        "ORDERS_UPDATED",
+        "Orders updated",
+        "orders/updated",
+        None,
+        "orders",
+        ofbiz=False,
+        moqui=True,
+    ),
+    Topic(
+        "bulk-operations-finish",
+        "BULK_OPERATIONS_FINISH",
+        "Bulk operations finish",
+        "bulk_operations/finish",
+        None,
+        "products",
+        ofbiz=False,
+        moqui=True,
+    ),
 )
+OFBIZ_TOPICS: tuple[Topic, ...] = tuple(t for t in TOPICS if t.ofbiz)
+MOQUI_TOPICS: tuple[Topic, ...] = tuple(t for t in TOPICS if t.moqui)
 
 ALL_JOBS: tuple[JobInfo, ...] = tuple(job for cat in CATEGORIES for job in cat.jobs)
 _JOBS_BY_ENUM = {job.enum_id: job for job in ALL_JOBS}
@@ -346,27 +382,43 @@ def job_by_enum(enum_id: str) -> JobInfo | None:
     return _JOBS_BY_ENUM.get(enum_id)
 
 
-def parse_category(text: str) -> Category:
+def norm(text: str) -> str:
+    """The form names are compared in (public: the Moqui names are matched the same way)."""
+    return _norm(text)
+
+
+def find_category(text: str) -> Category | None:
     wanted = _norm(text)
     for cat in CATEGORIES:
         if wanted in (_norm(cat.key), _norm(cat.label)) or (
             cat.enum_type_id and wanted == _norm(cat.enum_type_id)
         ):
             return cat
-    valid = ", ".join(cat.key for cat in CATEGORIES)
-    raise ValueError(f"unknown category `{text[:40]}`; the categories are: {valid}")
+    return None
+
+
+def parse_category(text: str) -> Category:
+    found = find_category(text)
+    if found is None:
+        valid = ", ".join(cat.key for cat in CATEGORIES)
+        raise ValueError(f"unknown category `{text[:40]}`; the categories are: {valid}")
+    return found
+
+
+def find_job(text: str) -> JobInfo | None:
+    wanted = _norm(text)
+    return next((j for j in ALL_JOBS if wanted in (_norm(j.key), _norm(j.enum_id))), None)
 
 
 def parse_job(text: str) -> JobInfo:
-    wanted = _norm(text)
-    for job in ALL_JOBS:
-        if wanted in (_norm(job.key), _norm(job.enum_id)):
-            return job
-    valid = ", ".join(job.key for job in ALL_JOBS)
-    raise ValueError(
-        f"unknown job `{text[:40]}`; the jobs are: {valid} "
-        "(or their enum ids, such as JOB_IMP_ORD; `/oms jobs <category>` lists them)"
-    )
+    found = find_job(text)
+    if found is None:
+        valid = ", ".join(job.key for job in ALL_JOBS)
+        raise ValueError(
+            f"unknown job `{text[:40]}`; the jobs are: {valid} "
+            "(or their enum ids, such as JOB_IMP_ORD; `/oms jobs <category>` lists them)"
+        )
+    return found
 
 
 def parse_topic(text: str) -> Topic:

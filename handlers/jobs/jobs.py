@@ -1,11 +1,15 @@
 """`/oms jobs [<category>]` and `/oms job <job>`: HotWax's Job Manager from Slack (HotWax's
-"Job categories").
+"Job categories"), on both backends a tenant may have (`OmsClient.profile().job_backends`):
+the Moqui Job Manager (current; handlers/jobs/moqui.py) and the OFBiz JobSandbox (legacy).
 
-`jobs` counts the scheduled jobs of each category; `jobs <category>` shows each job's
-description, frequency, next run (in the user's time zone) and last run; `job <job>` shows a
-job's schedule and last 10 runs with a Run now button (confirm), and for operators Skip once
-and Pause. Running is the run-job runbook (handlers/jobs/run.py); skip and pause are single
-audited writes. Every change needs the operator role, checked again when a button is pressed.
+`jobs` counts each backend's jobs per category and says which backend they live in; `jobs
+<category>` shows each job's description, schedule, next run (in the user's time zone) and
+last run, from every backend that has the category (a catalogue key such as `orders`, or a
+Moqui category id or name); `job <job>` shows a job's schedule and last 10 runs with a Run now
+button (confirm), and for operators Pause, and Skip once where it exists (OFBiz: Moqui has no
+skip). A Moqui job is named by its job name, an OFBiz one by its friendly name or enum id.
+Running is the run-job runbook (handlers/jobs/run.py); skip and pause are single audited
+writes. Every change needs the operator role, checked again when a button is pressed.
 
 Other families offer a job button with `run_job_button("new-orders")` from `handlers.jobs`.
 """
@@ -27,6 +31,7 @@ from bot.kit.blocks import (
     Block,
     Message,
     actions,
+    chunk_lines,
     clip,
     confirm_dialog,
     context,
@@ -37,27 +42,33 @@ from bot.kit.blocks import (
     header,
     section,
 )
-from bot.oms import Frequency, Job, JobsApi
+from bot.oms import Frequency, Job, JobCategory, JobsApi, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
+from handlers.jobs import moqui
 from handlers.jobs.catalog import (
+    ALL_JOBS,
     CATEGORIES,
     Category,
     JobInfo,
     category,
+    find_category,
+    find_job,
     job_by_enum,
-    parse_category,
     parse_job,
 )
-from handlers.jobs.run import (
+from handlers.jobs.common import (
+    BACKEND_LABELS,
+    MOQUI,
+    OFBIZ,
     ROLE,
     STATUS_ICONS,
     fmt_duration,
     fmt_local,
     lock_key,
-    run_job_button,
     status_words,
     user_zone,
 )
+from handlers.jobs.run import run_job_button
 
 SKIP_ACTION = "jobs.skip"
 PAUSE_ACTION = "jobs.pause"
@@ -92,41 +103,119 @@ def _category_of(job: Job) -> Category | None:
 
 # ---- /oms jobs -------------------------------------------------------------------------------
 
+OFBIZ_LABEL = BACKEND_LABELS[OFBIZ]
+
+
+def _name_arg(text: str) -> str:
+    value = text.strip()
+    if not value or len(value) > 100 or any(c.isspace() for c in value):
+        raise ValueError(f"`{text[:40]}` is not a job or category name")
+    return value
+
+
+async def _backends(inv: Invocation) -> frozenset[str]:
+    return frozenset((await inv.tools.oms.profile()).job_backends)
+
 
 async def jobs_command(inv: Invocation) -> None:
-    cat: Category | None = inv.command.arg("category")
-    if cat is None:
+    wanted: str | None = inv.command.arg("category")
+    if wanted is None:
         await inv.reply.ephemeral(await _overview(inv), replace=True)
     else:
-        await inv.reply.ephemeral(await _category_card(inv, cat), replace=True)
+        await inv.reply.ephemeral(await _category_card(inv, wanted), replace=True)
 
 
 async def _overview(inv: Invocation) -> Message:
-    scheduled = await JobsApi(inv.tools.oms).scheduled()
-    counts: dict[str, set[str]] = {c.key: set() for c in CATEGORIES}
-    for job in scheduled:
-        cat = _category_of(job)
-        if cat is not None and job.system_job_enum_id:
-            counts[cat.key].add(job.system_job_enum_id)
-    lines = []
-    for cat in CATEGORIES:
-        n = len(counts[cat.key])
-        lines.append(
-            f"*{cat.label}* (`{cat.key}`): {n} scheduled of {len(cat.jobs)} jobs\n"
-            f"      _{escape(cat.description)}_"
+    backends = await _backends(inv)
+    blocks: list[Block] = [header("Job Manager categories")]
+    total = 0
+    if MOQUI in backends:
+        catalog = await moqui.load_catalog(ServiceJobsApi(inv.tools.oms))
+        if catalog.jobs:
+            lines = moqui.overview_lines(catalog)
+            total += sum(
+                1
+                for j in catalog.jobs
+                if not j.is_template and not j.is_paused and j.cron_expression
+            )
+            for i, chunk in enumerate(chunk_lines(lines)):
+                title = f"*{moqui.LABEL}* (Maarg `admin/serviceJobs`)\n" if i == 0 else ""
+                blocks.append(section(title + chunk))
+        else:
+            blocks.append(section(f"*{moqui.LABEL}*: no jobs in this OMS."))
+    if OFBIZ in backends:
+        api = JobsApi(inv.tools.oms)
+        scheduled = await api.scheduled()
+        if scheduled or await api.has_jobs():
+            counts: dict[str, set[str]] = {c.key: set() for c in CATEGORIES}
+            for job in scheduled:
+                cat = _category_of(job)
+                if cat is not None and job.system_job_enum_id:
+                    counts[cat.key].add(job.system_job_enum_id)
+            lines = []
+            for cat in CATEGORIES:
+                n = len(counts[cat.key])
+                lines.append(
+                    f"*{cat.label}* (`{cat.key}`): {n} scheduled of {len(cat.jobs)} jobs\n"
+                    f"      _{escape(cat.description)}_"
+                )
+            total += sum(len(v) for v in counts.values())
+            for i, chunk in enumerate(chunk_lines(lines)):
+                title = f"*{OFBIZ_LABEL}* (OFBiz `findJobs`)\n" if i == 0 else ""
+                blocks.append(section(title + chunk))
+        else:
+            blocks.append(section(f"*{OFBIZ_LABEL}*: no jobs in this OMS."))
+    named = {MOQUI: "a Moqui job by its job name", OFBIZ: "an OFBiz one by its name or enum id"}
+    how = ", ".join(named[b] for b in (MOQUI, OFBIZ) if b in backends)
+    blocks.append(
+        context(
+            "`/oms jobs <category>` lists a category's jobs; `/oms job <job>` shows one"
+            + (f" ({how})." if how else ".")
         )
-    total = sum(len(v) for v in counts.values())
-    return Message(
-        text=f"Job categories: {total} jobs scheduled",
-        blocks=[
-            header("Job Manager categories"),
-            section("\n".join(lines)),
-            context("`/oms jobs <category>` lists a category's jobs; `/oms job <job>` shows one."),
-        ],
     )
+    return Message(text=f"Job categories: {total} jobs scheduled", blocks=blocks)
 
 
-async def _category_card(inv: Invocation, cat: Category) -> Message:
+async def _category_card(inv: Invocation, wanted: str) -> Message:
+    backends = await _backends(inv)
+    cat = find_category(wanted)
+    moqui_cats: list[JobCategory] = []
+    catalog: moqui.MoquiCatalog | None = None
+    if MOQUI in backends:
+        catalog = await moqui.load_catalog(ServiceJobsApi(inv.tools.oms))
+        moqui_cats = catalog.find_categories(wanted, also=cat.enum_type_id if cat else None)
+    ofbiz_cat = cat if cat is not None and OFBIZ in backends else None
+    if ofbiz_cat is None and not moqui_cats:
+        valid = [c.key for c in CATEGORIES] if OFBIZ in backends else []
+        valid += [c.category_id for c in (catalog.categories if catalog else [])]
+        return error_message(
+            f"No job category `{clip(wanted, 40)}`",
+            f"unknown category `{escape(clip(wanted, 40))}`; the categories are: "
+            + ", ".join(valid or ["none in this OMS"]),
+        )
+    zone = await user_zone(inv.client, inv.user_id)
+    label = ofbiz_cat.label if ofbiz_cat else moqui_cats[0].name
+    blocks: list[Block] = [header(f"{label} jobs")]
+    if ofbiz_cat:
+        blocks.append(context(escape(ofbiz_cat.description)))
+    scheduled = 0
+    if catalog is not None and moqui_cats:
+        found, count = await moqui.category_blocks(
+            ServiceJobsApi(inv.tools.oms), catalog, moqui_cats, zone
+        )
+        blocks += found
+        scheduled += count
+    if ofbiz_cat:
+        found, count = await _ofbiz_category_blocks(inv, ofbiz_cat, zone)
+        blocks += found
+        scheduled += count
+    blocks.append(context(f"Times in {zone.key}. `/oms job <job>` shows a job's runs and buttons."))
+    return Message(text=f"{label}: {scheduled} jobs scheduled", blocks=blocks)
+
+
+async def _ofbiz_category_blocks(
+    inv: Invocation, cat: Category, zone: ZoneInfo
+) -> tuple[list[Block], int]:
     api = JobsApi(inv.tools.oms)
     rows = await api.jobs_of(
         cat.enum_ids,
@@ -142,8 +231,7 @@ async def _category_card(inv: Invocation, cat: Category) -> Message:
         operation="read the last runs",
     )
     freqs = await api.frequencies()
-    zone = await user_zone(inv.client, inv.user_id)
-    blocks: list[Block] = [header(f"{cat.label} jobs"), context(escape(cat.description))]
+    blocks: list[Block] = [section(f"*{OFBIZ_LABEL}*")]
     scheduled = 0
     for info in cat.jobs:
         mine = [r for r in rows if r.system_job_enum_id == info.enum_id]
@@ -168,18 +256,47 @@ async def _category_card(inv: Invocation, cat: Category) -> Message:
                 f"{escape(info.description)}\n{state}\nLast run: {_last_run_text(last, zone)}"
             )
         )
-    blocks.append(context(f"Times in {zone.key}. `/oms job <job>` shows a job's runs and buttons."))
-    return Message(
-        text=f"{cat.label}: {scheduled} of {len(cat.jobs)} jobs scheduled", blocks=blocks
-    )
+    return blocks, scheduled
 
 
 # ---- /oms job --------------------------------------------------------------------------------
 
 
 async def job_command(inv: Invocation) -> None:
-    info: JobInfo = inv.command.arg("job")
-    await inv.reply.ephemeral(await _job_card(inv, info), replace=True)
+    wanted: str = inv.command.arg("job")
+    backends = await _backends(inv)
+    info = find_job(wanted)
+    if info is not None and OFBIZ in backends:
+        await inv.reply.ephemeral(await _job_card(inv, info), replace=True)
+        return
+    if MOQUI in backends:
+        job = await moqui.find_job(ServiceJobsApi(inv.tools.oms), wanted)
+        if job is not None:
+            await inv.reply.ephemeral(await moqui.job_card(inv, job), replace=True)
+            return
+    if info is not None:
+        message = error_message(
+            f"{info.name} is an OFBiz job",
+            f"{info.name} ({info.enum_id}) is a legacy OFBiz JobSandbox job, and this OMS has "
+            "no OFBiz Job Manager.",
+            "`/oms jobs` lists the jobs it has.",
+        )
+    else:
+        known = ""
+        if OFBIZ in backends:
+            known = (
+                "the jobs are: " + ", ".join(j.key for j in ALL_JOBS) + " (or their enum ids, "
+                "such as JOB_IMP_ORD)"
+            )
+        if MOQUI in backends:
+            known += (", or " if known else "") + (
+                "a Moqui job's name (`/oms jobs <category>` lists them)"
+            )
+        message = error_message(
+            f"No job `{clip(wanted, 40)}`",
+            f"unknown job `{escape(clip(wanted, 40))}`; {known}.",
+        )
+    await inv.reply.ephemeral(message, replace=True)
 
 
 async def _job_card(inv: Invocation, info: JobInfo) -> Message:
@@ -201,6 +318,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
         section(desc),
         fields(
             [
+                ("Backend", OFBIZ_LABEL),
                 ("Category", category(info.category).label),
                 ("Service", f"`{draft.service_name}`" if draft else "no template in this OMS"),
                 ("Frequency", _frequency(schedule, freqs)),
@@ -388,14 +506,15 @@ PROVIDES = Provides(
     commands=(
         CommandSpec(
             name="jobs",
-            summary="Job categories with their scheduled jobs, or one category's jobs.",
+            summary="Job categories of both Job Managers with their jobs, or one category's jobs.",
             handler=jobs_command,
             args=(
                 Arg(
                     "category",
-                    "a job category: " + ", ".join(c.key for c in CATEGORIES),
+                    "a job category: " + ", ".join(c.key for c in CATEGORIES) + ", or a Moqui "
+                    "category id or name",
                     required=False,
-                    parse=parse_category,
+                    parse=_name_arg,
                 ),
             ),
             examples=("/oms jobs", "/oms jobs orders"),
@@ -407,11 +526,16 @@ PROVIDES = Provides(
             args=(
                 Arg(
                     "job",
-                    "a job: a name such as new-orders or an enum id such as JOB_IMP_ORD",
-                    parse=parse_job,
+                    "a job: a Moqui job name such as queue_ShopifyOrderSync_10000, or an OFBiz "
+                    "name such as new-orders or enum id such as JOB_IMP_ORD",
+                    parse=_name_arg,
                 ),
             ),
-            examples=("/oms job new-orders", "/oms job JOB_APR_ORD"),
+            examples=(
+                "/oms job new-orders",
+                "/oms job JOB_APR_ORD",
+                "/oms job queue_ShopifyOrderSync_10000",
+            ),
         ),
     ),
     actions=(

@@ -1,33 +1,35 @@
-"""Running a Job Manager job now, as a run of the run engine (docs/oms-api.md, "Jobs and webhooks").
+"""Running a Job Manager job now, as a run of the run engine (docs/oms-api.md, "Jobs and
+webhooks"), on either backend the tenant has.
 
-The runbook checks that the job is not already queued or running, schedules the run-now copy
-of its template (`scheduleService` without SERVICE_TIME), then follows the copy until it
-finishes or fails, showing its status in the progress message. The result names the MDM log
-the run created, or the OMS's error. Following stops after `[limits] job_follow_minutes`
+Moqui (HotWax's current Job Manager): the runbook checks that the job is set up for a store
+(not a template) and has no run in progress, starts a run with `runNow`, then follows that
+run in the job's runs until it ends; the result names the MDM log the run created, or the
+OMS's error. OFBiz JobSandbox (legacy): it checks the job is not queued or running, schedules
+the run-now copy of its template (`scheduleService` without SERVICE_TIME), then follows the
+copy until it finishes or fails. Following stops after `[limits] job_follow_minutes`
 (default 15) with a note on how to check later; `[limits] job_poll_seconds` (default 5) is
 how often the OMS is asked.
 
 Other families offer the run through `handlers.jobs` (the order runbooks offer "Run the New
-orders job"): `run_job_button(job_key)` gives a ButtonSpec whose action (registered here)
-starts the run; `start_job_run(tools, job_key, ...)` starts it directly.
+orders job"): `run_job_button(job_key)` gives a ButtonSpec for an OFBiz catalogue job and
+`run_service_job_button(job_name)` one for a Moqui job; their action (registered here) starts
+the run; `start_job_run(tools, job, ...)` starts it directly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import (
     ActionSpec,
     ButtonSpec,
     Click,
+    EventKind,
     OrderBusy,
     Outcome,
     Provides,
@@ -39,79 +41,31 @@ from bot.engine import (
     StepSkipped,
     Toolbox,
 )
-from bot.kit.blocks import Message, confirm_dialog, escape, section
+from bot.kit.blocks import Message, clip, confirm_dialog, escape, section
 from bot.kit.durations import fmt_time
 from bot.kit.reply import Replier
-from bot.oms import Job, JobsApi
+from bot.oms import Job, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
 from handlers.jobs.catalog import JobInfo, job_by_enum, parse_job
-
-log = logging.getLogger(__name__)
+from handlers.jobs.common import (
+    MOQUI,
+    OFBIZ,
+    ROLE,
+    fmt_duration,
+    fmt_local,
+    fmt_moment,
+    lock_key,
+    status_words,
+    user_zone,
+)
 
 NAME = "job.run"
-ROLE = "operator"
 RUN_ACTION = "jobs.run"
 # A copy scheduled this long before the run started still counts as this run's copy: the
 # OMS clock and ours may differ a little.
 CLOCK_SLACK_MS = 60_000
-
-STATUS_WORDS = {
-    "SERVICE_DRAFT": "draft",
-    "SERVICE_PENDING": "pending",
-    "SERVICE_QUEUED": "queued",
-    "SERVICE_RUNNING": "running",
-    "SERVICE_FINISHED": "finished",
-    "SERVICE_FAILED": "failed",
-    "SERVICE_CRASHED": "crashed",
-    "SERVICE_CANCELLED": "cancelled",
-}
-STATUS_ICONS = {
-    "SERVICE_QUEUED": ":hourglass:",
-    "SERVICE_RUNNING": ":hourglass_flowing_sand:",
-    "SERVICE_FINISHED": ":white_check_mark:",
-    "SERVICE_FAILED": ":x:",
-    "SERVICE_CRASHED": ":boom:",
-    "SERVICE_CANCELLED": ":no_entry_sign:",
-}
-
-
-def status_words(status_id: str | None) -> str:
-    return STATUS_WORDS.get(status_id or "", (status_id or "unknown").lower())
-
-
-def lock_key(enum_id: str) -> str:
-    """The run engine's lease key: one bot run per job at a time, across replicas."""
-    return f"job:{enum_id}"
-
-
-# ---- time shown in the user's time zone ------------------------------------------------------
-
-
-async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
-    """The user's Slack time zone (users.info `tz`), or UTC when it cannot be read."""
-    try:
-        resp = await client.users_info(user=user_id)
-        user = resp.get("user") or {}
-        return ZoneInfo(str(user.get("tz") or "UTC"))
-    except (SlackApiError, ZoneInfoNotFoundError, ValueError) as exc:
-        log.info("no time zone for %s (%s); showing UTC", user_id, exc)
-        return ZoneInfo("UTC")
-
-
-def fmt_local(epoch_ms: int | None, zone: ZoneInfo) -> str:
-    if epoch_ms is None:
-        return "unknown"
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC).astimezone(zone)
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"{seconds:.1f}s"
-    return f"{seconds / 60:.1f} min"
-
+RUN_NOW = "start a job run now"  # the audited write of a Moqui run-now
+RUNS_READ = 20
 
 # ---- the runbook -----------------------------------------------------------------------------
 
@@ -224,20 +178,152 @@ async def _follow(ctx: RunContext) -> str:
     return text
 
 
+# ---- the Moqui runbook -------------------------------------------------------------------------
+
+
+def _backend(params: dict[str, Any]) -> str:
+    return MOQUI if params.get("backend") == MOQUI else OFBIZ
+
+
+def template_text(job: ServiceJob) -> str:
+    empty = ", ".join(p.name for p in job.store_parameters)
+    return (
+        f"{job.job_name} is a template: its {empty} is empty, so it is not set up for a "
+        "store. HotWax's Job Manager clones a template for a store before running it; run "
+        "that store's copy instead (`/oms jobs` lists the jobs)."
+    )
+
+
+def moqui_running_text(job_name: str, run: ServiceJobRun, zone: ZoneInfo | None = None) -> str:
+    when = fmt_moment(run.start_time, zone or ZoneInfo("UTC"))
+    return (
+        f"{job_name} is already running in the OMS (run {run.job_run_id}, since {when}), so it "
+        f"was not started again. Follow it with `/oms job {job_name}`."
+    )
+
+
+async def _moqui_check_idle(ctx: RunContext) -> str:
+    name = str(ctx.params["job"])
+    api = ServiceJobsApi(ctx.tools.oms)
+    job = await api.job(name)
+    if job is None:
+        raise StepFailed(f"{name} is not a job of this OMS's Moqui Job Manager.")
+    if job.is_template:
+        raise StepFailed(template_text(job))
+    running = [run for run in await api.runs(name, 5) if run.status == "running"]
+    if running:
+        raise StepFailed(moqui_running_text(name, running[0]))
+    return f"set up and not running; service {job.service_name or 'unknown'}"
+
+
+async def _started_run(ctx: RunContext) -> str | None:
+    """The run this bot run started: kept in memory, and in the audit (a resume elsewhere)."""
+    if ctx.scratch.get("job_run_id"):
+        return str(ctx.scratch["job_run_id"])
+    for event in await ctx.tools.audit.run_events(ctx.run.id, EventKind.OMS_WRITE):
+        result = (event.detail or {}).get("result")
+        if event.summary == RUN_NOW and event.outcome == "ok" and result:
+            ctx.scratch["job_run_id"] = str(result)
+            return str(result)
+    return None
+
+
+async def _moqui_start(ctx: RunContext) -> str:
+    name = str(ctx.params["job"])
+    api = ServiceJobsApi(ctx.tools.oms)
+    started = await _started_run(ctx)
+    if started:
+        raise StepSkipped(f"run {started} was started already")
+    # A run in progress that began after this bot run did is the one asked for (the job
+    # started on its schedule meanwhile, or this step stopped after runNow answered).
+    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
+    for run in await api.runs(name, 5):
+        if run.status == "running" and run.start_time and run.start_time.timestamp() >= since:
+            ctx.scratch["job_run_id"] = run.job_run_id
+            raise StepSkipped(f"run {run.job_run_id} is already running")
+    run_id = await ctx.oms_write(RUN_NOW, {"job": name}, api.run_now(name))
+    ctx.scratch["job_run_id"] = run_id
+    return f"run {run_id} started"
+
+
+async def _moqui_follow(ctx: RunContext) -> str:
+    name = str(ctx.params["job"])
+    api = ServiceJobsApi(ctx.tools.oms)
+    run_id = await _started_run(ctx)
+    if run_id is None:
+        raise StepFailed(f"this run did not start a run of {name}; run the job again")
+    limits = ctx.tools.policy.limits
+    poll = limits.job_poll_seconds
+    started = time.monotonic()
+    deadline = started + limits.job_follow_minutes * 60
+    shown: str | None = None
+    while True:
+        runs = await api.runs(name, RUNS_READ)
+        run = next((r for r in runs if r.job_run_id == run_id), None)
+        if run is not None and run.ended:
+            break
+        status = run.status if run is not None else "not listed yet"
+        note = f"{status} · run {run_id}"
+        if note != shown:
+            await ctx.progress(f"{note} (checking every {poll:g}s)")
+            shown = note
+        if time.monotonic() >= deadline:
+            waited = (time.monotonic() - started) / 60
+            text = (
+                f"{name} is still {status} after {waited:.0f} min (run {run_id}); I stopped "
+                f"following it. Check it later with `/oms job {name}`."
+            )
+            ctx.scratch["summary"] = text
+            return text
+        await asyncio.sleep(poll)
+    if run.status != "finished":
+        raise StepFailed(
+            f"{name} {run.status} (run {run_id}): "
+            f"{clip(run.errors or '', 500) or 'the OMS gave no message'}"
+        )
+    logs = await api.mdm_logs_of_run(run_id)
+    if logs:
+        first = logs[0]
+        failed = f", {first.failed_records} failed records" if first.failed_records else ""
+        where = (
+            f"MDM log {first.log_id} ({first.config_id or 'data manager'}: "
+            f"{first.status_id or 'unknown'}{failed})"
+        )
+    else:
+        where = "no MDM log names this run"
+    text = f"finished in {fmt_duration(run.duration_seconds)} (run {run_id}); {where}"
+    if run.messages:
+        text += f". {clip(run.messages.splitlines()[0], 200)}"
+    ctx.scratch["summary"] = f"{name} {text}"
+    return text
+
+
+# ---- the runbook of both backends ------------------------------------------------------------
+
+
 async def _outcome(ctx: RunContext) -> Outcome:
-    job = _job(ctx.params)
-    summary = ctx.scratch.get("summary") or f"{job.name} ran; see the steps above."
-    return Outcome(str(summary))
+    default = f"{_title_name(ctx.params)} ran; see the steps above."
+    return Outcome(str(ctx.scratch.get("summary") or default))
+
+
+def _steps(params: dict[str, Any]) -> list[Step]:
+    if _backend(params) == MOQUI:
+        return [
+            Step("Check the job is set up and not running", _moqui_check_idle),
+            Step("Start a run (runNow)", _moqui_start),
+            Step("Follow the run until it ends", _moqui_follow),
+        ]
+    return [
+        Step("Check the job is not already running", _check_idle),
+        Step("Schedule the run-now copy", _schedule),
+        Step("Follow the job until it ends", _follow),
+    ]
 
 
 RUNBOOK = Runbook(
     name=NAME,
     title=lambda p: f"Run {_title_name(p)} now",
-    steps=lambda p: [
-        Step("Check the job is not already running", _check_idle),
-        Step("Schedule the run-now copy", _schedule),
-        Step("Follow the job until it ends", _follow),
-    ],
+    steps=_steps,
     order_keys=lambda p: [lock_key(str(p["job"]))],
     role=ROLE,
     outcome=_outcome,
@@ -245,6 +331,8 @@ RUNBOOK = Runbook(
 
 
 def _title_name(params: dict[str, Any]) -> str:
+    if _backend(params) == MOQUI:
+        return f"the {params.get('job')} job"
     job = job_by_enum(str(params.get("job")))
     return f"the {job.name} job" if job else str(params.get("job"))
 
@@ -254,8 +342,8 @@ def _title_name(params: dict[str, Any]) -> str:
 
 def run_job_button(job_key: str, label: str | None = None) -> ButtonSpec:
     """A "Run the <job> job" button for any message; pressing it (operators only) starts
-    the run-job runbook. `job_key` is a friendly name or enum id (`new-orders`,
-    `JOB_APR_ORD`); an unknown one raises ValueError listing the valid ones."""
+    the run-job runbook on an OFBiz JobSandbox job. `job_key` is a friendly name or enum id
+    (`new-orders`, `JOB_APR_ORD`); an unknown one raises ValueError listing the valid ones."""
     job = parse_job(job_key)
     return ButtonSpec(
         label or f"Run the {job.name} job",
@@ -272,6 +360,23 @@ def run_job_button(job_key: str, label: str | None = None) -> ButtonSpec:
     )
 
 
+def run_service_job_button(job_name: str, label: str | None = None) -> ButtonSpec:
+    """A Run now button for a Moqui Job Manager job, by its job name."""
+    return ButtonSpec(
+        label or f"Run {job_name} now",
+        RUN_ACTION,
+        {"job": job_name, "backend": MOQUI, "order_keys": [lock_key(job_name)]},
+        style="primary",
+        allowed_role=ROLE,
+        confirm=confirm_dialog(
+            f"Run {job_name} now?",
+            f"The Moqui Job Manager starts a run of {job_name} now, with the job's current "
+            "parameters; its schedule is not changed.",
+            "Run now",
+        ),
+    )
+
+
 async def start_job_run(
     tools: Toolbox,
     job_key: str,
@@ -280,29 +385,42 @@ async def start_job_run(
     channel_id: str,
     client: AsyncWebClient,
     reply: Replier,
+    backend: str = OFBIZ,
 ) -> RunRecord | None:
     """Start the run-job runbook, unless the job is already queued or running (in the OMS,
     or as another bot run); the user is told why when it is not started."""
-    job = parse_job(job_key)
-    active = await JobsApi(tools.oms).active(job.enum_id)
-    if active:
-        zone = await user_zone(client, actor)
-        text = already_running_text(job, active[0], zone)
-        await reply.safe_ephemeral(Message(text=text, blocks=[section(f":lock: {escape(text)}")]))
+    if backend == MOQUI:
+        name, shown = job_key, job_key
+        params: dict[str, Any] = {"job": job_key, "backend": MOQUI}
+        running = [
+            r for r in await ServiceJobsApi(tools.oms).runs(name, 5) if r.status == "running"
+        ]
+        refusal = (
+            moqui_running_text(name, running[0], await user_zone(client, actor))
+            if running
+            else None
+        )
+    else:
+        job = parse_job(job_key)
+        name, shown = job.enum_id, job.name
+        params = {"job": job.enum_id}
+        active = await JobsApi(tools.oms).active(job.enum_id)
+        refusal = (
+            already_running_text(job, active[0], await user_zone(client, actor)) if active else None
+        )
+    if refusal:
+        await reply.safe_ephemeral(
+            Message(text=refusal, blocks=[section(f":lock: {escape(refusal)}")])
+        )
         return None
     try:
         return await tools.runs.start(
-            NAME,
-            {"job": job.enum_id},
-            actor=actor,
-            channel_id=channel_id,
-            client=client,
-            reply=reply,
+            NAME, params, actor=actor, channel_id=channel_id, client=client, reply=reply
         )
     except OrderBusy as busy:
         h = busy.holder
         text = (
-            f"{job.name} is already being run by <@{h.holder}> (“{h.what}”, since "
+            f"{shown} is already being run by <@{h.holder}> (“{h.what}”, since "
             f"{fmt_time(h.acquired_at)}), so it was not started again."
         )
         # Not escaped: the mention must stay a mention; the other parts are our own text.
@@ -318,6 +436,7 @@ async def _on_run(click: Click) -> None:
         channel_id=click.channel_id,
         client=click.client,
         reply=click.reply,
+        backend=_backend(click.params),
     )
 
 

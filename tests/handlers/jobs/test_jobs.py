@@ -332,13 +332,9 @@ def test_webhook_refusals(make_bot: BotFactory, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        (
-            "jobs nonsense",
-            "unknown category `nonsense`; the categories are: initial-load, pre-order",
-        ),
-        ("job frobnicate", "unknown job `frobnicate`; the jobs are: import-products-bulk"),
         ("webhooks subscribe orders/edited", "unknown webhook topic `orders/edited`; the topics"),
         ("job", "Missing <job>"),
+        ("jobs two words", "Too many"),
     ],
 )
 def test_bad_input_lists_the_valid_values(
@@ -347,4 +343,25 @@ def test_bad_input_lists_the_valid_values(
     bot = _bot(make_bot, tmp_path)
     shown = text_of(bot.ack(text))
     assert words in shown
+    assert bot.sandbox.state.requests("/api/findJobs") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "jobs nonsense",
+            "unknown category `nonsense`; the categories are: initial-load, pre-order",
+        ),
+        ("job frobnicate", "unknown job `frobnicate`; the jobs are: import-products-bulk"),
+    ],
+)
+def test_unknown_names_list_the_valid_ones_of_both_backends(
+    make_bot: BotFactory, tmp_path: Path, text: str, words: str
+) -> None:
+    # Moqui categories and jobs are the tenant's own data, so the names are checked in the OMS.
+    bot = _bot(make_bot, tmp_path)
+    shown = _shown(_reply(bot, text))
+    assert words in shown
+    assert "ORDER_SYS_JOB" in shown or "a Moqui job's name" in shown
     assert bot.sandbox.state.requests("/api/findJobs") == []

@@ -1,0 +1,333 @@
+"""The Moqui Job Manager (HotWax's current Job Manager) in `/oms jobs` and `/oms job`.
+
+Jobs and categories are the tenant's own data, read the way HotWax's Job Manager reads them:
+the jobs that have a product (`admin/serviceJobs`), the categories whose primary parent is
+SYSTEM_JOB, and each job's categories from its product's category memberships. Like HotWax's
+app, a template (a job whose store parameter is empty) is shown only where no job of the same
+product is set up. A job is named by its `jobName`. Pausing is a PUT of `paused: "Y"`, read
+back; Moqui has no "skip once" (docs/oms-api.md, "Jobs and webhooks").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot.engine import (
+    ActionSpec,
+    AuditEvent,
+    ButtonSpec,
+    Click,
+    EventKind,
+    Invocation,
+    Provides,
+)
+from bot.kit.blocks import (
+    Block,
+    Message,
+    actions,
+    chunk_lines,
+    clip,
+    confirm_dialog,
+    context,
+    divider,
+    error_message,
+    escape,
+    fields,
+    header,
+    section,
+)
+from bot.oms import JobCategory, ServiceJob, ServiceJobRun, ServiceJobsApi
+from handlers.jobs.catalog import norm
+from handlers.jobs.common import (
+    BACKEND_LABELS,
+    MOQUI,
+    ROLE,
+    describe_cron,
+    fmt_moment,
+    lock_key,
+    run_line,
+    user_zone,
+)
+from handlers.jobs.run import run_service_job_button, template_text
+
+PAUSE_ACTION = "jobs.pause_service_job"
+HISTORY_SIZE = 10
+MAX_LISTED = 25  # jobs listed in one category card
+LABEL = BACKEND_LABELS[MOQUI]
+
+
+@dataclass(frozen=True)
+class MoquiCatalog:
+    """The tenant's jobs, its job categories, and each product's categories."""
+
+    jobs: list[ServiceJob]
+    categories: list[JobCategory]
+    members: dict[str, set[str]]
+
+    def of(self, category_id: str) -> list[ServiceJob]:
+        """A category's jobs, as HotWax's Job Manager shows them: the jobs set up for a
+        store, and a template only for a product that has none."""
+        mine = [
+            j
+            for j in self.jobs
+            if j.instance_of_product_id
+            and category_id in self.members.get(j.instance_of_product_id, set())
+        ]
+        set_up = {j.instance_of_product_id for j in mine if not j.is_template}
+        shown = [j for j in mine if not j.is_template or j.instance_of_product_id not in set_up]
+        return sorted(shown, key=lambda j: j.job_name.lower())
+
+    def categories_of(self, job: ServiceJob) -> list[JobCategory]:
+        ids = self.members.get(job.instance_of_product_id or "", set())
+        return [c for c in self.categories if c.category_id in ids]
+
+    def find_categories(self, text: str, also: str | None = None) -> list[JobCategory]:
+        wanted = norm(text)
+        return [
+            c
+            for c in self.categories
+            if wanted in (norm(c.category_id), norm(c.name)) or c.category_id == also
+        ]
+
+
+async def load_catalog(api: ServiceJobsApi) -> MoquiCatalog:
+    jobs = await api.jobs()
+    categories = await api.categories()
+    members = await api.category_members([c.category_id for c in categories])
+    return MoquiCatalog(jobs, categories, members)
+
+
+def state_text(job: ServiceJob, zone: ZoneInfo) -> str:
+    if job.is_template:
+        empty = ", ".join(f"`{p.name}`" for p in job.store_parameters)
+        return f":white_circle: template, not set up for a store ({empty} empty)"
+    if job.is_paused:
+        return f":double_vertical_bar: paused ({describe_cron(job.cron_expression)})"
+    if not job.cron_expression:
+        return ":white_circle: no schedule"
+    upcoming = f" · next run {fmt_moment(job.next_execution, zone)}" if job.next_execution else ""
+    return f":large_green_circle: {describe_cron(job.cron_expression)}{upcoming}"
+
+
+def _last_run(runs: list[ServiceJobRun], zone: ZoneInfo) -> str:
+    if not runs:
+        return "no runs recorded"
+    return run_line(runs[0], zone, error_chars=200)
+
+
+# ---- /oms jobs -------------------------------------------------------------------------------
+
+
+def overview_lines(catalog: MoquiCatalog) -> list[str]:
+    """One line per category: how many jobs are scheduled, paused and templates."""
+    lines = []
+    for cat in catalog.categories:
+        jobs = catalog.of(cat.category_id)
+        scheduled = sum(
+            1 for j in jobs if not j.is_template and not j.is_paused and j.cron_expression
+        )
+        paused = sum(1 for j in jobs if not j.is_template and j.is_paused)
+        templates = sum(1 for j in jobs if j.is_template)
+        lines.append(
+            f"*{escape(cat.name)}* (`{escape(cat.category_id)}`): {scheduled} scheduled, "
+            f"{paused} paused, {templates} templates"
+        )
+    other = [j for j in catalog.jobs if not catalog.categories_of(j)]
+    if other:
+        lines.append(f"_In no category_: {len(other)} jobs")
+    return lines
+
+
+async def category_blocks(
+    api: ServiceJobsApi, catalog: MoquiCatalog, cats: list[JobCategory], zone: ZoneInfo
+) -> tuple[list[Block], int]:
+    """The blocks listing the jobs of `cats`, and how many are scheduled."""
+    seen: set[str] = set()
+    jobs: list[ServiceJob] = []
+    for cat in cats:
+        for job in catalog.of(cat.category_id):
+            if job.job_name not in seen:
+                seen.add(job.job_name)
+                jobs.append(job)
+    names = ", ".join(f"{escape(c.name)} (`{escape(c.category_id)}`)" for c in cats)
+    title = f"*{LABEL}*: {names}"
+    if not jobs:
+        return [section(f"{title}\nNo jobs in this category.")], 0
+    entries = []
+    for job in jobs[:MAX_LISTED]:
+        runs = [] if job.is_template else await api.runs(job.job_name, 1)
+        about = f" — {escape(clip(job.description, 150))}" if job.description else ""
+        entries.append(
+            f"*{escape(job.job_name)}*{about}\n{state_text(job, zone)}\n"
+            f"Last run: {_last_run(runs, zone)}"
+        )
+    blocks = [section(title)] + [section(text) for text in chunk_lines(entries)]
+    if len(jobs) > MAX_LISTED:
+        blocks.append(context(f"{len(jobs) - MAX_LISTED} more jobs are not listed here."))
+    scheduled = sum(1 for j in jobs if not j.is_template and not j.is_paused and j.cron_expression)
+    return blocks, scheduled
+
+
+# ---- /oms job --------------------------------------------------------------------------------
+
+
+async def find_job(api: ServiceJobsApi, text: str) -> ServiceJob | None:
+    """A job by its exact name, else the listed job whose name matches without case,
+    dashes or underscores."""
+    job = await api.job(text)
+    if job is not None:
+        return job
+    wanted = norm(text)
+    listed = next((j for j in await api.jobs() if norm(j.job_name) == wanted), None)
+    return await api.job(listed.job_name) if listed else None
+
+
+async def job_card(inv: Invocation, job: ServiceJob) -> Message:
+    tools = inv.tools
+    api = ServiceJobsApi(tools.oms)
+    runs = await api.runs(job.job_name, HISTORY_SIZE)
+    categories = await api.categories()
+    members = await api.category_members([c.category_id for c in categories])
+    catalog = MoquiCatalog([job], categories, members)
+    zone = await user_zone(inv.client, inv.user_id)
+    is_operator = await tools.authorizer.has_role(inv.user_id, ROLE)
+
+    names = ", ".join(c.name for c in catalog.categories_of(job)) or "none"
+    parameters = ", ".join(
+        f"`{escape(p.name)}={escape(clip(p.value or '', 60))}`" for p in job.parameters if p.value
+    )
+    blocks: list[Block] = [
+        header(job.job_name),
+        section(escape(job.description or "No description in the OMS.")),
+        fields(
+            [
+                ("Backend", LABEL),
+                ("Category", escape(names)),
+                ("Service", f"`{escape(job.service_name or 'unknown')}`"),
+                ("Schedule", state_text(job, zone)),
+                ("Product", f"`{escape(job.instance_of_product_id or 'none')}`"),
+                ("Parameters", parameters or "none set"),
+            ]
+        ),
+    ]
+    for run in [r for r in runs if r.status == "running"]:
+        blocks.append(
+            section(
+                f":hourglass_flowing_sand: Now running: run {run.job_run_id} since "
+                f"{fmt_moment(run.start_time, zone)}"
+            )
+        )
+    blocks.append(divider())
+    if runs:
+        lines = [run_line(run, zone) for run in runs]
+        blocks.append(section(f"*Last {len(runs)} runs*\n" + "\n".join(lines)))
+    else:
+        blocks.append(section("*Last runs*\nNo runs recorded."))
+    buttons = _buttons(job, is_operator)
+    if buttons:
+        _, elements = await tools.actions.buttons(
+            buttons, created_by=inv.user_id, channel_id=inv.channel_id, ttl=30 * 60
+        )
+        blocks.append(actions(elements))
+    note = (
+        f"Times in {zone.key}. Skip once does not exist on the Moqui Job Manager (HotWax has "
+        "no skip there): pause the job, or change its schedule in the Job Manager."
+    )
+    if job.is_template:
+        note += f" {template_text(job)}"
+    if not is_operator:
+        note += " Running and pausing need the *operator* role."
+    blocks.append(context(escape(note) if job.is_template else note))
+    return Message(
+        text=f"{job.job_name}: {describe_cron(job.cron_expression)}"
+        + (" (paused)" if job.is_paused else ""),
+        blocks=blocks,
+    )
+
+
+def _buttons(job: ServiceJob, is_operator: bool) -> list[ButtonSpec]:
+    if job.is_template:
+        return []
+    specs = [run_service_job_button(job.job_name, "Run now")]
+    if is_operator and not job.is_paused:
+        specs.append(
+            ButtonSpec(
+                "Pause",
+                PAUSE_ACTION,
+                {"job": job.job_name, "order_keys": [lock_key(job.job_name)]},
+                style="danger",
+                allowed_role=ROLE,
+                confirm=confirm_dialog(
+                    f"Pause {job.job_name}?",
+                    f"The job's schedule ({describe_cron(job.cron_expression)}) stops in the "
+                    "OMS until the job is resumed in the Job Manager.",
+                    "Pause",
+                ),
+            )
+        )
+    return specs
+
+
+async def _on_pause(click: Click) -> None:
+    name = str(click.params["job"])
+    api = ServiceJobsApi(click.tools.oms)
+    before = await api.job(name)
+    if before is None:
+        await click.reply.safe_ephemeral(
+            error_message(f"{name} is gone", "The OMS no longer has this job; nothing changed.")
+        )
+        return
+    if before.is_paused:
+        text = f"{name} is already paused; nothing was changed."
+        await click.reply.safe_ephemeral(Message(text=text, blocks=[section(escape(text))]))
+        return
+    await click.tools.audit.write(
+        api.pause(name),
+        operation=f"pause {name}",
+        parameters={"jobName": name, "paused": "Y", "cronExpression": before.cron_expression},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        order_keys=(lock_key(name),),
+    )
+    after = await api.job(name)
+    paused = after is not None and after.is_paused
+    kept = after is not None and after.parameters == before.parameters
+    await click.tools.audit.record(
+        AuditEvent(
+            kind=EventKind.OMS_READ,
+            actor=click.user_id,
+            outcome="ok" if paused and kept else "failed",
+            summary=f"read back {name} after pausing it",
+            detail={"paused": after.paused if after else None, "parameters_kept": kept},
+            order_keys=(lock_key(name),),
+            channel_id=click.channel_id,
+        )
+    )
+    if not paused:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"{name} is not paused",
+                "The OMS accepted the change, but reading the job back shows it still "
+                f"scheduled (paused = {after.paused if after else 'unknown'}).",
+                f"Check it with `/oms job {name}` or in the Job Manager.",
+            )
+        )
+        return
+    text = (
+        f"Paused {name}: read back from the OMS with paused = Y; its schedule "
+        f"({describe_cron(before.cron_expression)}) and parameters are kept. Resume it in the "
+        "Job Manager."
+    )
+    if not kept:
+        text += " Note: its parameters read back differently from before the pause."
+    await click.reply.safe_ephemeral(
+        Message(text=text, blocks=[section(f":double_vertical_bar: {escape(text)}")])
+    )
+
+
+PROVIDES = Provides(
+    actions=(
+        ActionSpec(PAUSE_ACTION, _on_pause, pressed_note=lambda c: f"Paused by <@{c.user_id}>"),
+    ),
+)
