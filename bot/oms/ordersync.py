@@ -171,8 +171,9 @@ class OrderSync:
                 changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
                 raise SyncNotRestored(
                     "restore the order-sync job",
-                    f"{self.job_name} reads back with {', '.join(changed)} changed; set "
-                    "them back in the Job Manager, or the shop's sync runs from the wrong place",
+                    f"{self.job_name} reads back with {', '.join(changed)} changed from before "
+                    "the import; set it back in the Job Manager, or the "
+                    "shop's sync runs from the wrong place",
                 )
         run_id = started.get("jobRunId") if isinstance(started, dict) else None
         if not run_id:

@@ -78,7 +78,7 @@ class SandboxMiddleware:
                 return
             scope = {**scope, "path": inner, "raw_path": inner.encode("latin-1")}
             path = inner
-        fault = self.state.take_fault(path)
+        fault = self.state.take_fault(path, scope["method"])
         if fault is not None:
             await _fault_response(fault)(scope, receive, send)
             return

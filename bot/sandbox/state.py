@@ -107,6 +107,8 @@ class Fault:
     remaining: int
     status: int = 200
     body: Any = None
+    method: str | None = None  # only requests with this method (None: any)
+    skip: int = 0  # matching requests let through before the fault starts
 
 
 @dataclass
@@ -193,24 +195,31 @@ class SandboxState:
         *,
         status: int = 200,
         body: Any = None,
+        method: str | None = None,
+        skip: int = 0,
     ) -> None:
         """Make the next `count` requests on `path` misbehave.
 
         `path` is exact ("/api/login") or a prefix ending in "*" ("/rest/s1/*"). Kinds: "html"
         (200 + an HTML page), "truncated" (200 + cut-off JSON), "error500", "unavailable"
-        (503), "json" (`body` as JSON with `status`).
+        (503), "json" (`body` as JSON with `status`, the request itself not applied).
+        `method` limits it to one method; `skip` lets that many matching requests through
+        first (the second PUT of a sequence, say).
         """
         with self.lock:
             queue = self._knobs.faults.setdefault(path, deque())
-            queue.append(Fault(kind, count, status, body))
+            queue.append(Fault(kind, count, status, body, method, skip))
 
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self.lock:
             for pattern, queue in self._knobs.faults.items():
                 prefix = pattern.endswith("*")
                 matches = path.startswith(pattern[:-1]) if prefix else path == pattern
-                if matches and queue:
+                if matches and queue and queue[0].method in (None, method):
                     fault = queue[0]
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         queue.popleft()

@@ -140,7 +140,7 @@ def send_sync(state: SandboxState, run: JobRunRecord, start: datetime | None) ->
         for config in (SYNC_SHOPIFY_ORDER, UPDATE_SHOPIFY_ORDER):
             staged = [o for o in outcomes if o.config == config]
             if staged:
-                _append_log(state, config, staged, now)
+                _append_log(state, run, config, staged, now)
 
 
 def _fail_run(state: SandboxState, run: JobRunRecord, error: str) -> None:
@@ -148,7 +148,9 @@ def _fail_run(state: SandboxState, run: JobRunRecord, error: str) -> None:
     run.end_time = state.now()
 
 
-def _append_log(state: SandboxState, config: str, staged: list[SyncOutcome], at: datetime) -> None:
+def _append_log(
+    state: SandboxState, run: JobRunRecord, config: str, staged: list[SyncOutcome], at: datetime
+) -> None:
     numbers = [int(log.log_id[3:]) for log in state.data.mdm_logs if log.log_id[3:].isdigit()]
     failed = [
         MdmFailedRecord(o.shop.shopify_id, o.shop.name, o.error or "", shopify_payload(o.shop))
@@ -165,6 +167,7 @@ def _append_log(state: SandboxState, config: str, staged: list[SyncOutcome], at:
             finish_date_time=state.now(),
             failed_records=failed,
             processed_orders=[{"id": o.shop.shopify_id, "name": o.shop.name} for o in staged],
+            created_by_job_run_id=run.job_run_id if state.tenant.mdm_log_names_run else None,
         )
     )
 

@@ -44,6 +44,10 @@ class Tenant:
     # Failed imports are recorded in logInsights (OFBiz-era imports) as well as in the MDM.
     loginsights: bool = True
     order_update: OrderUpdate = "update"
+    # The MDM log of a sync names the job run that queued it (`createdByJobRunId`). HotWax's
+    # own notes say the sync does not propagate it yet (company
+    # docs/shopify-batch-order-sync-api-reuse.md, "Job-run correlation"), so off by default.
+    mdm_log_names_run: bool = False
     # Some deployments were seen to cap an entity-list page at 50 rows whatever pageSize
     # says (drpn-ai/darpan-hotwax docs/oms/2026-08-03-oms-recon-data-requirements.md); Moqui
     # itself has no maximum (EntityFindBase.groovy:414-424). None: no cap.

@@ -25,6 +25,7 @@ from bot.sandbox import (
     SandboxServer,
     SandboxState,
     tenant_named,
+    variant,
 )
 from bot.sandbox.shapes import epoch_ms
 
@@ -272,6 +273,13 @@ def test_a_run_only_queues_the_sync_and_the_mdm_imports_it(
     # after its import, is updated too; orders unchanged since their last sync are skipped.
     assert processed(http, UPDATE) == ["#1002"]
     assert "#1014" not in processed(http, UPDATE) + processed(http, SYNC_SHOPIFY_ORDER)
+
+
+def test_a_tenant_whose_mdm_log_names_the_run(sandbox: SandboxServer, http: httpx.Client) -> None:
+    # The other plausible answer: the connector propagates the run id to the MDM log.
+    sandbox.state.tenant = variant(sandbox.state.tenant, mdm_log_names_run=True)
+    run = replay(http, "6100000000007")
+    assert latest_log(http)["createdByJobRunId"] == run["jobRunId"]
 
 
 def test_the_import_comes_after_the_run_ends(sandbox: SandboxServer, http: httpx.Client) -> None:

@@ -128,7 +128,7 @@ def test_moqui_only_every_read_only_command_answers(
         assert "internal error" not in shown, (command, shown)
         assert "could not log in" not in shown, (command, shown)
     # Sources the tenant does not have are named as such, not crashed on.
-    assert "Moqui-only HotWax tenant: it has no OFBiz /api" in _answer(bot, "jobs")
+    assert "*OFBiz JobSandbox (legacy)*: no OFBiz on this tenant." in _answer(bot, "jobs")
     assert "Shopify Order MDM" in _answer(bot, "mdm")
     writes = [r for r in moqui_only.state.requests() if r.method in ("PUT", "DELETE", "PATCH")]
     assert writes == []

@@ -6,6 +6,7 @@ a 404, and the OFBiz webhook services)."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,12 @@ def test_jobs_on_moqui_list_the_tenants_categories(make_bot: BotFactory, tmp_pat
     assert "*Moqui Job Manager* (Maarg `admin/serviceJobs`)" in shown
     assert "*Orders* (`ORDER_SYS_JOB`): 1 scheduled, 1 paused, 0 templates" in shown
     assert "*Upload* (`UPLOAD_SYS_JOB`): 1 scheduled, 0 paused, 2 templates" in shown
-    assert "OFBiz" not in shown and "Apparel" not in shown  # not a job category
-    (listed,) = bot.sandbox.state.requests(JOBS, "GET")
+    assert "OFBiz `findJobs`" not in shown and "Apparel" not in shown  # not a job category
+    assert "*OFBiz JobSandbox (legacy)*: no OFBiz on this tenant." in shown
+    # The listing, not the tenant profile's one-row probe (bot/oms/probes.py).
+    (listed,) = [
+        r for r in bot.sandbox.state.requests(JOBS, "GET") if r.params["pageSize"] != ["1"]
+    ]
     assert listed.params["instanceOfProductId_op"] == ["empty"]
     assert listed.params["instanceOfProductId_not"] == ["Y"]
     assert listed.params["pageSize"] == ["250"]
@@ -161,7 +166,28 @@ def test_run_now_on_moqui_follows_the_run_to_its_end(make_bot: BotFactory, tmp_p
 def test_run_now_of_the_order_sync_job_replays_through_the_sync(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
+    # HotWax's notes say the sync's MDM log does not name the run yet: the bot says so.
     bot = _bot(make_bot, tmp_path, "moqui-only")
+    card = _reply(bot, f"job {DEMO_ORDER_SYNC_JOB}")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    done = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)
+    run = _job_runs(bot, DEMO_ORDER_SYNC_JOB)[-1]
+    assert f"(run {run.job_run_id}); no MDM log names this run" in _shown(done)
+    assert "Queued a ShopifyOrderSync system message" in _shown(done)
+
+
+def test_run_now_of_the_order_sync_names_its_mdm_log_where_the_tenant_records_it(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    bot.sandbox.state.tenant = variant(bot.sandbox.state.tenant, mdm_log_names_run=True)
+    bot.sandbox.state.sync_delay_seconds = 0
+    with bot.sandbox.state.lock:  # the shop last synced ten minutes ago; an order changed since
+        now = bot.sandbox.state.now()
+        bot.sandbox.state.data.service_jobs[DEMO_ORDER_SYNC_JOB].synced_until = now - timedelta(
+            minutes=10
+        )
+        bot.sandbox.state.data.shopify["6100000000007"].updated_at = now - timedelta(minutes=5)
     card = _reply(bot, f"job {DEMO_ORDER_SYNC_JOB}")
     bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
     done = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)

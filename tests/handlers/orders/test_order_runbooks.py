@@ -400,3 +400,45 @@ def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot) -> None:
     assert content.startswith("order_name,shopify_order_id,error,record_number")
     assert "6100000000006" in content and "#1006" in content
     assert "riley@example.com" not in content  # the order payload stays out of Slack
+
+
+# ---- the shop's live order sync is left as it was -------------------------------------------
+
+
+@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "merge-params"])
+def test_the_reimport_leaves_the_order_sync_job_as_it_was(ops: RunningBot, tenant: str) -> None:
+    """Replace or merge (HotWax's PUT semantics are not public): the job reads back exactly as
+    before, with no fromDate left behind to pin the shop's live sync."""
+    ops.sandbox.state.tenant = tenant_named(tenant)
+    before = _job_parameters(ops.sandbox)
+    assert "fromDate" not in before
+    done = _import(ops, "#1007")
+    assert done.text.endswith("finished"), _shown(done)
+    assert _job_parameters(ops.sandbox) == before
+    puts = _posts(ops.sandbox, ORDER_SYNC, "PUT")
+    restore = {p["parameterName"]: p["parameterValue"] for p in puts[-1]["serviceJobParameters"]}
+    assert restore["fromDate"] is None  # sent explicitly null, as HotWax's app does
+    assert "thruDate" not in restore  # the job ignores it under runAsBatch: never sent
+
+
+def test_a_restore_that_did_not_take_fails_loudly(ops: RunningBot) -> None:
+    """The OMS answers the restoring PUT but does not apply it: the read-back catches it and
+    the run says which parameter is left changed."""
+    ops.sandbox.state.inject_fault(ORDER_SYNC, "json", 1, body={}, method="PUT", skip=1)
+    done = _import(ops, "#1007")
+    shown = _shown(done)
+    assert done.text.endswith("failed")
+    assert "The OMS call “restore the order-sync job” failed" in shown
+    assert "queue_ShopifyOrderSync_10000 reads back with fromDate changed from before" in shown
+    assert "fromDate" in _job_parameters(ops.sandbox)  # what the user is told to fix
+
+
+def test_a_job_that_syncs_another_shop_is_refused_before_any_write(ops: RunningBot) -> None:
+    with ops.sandbox.state.lock:
+        job = ops.sandbox.state.data.service_jobs["queue_ShopifyOrderSync_10000"]
+        job.parameters[0].value = "SHOP_CONFIG_10001"
+    done = _import(ops, "#1007")
+    shown = _shown(done)
+    assert done.text.endswith("failed")
+    assert "it syncs the shop connection SHOP_CONFIG_10001, not DEMO_SHOP_REMOTE" in shown
+    assert _posts(ops.sandbox, ORDER_SYNC, "PUT") == []
