@@ -108,9 +108,11 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
                 docs = [
                     d for o in state.data.orders.values() for d in shapes.order_solr_docs(o, now)
                 ]
-            elif core == "logInsights":
+            elif core == "logInsights" and state.tenant.loginsights:
                 docs = [shapes.log_insights_doc(f) for f in state.data.failures]
             else:
+                # A tenant without the logInsights core answers as for any core Solr does not
+                # have (documented choice, docs/oms-api.md "Failed Shopify imports").
                 return JSONResponse(_solr_error(404, f"No such core: {core}"))
         try:
             return JSONResponse(run_query(docs, body, state.now()))
