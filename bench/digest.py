@@ -3,8 +3,9 @@
 The sandbox runs in a separate process (so its memory is not counted) seeded with 1,000,
 10,000 and 50,000 extra failures. For each size, in the same run:
 
-- digest: `build_report` (every logInsights page through OmsClient, grouped by cause as the
-  pages arrive, every row written to the CSV, plus the previous-window count);
+- digest: `build_report` (the Shopify order MDM's failed logs, then every logInsights page
+  through OmsClient, grouped by cause as the pages arrive with each order counted once, every
+  row written to the CSV, plus the previous-window count);
 - baseline: plain httpx POSTing the same `solr-query` pages and decoding the JSON, nothing
   else.
 
@@ -71,7 +72,7 @@ async def baseline(url: str, since: float, until: float, page_size: int) -> int:
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
         start, seen = 0, 0
         while True:
-            body = {"json": _request(since, until, None, start, page_size), "coreName": CORE}
+            body = {"json": _request(since, until, start, page_size), "coreName": CORE}
             answer = (await client.post("/api/solr-query", json=body, headers=headers)).json()
             docs = answer["response"]["docs"]
             seen += len(docs)

@@ -2,13 +2,19 @@
 
 HotWax's rollback ("Rollback") takes a store off Shopify and stops brokering when a
 deployment goes wrong: every Shopify shop of the product store gets the access scope
-`SHOP_stores.NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
+`SHOP_NO_ACCESS` and the store's order brokering is turned off. Both are dangerous, so they
 go through the two-person rule with a preview read live from the OMS.
 
+A shop's access scope lives on its Shopify connection, the SystemMessageRemote HotWax's
+publishers send through (`stores.shop_connection`: the shop's SsctShopifyDefaultApp link, or
+the remotes' legacy metadata). When that is not exactly one remote, the bot cannot know which
+to block: the request is refused, naming them, and a run stops before its first write.
+
 The run saves the values it is about to change in the audit (a snapshot), changes them one
-step at a time (each step reads the OMS first, so Resume never writes twice), and reads
-everything back. `undo` restores, from that snapshot, exactly the values the last rollback
-wrote, through the same approval, preview and verification.
+step at a time (each step reads the OMS first, so Resume never writes twice), reads
+everything back, and then asks Shopify through each shop's connection, to see the connector
+refuse ("No Access is enabled…"). `undo` restores, from that snapshot, exactly the values the
+last rollback wrote, through the same approval, preview and verification.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ BROKERING = "brokering"
 BROKERING_FIELD = "enableBrokering"
 BROKERING_OFF = "N"
 NO_REMOTE = "no Shopify connection"
+AMBIGUOUS = "ambiguous Shopify connection"
 _STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
 
 
@@ -81,16 +88,51 @@ def _keys(params: dict[str, Any]) -> list[str]:
 # ---- reading the OMS ------------------------------------------------------------------------
 
 
-async def _read(tools: Toolbox, store_id: str, key: str) -> str:
+def _expected_remote(params: dict[str, Any], shop_id: str) -> str | None:
+    """The connection the request was previewed with (None: not recorded, e.g. a new shop)."""
+    remotes: dict[str, str] = params.get("remotes") or {}
+    return remotes.get(shop_id)
+
+
+def _scope_value(params: dict[str, Any], connection: stores.ShopConnection) -> str:
+    """A shop's scope as previewed and read back; a connection that is missing, ambiguous or
+    not the one the request named reads differently, so the approval sees the change."""
+    remote = connection.remote
+    if remote is None:
+        if connection.problem and (connection.dangling or connection.matches):
+            return f"{AMBIGUOUS} ({', '.join(connection.remote_ids + list(connection.dangling))})"
+        return NO_REMOTE
+    expected = _expected_remote(params, connection.shop.shop_id)
+    if expected and remote.system_message_remote_id != expected:
+        now = remote.system_message_remote_id
+        return f"{remote.scope} (its connection is now {now}, not {expected})"
+    return remote.scope
+
+
+async def _read(tools: Toolbox, params: dict[str, Any], key: str) -> str:
     if key == BROKERING:
-        record = await stores.get_product_store(tools.oms, store_id)
+        record = await stores.get_product_store(tools.oms, params["store"])
         return str(record.get(BROKERING_FIELD) or "unset")
-    remote = await stores.find_remote(tools.oms, key.removeprefix("scope:"))
-    return remote.scope if remote else NO_REMOTE
+    connection = await stores.shop_connection(tools.oms, key.removeprefix("scope:"))
+    return _scope_value(params, connection)
 
 
 async def _read_all(tools: Toolbox, params: dict[str, Any]) -> dict[str, str]:
-    return {key: await _read(tools, params["store"], key) for key in _keys(params)}
+    return {key: await _read(tools, params, key) for key in _keys(params)}
+
+
+def _connection_problem(params: dict[str, Any], connection: stores.ShopConnection) -> str | None:
+    """Why a run must not write a shop's scope through this connection, or None."""
+    if connection.problem:
+        return connection.problem
+    expected = _expected_remote(params, connection.shop.shop_id)
+    remote = connection.remote
+    if expected and remote is not None and remote.system_message_remote_id != expected:
+        return (
+            f"its Shopify connection is now {remote.system_message_remote_id}, not {expected} "
+            "as when the request was approved"
+        )
+    return None
 
 
 async def _saved_values(ctx: RunContext) -> dict[str, str]:
@@ -105,7 +147,7 @@ async def _state_report(ctx: RunContext, reason: str) -> str:
     lines = []
     for key in _keys(ctx.params):
         try:
-            now = await _read(ctx.tools, ctx.params["store"], key)
+            now = await _read(ctx.tools, ctx.params, key)
         except OmsError as exc:
             lines.append(f"{_label(ctx.params, key)}: unknown (could not read it: {exc.message})")
             continue
@@ -121,6 +163,23 @@ async def _state_report(ctx: RunContext, reason: str) -> str:
 
 
 async def _snapshot(ctx: RunContext) -> str:
+    # Before the first write: every shop must have exactly the connection the request named,
+    # or the run would stop halfway (or block the wrong remote).
+    problems = []
+    for key in _keys(ctx.params):
+        if key == BROKERING:
+            continue
+        shop_id = key.removeprefix("scope:")
+        problem = _connection_problem(
+            ctx.params, await stores.shop_connection(ctx.tools.oms, shop_id)
+        )
+        if problem:
+            problems.append(f"{_label(ctx.params, key)}: {problem}")
+    if problems:
+        raise StepFailed(
+            "Nothing was changed: the bot cannot tell which Shopify connection to block.\n"
+            + "\n".join(f"• {p}" for p in problems)
+        )
     values = await _read_all(ctx.tools, ctx.params)
     await ctx.audit_snapshot(
         f"values before the {_words(ctx.params)} of store {ctx.params['store']}",
@@ -135,13 +194,11 @@ def _scope_step(key: str, target: str) -> Step:
     shop_id = key.removeprefix("scope:")
 
     async def run(ctx: RunContext) -> str:
-        remote = await stores.find_remote(ctx.tools.oms, shop_id)
-        if remote is None:
-            raise StepFailed(
-                await _state_report(
-                    ctx, f"Shop {shop_id} has no Shopify connection (SystemMessageRemote)."
-                )
-            )
+        connection = await stores.shop_connection(ctx.tools.oms, shop_id)
+        problem = _connection_problem(ctx.params, connection)
+        remote = connection.remote
+        if problem or remote is None:
+            raise StepFailed(await _state_report(ctx, f"Shop {shop_id}: {problem or NO_REMOTE}."))
         if remote.scope == target:
             raise StepSkipped(f"already {target}; nothing to do")
         try:
@@ -162,7 +219,7 @@ def _scope_step(key: str, target: str) -> Step:
                     ctx, f"The OMS refused to set shop {shop_id} to {target}: {exc.message}"
                 )
             ) from None
-        return f"{remote.scope} → {target}"
+        return f"{remote.scope} → {target} ({remote.system_message_remote_id})"
 
     return Step(f"Set shop {shop_id} access scope to {target}", run)
 
@@ -209,6 +266,51 @@ async def _verify(ctx: RunContext) -> str:
     return f"all {len(values)} value(s) read back at their targets"
 
 
+async def _check_access(ctx: RunContext) -> str:
+    """Ask Shopify through each blocked shop's connection: the connector must refuse."""
+    targets: dict[str, str] = ctx.params["targets"]
+    blocked, open_ = [], []
+    results: dict[str, dict[str, Any]] = {}
+    for key in _keys(ctx.params):
+        if key == BROKERING or targets[key] != stores.NO_ACCESS:
+            continue
+        shop_id = key.removeprefix("scope:")
+        shop = _label(ctx.params, key).removesuffix(" access scope")
+        connection = await stores.shop_connection(ctx.tools.oms, shop_id)
+        remote = connection.remote
+        if remote is None:
+            open_.append(f"{shop}: {connection.problem or NO_REMOTE}")
+            continue
+        remote_id = remote.system_message_remote_id
+        try:
+            check = await stores.check_shopify_access(ctx.tools.oms, remote_id)
+        except OmsError as exc:
+            check = stores.AccessCheck(remote_id, None, f"the check failed: {exc.message}")
+        results[shop_id] = {"remote": remote_id, "blocked": check.blocked, "answer": check.answer}
+        if check.blocked:
+            blocked.append(f"{shop} via {remote_id}: Shopify refused (“{check.answer}”)")
+        elif check.blocked is False:
+            open_.append(f"{shop} via {remote_id}: NOT blocked, {check.answer}")
+        else:
+            open_.append(f"{shop} via {remote_id}: not confirmed, {check.answer}")
+    await ctx.audit_read_back(
+        f"Shopify access check after the rollback of store {ctx.params['store']}",
+        not open_,
+        {"shops": results},
+    )
+    if open_:
+        raise StepFailed(
+            await _state_report(
+                ctx,
+                "Shopify access is not confirmed blocked for every shop, although the OMS "
+                "holds SHOP_NO_ACCESS: "
+                + "; ".join(open_)
+                + ". The OMS may still act on a cached connection; Resume checks again.",
+            )
+        )
+    return "; ".join(blocked) or "no shop to check"
+
+
 def _steps(params: dict[str, Any]) -> list[Step]:
     targets: dict[str, str] = params["targets"]
     steps = [Step("Save the current values in the audit", _snapshot)]
@@ -218,6 +320,8 @@ def _steps(params: dict[str, Any]) -> list[Step]:
         else:
             steps.append(_scope_step(key, targets[key]))
     steps.append(Step("Read every value back from the OMS", _verify))
+    if any(k != BROKERING and v == stores.NO_ACCESS for k, v in targets.items()):
+        steps.append(Step("Check through Shopify that access is blocked", _check_access))
     return steps
 
 
@@ -264,14 +368,21 @@ async def _preview(tools: Toolbox, params: dict[str, Any]) -> Preview:
         live = await stores.list_shops(tools.oms, params["store"])
         extra = [scope_key(s.shop_id) for s in live if scope_key(s.shop_id) not in keys]
         for key in extra:
-            current = await _read(tools, params["store"], key)
+            current = await _read(tools, params, key)
             lines.append(
                 PreviewLine(f"new shop {key.removeprefix('scope:')}", current, stores.NO_ACCESS)
             )
     for key in keys:
-        current = await _read(tools, params["store"], key)
+        current = await _read(tools, params, key)
         lines.append(PreviewLine(_label(params, key), current, params["targets"][key]))
     notes = ["Values already at their target are left as they are."]
+    remotes: dict[str, str] = params.get("remotes") or {}
+    if remotes:
+        notes.append(
+            "Shopify connections: "
+            + ", ".join(f"shop {shop} → {remote}" for shop, remote in sorted(remotes.items()))
+            + "."
+        )
     if params["mode"] == "undo":
         notes.append(f"Saved by the rollback run {str(params.get('rollback_run', ''))[:8]}.")
     return Preview(tuple(lines), tuple(notes))
@@ -386,16 +497,50 @@ async def rollback_command(inv: Invocation) -> None:
     if not await _store_exists(inv, store_id):
         return
     shops: list[ShopifyShop] = await stores.list_shops(inv.tools.oms, store_id)
+    connections = [await stores.shop_connection(inv.tools.oms, shop) for shop in shops]
+    problems: list[tuple[ShopifyShop, str]] = [
+        (c.shop, c.problem) for c in connections if c.problem
+    ]
+    if problems:
+        await _refuse(inv, store_id, problems)
+        return
     targets = {scope_key(s.shop_id): stores.NO_ACCESS for s in shops}
     targets[BROKERING] = BROKERING_OFF
     params = {
         "mode": "rollback",
         "store": store_id,
         "shops": {s.shop_id: s.name or "" for s in shops},
+        "remotes": {
+            c.shop.shop_id: c.remote.system_message_remote_id for c in connections if c.remote
+        },
         "targets": targets,
         "order_keys": [f"store:{store_id}"],
     }
     await _ask(inv, params, f"Store {store_id} is already rolled back")
+
+
+async def _refuse(inv: Invocation, store_id: str, problems: list[tuple[ShopifyShop, str]]) -> None:
+    """No approval is asked when a shop's connection is not exactly one remote."""
+    text = (
+        f"Store {store_id} cannot be rolled back: the bot cannot tell which Shopify "
+        "connection to block. Nothing was changed and no approval was asked."
+    )
+    lines = [f"• {escape(shop.label)}: {escape(problem)}" for shop, problem in problems]
+    await inv.reply.ephemeral(
+        Message(
+            text=text,
+            blocks=[
+                section(f":no_entry: {escape(text)}"),
+                *[section(c) for c in chunk_lines(lines)],
+                context(
+                    "In HotWax, link each shop to the connection its orders and inventory go "
+                    f"through (ShopifyShopRemote, purpose {stores.DEFAULT_APP_PURPOSE}) or "
+                    "remove the stale SystemMessageRemote, then ask again."
+                ),
+            ],
+        ),
+        replace=True,
+    )
 
 
 def _is(mode: str, store_id: str) -> Callable[[dict[str, Any]], bool]:
@@ -439,6 +584,7 @@ async def undo_command(inv: Invocation) -> None:
         "mode": "undo",
         "store": store_id,
         "shops": dict(last.params.get("shops", {})),
+        "remotes": dict(last.params.get("remotes", {})),
         "targets": targets,
         "rollback_run": last.run_id,
         "order_keys": [f"store:{store_id}"],
@@ -486,12 +632,18 @@ async def status_command(inv: Invocation) -> None:
     lines = []
     rolled_back = True
     for shop in shops:
-        scope = await _read(tools, store_id, scope_key(shop.shop_id))
+        connection = await stores.shop_connection(tools.oms, shop)
+        scope = _scope_value({}, connection)
         rolled_back &= scope == stores.NO_ACCESS
-        lines.append(f"• {escape(shop.label)} access scope: `{escape(scope)}`")
+        line = f"• {escape(shop.label)} access scope: `{escape(scope)}`"
+        if connection.remote is not None:
+            line += f" (connection `{escape(connection.remote.system_message_remote_id)}`)"
+        elif connection.problem:
+            line += f": {escape(connection.problem)}"
+        lines.append(line)
     if not shops:
         lines.append("• no Shopify shops")
-    brokering = await _read(tools, store_id, BROKERING)
+    brokering = await _read(tools, {"store": store_id}, BROKERING)
     rolled_back &= brokering == BROKERING_OFF
     lines.append(f"• order brokering (`{BROKERING_FIELD}`): `{escape(brokering)}`")
     last_rollback, last_undo = await asyncio.gather(

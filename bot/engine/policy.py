@@ -84,7 +84,7 @@ class Limits(BaseModel):
     job_poll_seconds: float = Field(default=5.0, gt=0, le=600)  # how often a run is read
     digest_page_size: int = Field(
         default=500, ge=1, le=10_000, strict=True
-    )  # rows per logInsights page
+    )  # MDM logs and logInsights rows per page
 
 
 class Stores(BaseModel):

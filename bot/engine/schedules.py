@@ -10,7 +10,7 @@ cron = "0 8 * * *"          # five-field crontab: minute hour day month day-of-w
 timezone = "Europe/Paris"   # the cron's time zone (default UTC)
 window = "24h"              # failures this far back from the slot time (default 24h)
 grace = "6h"                # a missed slot is still posted (late) within this (default 6h)
-store = "demo-shop"         # optional: only this shop's failures
+store = "STORE"             # optional: only this product store's shops' failures
 ```
 
 A bad entry stops the start with a ConfigError naming the entry and what is wrong.
@@ -34,7 +34,7 @@ DEFAULT_WINDOW = 24 * 3600.0
 DEFAULT_GRACE = 6 * 3600.0
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9_]{1,40}$")
-_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,120}$")
+_STORE = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")  # a product store id
 _KEYS = {"id", "channel", "cron", "timezone", "window", "grace", "store"}
 
 
@@ -136,7 +136,7 @@ def parse_schedules(
         grace = _duration(entry, "grace", DEFAULT_GRACE, bad)
         store = entry.get("store")
         if store is not None and (not isinstance(store, str) or not _STORE.match(store)):
-            raise bad(f"store {store!r} is not a shop name or domain (e.g. demo-shop)")
+            raise bad(f"store {store!r} is not a product store id (e.g. STORE)")
         schedules.append(Schedule(ident, channel, cron, str(tz), window, grace, store))
     return schedules
 

@@ -7,7 +7,17 @@ transport, the session, the error conventions) is the client's own. docs/oms-api
 every operation to its endpoint and public source. The client imports only the kit.
 """
 
-from bot.oms import jobs, loginsights, mdm, records, search, service_jobs, shopify, stores
+from bot.oms import (
+    failures,
+    jobs,
+    loginsights,
+    mdm,
+    records,
+    search,
+    service_jobs,
+    shopify,
+    stores,
+)
 from bot.oms.client import MaargList, OmsClient
 from bot.oms.errors import (
     OmsAuthError,
@@ -72,6 +82,7 @@ __all__ = [
     "TenantProfile",
     "UserProfile",
     "Webhook",
+    "failures",
     "jobs",
     "loginsights",
     "mdm",

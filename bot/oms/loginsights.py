@@ -1,37 +1,52 @@
-"""Failed Shopify order imports: the `logInsights` Solr core, `docType:SHOPIFY_ORDER`.
+"""Failed Shopify order imports in the `logInsights` Solr core, `docType:SHOPIFY_ORDER`.
 
 OFBiz `POST /api/solr-query` with `coreName: logInsights` (docs/oms-api.md, "Failed Shopify
 imports"; HotWax documents `q=docType:SHOPIFY_ORDER`). Paging is `start`/`rows` [SRC]; the
 window filter on `timestamp` and the `timestamp desc` sort are Solr JSON request features
 [INF]. Pages are yielded one at a time so a caller can aggregate without holding every failure.
+
+What a document holds (seed 003, the documented sample): `site` is the order's status page on
+the shop's myshopify domain (`https://<shop>.myshopify.com/<shop id>/orders/<token>/authenticate
+?key=`), so a shop is matched by that host, never by a store name; there is no Shopify order id;
+documents carry `ttl: +60DAYS`, so nothing older than 60 days is left. The URL carries the
+order's token: only its host is kept. The core's schema is not public, so no filter relies on
+how `site` is indexed: a shop's documents are picked here, from the host.
+
+`FailedImport` is the one shape of a failed import the digests group, from either source
+(the MDM's failed records are turned into it in bot/oms/failures.py).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.oms.client import OmsClient
-from bot.oms.errors import OmsBadResponse
+from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
+from bot.oms.stores import shop_host
 
 CORE = "logInsights"
 QUERY = "docType:SHOPIFY_ORDER"
 OPERATION = "list failed Shopify order imports (logInsights)"
-# Only shop names and domains: they go into a Solr wildcard term.
-_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,120}$")
+# How long logInsights keeps a document (`ttl: "+60DAYS"` in the documented sample).
+RETENTION_DAYS = 60
+RETENTION_SECONDS = RETENTION_DAYS * 86400.0
+MDM = "mdm"
+LOGINSIGHTS = "logInsights"
 
 
 @dataclass(frozen=True)
 class FailedImport:
-    """One logInsights document: a Shopify order the OMS could not import."""
+    """One Shopify order the OMS could not import: only what may be shown (never the order's
+    payload, its customer or its status-page URL)."""
 
-    document_id: str
+    source: str  # MDM or LOGINSIGHTS
+    reference: str  # logInsights `document-id`, or the MDM log and record number
     shopify_order_name: str
     shopify_order_id: str | None
-    site: str | None
+    shop: str | None  # the shop's myshopify host, where known
     error_message: str
     first_attempted: str  # the OMS's human text, e.g. "January 3, 2024 10:15:12 PM"
     order_created: datetime | None
@@ -45,13 +60,6 @@ def solr_time(moment: float) -> str:
 def window_filter(since: float, until: float) -> str:
     # Half-open [since, until): consecutive windows never count a failure twice.
     return f"timestamp:[{solr_time(since)} TO {solr_time(until)}}}"
-
-
-def store_filter(store: str) -> str:
-    """Failures of one shop: its name or domain appears in the `site` URL [INF]."""
-    if not _STORE.match(store):
-        raise ValueError(f"`{store[:40]}` is not a shop name or domain, e.g. demo-shop")
-    return f"site:*{store}*"
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -74,12 +82,12 @@ def parse_doc(doc: Any) -> FailedImport | None:
     if timestamp is None:
         return None
     name = str(doc.get("shopifyOrderName") or "").strip() or "(no order name)"
-    site = str(doc.get("site") or "").strip() or None
     return FailedImport(
-        document_id=str(doc.get("document-id") or ""),
+        source=LOGINSIGHTS,
+        reference=str(doc.get("document-id") or ""),
         shopify_order_name=name,
-        shopify_order_id=str(doc["shopifyOrderId"]) if doc.get("shopifyOrderId") else None,
-        site=site,
+        shopify_order_id=None,  # logInsights documents carry no Shopify order id
+        shop=shop_host(str(doc.get("site") or "")),
         error_message=str(doc.get("errorMessage") or "").strip() or "(no error message)",
         first_attempted=str(doc.get("firstAttemptedImport") or "").strip(),
         order_created=_parse_time(doc.get("orderCreatedDate")),
@@ -87,12 +95,15 @@ def parse_doc(doc: Any) -> FailedImport | None:
     )
 
 
-def _request(
-    since: float, until: float, store: str | None, start: int, rows: int
-) -> dict[str, Any]:
-    filters = [window_filter(since, until)]
-    if store:
-        filters.append(store_filter(store))
+def core_unreadable(exc: OmsError) -> bool:
+    """Whether a failed logInsights query is the OMS answering without documents, as a tenant
+    without the core does: how it says so is not public (an HTTP 404, an OFBiz or Solr error
+    object "No such core", a Solr error status), so any such answer counts. An outage or a
+    refused login is not this: those are for the caller to retry or report."""
+    return isinstance(exc, OmsRequestError | OmsBadResponse)
+
+
+def _request(since: float, until: float, start: int, rows: int) -> dict[str, Any]:
     return {
         "params": {
             "q": QUERY,
@@ -102,7 +113,7 @@ def _request(
             # after `until` and cannot shift the pages.
             "sort": "timestamp desc",
         },
-        "filter": filters,
+        "filter": [window_filter(since, until)],
     }
 
 
@@ -120,34 +131,28 @@ def _response(answer: dict[str, Any]) -> tuple[int, list[Any]]:
     return found, docs
 
 
-async def count_failed_imports(
-    client: OmsClient, *, since: float, until: float, store: str | None = None
-) -> int:
-    """How many failures the window holds (`rows: 0`: no documents are sent)."""
-    answer = await client.solr_query(
-        _request(since, until, store, 0, 0), core=CORE, operation=OPERATION
-    )
-    return _response(answer)[0]
-
-
 async def iter_failed_import_pages(
     client: OmsClient,
     *,
     since: float,
     until: float,
-    store: str | None = None,
+    shops: Collection[str] | None = None,
     page_size: int,
 ) -> AsyncIterator[tuple[int, list[FailedImport]]]:
-    """(numFound, page) for each page of the window's failures, newest first."""
+    """(numFound, page) for each page of the window's failures, newest first; with `shops`
+    (myshopify hosts), only the documents whose `site` is on one of them."""
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
+    wanted = None if shops is None else {s.lower() for s in shops}
     start = 0
     while True:
         answer = await client.solr_query(
-            _request(since, until, store, start, page_size), core=CORE, operation=OPERATION
+            _request(since, until, start, page_size), core=CORE, operation=OPERATION
         )
         found, docs = _response(answer)
         page = [f for f in (parse_doc(d) for d in docs) if f is not None]
+        if wanted is not None:
+            page = [f for f in page if f.shop in wanted]
         yield found, page
         start += len(docs)
         if not docs or start >= found:

@@ -1,5 +1,10 @@
 """What the order search index (Solr) says, to tell a stale index from a stuck order, and the
-logInsights import failures recorded for one Shopify order."""
+logInsights import failures recorded for one Shopify order.
+
+logInsights exists only where the tenant records failed imports there (`failure_sources` of
+the tenant profile; a Moqui-only tenant has no OFBiz solr-query at all): elsewhere, and where
+the OMS answers that it has no such core, there is no logged failure to read (docs/oms-api.md,
+"Failed Shopify imports"); the order runbooks read the MDM's failed records as well."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.oms.client import OmsClient
+from bot.oms.errors import OmsError
+from bot.oms.loginsights import CORE, LOGINSIGHTS, QUERY, core_unreadable
 
 
 def _quoted(value: str) -> str:
@@ -43,19 +50,25 @@ async def import_failures(oms: OmsClient, shopify_order_name: str) -> list[Logge
     """logInsights SHOPIFY_ORDER documents for one Shopify order name, newest first.
 
     A tenant without the logInsights core (a Moqui-only tenant records failed imports in
-    the MDM logs alone) has none to show: an empty list, not an error."""
+    the MDM logs alone) has none to show: an empty list, not an error. An unsettled profile
+    (a probe could not reach the OMS) says nothing, so the core is asked."""
     profile = await oms.profile()
-    if profile.settled and "logInsights" not in profile.failure_sources:
+    if profile.settled and LOGINSIGHTS not in profile.failure_sources:
         return []
-    body = await oms.solr_query(
-        {
-            "query": "docType:SHOPIFY_ORDER",
-            "filter": f"shopifyOrderName:{_quoted(shopify_order_name)}",
-            "params": {"rows": 20, "sort": "timestamp desc"},
-        },
-        core="logInsights",
-        operation="read the import failures (logInsights)",
-    )
+    try:
+        body = await oms.solr_query(
+            {
+                "query": QUERY,
+                "filter": f"shopifyOrderName:{_quoted(shopify_order_name)}",
+                "params": {"rows": 20, "sort": "timestamp desc"},
+            },
+            core=CORE,
+            operation="read the import failures (logInsights)",
+        )
+    except OmsError as exc:
+        if core_unreadable(exc):
+            return []
+        raise
     docs = (body.get("response") or {}).get("docs") or []
     return [
         LoggedFailure(

@@ -40,6 +40,7 @@ DEMO_API_TOKEN = (
 )
 DEMO_API_USER = "demo.integration"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
+DEMO_SHOPIFY_SHOP_ID = "60123456789"  # the shop's own id in Shopify (ShopifyShop.shopifyShopId)
 # The shop's SystemMessageRemote (the Shopify connection Maarg's Shopify proxy calls through)
 # and its order-sync ServiceJob, cloned from template queue_ShopifyOrderSync for shop 10000.
 DEMO_SHOPIFY_REMOTE = "DEMO_SHOP_REMOTE"

@@ -111,6 +111,9 @@ class ImportFailure:
     timestamp: datetime
     error_message: str
     version: int
+    # The shop's myshopify domain and Shopify id (`site`); None: the demo shop's.
+    shop_domain: str | None = None
+    shopify_shop_id: str | None = None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.data import SHOP_DOMAIN
+from bot.sandbox.data import DEMO_SHOPIFY_SHOP_ID, SHOP_DOMAIN
 from bot.sandbox.records import (
     IdentificationRecord,
     ImportFailure,
@@ -348,13 +348,17 @@ def order_solr_docs(order: OrderRecord, now: datetime | None = None) -> list[dic
 
 
 def log_insights_doc(failure: ImportFailure) -> dict[str, Any]:
-    """docType SHOPIFY_ORDER in core logInsights: one failed Shopify order import."""
+    """docType SHOPIFY_ORDER in core logInsights: one failed Shopify order import, in the
+    documented shape (seed 003, hotwax/oms-documentation order-reconciliations.md): `site` is
+    the order's status page on the shop's myshopify domain (shop id, a token, `authenticate?key=`),
+    and there is no Shopify order id field."""
     expire = failure.timestamp + timedelta(days=60)  # matches ttl "+60DAYS"
     first = failure.first_attempted
+    token = failure.document_id.replace("-", "")
     return {
         "docType": "SHOPIFY_ORDER",
-        "site": f"https://{SHOP_DOMAIN}/admin/orders/{failure.shopify_order_id}",
-        "shopifyOrderId": failure.shopify_order_id,
+        "site": f"https://{failure.shop_domain or SHOP_DOMAIN}/"
+        f"{failure.shopify_shop_id or DEMO_SHOPIFY_SHOP_ID}/orders/{token}/authenticate?key=",
         "shopifyOrderName": failure.shopify_order_name,
         "orderCreatedDate": str(epoch_ms(failure.order_created)),
         "firstAttemptedImport": f"{first:%B} {first.day}, {first:%Y %I:%M:%S %p}",

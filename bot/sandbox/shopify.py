@@ -5,6 +5,12 @@ connector:service/shopify.rest.xml]; `POST shopify/graphql` forwards an Admin Gr
 of which the sandbox answers the order search HotWax's company app sends
 (`orders(query: "name:#1006" | "id:6100000000006")`) [SRC hotwax/company:src/composables/
 useShopify.ts searchShopifyOrders]. Errors follow Maarg: non-2xx with `{"errors": "..."}`.
+
+Both go through the connector's send#ShopifyGraphqlRequest, which reads the remote from the
+OMS's SystemMessageRemotes (the sandbox's stores data) and refuses before calling Shopify when
+its access scope is SHOP_NO_ACCESS, or for a mutation when it is read-only; a service error is
+Moqui's HTTP 400 (mantle-shopify-connector ShopifyHelperServices.xml:182-200; moqui-framework
+WebFacadeImpl.groovy:1100-1104).
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.data import DEMO_SHOPIFY_REMOTE
 from bot.sandbox.records import ShopifyOrder
 from bot.sandbox.shapes import iso_z
 from bot.sandbox.state import SandboxState
@@ -60,11 +65,20 @@ def shopify_order_json(order: ShopifyOrder) -> dict[str, Any]:
     }
 
 
-def _remote_problem(remote: Any) -> str | None:
+def _remote_problem(state: SandboxState, remote: Any, *, mutation: bool = False) -> str | None:
     if not remote:
         return "The following required parameter is missing: systemMessageRemoteId"
-    if remote != DEMO_SHOPIFY_REMOTE:
+    with state.lock:
+        scope = state.stores.proxy_scope(str(remote))
+    if scope is None:
         return f"SystemMessageRemote not found with ID {remote}"
+    if scope == "SHOP_NO_ACCESS":
+        return f"No Access is enabled for Shopify with systemMessageRemoteId, {remote}."
+    if mutation and scope == "SHOP_READ_ACCESS":
+        return (
+            "Cannot post graphQL mutation, only read access is enabled for Shopify with "
+            f"systemMessageRemoteId, {remote}."
+        )
     return None
 
 
@@ -89,7 +103,7 @@ GID_PREFIX = "gid://shopify/Order/"
 
 def shopify_routes(state: SandboxState) -> list[Route]:
     async def order_details(request: Request, user: str) -> Response:
-        problem = _remote_problem(request.query_params.get("systemMessageRemoteId"))
+        problem = _remote_problem(state, request.query_params.get("systemMessageRemoteId"))
         if problem:
             return maarg_error(400, problem)
         given = request.query_params.get("shopifyOrderId", "").strip()
@@ -113,10 +127,11 @@ def shopify_routes(state: SandboxState) -> list[Route]:
             body = await read_json_object(request)
         except ValueError as exc:
             return maarg_error(400, str(exc))
-        problem = _remote_problem(body.get("systemMessageRemoteId"))
+        query_text = body.get("queryText")
+        mutation = isinstance(query_text, str) and query_text.lstrip().startswith("mutation")
+        problem = _remote_problem(state, body.get("systemMessageRemoteId"), mutation=mutation)
         if problem:
             return maarg_error(400, problem)
-        query_text = body.get("queryText")
         if not isinstance(query_text, str) or "orders" not in query_text:
             return maarg_error(
                 400, "queryText must be a GraphQL query over orders (the sandbox has no other)"

@@ -1,8 +1,10 @@
 """Routes for product stores, Shopify shops and their SystemMessageRemotes in the simulated OMS.
 
-Shapes follow docs/oms-api.md ("Rollback"): shops are a Maarg entity list; a remote's PUT
-answers nothing useful; a product store is read and written whole, and a PUT missing any
-field of the record is refused with a Maarg 400, as HotWax's Company app expects.
+Shapes follow docs/oms-api.md ("Rollback"): shops are a Maarg entity list (with the
+`shopRemotes` links where a shop has one); remotes are an entity list filtered by any of their
+fields, answered whole; a remote's PUT answers nothing useful; a product store is read and
+written whole, and a PUT missing any field of the record is refused with a Maarg 400, as
+HotWax's Company app expects.
 """
 
 from __future__ import annotations
@@ -44,6 +46,40 @@ def fail_remote_write(state: SandboxState, remote_id: str, message: str) -> None
 def clear_failures(state: SandboxState) -> None:
     with state.lock:
         state.stores.failing_remote_writes.clear()
+        state.stores.stale_proxy_scopes.clear()
+
+
+def add_remote(state: SandboxState, remote: dict[str, Any]) -> None:
+    """Add (or replace) a SystemMessageRemote row, e.g. a stale second connection of a shop."""
+    with state.lock:
+        state.stores.remotes[str(remote["systemMessageRemoteId"])] = copy.deepcopy(remote)
+
+
+def set_shop_field(state: SandboxState, shop_id: str, name: str, value: Any) -> None:
+    """Change (or, with None, remove) one field of a shop, e.g. its `shopRemotes` links."""
+    with state.lock:
+        shop = state.stores.shops[shop_id]
+        if value is None:
+            shop.pop(name, None)
+        else:
+            shop[name] = copy.deepcopy(value)
+
+
+def set_remote_field(state: SandboxState, remote_id: str, name: str, value: Any) -> None:
+    """Change (or, with None, remove) one field of a remote, e.g. its `internalId`."""
+    with state.lock:
+        remote = state.stores.remotes[remote_id]
+        if value is None:
+            remote.pop(name, None)
+        else:
+            remote[name] = value
+
+
+def stale_proxy_scope(state: SandboxState, remote_id: str, scope: str) -> None:
+    """The Shopify proxy keeps acting on `scope` for this remote, whatever it now holds: a
+    node whose cached SystemMessageRemote (a `cache="true"` entity) is not yet refreshed."""
+    with state.lock:
+        state.stores.stale_proxy_scopes[remote_id] = scope
 
 
 async def _json_object(request: Request) -> dict[str, Any] | None:
@@ -72,24 +108,31 @@ def stores_routes(state: SandboxState) -> list[Route]:
 
         return wrapper
 
-    async def list_shops(request: Request) -> Response:
-        store_id = request.query_params.get("productStoreId")
+    def matching(
+        request: Request, rows: dict[str, dict[str, Any]], fields: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Entity-list equality filters on the given fields; any other parameter is ignored,
+        as Moqui ignores a field it does not know."""
+        wanted = {f: request.query_params[f] for f in fields if f in request.query_params}
         with state.lock:
-            rows = [
-                copy.deepcopy(s)
-                for _, s in sorted(state.stores.shops.items())
-                if store_id is None or s["productStoreId"] == store_id
+            return [
+                copy.deepcopy(row)
+                for _, row in sorted(rows.items())
+                if all(str(row.get(f) or "") == v for f, v in wanted.items())
             ]
+
+    async def list_shops(request: Request) -> Response:
+        rows = matching(request, state.stores.shops, ("productStoreId", "shopId"))
         return page(request, rows)
 
     async def list_remotes(request: Request) -> Response:
-        internal_id = request.query_params.get("internalId")
-        with state.lock:
-            rows = [
-                copy.deepcopy(r)
-                for _, r in sorted(state.stores.remotes.items())
-                if internal_id is None or r["internalId"] == internal_id
-            ]
+        fields = ("systemMessageRemoteId", "internalId", "remoteId", "internalIdType")
+        rows = matching(request, state.stores.remotes, fields)
+        # Moqui answers the whole entity row, decrypted credentials included [INF].
+        return page(request, rows)
+
+    async def list_stores(request: Request) -> Response:
+        rows = matching(request, state.stores.product_stores, ("productStoreId",))
         return page(request, rows)
 
     async def update_remote(request: Request) -> Response:
@@ -152,6 +195,7 @@ def stores_routes(state: SandboxState) -> list[Route]:
             authed(update_remote),
             methods=["PUT"],
         ),
+        Route("/rest/s1/admin/productStores", authed(list_stores), methods=["GET"]),
         Route("/rest/s1/admin/productStores/{productStoreId}", authed(get_store), methods=["GET"]),
         Route(
             "/rest/s1/admin/productStores/{productStoreId}", authed(update_store), methods=["PUT"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from slack_sdk.errors import SlackApiError
@@ -11,9 +12,10 @@ from bot.engine import ActionSpec, Click, CommandSpec, Flag, Invocation, Provide
 from bot.kit.blocks import Block, Message, context, error_message, escape, header, section
 from bot.kit.durations import describe_duration, fmt_time, parse_duration
 from bot.kit.posting import slack_error
-from bot.oms import loginsights
 from handlers.digest.report import (
     FOLLOWUP_ACTION,
+    DigestReport,
+    UnknownStore,
     build_report,
     digest_title,
     post_digest,
@@ -21,15 +23,20 @@ from handlers.digest.report import (
 )
 
 DEFAULT_SINCE = 24 * 3600.0
+_STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
 
 
 def _store(value: str) -> str:
-    loginsights.store_filter(value)  # raises ValueError naming what is wrong
+    if not _STORE_ID.match(value):
+        raise ValueError(
+            f"`{value[:40]}` is not a product store id (letters, digits, `_`, `.` or `-`, "
+            "e.g. `STORE`)"
+        )
     return value
 
 
 SINCE = Flag("since", "how far back to look (default 24h)", metavar="24h", parse=parse_duration)
-STORE = Flag("store", "only this shop (its name or domain, e.g. demo-shop)", "X", _store)
+STORE = Flag("store", "only this product store's shops (its id, e.g. STORE)", "X", _store)
 
 
 async def _report(inv: Invocation) -> tuple[float, float, str | None]:
@@ -38,16 +45,35 @@ async def _report(inv: Invocation) -> tuple[float, float, str | None]:
     return until - since_seconds, until, inv.command.flag("store")
 
 
-async def show_failed(inv: Invocation) -> None:
+async def _build(inv: Invocation) -> DigestReport | None:
+    """The report, or None after telling the user the store does not exist."""
     since, until, store = await _report(inv)
+    try:
+        return await build_report(
+            inv.tools.oms,
+            since=since,
+            until=until,
+            store=store,
+            page_size=inv.tools.policy.limits.digest_page_size,
+        )
+    except UnknownStore as exc:
+        await inv.reply.ephemeral(
+            error_message(
+                "No such product store",
+                str(exc),
+                "Give a product store id with `--store` (e.g. `--store STORE`), or leave it "
+                "out for every shop.",
+            ),
+            replace=True,
+        )
+        return None
+
+
+async def show_failed(inv: Invocation) -> None:
     tools = inv.tools
-    report = await build_report(
-        tools.oms,
-        since=since,
-        until=until,
-        store=store,
-        page_size=tools.policy.limits.digest_page_size,
-    )
+    report = await _build(inv)
+    if report is None:
+        return
     try:
         message = await render_digest(
             tools, report, created_by=inv.user_id, channel_id=inv.channel_id,
@@ -59,15 +85,10 @@ async def show_failed(inv: Invocation) -> None:
 
 
 async def post_digest_now(inv: Invocation) -> None:
-    since, until, store = await _report(inv)
     tools = inv.tools
-    report = await build_report(
-        tools.oms,
-        since=since,
-        until=until,
-        store=store,
-        page_size=tools.policy.limits.digest_page_size,
-    )
+    report = await _build(inv)
+    if report is None:
+        return
     detail: dict[str, object] = {"schedule": None, "requested_by": inv.user_id}
     try:
         message = await render_digest(
@@ -172,7 +193,7 @@ PROVIDES = Provides(
             summary="Shopify orders that failed to import, grouped by cause, now.",
             handler=show_failed,
             flags=(SINCE, STORE),
-            examples=("/oms failed", "/oms failed --since 7d", "/oms failed --store demo-shop"),
+            examples=("/oms failed", "/oms failed --since 7d", "/oms failed --store STORE"),
         ),
         CommandSpec(
             name="digest",

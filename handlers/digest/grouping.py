@@ -1,8 +1,12 @@
 """Failed imports grouped by cause: error texts normalised, counted, newest examples kept.
 
-The aggregator takes pages as they arrive and keeps only counts, a few newest examples per
-group and the newest failures overall, so its memory does not grow with the number of
-failures; every row also goes to a CSV file on disk for the message's thread.
+The aggregator takes pages from both sources as they arrive (the Shopify order MDM's failed
+records first, then logInsights documents) and counts each order once: an order failing in
+several MDM logs, in several logInsights documents, or in both, is one failed order, shown with
+the first error read. It keeps counts, a few newest examples per group, the newest failures
+overall and one short key per order counted, so its memory grows with the number of failed
+orders only by those keys; every counted row also goes to a CSV file on disk for the message's
+thread. Only the order's name, id and shop and the error are kept.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from bot.oms import FailedImport
+from bot.oms import FailedImport, loginsights
 from handlers.orders import explain
 
 EXAMPLES_PER_GROUP = 3
@@ -96,14 +100,66 @@ def _keep_newest(
 CSV_COLUMNS = (
     "shopify_order_name",
     "shopify_order_id",
+    "shop",
     "cause",
     "error_message",
+    "source",
+    "reference",
+    "failed_at",
     "first_attempted_import",
     "order_created",
-    "logged_at",
-    "site",
-    "document_id",
 )
+
+
+def _name_key(failure: FailedImport) -> str | None:
+    name = failure.shopify_order_name.strip().lower()
+    return None if not name or name.startswith("(no ") else name
+
+
+class Seen:
+    """The orders already counted. The MDM names an order by its Shopify id (unique across
+    shops) and name; logInsights by its name and shop, without an id: a logInsights document
+    is the same order as an MDM record with its name, or as another document with its shop
+    and name. Feed the MDM first."""
+
+    def __init__(self) -> None:
+        self._mdm: set[str] = set()
+        self._mdm_names: set[str] = set()
+        self._logged: set[tuple[str, str]] = set()
+
+    def first_time(self, failure: FailedImport) -> bool:
+        name = _name_key(failure)
+        if failure.source == loginsights.MDM:
+            key = f"id:{failure.shopify_order_id}" if failure.shopify_order_id else None
+            key = key or (f"name:{name}" if name else None)
+            if key is None:
+                return True  # nothing to know it by: count it
+            if key in self._mdm:
+                return False
+            self._mdm.add(key)
+            if name:
+                self._mdm_names.add(name)
+            return True
+        if name is None:
+            return True
+        if name in self._mdm_names:
+            return False
+        shop_and_name = (failure.shop or "", name)
+        if shop_and_name in self._logged:
+            return False
+        self._logged.add(shop_and_name)
+        return True
+
+
+class Counter:
+    """Only how many distinct failed orders (the previous window, for the change)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._seen = Seen()
+
+    def add(self, page: list[FailedImport]) -> None:
+        self.total += sum(1 for failure in page if self._seen.first_time(failure))
 
 
 class Aggregator:
@@ -111,6 +167,7 @@ class Aggregator:
 
     def __init__(self, csv_dir: Path | None = None) -> None:
         self.total = 0
+        self._seen = Seen()
         self.groups: dict[str, Group] = {}
         self._newest: list[tuple[float, int, FailedImport]] = []
         self._csv_file: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in close)
@@ -122,6 +179,8 @@ class Aggregator:
 
     def add(self, page: list[FailedImport]) -> None:
         for failure in page:
+            if not self._seen.first_time(failure):
+                continue
             self.total += 1
             key, title, fix = classify(failure.error_message)
             group = self.groups.get(key)
@@ -136,13 +195,14 @@ class Aggregator:
                 (
                     failure.shopify_order_name,
                     failure.shopify_order_id or "",
+                    failure.shop or "",
                     title,
                     failure.error_message,
+                    failure.source,
+                    failure.reference,
+                    failure.timestamp.isoformat(),
                     failure.first_attempted,
                     failure.order_created.isoformat() if failure.order_created else "",
-                    failure.timestamp.isoformat(),
-                    failure.site or "",
-                    failure.document_id,
                 )
             )
 

@@ -1,10 +1,19 @@
-"""A failed-imports digest end to end: fetch page by page, render within Block Kit limits,
-post (paced per channel, 429 honoured), attach the full CSV in the thread, audit it all."""
+"""A failed-imports digest end to end: fetch page by page from the tenant's sources, render
+within Block Kit limits, post (paced per channel, 429 honoured), attach the full CSV in the
+thread, audit it all.
+
+The sources are those the tenant records failed imports in (`failure_sources` of its profile):
+the Shopify order MDM's failed records and, where the tenant has it, logInsights. A store
+scope (`--store`, a product store) maps to its shops' myshopify domains, which logInsights
+documents carry; the MDM names no shop, so its records belong to a store only when every shop
+of the OMS is that store's. What a source could not cover is said in the digest.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +23,79 @@ from bot.engine import ButtonSpec, Toolbox
 from bot.kit.blocks import Block, Message, actions, context, divider, escape, header, section
 from bot.kit.durations import describe_duration, fmt_time
 from bot.kit.posting import post_message, with_rate_limit
-from bot.oms import FailedImport, OmsClient, loginsights
-from handlers.digest.grouping import Aggregator, Group
+from bot.oms import (
+    FailedImport,
+    OmsClient,
+    OmsError,
+    OmsRequestError,
+    TenantProfile,
+    failures,
+    loginsights,
+    stores,
+)
+from handlers.digest.grouping import Aggregator, Counter, Group
 
 MAX_GROUPS_SHOWN = 12
 FOLLOWUP_ACTION = "digest_followup"
+SOURCE_NAMES = {
+    loginsights.MDM: "Shopify order MDM (SYNC_ and UPDATE_SHOPIFY_ORDER)",
+    loginsights.LOGINSIGHTS: "logInsights",
+}
+
+
+class UnknownStore(ValueError):
+    """The product store asked for does not exist; the message lists those that do."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which failures belong to the digest: every one, or one product store's."""
+
+    store: str | None
+    shops: frozenset[str] | None  # the store's myshopify hosts; None: every shop
+    mdm: bool  # whether the MDM's records (which name no shop) belong to it
+    mdm_shop: str | None  # the one shop every MDM record comes from, when there is one
+    notes: tuple[str, ...] = ()
+
+
+async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
+    """The scope of `store` (a product store id), or of every shop; UnknownStore if none."""
+    every = await stores.list_shops(oms)
+    hosts = {shop.domain for shop in every if shop.domain}
+    if store is None:
+        only = next(iter(hosts)) if len(hosts) == 1 else None
+        return Scope(None, None, True, only)
+    try:
+        await stores.get_product_store(oms, store)
+    except OmsRequestError as exc:
+        if exc.status_code != 404:
+            raise
+        known = await stores.list_product_stores(oms)
+        listed = ", ".join(f"{sid} ({name})" if name else sid for sid, name in known)
+        raise UnknownStore(
+            f"There is no product store {store} in the OMS. "
+            + (f"The product stores are: {listed}." if listed else "The OMS lists none.")
+        ) from None
+    mine = [shop for shop in every if shop.product_store_id == store]
+    domains = frozenset(shop.domain for shop in mine if shop.domain)
+    notes: list[str] = []
+    if not mine:
+        notes.append(f"Product store {store} has no Shopify shops, so no order of it can fail.")
+    elif len(domains) < len(mine):
+        notes.append(
+            "Some of the store's shops have no myshopify domain in the OMS: logInsights "
+            "failures cannot be matched to them."
+        )
+    # The MDM's records name no shop: they are the store's only when every shop is.
+    whole = bool(mine) and len(mine) == len(every)
+    if mine and not whole:
+        notes.append(
+            "The Shopify order MDM does not record which shop an order came from, and this "
+            "OMS has shops of other product stores too, so its failed records are left out "
+            "here; `/oms failed` without --store shows them."
+        )
+    only = next(iter(domains)) if whole and len(domains) == 1 else None
+    return Scope(store, domains, whole, only, tuple(notes))
 
 
 @dataclass
@@ -31,6 +108,8 @@ class DigestReport:
     groups: list[Group]
     newest: list[FailedImport]
     csv_path: Path
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def listed(self) -> int:
@@ -48,31 +127,155 @@ class DigestReport:
         self.csv_path.unlink(missing_ok=True)
 
 
+Sink = Callable[[list[FailedImport]], None]
+
+
+async def _collect(
+    oms: OmsClient,
+    sources: frozenset[str],
+    scope: Scope,
+    *,
+    since: float,
+    until: float,
+    page_size: int,
+    sink: Sink,
+) -> tuple[list[str], list[str]]:
+    """Stream one window's failures into `sink`, the MDM first (so an order in both sources
+    is counted with the MDM's error). Returns the sources read and notes on what was not."""
+    read: list[str] = []
+    notes: list[str] = []
+    if loginsights.MDM in sources and scope.mdm:
+        async for page in failures.iter_mdm_failures(
+            oms, since=since, until=until, page_size=page_size
+        ):
+            if scope.mdm_shop:
+                page = [_on_shop(f, scope.mdm_shop) for f in page]
+            sink(page)
+        read.append(loginsights.MDM)
+    if loginsights.LOGINSIGHTS in sources:
+        pages = 0
+        try:
+            async for _found, page in loginsights.iter_failed_import_pages(
+                oms, since=since, until=until, shops=scope.shops, page_size=page_size
+            ):
+                pages += 1
+                sink(page)
+            read.append(loginsights.LOGINSIGHTS)
+        except OmsError as exc:
+            if not loginsights.core_unreadable(exc):
+                raise
+            if pages:
+                read.append(loginsights.LOGINSIGHTS)
+                notes.append(
+                    f"logInsights stopped answering after {pages} page(s) ({exc.message}): "
+                    "its part of this digest is incomplete."
+                )
+            else:
+                notes.append(
+                    f"logInsights could not be read ({exc.message}): this tenant may not "
+                    "have it. Only the Shopify order MDM is in this digest."
+                )
+    return read, notes
+
+
+_PROBED_SOURCES = {"MDM": loginsights.MDM, "logInsights": loginsights.LOGINSIGHTS}
+
+
+def _sources(profile: TenantProfile) -> tuple[frozenset[str], list[str]]:
+    """The sources to read, and a note for each the tenant's profile found absent.
+
+    A source whose probe could not reach the OMS is read anyway: its real error then reaches
+    the caller (the scheduled digest retries it) instead of silently shrinking the digest. A
+    Moqui-only tenant's missing logInsights is how such tenants are, so it is not noted."""
+    sources: set[str] = set(profile.failure_sources)
+    notes = []
+    for probe in profile.unused():
+        source = _PROBED_SOURCES.get(probe.source)
+        if source is None:
+            continue
+        if probe.transient:
+            sources.add(source)
+        elif source == loginsights.MDM or profile.has_ofbiz:
+            notes.append(
+                f"{probe.source} could not be read ({probe.detail}): this tenant may not "
+                f"have it, so its failed imports are not in this digest."
+            )
+    return frozenset(sources), notes
+
+
+def _on_shop(failure: FailedImport, shop: str) -> FailedImport:
+    return FailedImport(
+        source=failure.source,
+        reference=failure.reference,
+        shopify_order_name=failure.shopify_order_name,
+        shopify_order_id=failure.shopify_order_id,
+        shop=shop,
+        error_message=failure.error_message,
+        first_attempted=failure.first_attempted,
+        order_created=failure.order_created,
+        timestamp=failure.timestamp,
+    )
+
+
+def _retention_notes(sources: list[str], since: float, until: float, now: float) -> list[str]:
+    """What logInsights' 60-day retention leaves out of this window or the previous one."""
+    if loginsights.LOGINSIGHTS not in sources:
+        return []
+    kept_from = now - loginsights.RETENTION_SECONDS
+    days = loginsights.RETENTION_DAYS
+    if since < kept_from:
+        return [
+            f"logInsights keeps failed imports for {days} days: it has no data older than "
+            f"{fmt_time(kept_from)}, so failures before that are missing from this window "
+            "(and from the previous one it is compared with)."
+        ]
+    if since - (until - since) < kept_from:
+        return [
+            f"logInsights keeps failed imports for {days} days: the previous window reaches "
+            f"back before {fmt_time(kept_from)}, so the change is against an incomplete count."
+        ]
+    return []
+
+
 async def build_report(
     oms: OmsClient, *, since: float, until: float, store: str | None, page_size: int
 ) -> DigestReport:
-    """Fetch the window's failures page by page and aggregate them as they come."""
+    """Fetch the window's failures page by page and aggregate them as they come; then count
+    the previous window the same way, for the change. UnknownStore for a store not in the OMS."""
+    profile = await oms.profile()
+    sources, absent_notes = _sources(profile)
+    scope = await resolve_scope(oms, store)
     aggregator = Aggregator()
     try:
-        async for _found, page in loginsights.iter_failed_import_pages(
-            oms, since=since, until=until, store=store, page_size=page_size
-        ):
-            aggregator.add(page)
-        previous = await loginsights.count_failed_imports(
-            oms, since=since - (until - since), until=since, store=store
-        )
+        read, notes = await _collect(
+            oms, sources, scope,
+            since=since, until=until, page_size=page_size, sink=aggregator.add,
+        )  # fmt: skip
+        counter = Counter()
+        await _collect(
+            oms, frozenset(read), scope,
+            since=since - (until - since), until=since, page_size=page_size, sink=counter.add,
+        )  # fmt: skip
     except BaseException:
         aggregator.discard()
         raise
+    notes = [
+        *scope.notes,
+        *absent_notes,
+        *notes,
+        *_retention_notes(read, since, until, time.time()),
+    ]
     return DigestReport(
         since=since,
         until=until,
         store=store,
         total=aggregator.total,
-        previous=previous,
+        previous=counter.total,
         groups=aggregator.ranked(),
         newest=aggregator.newest,
         csv_path=aggregator.close(),
+        sources=tuple(read),
+        notes=tuple(notes),
     )
 
 
@@ -88,17 +291,23 @@ def _change(total: int, previous: int) -> str:
 
 
 def order_link(failure: FailedImport) -> str:
-    """The Shopify order name, linked to its `site` when that is a plain http(s) URL."""
+    """The Shopify order name, linked to the order in its shop's Shopify admin when both the
+    shop and the order id are known (never to logInsights' `site`: it is the customer's order
+    status page, with its token)."""
     name = escape(failure.shopify_order_name)
-    site = failure.site or ""
-    if site.startswith(("https://", "http://")) and not any(c in site for c in "<>| \n"):
-        return f"<{site}|{name}>"
+    shop, order_id = failure.shop, failure.shopify_order_id or ""
+    if shop and order_id.isdigit() and stores.shop_host(shop) == shop:
+        return f"<https://{shop}/admin/orders/{order_id}|{name}>"
     return name
 
 
 def _example(failure: FailedImport) -> str:
-    first = failure.first_attempted or fmt_time(failure.timestamp.timestamp())
-    return f"  • {order_link(failure)} · first attempted {escape(first)}"
+    if failure.first_attempted:
+        when = f"first attempted {escape(failure.first_attempted)}"
+    else:
+        when = f"failed {fmt_time(failure.timestamp.timestamp())}"
+    source = "MDM" if failure.source == loginsights.MDM else "logInsights"
+    return f"  • {order_link(failure)} · {when} ({source})"
 
 
 def _group_text(group: Group) -> str:
@@ -109,6 +318,12 @@ def _group_text(group: Group) -> str:
         lines.append("_No known fix; the text above is the OMS's error with ids taken out._")
     lines += [_example(f) for f in group.examples]
     return "\n".join(lines)
+
+
+def _sources_text(report: DigestReport) -> str:
+    if not report.sources:
+        return "no source read"
+    return "from " + " and ".join(SOURCE_NAMES.get(s, s) for s in report.sources)
 
 
 def digest_title(report: DigestReport) -> str:
@@ -127,15 +342,17 @@ async def render_digest(
 ) -> Message:
     """The digest message: totals and change, causes with fixes and examples, buttons."""
     title = digest_title(report)
-    period = f"{fmt_time(report.since)} → {fmt_time(report.until)}"
+    period = f"{fmt_time(report.since)} → {fmt_time(report.until)} · {_sources_text(report)}"
     blocks: list[Block] = [header(title)]
     if late_note:
         blocks.append(context(f":hourglass: {escape(late_note)}"))
+    notes = [context(f":information_source: {escape(note)}") for note in report.notes]
     if report.total == 0:
         change = _change(0, report.previous)
         blocks += [
             section(f":white_check_mark: *No failed imports* in this window ({change})."),
             context(period),
+            *notes,
         ]
         text = f"{title}: no failed imports ({period})"
         return Message(text=text, blocks=blocks)
@@ -147,6 +364,7 @@ async def render_digest(
         )
     )
     blocks.append(context(period))
+    blocks += notes
     for group in report.groups[:MAX_GROUPS_SHOWN]:
         blocks.append(section(_group_text(group)))
     hidden = report.groups[MAX_GROUPS_SHOWN:]

@@ -30,7 +30,13 @@ from bot.kit.blocks import Message, context, escape, section
 from bot.kit.durations import describe_duration, fmt_time
 from bot.kit.posting import slack_error
 from bot.oms import OmsError
-from handlers.digest.report import DigestReport, build_report, post_digest, render_digest
+from handlers.digest.report import (
+    DigestReport,
+    UnknownStore,
+    build_report,
+    post_digest,
+    render_digest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,8 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
                 store=schedule.store,
                 page_size=tools.policy.limits.digest_page_size,
             )
+        except UnknownStore as exc:
+            return await _bad_store(tools, client, slot, str(exc), detail)
         except OmsError as exc:
             if slot.clock() + slot.retry_delay > slot.deadline:
                 return await _unavailable(tools, client, slot, str(exc), detail)
@@ -117,6 +125,26 @@ async def _unavailable(
     )
     return await post_note(
         tools, client, NAME, slot, message, outcome="unavailable", state="failed",
+        detail=detail | {"error": error},
+    )  # fmt: skip
+
+
+async def _bad_store(
+    tools: Toolbox, client: AsyncWebClient, slot: Slot, error: str, detail: dict[str, object]
+) -> SlotResult:
+    text = f"Failed-imports digest for {fmt_time(slot.time)}: {error}"
+    message = Message(
+        text=text,
+        blocks=[
+            section(f":warning: {escape(text)}"),
+            context(
+                f"Fix `store` of the `{escape(slot.schedule.id)}` schedule in the policy file "
+                "(a product store id), or remove it for every shop."
+            ),
+        ],
+    )
+    return await post_note(
+        tools, client, NAME, slot, message, outcome="unknown-store", state="failed",
         detail=detail | {"error": error},
     )  # fmt: skip
 

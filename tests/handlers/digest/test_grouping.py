@@ -12,18 +12,27 @@ from bot.engine.policy import load_policy
 from bot.engine.schedules import parse_schedules
 from bot.kit.config import ConfigError
 from bot.oms.loginsights import FailedImport, parse_doc
-from handlers.digest.grouping import Aggregator, classify, normalise
+from handlers.digest.grouping import Aggregator, Counter, classify, normalise
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def failure(name: str, text: str, minutes_ago: int) -> FailedImport:
+def failure(
+    name: str,
+    text: str,
+    minutes_ago: int,
+    *,
+    source: str = "logInsights",
+    order_id: str | None = None,
+    shop: str | None = "shop.myshopify.com",
+) -> FailedImport:
     moment = NOW - timedelta(minutes=minutes_ago)
     return FailedImport(
-        document_id=f"doc-{name}",
+        source=source,
+        reference=f"doc-{name}",
         shopify_order_name=name,
-        shopify_order_id=None,
-        site=f"https://shop.example/admin/orders/{name.strip('#')}",
+        shopify_order_id=order_id,
+        shop=shop,
         error_message=text,
         first_attempted=f"{moment:%B} {moment.day}, {moment:%Y %I:%M:%S %p}",
         order_created=moment,
@@ -89,6 +98,38 @@ def test_grouping_counts_newest_examples_and_csv(tmp_path: Path) -> None:
     assert agg.total == 6
 
 
+def test_an_order_is_counted_once_across_logs_and_sources(tmp_path: Path) -> None:
+    agg = Aggregator(csv_dir=tmp_path)
+    null = "Service [createShopifyOrder] target threw an unexpected exception (null)"
+    email = "E-mail address not formatted correctly, must be like: name@domain"
+    # The MDM first: #1 failed in two logs (the same Shopify id); #2 has no id, only a name;
+    # two shops' orders #3 share a name but not an id.
+    agg.add([failure("#1", email, 5, source="mdm", order_id="61", shop=None)])
+    agg.add([failure("#1", email, 50, source="mdm", order_id="61", shop=None)])
+    agg.add([failure("#2", email, 6, source="mdm", shop=None)])
+    agg.add([failure("#3", email, 7, source="mdm", order_id="63", shop=None),
+             failure("#3", email, 8, source="mdm", order_id="64", shop=None)])  # fmt: skip
+    # Then logInsights: #1 and #2 are the MDM's orders; #9 is logged twice on one shop, and
+    # once on another shop (another order).
+    agg.add([failure("#1", null, 4), failure("#2", null, 4), failure("#9", null, 3)])
+    agg.add([failure("#9", null, 2), failure("#9", null, 2, shop="other.myshopify.com")])
+    assert agg.total == 6
+    rows = list(csv.DictReader(agg.close().open(encoding="utf-8")))
+    assert sorted((r["shopify_order_name"], r["source"]) for r in rows) == [
+        ("#1", "mdm"), ("#2", "mdm"), ("#3", "mdm"), ("#3", "mdm"),
+        ("#9", "logInsights"), ("#9", "logInsights"),
+    ]  # fmt: skip
+    # The MDM's error is the one counted for an order in both.
+    assert {g.key: g.count for g in agg.ranked()} == {
+        "bad-email": 4,
+        "create-shopify-order-null": 2,
+    }
+    counter = Counter()
+    for page in ([failure("#1", email, 5, source="mdm", order_id="61")], [failure("#1", null, 4)]):
+        counter.add(page)
+    assert counter.total == 1
+
+
 def test_parse_doc_reads_the_documented_shape() -> None:
     doc = {
         "site": "https://hc-demo.myshopify.com/83950764316/orders/e218e7/authenticate?key=",
@@ -105,6 +146,10 @@ def test_parse_doc_reads_the_documented_shape() -> None:
     assert parsed is not None
     assert parsed.order_created == datetime.fromtimestamp(1704335862, UTC)
     assert parsed.timestamp.year == 2024 and parsed.shopify_order_name == "#10101011010"
+    # Only the shop's host is kept from `site` (the status page URL carries the order's
+    # token), and logInsights gives no Shopify order id.
+    assert parsed.shop == "hc-demo.myshopify.com" and parsed.shopify_order_id is None
+    assert parsed.source == "logInsights" and parsed.reference.startswith("0a420d2e")
     assert parse_doc({"shopifyOrderName": "#1"}) is None  # no timestamp: cannot be windowed
 
 

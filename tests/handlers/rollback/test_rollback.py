@@ -15,7 +15,7 @@ from tests.harness.fakeslack import Message
 
 APPROVE = "oms:approval.approve#0"
 RESUME = "oms:run.resume#0"
-REMOTES = ("SHOP_CONFIG_10000", "SHOP_CONFIG_10001")
+REMOTES = ("DEMO_SHOP_REMOTE", "SHOP_CONFIG_10001")
 STORE_PATH = "/rest/s1/admin/productStores/STORE"
 
 POLICY = """
@@ -135,6 +135,12 @@ def test_a_second_operator_approves_and_every_value_is_changed_and_verified(
     assert "Store STORE rolled back" in done and "/oms rollback undo" in done
     assert "SHOP_RW_ACCESS → SHOP_NO_ACCESS" in done and "Y → N" in done
     assert "all 3 value(s) read back at their targets" in done
+    # Then Shopify itself is asked through each shop's connection, and refuses.
+    for remote in REMOTES:
+        assert (
+            f"via {remote}: Shopify refused (“No Access is enabled for Shopify with "
+            f"systemMessageRemoteId, {remote}.”)" in done
+        )
     assert "started by <@U_DAVE>" in done
     # What the OMS received: one PUT per remote, and the whole store record with the change.
     for remote in REMOTES:
@@ -163,8 +169,11 @@ def test_a_second_operator_approves_and_every_value_is_changed_and_verified(
         "set order brokering",
     ]
     assert all(e.outcome == "ok" and e.actor == "U_DAVE" for e in writes)
-    (readback,) = [e for e in events if e.kind == "oms_read"]
-    assert readback.outcome == "ok"
+    reads = {e.summary: e.outcome for e in events if e.kind == "oms_read"}
+    assert reads == {
+        "read back after the rollback of store STORE": "ok",
+        "Shopify access check after the rollback of store STORE": "ok",
+    }
     kinds = {(e.kind, e.outcome) for e in events}
     assert ("approval_request", "pending") in kinds and ("approval_decision", "ok") in kinds
 
@@ -252,7 +261,7 @@ def test_a_partial_failure_stops_shows_every_value_and_resumes(
     done = _shown(_rolled_back(bot))
     assert "The run stopped" not in done and "read back at their targets" in done
     # Resume continued from the failed step: shop 10000 was not written again.
-    assert len(_remote_puts(bot, "SHOP_CONFIG_10000")) == 1
+    assert len(_remote_puts(bot, "DEMO_SHOP_REMOTE")) == 1
     assert len(_remote_puts(bot, "SHOP_CONFIG_10001")) == 2  # the failed one and the retry
     assert len(_store_puts(bot)) == 1
     assert _scopes(bot) == dict.fromkeys(REMOTES, "SHOP_NO_ACCESS") and _brokering(bot) == "N"
@@ -281,7 +290,7 @@ def test_undo_restores_the_saved_values_through_approval(
     done = _shown(_rolled_back(bot, "Undo the rollback of store STORE: finished"))
     assert "Store STORE restored" in done and "read back at their targets" in done
     assert _scopes(bot) == {
-        "SHOP_CONFIG_10000": "SHOP_RW_ACCESS",
+        "DEMO_SHOP_REMOTE": "SHOP_RW_ACCESS",
         "SHOP_CONFIG_10001": "SHOP_READ_ACCESS",
     }
     assert _store_puts(bot) == [seed_stores().product_stores["STORE"]]
@@ -312,7 +321,7 @@ def test_undo_after_a_partial_failure_restores_only_what_changed(
     bot.driver.click(request, APPROVE, user="U_DAVE")
     _rolled_back(bot, "Undo the rollback of store STORE: finished")
     assert _scopes(bot) == {
-        "SHOP_CONFIG_10000": "SHOP_RW_ACCESS",
+        "DEMO_SHOP_REMOTE": "SHOP_RW_ACCESS",
         "SHOP_CONFIG_10001": "SHOP_READ_ACCESS",
     }
     assert _remote_puts(bot, "SHOP_CONFIG_10001") == [] and _store_puts(bot) == []

@@ -1,0 +1,120 @@
+"""Failed Shopify order imports recorded by the order MDM, page by page, as `FailedImport` rows.
+
+The order sync stages Shopify orders through the MDM configs SYNC_SHOPIFY_ORDER (new orders) and
+UPDATE_SHOPIFY_ORDER (orders already in HotWax); an order that fails is a failed record in its
+log's error file (bot/oms/mdm.py reads those). This walks one window of logs of both configs,
+newest first, page by page (`orderByField=-createdDate`, `createdDate_from`, `pageIndex`), as
+HotWax's Company app pages them (src/workers/domains/dataManagerLogDomain.ts:70-78), and
+yields each failed log's records: memory holds one page of logs and one log's records.
+
+A log counts as failed when its status is failed or it counts failed records (job-manager's
+`hasFailedRecords`), so logs are not filtered by status on the server: a finished log with
+failed records would be missed. Every filter is checked again here, since Moqui ignores a
+parameter it does not know. The MDM logs name no shop (admin/dataManager/details ignores shop
+filters, company docs/cache-sync-remaining-work.md:190-191): the rows carry no shop.
+
+The failed records hold the whole Shopify order (the customer, the addresses): mdm.py keeps
+only the order's id and name and the error, and so does everything here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from bot.oms import mdm
+from bot.oms.client import OmsClient
+from bot.oms.errors import OmsBadResponse
+from bot.oms.loginsights import MDM, FailedImport
+
+OPERATION = "read the Shopify order MDM logs"
+# A runaway guard for paging: a server that keeps answering full pages forever.
+MAX_PAGES = 1000
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+async def iter_window_logs(
+    oms: OmsClient, config: str, *, since: float, until: float, page_size: int
+) -> AsyncIterator[mdm.MdmLog]:
+    """The logs of one MDM config created in [since, until), newest first, page by page."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    start = datetime.fromtimestamp(since, UTC)
+    end = datetime.fromtimestamp(until, UTC)
+    size = page_size
+    for index in range(MAX_PAGES):
+        body = await oms.maarg_call(
+            "GET",
+            "admin/dataManager/details",
+            operation=OPERATION,
+            params={
+                "configId": config,
+                "createdDate_from": _iso(since),
+                "orderByField": "-createdDate",
+                "pageIndex": str(index),
+                "pageSize": str(size),
+            },
+        )
+        rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise OmsBadResponse(OPERATION, "no dataManagerLogs list in the answer")
+        total = _count(body.get("dataManagerLogsCount"))
+        logs = [mdm.MdmLog.model_validate(r) for r in rows if isinstance(r, dict)]
+        for log in logs:
+            created = log.created_date
+            if log.config_id in (None, config) and created is not None and start <= created < end:
+                yield log
+        oldest = logs[-1].created_date if logs else None
+        if not rows or (oldest is not None and oldest < start):
+            return  # newest first: a page reaching back before the window ends it
+        if len(rows) < size:
+            if index > 0 or total is None or total <= len(rows):
+                return  # a short page is the last one
+            # A short first page with more rows announced: the server caps the page size.
+            # Go on with its real size, so pageIndex offsets line up.
+            size = len(rows)
+        elif total is not None and (index + 1) * size >= total:
+            return
+
+
+def _count(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _row(log: mdm.MdmLog, record: mdm.FailedRecord) -> FailedImport:
+    moment = log.created_date or log.finish or datetime.now(UTC)
+    number = f" record {record.record_number}" if record.record_number else ""
+    return FailedImport(
+        source=MDM,
+        reference=f"MDM log {log.log_id}{number}",
+        shopify_order_name=record.order_name.strip() or "(no order name)",
+        shopify_order_id=record.shopify_order_id or None,
+        shop=None,
+        error_message=record.error,
+        first_attempted="",
+        order_created=None,
+        timestamp=moment,
+    )
+
+
+async def iter_mdm_failures(
+    oms: OmsClient, *, since: float, until: float, page_size: int
+) -> AsyncIterator[list[FailedImport]]:
+    """The failed records of every failed log of both order configs in [since, until): one
+    list per failed log, newest log first within each config."""
+    seen: set[str] = set()  # a log moved to a later page while we paged is read once
+    for config in mdm.ORDER_CONFIGS:
+        async for log in iter_window_logs(
+            oms, config, since=since, until=until, page_size=page_size
+        ):
+            if log.log_id in seen or not log.failed:
+                continue
+            seen.add(log.log_id)
+            records = await mdm.failed_records(oms, log)
+            yield [_row(log, record) for record in records]
