@@ -6,8 +6,9 @@ The sandbox runs in a separate process (so its memory is not counted) seeded wit
 - digest: `build_report` (the Shopify order MDM's failed logs, then every logInsights page
   through OmsClient, grouped by cause as the pages arrive with each order counted once, every
   row written to the CSV, plus the previous-window count);
-- baseline: plain httpx POSTing the same `solr-query` pages and decoding the JSON, nothing
-  else.
+- baseline: plain httpx fetching the same pages (the MDM's log pages of both order configs
+  and each failed log's records file, then the `solr-query` pages), decoding the JSON and
+  keeping the set of order names, nothing else.
 
 Prints wall time and tracemalloc peak of each, and the ratios (digest / baseline).
 
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from bot.oms import OmsClient  # noqa: E402
 from bot.oms.loginsights import CORE, _request  # noqa: E402
+from bot.oms.mdm import ORDER_CONFIGS  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
 from handlers.digest.report import build_report  # noqa: E402
 
+DETAILS = "/rest/s1/admin/dataManager/details"
+DOWNLOAD = "/rest/s1/admin/dataManager/downloadDataManagerFile"
 SANDBOX = """
 import sys, time
 from bot.sandbox import SandboxServer
@@ -69,16 +75,42 @@ async def baseline(url: str, since: float, until: float, page_size: int) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         login = await client.post("/api/login", json={"USERNAME": DEMO_USERNAME,
                                                       "PASSWORD": DEMO_PASSWORD})  # fmt: skip
-        headers = {"Authorization": f"Bearer {login.json()['token']}"}
-        start, seen = 0, 0
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        names = await _mdm_names(client, since, page_size)
+        start = 0
         while True:
             body = {"json": _request(since, until, start, page_size), "coreName": CORE}
-            answer = (await client.post("/api/solr-query", json=body, headers=headers)).json()
+            answer = (await client.post("/api/solr-query", json=body)).json()
             docs = answer["response"]["docs"]
-            seen += len(docs)
+            names.update(doc["shopifyOrderName"] for doc in docs)
             start += len(docs)
             if not docs or start >= answer["response"]["numFound"]:
-                return seen
+                return len(names)
+
+
+async def _mdm_names(client: httpx.AsyncClient, since: float, page_size: int) -> set[str]:
+    names: set[str] = set()
+    created_from = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    for config in ORDER_CONFIGS:
+        index = 0
+        while True:
+            params: dict[str, str | int] = {
+                "configId": config,
+                "createdDate_from": created_from,
+                "orderByField": "-createdDate",
+                "pageIndex": index,
+                "pageSize": page_size,
+            }
+            page = (await client.get(DETAILS, params=params)).json()
+            for log in page["dataManagerLogs"]:
+                if log["statusId"] == "DmlsFailed" or int(log.get("failedRecordCount") or 0):
+                    content = {"configId": config, "logContentId": log["errorLogContentId"]}
+                    file = (await client.get(DOWNLOAD, params=content)).json()
+                    names.update(r["name"] for r in json.loads(file["csvData"]))
+            index += 1
+            if index * page_size >= int(page["dataManagerLogsCount"]):
+                break
+    return names
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.cores import DEFAULT_CORE, core_docs
+from bot.sandbox.cores import DEFAULT_CORE, query_core
 from bot.sandbox.data import DEMO_API_USER
-from bot.sandbox.solr import SolrSyntaxError, run_query
+from bot.sandbox.solr import SolrSyntaxError
 from bot.sandbox.state import SandboxState
 from bot.sandbox.web import maarg_authed, maarg_error, read_json_object
 
@@ -67,13 +67,13 @@ def admin_routes(state: SandboxState) -> list[Route]:
         if not isinstance(query, dict):
             return maarg_error(400, "The json parameter is required")
         core = str(body.get("coreName") or DEFAULT_CORE)
-        docs = core_docs(state, core)
-        if docs is None:
-            return maarg_error(400, f"Solr core {core} not found")
         try:
-            return JSONResponse(run_query(docs, query, state.now()))
+            answer = query_core(state, core, query)
         except SolrSyntaxError as exc:
             return maarg_error(400, str(exc))
+        if answer is None:
+            return maarg_error(400, f"Solr core {core} not found")
+        return JSONResponse(answer)
 
     return [
         Route("/rest/s1/admin/login", login, methods=["POST"]),

@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import find, shapes
-from bot.sandbox.cores import DEFAULT_CORE, core_docs
+from bot.sandbox.cores import DEFAULT_CORE, query_core
 from bot.sandbox.jobs import jobs_entity_rows
-from bot.sandbox.solr import SolrSyntaxError, run_query
+from bot.sandbox.solr import SolrSyntaxError
 from bot.sandbox.state import SandboxServiceError, SandboxState
 from bot.sandbox.web import (
     bearer_token,
@@ -97,13 +97,13 @@ def ofbiz_routes(state: SandboxState) -> list[Route]:
         if not isinstance(body, dict):
             return ofbiz_error("The following required parameter is missing: [json]")
         core = str(params.get("coreName") or DEFAULT_CORE)
-        docs = core_docs(state, core)
-        if docs is None:
-            return JSONResponse(_solr_error(404, f"No such core: {core}"))
         try:
-            return JSONResponse(run_query(docs, body, state.now()))
+            answer = query_core(state, core, body)
         except SolrSyntaxError as exc:
             return JSONResponse(_solr_error(400, str(exc)))
+        if answer is None:
+            return JSONResponse(_solr_error(404, f"No such core: {core}"))
+        return JSONResponse(answer)
 
     async def service(request: Request, user: str) -> Response:
         name = request.path_params["name"]

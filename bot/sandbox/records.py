@@ -99,7 +99,7 @@ class ShopifyOrder:
     synced_at: datetime | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImportFailure:
     """One logInsights SHOPIFY_ORDER document: a Shopify order that failed to import."""
 

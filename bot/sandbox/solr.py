@@ -302,19 +302,30 @@ def _facets(spec: Any, docs: list[dict[str, Any]]) -> dict[str, Any]:
     return facets
 
 
-def run_query(docs: list[dict[str, Any]], request: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Answer one Solr JSON request (`json` of solr-query) in the standard Solr JSON shape."""
-    params = request.get("params") or {}
-    if not isinstance(params, dict):
-        raise SolrSyntaxError("json.params must be an object")
+def select(
+    docs: list[dict[str, Any]], request: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The documents the request's query and filters match, in its sort order."""
+    params = _params(request)
     query = request.get("query") or params.get("q") or "*:*"
     filters: list[Any] = []
     for source in (request.get("filter"), params.get("fq")):
         filters.extend(source if isinstance(source, list) else [source] if source else [])
     predicates = [compile_query(str(query), now)] + [compile_query(str(f), now) for f in filters]
     hits = [doc for doc in docs if all(p(doc) for p in predicates)]
-    hits = _sort_docs(hits, params.get("sort") or request.get("sort"))
+    return _sort_docs(hits, params.get("sort") or request.get("sort"))
 
+
+def _params(request: dict[str, Any]) -> dict[str, Any]:
+    params = request.get("params") or {}
+    if not isinstance(params, dict):
+        raise SolrSyntaxError("json.params must be an object")
+    return params
+
+
+def answer_page(hits: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    """The answer to `request` from its selected `hits`: the page asked for, groups, facets."""
+    params = _params(request)
     start = _as_int(params.get("start", request.get("offset")), 0, "start")
     rows = _as_int(params.get("rows", request.get("limit")), DEFAULT_ROWS, "rows")
     fields = _fields(params.get("fl") or request.get("fields"))

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -255,6 +256,28 @@ def test_log_insights_paging_and_window(http: httpx.Client) -> None:
     for key in ("site", "shopifyOrderName", "orderCreatedDate", "errorMessage", "document-id"):
         assert doc[key]
     assert doc["orderCreatedDate"].isdigit()
+
+
+def test_log_insights_answers_follow_new_failures(
+    sandbox: SandboxServer, http: httpx.Client
+) -> None:
+    # The sandbox keeps each query's hits while the failures stay the same records: a failure
+    # recorded (or replaced) after a page was read shows on the next page asked for.
+    query = {"params": {"q": "docType:SHOPIFY_ORDER", "rows": 5}}
+    before = solr(http, query, "logInsights")["response"]["numFound"]
+    with sandbox.state.lock:
+        newest = sandbox.state.data.failures[0]
+        sandbox.state.data.failures.append(replace(newest, document_id="NEW-1"))
+    assert solr(http, query, "logInsights")["response"]["numFound"] == before + 1
+    with sandbox.state.lock:
+        sandbox.state.data.failures[-1] = replace(newest, document_id="NEW-2")
+    ids = {
+        d["document-id"]
+        for d in solr(http, {"params": {"q": "docType:SHOPIFY_ORDER", "rows": 100}}, "logInsights")[
+            "response"
+        ]["docs"]
+    }
+    assert "NEW-2" in ids and "NEW-1" not in ids
 
 
 def test_solr_errors(http: httpx.Client) -> None:
