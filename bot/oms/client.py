@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from bot.kit.config import DEFAULT_MAARG_URL_TEMPLATE
-from bot.oms.conventions import parse_count
+from bot.oms.conventions import parse_count, parse_models
 from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
 from bot.oms.models import Order, StatusChange, UserProfile
 from bot.oms.probes import learn_profile
@@ -33,27 +32,11 @@ MAARG_PAGE_SIZE = 50
 MAARG_MAX_PAGES = 1000
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
-M = TypeVar("M", bound=BaseModel)
-
 
 @dataclass(frozen=True, slots=True)
 class MaargList:
     total: int
     rows: list[dict[str, Any]]
-
-
-def _parse_models(model: type[M], rows: Any, operation: str) -> list[M]:
-    if not isinstance(rows, list):
-        raise OmsBadResponse(operation, f"expected a JSON list, got {type(rows).__name__}")
-    try:
-        return [model.model_validate(row) for row in rows]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        # Only the location and pydantic's message: the input may be large or sensitive.
-        raise OmsBadResponse(
-            operation, f"unexpected {model.__name__} shape at {where or 'top'}: {first['msg']}"
-        ) from None
 
 
 def _newest_first(orders: list[Order]) -> list[Order]:
@@ -201,7 +184,7 @@ class OmsClient:
 
     async def _ofbiz_user(self, operation: str) -> str:
         body = await self._session.ofbiz("GET", "user-profile", operation=operation, read=True)
-        return _parse_models(UserProfile, [body or {}], operation)[0].user_login_id
+        return parse_models(UserProfile, [body or {}], operation)[0].user_login_id
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -234,7 +217,7 @@ class OmsClient:
             # ship groups with their items, ...) whatever is asked; `dependentLevels` is only
             # read by Moqui's /rest/e1 handler, so none is sent (docs/oms-api.md, "Orders").
             listed = await self._maarg_list_all("oms/orders", filters, operation=operation)
-            return _newest_first(_parse_models(Order, listed.rows, operation))
+            return _newest_first(parse_models(Order, listed.rows, operation))
 
     async def order_status_history(self, order_id: str) -> list[StatusChange]:
         operation = "read order status history"
@@ -244,7 +227,7 @@ class OmsClient:
             listed = await self._maarg_list_all(
                 f"oms/orders/{_path_part(order_id)}/status", {}, operation=operation
             )
-            changes = _parse_models(StatusChange, listed.rows, operation)
+            changes = parse_models(StatusChange, listed.rows, operation)
             return sorted(changes, key=lambda change: change.status_datetime or _OLDEST)
 
     # -- generic reads (later runbooks build on these) ------------------------------------

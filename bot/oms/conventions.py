@@ -9,15 +9,32 @@ Statuses the caller must handle itself (401 -> log in again) are checked before 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from bot.oms.errors import OmsBadResponse, OmsRequestError, OmsUnavailable
 from bot.oms.transport import describe_status
 
 NO_RECORD_FOUND = "No record found"
 _SNIPPET = 80
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_models(model: type[M], rows: Any, operation: str) -> list[M]:
+    """JSON rows as `model`s; OmsBadResponse naming the first misfit's place otherwise."""
+    if not isinstance(rows, list):
+        raise OmsBadResponse(operation, f"expected a JSON list, got {type(rows).__name__}")
+    try:
+        return [model.model_validate(row) for row in rows]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        # Only the location and pydantic's message: the input may be large or sensitive.
+        raise OmsBadResponse(
+            operation, f"unexpected {model.__name__} shape at {where or 'top'}: {first['msg']}"
+        ) from None
 
 
 def _snippet(text: str) -> str:

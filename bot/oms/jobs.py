@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.oms.client import OmsClient
+from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse, OmsRequestError
 
 DRAFT = "SERVICE_DRAFT"
@@ -91,17 +92,6 @@ class Webhook:
     address: str | None
 
 
-def _models(rows: list[dict[str, Any]], operation: str) -> list[Job]:
-    try:
-        return [Job.model_validate(row) for row in rows]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise OmsBadResponse(
-            operation, f"unexpected job shape at {where}: {first['msg']}"
-        ) from None
-
-
 def _docs(answer: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
     if answer is None:
         return []
@@ -143,7 +133,7 @@ class JobsApi:
             if exc.status_code == 404:
                 return []
             raise
-        return _models(_docs(answer, operation), operation)
+        return parse_models(Job, _docs(answer, operation), operation)
 
     async def has_jobs(self) -> bool:
         """Whether this OMS has any JobSandbox job templates at all."""

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.oms.client import OmsClient, path_part
+from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse, OmsRequestError
 from bot.oms.models import OmsDatetime
 
@@ -152,19 +153,6 @@ class ShopifyWebhook:
     callback_url: str | None
 
 
-def _validated(model: type[_Model], rows: Any, operation: str) -> list[Any]:
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise OmsBadResponse(operation, "expected a JSON list of objects")
-    try:
-        return [model.model_validate(row) for row in rows]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OmsBadResponse(
-            operation, f"unexpected {model.__name__} shape at {where}: {first['msg']}"
-        ) from None
-
-
 def _list_in(body: Any, keys: Sequence[str], operation: str) -> Any:
     """The list in a Moqui service answer: a bare array, or under one of `keys`."""
     if isinstance(body, list):
@@ -209,7 +197,7 @@ class ServiceJobsApi:
                 },
             )
             rows = _list_in(body, ("serviceJobList", "serviceJobs"), operation)
-            found.extend(_validated(ServiceJob, rows, operation))
+            found.extend(parse_models(ServiceJob, rows, operation))
             if len(rows) < PAGE_SIZE:
                 break
         return found
@@ -230,7 +218,7 @@ class ServiceJobsApi:
             return None
         if not isinstance(detail, dict):
             raise OmsBadResponse(operation, "jobDetail is not an object")
-        job: ServiceJob = _validated(ServiceJob, [detail], operation)[0]
+        job: ServiceJob = parse_models(ServiceJob, [detail], operation)[0]
         return job
 
     async def runs(self, job_name: str, limit: int = 10) -> list[ServiceJobRun]:
@@ -243,7 +231,7 @@ class ServiceJobsApi:
             params={"orderByField": "-jobRunId", "pageSize": str(limit), "pageIndex": "0"},
         )
         rows = _list_in(body, ("serviceJobRunList", "jobRuns"), operation)
-        runs: list[ServiceJobRun] = _validated(ServiceJobRun, rows, operation)
+        runs: list[ServiceJobRun] = parse_models(ServiceJobRun, rows, operation)
         return sorted(runs, key=lambda r: _int(r.job_run_id) or 0, reverse=True)
 
     async def run_now(self, job_name: str) -> str:

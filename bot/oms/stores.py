@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.oms.client import OmsClient, path_part
+from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
 
 NO_ACCESS = "SHOP_NO_ACCESS"
@@ -168,17 +169,6 @@ class AccessCheck:
     answer: str  # the proxy's words (an error text), never a response body
 
 
-def _models(model: type[BaseModel], rows: Any, operation: str) -> list[Any]:
-    try:
-        return [model.model_validate(row) for row in rows]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OmsBadResponse(
-            operation, f"unexpected {model.__name__} shape at {where}: {first['msg']}"
-        ) from None
-
-
 async def list_shops(oms: OmsClient, product_store_id: str | None = None) -> list[ShopifyShop]:
     """The Shopify shops of a product store (every shop when None):
     `GET oms/shopifyShops/shops?productStoreId=`."""
@@ -188,7 +178,7 @@ async def list_shops(oms: OmsClient, product_store_id: str | None = None) -> lis
         operation = f"list the Shopify shops of product store {product_store_id}"
         params = {"productStoreId": product_store_id}
     listed = await oms.maarg_list("oms/shopifyShops/shops", params, operation=operation)
-    shops: list[ShopifyShop] = _models(ShopifyShop, listed.rows, operation)
+    shops: list[ShopifyShop] = parse_models(ShopifyShop, listed.rows, operation)
     # Moqui ignores a filter it does not know: keep only what was asked for.
     if product_store_id is not None:
         shops = [s for s in shops if s.product_store_id in (None, product_store_id)]
@@ -201,7 +191,7 @@ async def get_shop(oms: OmsClient, shop_id: str) -> ShopifyShop | None:
     listed = await oms.maarg_list(
         "oms/shopifyShops/shops", {"shopId": shop_id}, operation=operation
     )
-    shops: list[ShopifyShop] = _models(ShopifyShop, listed.rows, operation)
+    shops: list[ShopifyShop] = parse_models(ShopifyShop, listed.rows, operation)
     return next((s for s in shops if s.shop_id == shop_id), None)
 
 
@@ -220,7 +210,7 @@ async def _remotes_where(
     rows = body.get("systemMessageRemoteList") if isinstance(body, dict) else body
     if not isinstance(rows, list):
         raise OmsBadResponse(operation, "expected a list of system message remotes")
-    remotes: list[SystemMessageRemote] = _models(
+    remotes: list[SystemMessageRemote] = parse_models(
         SystemMessageRemote, [r for r in rows if isinstance(r, dict)], operation
     )
     attribute = {

@@ -150,18 +150,7 @@ def start_run(state: SandboxState, job_name: str, user: str) -> str:
     if job_name.startswith(ORDER_SYNC_PREFIX):
         return sync.run_now(state, job_name, user)
     with state.lock:
-        job = state.data.service_jobs.get(job_name)
-        if job is None:
-            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
-        ids = [int(run.job_run_id) for run in state.data.job_runs if run.job_run_id.isdigit()]
-        run = JobRunRecord(
-            job_run_id=str(max(ids, default=100000) + 1),
-            job_name=job_name,
-            user_id=user,
-            parameters={p.name: p.value for p in job.parameters},
-            start_time=state.now(),
-        )
-        state.data.job_runs.append(run)
+        run = state.new_job_run(job_name, user)
         manager = state.job_manager
         manager.in_flight[run.job_run_id] = InFlight(
             time.monotonic(), manager.run_seconds, manager.run_outcome, manager.run_error

@@ -32,6 +32,7 @@ from bot.sandbox.jobs_data import JobsData, seed_jobs
 from bot.sandbox.records import (
     IdentificationRecord,
     ItemRecord,
+    JobRunRecord,
     OrderRecord,
     PaymentRecord,
     SeedData,
@@ -162,6 +163,23 @@ class SandboxState:
     def now(self) -> datetime:
         """The seeded `now`, moving forward with real time so a long-running sandbox ages."""
         return self._base_now + timedelta(seconds=time.monotonic() - self._started)
+
+    def new_job_run(self, job_name: str, user: str) -> JobRunRecord:
+        """runNow's new ServiceJobRun with the job's current parameters (call with the lock
+        held); SandboxNotFound for a job the sandbox does not have."""
+        job = self.data.service_jobs.get(job_name)
+        if job is None:
+            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
+        ids = [int(run.job_run_id) for run in self.data.job_runs if run.job_run_id.isdigit()]
+        run = JobRunRecord(
+            job_run_id=str(max(ids, default=100000) + 1),
+            job_name=job_name,
+            user_id=user,
+            parameters={p.name: p.value for p in job.parameters},
+            start_time=self.now(),
+        )
+        self.data.job_runs.append(run)
+        return run
 
     def reset(self) -> None:
         """Back to the seeded data with every knob off (tests share one server)."""

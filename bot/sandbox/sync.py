@@ -30,7 +30,7 @@ from bot.sandbox.data import (
 )
 from bot.sandbox.records import JobRunRecord, MdmFailedRecord, MdmLog
 from bot.sandbox.shapes import moqui_mdm_log
-from bot.sandbox.state import SandboxNotFound, SandboxState, SyncOutcome
+from bot.sandbox.state import SandboxState, SyncOutcome
 from bot.sandbox.web import maarg_authed, maarg_error, parse_int
 
 TIMESTAMP_ERROR = "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]"
@@ -64,18 +64,7 @@ def parse_timestamp(value: str) -> datetime | None:
 def run_now(state: SandboxState, job_name: str, user: str) -> str:
     """Start a run with the job's current parameters; it ends after job_run_seconds."""
     with state.lock:
-        job = state.data.service_jobs.get(job_name)
-        if job is None:
-            raise SandboxNotFound(f"ServiceJob not found with name {job_name}")
-        ids = [int(run.job_run_id) for run in state.data.job_runs if run.job_run_id.isdigit()]
-        run = JobRunRecord(
-            job_run_id=str(max(ids, default=100000) + 1),
-            job_name=job_name,
-            user_id=user,
-            parameters={p.name: p.value for p in job.parameters},
-            start_time=state.now(),
-        )
-        state.data.job_runs.append(run)
+        run = state.new_job_run(job_name, user)
     _later(state, state.job_run_seconds, finish_run, state, run)
     return run.job_run_id
 

@@ -50,16 +50,6 @@ def sandbox(server: SandboxServer) -> SandboxServer:
     return server
 
 
-@pytest.fixture
-def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, timeout=5.0) as client:
-        token = client.post(
-            "/api/login", json={"USERNAME": DEMO_USERNAME, "PASSWORD": DEMO_PASSWORD}
-        ).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
-
-
 def find(http: httpx.Client, **params: Any) -> Any:
     return http.post("/api/performFind", json=params).json()
 

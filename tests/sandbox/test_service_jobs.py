@@ -15,9 +15,7 @@ import pytest
 
 from bot.sandbox import (
     DEMO_ORDER_SYNC_JOB,
-    DEMO_PASSWORD,
     DEMO_SHOPIFY_REMOTE,
-    DEMO_USERNAME,
     TIMESTAMP_ERROR,
     SandboxServer,
     SandboxState,
@@ -43,16 +41,6 @@ def sandbox(server: SandboxServer) -> SandboxServer:
     server.state.job_run_seconds = 0
     server.state.job_manager.run_seconds = 0
     return server
-
-
-@pytest.fixture
-def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, timeout=5.0) as client:
-        token = client.post(
-            "/api/login", json={"USERNAME": DEMO_USERNAME, "PASSWORD": DEMO_PASSWORD}
-        ).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
 
 
 def parameters(http: httpx.Client, job: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ import pytest
 from bot.sandbox import (
     CONTACT_MECH_ERROR,
     DEMO_ORDER_SYNC_JOB,
-    DEMO_PASSWORD,
     DEMO_SHOPIFY_REMOTE,
     DEMO_USERNAME,
     MISSING_ADDRESS_ERROR,
@@ -53,16 +52,6 @@ def sandbox(server: SandboxServer) -> SandboxServer:
     server.state.job_run_seconds = 0  # runs end before runNow answers...
     server.state.sync_delay_seconds = 0  # ... and the MDM imports their sync at once
     return server
-
-
-@pytest.fixture
-def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, timeout=5.0) as client:
-        token = client.post(
-            "/api/login", json={"USERNAME": DEMO_USERNAME, "PASSWORD": DEMO_PASSWORD}
-        ).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
 
 
 def details(http: httpx.Client, shopify_id: str, remote: str = DEMO_SHOPIFY_REMOTE) -> Any:

@@ -4,7 +4,6 @@ operations (bot/oms/stores.py) and through raw HTTP for the shapes and error con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,16 +27,6 @@ from bot.sandbox.stores import add_remote, fail_remote_write, stale_proxy_scope
 from bot.sandbox.stores_data import seed_stores
 
 STORE = "/rest/s1/admin/productStores/STORE"
-
-
-@pytest.fixture
-def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, timeout=5.0) as client:
-        token = client.post(
-            "/api/login", json={"USERNAME": DEMO_USERNAME, "PASSWORD": DEMO_PASSWORD}
-        ).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
 
 
 def _with_client(sandbox: SandboxServer, work: Any) -> Any:
