@@ -24,67 +24,7 @@ from datetime import UTC, datetime
 
 from bot.oms import mdm
 from bot.oms.client import OmsClient
-from bot.oms.errors import OmsBadResponse
 from bot.oms.loginsights import MDM, FailedImport
-
-OPERATION = "read the Shopify order MDM logs"
-# A runaway guard for paging: a server that keeps answering full pages forever.
-MAX_PAGES = 1000
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-async def iter_window_logs(
-    oms: OmsClient, config: str, *, since: float, until: float, page_size: int
-) -> AsyncIterator[mdm.MdmLog]:
-    """The logs of one MDM config created in [since, until), newest first, page by page."""
-    if page_size < 1:
-        raise ValueError("page_size must be at least 1")
-    start = datetime.fromtimestamp(since, UTC)
-    end = datetime.fromtimestamp(until, UTC)
-    size = page_size
-    for index in range(MAX_PAGES):
-        body = await oms.maarg_call(
-            "GET",
-            "admin/dataManager/details",
-            operation=OPERATION,
-            params={
-                "configId": config,
-                "createdDate_from": _iso(since),
-                "orderByField": "-createdDate",
-                "pageIndex": str(index),
-                "pageSize": str(size),
-            },
-        )
-        rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
-        if not isinstance(rows, list):
-            raise OmsBadResponse(OPERATION, "no dataManagerLogs list in the answer")
-        total = _count(body.get("dataManagerLogsCount"))
-        logs = [mdm.MdmLog.model_validate(r) for r in rows if isinstance(r, dict)]
-        for log in logs:
-            created = log.created_date
-            if log.config_id in (None, config) and created is not None and start <= created < end:
-                yield log
-        oldest = logs[-1].created_date if logs else None
-        if not rows or (oldest is not None and oldest < start):
-            return  # newest first: a page reaching back before the window ends it
-        if len(rows) < size:
-            if index > 0 or total is None or total <= len(rows):
-                return  # a short page is the last one
-            # A short first page with more rows announced: the server caps the page size.
-            # Go on with its real size, so pageIndex offsets line up.
-            size = len(rows)
-        elif total is not None and (index + 1) * size >= total:
-            return
-
-
-def _count(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _row(log: mdm.MdmLog, record: mdm.FailedRecord) -> FailedImport:
@@ -110,8 +50,12 @@ async def iter_mdm_failures(
     list per failed log, newest log first within each config."""
     seen: set[str] = set()  # a log moved to a later page while we paged is read once
     for config in mdm.ORDER_CONFIGS:
-        async for log in iter_window_logs(
-            oms, config, since=since, until=until, page_size=page_size
+        async for log in mdm.iter_logs(
+            oms,
+            config,
+            since=datetime.fromtimestamp(since, UTC),
+            until=datetime.fromtimestamp(until, UTC),
+            page_size=page_size,
         ):
             if log.log_id in seen or not log.failed:
                 continue

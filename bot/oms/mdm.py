@@ -19,22 +19,30 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.oms.client import OmsClient
+from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse
 from bot.oms.models import OmsDatetime
 
 SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"
 UPDATE_SHOPIFY_ORDER = "UPDATE_SHOPIFY_ORDER"
 ORDER_CONFIGS = (SYNC_SHOPIFY_ORDER, UPDATE_SHOPIFY_ORDER)
-FAILED_STATUSES = ("DmlsFailed", "DmlsCrashed", "DmlsError")
+# job-manager src/utils/config.ts:9-15 (a log with failed records may still be DmlsFinished).
+FAILED_STATUSES = ("DmlsFailed", "DmlsCrashed")
 ENDED_STATUSES = ("DmlsFinished", "DmlsCancelled", *FAILED_STATUSES)
+LOGS_OPERATION = "read the Shopify order MDM logs"
+# A runaway guard for paging: a server that keeps answering full pages forever.
+MAX_PAGES = 1000
+# `recent_logs` looks this far back at most, in at most this many pages per config.
+RECENT_DAYS = 30
+RECENT_PAGES = 10
 ERROR_MAX = 500  # characters of an import error kept (the rest is most often a stack)
 _GID = re.compile(r"gid://shopify/Order/(\d+)")
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -79,6 +87,80 @@ class FailedRecord:
     record_number: str | None = None
 
 
+def iso_ms(moment: datetime) -> str:
+    """A moment as HotWax's apps send `createdDate_from`: JavaScript's toISOString, UTC with
+    milliseconds and Z (company src/workers/domains/dataManagerLogDomain.ts:75)."""
+    if moment.tzinfo is None:
+        raise ValueError("an MDM time filter needs an aware datetime")
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+async def iter_logs(
+    oms: OmsClient,
+    config: str,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    page_size: int = 50,
+    max_pages: int = MAX_PAGES,
+) -> AsyncIterator[MdmLog]:
+    """The logs of one config created in [since, until), newest first, page by page.
+
+    No status filter is sent: a log with failed records is most often DmlsFinished
+    (job-manager's `hasFailedRecords`), and Moqui ignores a parameter it does not know, so
+    every filter is checked again here."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    size = page_size
+    for index in range(max_pages):
+        body = await oms.maarg_call(
+            "GET",
+            "admin/dataManager/details",
+            operation=LOGS_OPERATION,
+            params={
+                "configId": config,
+                "createdDate_from": iso_ms(since),
+                "orderByField": "-createdDate",
+                "pageIndex": str(index),
+                "pageSize": str(size),
+            },
+        )
+        rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise OmsBadResponse(LOGS_OPERATION, "no dataManagerLogs list in the answer")
+        total = _count(body.get("dataManagerLogsCount"))
+        logs = parse_models(MdmLog, [r for r in rows if isinstance(r, dict)], LOGS_OPERATION)
+        for log in logs:
+            created = log.created_date
+            if (
+                log.config_id in (None, config)
+                and created is not None
+                and since <= created
+                and (until is None or created < until)
+            ):
+                yield log
+        oldest = logs[-1].created_date if logs else None
+        if not rows or (oldest is not None and oldest < since):
+            return  # newest first: a page reaching back before the window ends it
+        if len(rows) < size:
+            if index > 0 or total is None or total <= len(rows):
+                return  # a short page is the last one
+            # A short first page with more rows announced: the server caps the page size.
+            # Go on with its real size, so pageIndex offsets line up.
+            size = len(rows)
+        elif total is not None and (index + 1) * size >= total:
+            return
+
+
+def _count(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
 async def recent_logs(
     oms: OmsClient,
     *,
@@ -87,37 +169,20 @@ async def recent_logs(
     since: datetime | None = None,
     limit: int = 20,
 ) -> list[MdmLog]:
-    """The newest MDM logs of `configs` (optionally only failed ones, only since a time),
-    newest first."""
-    operation = "read the Shopify order MDM logs"
+    """The newest `limit` MDM logs of `configs` (only failed ones, only since a time, when
+    asked), newest first. Without `since`, the last RECENT_DAYS days are read."""
+    start = since or datetime.now(UTC) - timedelta(days=RECENT_DAYS)
     logs: list[MdmLog] = []
     for config in configs:
-        params = {
-            "configId": config,
-            "pageSize": str(limit),
-            "pageIndex": "0",
-            "orderByField": "-createdDate",
-        }
-        if failed_only:
-            params.update({"statusId": ",".join(FAILED_STATUSES), "statusId_op": "in"})
-        if since is not None:
-            params["createdDate_from"] = since.isoformat()
-        body = await oms.maarg_call(
-            "GET", "admin/dataManager/details", operation=operation, params=params
-        )
-        rows = body.get("dataManagerLogs") if isinstance(body, dict) else None
-        if not isinstance(rows, list):
-            raise OmsBadResponse(operation, "no dataManagerLogs list in the answer")
-        found = [MdmLog.model_validate(r) for r in rows if isinstance(r, dict)]
-        # Moqui ignores a filter it does not know and answers every row: keep only what was
-        # asked for, whatever the server did with the filters.
-        logs += [
-            log
-            for log in found
-            if log.config_id in (None, config)
-            and (since is None or log.created_date is None or log.created_date >= since)
-            and (not failed_only or log.failed)
-        ]
+        found: list[MdmLog] = []
+        async for log in iter_logs(
+            oms, config, since=start, page_size=max(limit, 20), max_pages=RECENT_PAGES
+        ):
+            if not failed_only or log.failed:
+                found.append(log)
+                if len(found) >= limit:
+                    break
+        logs += found
     logs.sort(key=lambda log: log.created_date or _OLDEST, reverse=True)
     return logs[:limit]
 
