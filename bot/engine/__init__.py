@@ -45,6 +45,7 @@ from bot.engine.steps import (
     Step,
     StepFailed,
     StepSkipped,
+    job_lock_key,
 )
 from bot.engine.usage import command_help, help_list
 from bot.store.approvals import Approval
@@ -94,6 +95,7 @@ __all__ = [
     "UsageError",
     "command_help",
     "help_list",
+    "job_lock_key",
     "post_note",
     "record_post",
     "run_approved",

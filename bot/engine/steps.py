@@ -80,8 +80,18 @@ class Runbook:
     on_failure: Callable[[RunContext, Failure], Awaitable[Outcome | None]] | None = None
 
 
+JOB_KEY_PREFIX = "job:"
+
+
+def job_lock_key(job: str) -> str:
+    """The lease key of an OMS job (an OFBiz enum id or a Moqui job name): one bot run at a
+    time may run it or change its parameters, across replicas. A runbook lists it among its
+    `order_keys` next to the orders it leases."""
+    return f"{JOB_KEY_PREFIX}{job}"
+
+
 class OrderBusy(Exception):
-    """A run could not start: one of its orders is leased by another run."""
+    """A run could not start: one of its orders (or the job it uses) is leased by another run."""
 
     def __init__(self, holder: LockHolder) -> None:
         super().__init__(holder.order_key)
@@ -89,8 +99,14 @@ class OrderBusy(Exception):
 
     def message(self) -> Message:
         h = self.holder
+        key = h.order_key
+        what = (
+            f"The OMS job {key.removeprefix(JOB_KEY_PREFIX)}"
+            if key.startswith(JOB_KEY_PREFIX)
+            else f"Order {key}"
+        )
         text = (
-            f"Order {h.order_key} is busy: <@{h.holder}> is running “{h.what}” since "
+            f"{what} is busy: <@{h.holder}> is running “{h.what}” since "
             f"{fmt_time(h.acquired_at)}. Try again when it has finished."
         )
         return Message(text=text, blocks=[section(f":lock: {escape(text)}")])

@@ -38,7 +38,7 @@ from bot.oms.models import (
 )
 from bot.oms.ordersync import OrderSync, SyncRun
 from bot.oms.profile import TenantProfile
-from bot.oms.refs import OrderRef, parse_order_ref
+from bot.oms.refs import OrderRef, button_ref, parse_order_ref
 from bot.oms.service_jobs import (
     JobCategory,
     MdmLogRef,
@@ -82,6 +82,7 @@ __all__ = [
     "TenantProfile",
     "UserProfile",
     "Webhook",
+    "button_ref",
     "failures",
     "jobs",
     "loginsights",

@@ -86,6 +86,13 @@ class FailedRecord:
     error: str
     record_number: str | None = None
 
+    def is_order(self, shopify_id: str, name: str) -> bool:
+        """Whether this record is that Shopify order: by its id when it has one (a name can
+        be another shop's order), by its name otherwise."""
+        if self.shopify_order_id:
+            return self.shopify_order_id == shopify_id
+        return bool(self.order_name) and self.order_name == name
+
 
 def iso_ms(moment: datetime) -> str:
     """A moment as HotWax's apps send `createdDate_from`: JavaScript's toISOString, UTC with
@@ -208,11 +215,15 @@ def parse_failed_records(text: str) -> list[FailedRecord]:
     content: Any = text
     with contextlib.suppress(ValueError):
         content = json.loads(text)
-    if isinstance(content, dict):
-        content = content.get("csvData", "")
+    if isinstance(content, dict) and "csvData" in content:
+        content = content["csvData"]
         if isinstance(content, str):
             with contextlib.suppress(ValueError):
                 content = json.loads(content)
+    if isinstance(content, dict) and content:
+        # One record, or the records under a single key ({"records": [...]}).
+        lists = [v for v in content.values() if isinstance(v, list)]
+        content = lists[0] if len(lists) == 1 and len(content) == 1 else [content]
     if isinstance(content, list):
         return [r for r in (_from_json(row) for row in content) if r is not None]
     if isinstance(content, str) and content.strip():
@@ -242,15 +253,30 @@ def _walk(value: Any) -> Iterable[dict[str, Any]]:
 
 
 def _from_json(record: Any) -> FailedRecord | None:
-    """The order's id and name from wherever the nested Shopify order holds them."""
+    """The order's id and name from wherever the nested Shopify order holds them: a GraphQL
+    GID (`id`, or REST's `admin_graphql_api_id`), a REST order's numeric `id` next to its
+    `order_number`, or the flat fields of older configs."""
     if not isinstance(record, dict):
         return None
     shopify_id, name = "", ""
-    for node in _walk(record):
-        gid = _GID.fullmatch(str(node.get("id") or node.get("admin_graphql_api_id") or ""))
-        if gid and not shopify_id:
-            shopify_id = gid.group(1)
-            name = str(node.get("name") or name)
+    nodes = list(_walk(record))
+    for node in nodes:
+        gid = next(
+            (
+                found
+                for key in ("admin_graphql_api_id", "id")
+                if (found := _GID.fullmatch(str(node.get(key) or "")))
+            ),
+            None,
+        )
+        if gid:
+            shopify_id, name = gid.group(1), str(node.get("name") or "")
+            break
+    if not shopify_id:
+        for node in nodes:
+            if node.get("order_number") is not None and str(node.get("id") or "").isdigit():
+                shopify_id, name = str(node["id"]), str(node.get("name") or "")
+                break
     if not shopify_id:
         legacy = record.get("shopifyOrderId") or record.get("legacyResourceId")
         shopify_id = str(legacy or "")

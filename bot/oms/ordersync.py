@@ -120,12 +120,24 @@ class OrderSync:
         matches a shop's job by its `systemMessageRemoteId` parameter, not by its name
         (useShopify.ts:1063), so a job named for one shop can feed another."""
         params = await self.parameters()
-        remote = _values(params).get(REMOTE_PARAMETER)
+        values = _values(params)
+        remote = values.get(REMOTE_PARAMETER)
         if remote != self.remote_id:
             raise SyncMisconfigured(
                 f"check the order-sync job {self.job_name}",
                 f"it syncs the shop connection {remote or '(none)'}, not {self.remote_id}; "
                 "set `[stores] order_sync_job` to this shop's order-sync job",
+            )
+        pinned = values.get(FROM_DATE)
+        if pinned is not None:
+            # A shop's live sync has no fromDate (ShopifySystemMessageServices.xml:1362-1373):
+            # one set now is another replay under way, or one that was not put back. Taking
+            # it as the job's state would make it permanent.
+            raise SyncMisconfigured(
+                f"check the order-sync job {self.job_name}",
+                f"it has fromDate {pinned}, which a shop's live sync does not have: another "
+                "re-import is under way, or an earlier one was not put back. Wait a minute and "
+                "try again; if it stays, empty fromDate in the Job Manager first",
             )
         return params
 
@@ -140,45 +152,62 @@ class OrderSync:
         The job's parameters are put back whatever happens, and read back: SyncNotRestored
         when they differ from before (the live sync would otherwise be left changed)."""
         original = await self.check()
-        await self.oms.maarg_call(
-            "PUT",
-            self._path,
-            operation="set the order-sync window",
-            json={
-                "jobName": self.job_name,
-                "serviceJobParameters": _with_from_date(original, self.job_name, updated_at - LEAD),
-            },
-        )
+        window = _with_from_date(original, self.job_name, updated_at - LEAD)
+        started: Any = None
         try:
+            await self.oms.maarg_call(
+                "PUT",
+                self._path,
+                operation="set the order-sync window",
+                json={"jobName": self.job_name, "serviceJobParameters": window},
+            )
             # Send no body: runNow ignores overrides (docs/oms-api.md, "Order runbooks").
             started = await self.oms.maarg_call(
                 "POST", f"{self._path}/runNow", operation="run the order-sync job now"
             )
         finally:
-            # Put the job back as it was, whatever happened: it is the shop's live sync.
+            # Put the job back as it was, whatever happened (even a window PUT that timed out
+            # may have been applied): it is the shop's live sync.
+            await self._restore(original, window)
+        run_id = started.get("jobRunId") if isinstance(started, dict) else None
+        if not run_id:
+            raise OmsBadResponse("run the order-sync job now", "no jobRunId in the answer")
+        return str(run_id)
+
+    async def _restore(self, original: list[dict[str, Any]], window: list[dict[str, Any]]) -> None:
+        """Put the original parameters back and read them back; SyncNotRestored, saying what
+        the job now holds and what to set, when that cannot be done or does not take."""
+        what = "restore the order-sync job"
+        fix = f"empty fromDate of {self.job_name} in the Job Manager"
+        try:
             await self.oms.maarg_call(
                 "PUT",
                 self._path,
-                operation="restore the order-sync job",
+                operation=what,
                 json={
                     "jobName": self.job_name,
                     "serviceJobParameters": _restored(original, self.job_name),
                 },
             )
             now = _values(await self.parameters("read the order-sync job back"))
-            before = _values(original)
-            if now != before:
-                changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
-                raise SyncNotRestored(
-                    "restore the order-sync job",
-                    f"{self.job_name} reads back with {', '.join(changed)} changed from before "
-                    "the import; set it back in the Job Manager, or the "
-                    "shop's sync runs from the wrong place",
-                )
-        run_id = started.get("jobRunId") if isinstance(started, dict) else None
-        if not run_id:
-            raise OmsBadResponse("run the order-sync job now", "no jobRunId in the answer")
-        return str(run_id)
+        except OmsError as exc:
+            pinned = _values(window).get(FROM_DATE)
+            raise SyncNotRestored(
+                what,
+                f"{exc.message}. The job may still have fromDate {pinned}, which would keep the "
+                f"shop's sync running from then: {fix}",
+            ) from exc
+        before = _values(original)
+        if now != before:
+            changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
+            shown = ", ".join(
+                f"{k} is {now.get(k) or 'empty'} (was {before.get(k) or 'empty'})" for k in changed
+            )
+            raise SyncNotRestored(
+                what,
+                f"{self.job_name} reads back different from before the import: {shown}; set "
+                "it back in the Job Manager, or the shop's sync runs from the wrong place",
+            )
 
     async def run(self, job_run_id: str) -> SyncRun:
         """The run's current state."""

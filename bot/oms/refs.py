@@ -90,3 +90,18 @@ def parse_order_ref(text: str) -> OrderRef:
     if _ORDER_ID_RE.fullmatch(raw):
         return OrderRef("order_id", raw)
     raise _reject(text, "# may only start a Shopify order name")
+
+
+def button_ref(shopify_id: str | None, name: str | None) -> str | None:
+    """The reference a button should carry for a Shopify order: `shopify:<id>` when the id is
+    known (a name can be another shop's order, and bare digits could be a HotWax id), the
+    `#name` when it alone parses, None when neither is usable (then offer no button)."""
+    if shopify_id and _DIGITS_RE.fullmatch(shopify_id):
+        return f"shopify:{shopify_id}"
+    if name:
+        try:
+            if parse_order_ref(name).kind == "shopify_name":
+                return name
+        except ValueError:
+            return None
+    return None

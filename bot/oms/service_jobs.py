@@ -15,7 +15,7 @@ has is `OmsClient.profile().job_backends`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -172,6 +172,35 @@ def _int(value: Any) -> int | None:
     return None
 
 
+Page = Callable[[int, int], Awaitable[list[Any]]]
+
+
+async def _every_page(page: Page) -> list[Any]:
+    """Every row of a paged Moqui list: `page(index, size)` answers one page.
+
+    Some deployments cap a page at 50 rows whatever pageSize asks (docs/oms-api.md, "Generic
+    reads"), so a short first page does not prove the end: the next page is asked at the size
+    the server used, and the paging goes on at that size while it brings rows not seen. On a
+    server without a cap that costs one empty page."""
+    rows = await page(0, PAGE_SIZE)
+    if not rows:
+        return rows
+    size = min(len(rows), PAGE_SIZE)  # a short first page: the end, or the server's cap
+    seen = {_identity(r) for r in rows}
+    for index in range(1, MAX_PAGES):
+        more = await page(index, size)
+        fresh = [r for r in more if _identity(r) not in seen]
+        seen.update(_identity(r) for r in fresh)
+        rows.extend(fresh)
+        if len(more) < size or not fresh:
+            break
+    return rows
+
+
+def _identity(row: Any) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
 class ServiceJobsApi:
     """The Moqui Job Manager operations the bot uses, over one OmsClient."""
 
@@ -183,24 +212,22 @@ class ServiceJobsApi:
     async def jobs(self) -> list[ServiceJob]:
         """Every job the Job Manager lists (those with a product), 250 a page."""
         operation = "list the Moqui service jobs"
-        found: list[ServiceJob] = []
-        for index in range(MAX_PAGES):
+
+        async def page(index: int, size: int) -> list[Any]:
             body = await self.oms.maarg_call(
                 "GET",
                 "admin/serviceJobs",
                 operation=operation,
                 params={
-                    "pageSize": str(PAGE_SIZE),
+                    "pageSize": str(size),
                     "pageIndex": str(index),
                     "instanceOfProductId_op": "empty",
                     "instanceOfProductId_not": "Y",
                 },
             )
-            rows = _list_in(body, ("serviceJobList", "serviceJobs"), operation)
-            found.extend(parse_models(ServiceJob, rows, operation))
-            if len(rows) < PAGE_SIZE:
-                break
-        return found
+            return list(_list_in(body, ("serviceJobList", "serviceJobs"), operation))
+
+        return parse_models(ServiceJob, await _every_page(page), operation)
 
     async def job(self, job_name: str) -> ServiceJob | None:
         """One job by its name; None when the OMS has no such job (a 404, or no jobDetail)."""
@@ -261,24 +288,24 @@ class ServiceJobsApi:
         """The Job Manager's categories: product categories whose primary parent is
         SYSTEM_JOB (the filter is sent, and applied again here)."""
         operation = "read the job categories"
-        rows: list[dict[str, Any]] = []
-        for index in range(MAX_PAGES):
+
+        async def page(index: int, size: int) -> list[Any]:
             body = await self.oms.maarg_call(
                 "GET",
                 "admin/productCategories",
                 operation=operation,
                 params={
                     "primaryParentCategoryId": SYSTEM_JOB,
-                    "pageSize": str(PAGE_SIZE),
+                    "pageSize": str(size),
                     "pageIndex": str(index),
                 },
             )
-            page = _list_in(body, ("productCategoryList", "productCategories"), operation)
-            if not isinstance(page, list):
+            found = _list_in(body, ("productCategoryList", "productCategories"), operation)
+            if not isinstance(found, list):
                 raise OmsBadResponse(operation, "the categories are not a list")
-            rows.extend(r for r in page if isinstance(r, dict))
-            if len(page) < PAGE_SIZE:
-                break
+            return found
+
+        rows = [r for r in await _every_page(page) if isinstance(r, dict)]
         return [
             JobCategory(
                 str(r["productCategoryId"]), str(r.get("categoryName") or r["productCategoryId"])
@@ -294,7 +321,8 @@ class ServiceJobsApi:
         members: dict[str, set[str]] = {}
         if not wanted:
             return members
-        for index in range(MAX_PAGES):
+
+        async def page(index: int, size: int) -> list[Any]:
             body = await self.oms.maarg_call(
                 "GET",
                 "admin/productCategories/member",
@@ -302,21 +330,21 @@ class ServiceJobsApi:
                 params={
                     "productCategoryId": ",".join(sorted(wanted)),
                     "productCategoryId_op": "in",
-                    "pageSize": str(PAGE_SIZE),
+                    "pageSize": str(size),
                     "pageIndex": str(index),
                 },
             )
-            page = _list_in(body, ("productCategoryMemberList", "members"), operation)
-            if not isinstance(page, list):
+            found = _list_in(body, ("productCategoryMemberList", "members"), operation)
+            if not isinstance(found, list):
                 raise OmsBadResponse(operation, "the category members are not a list")
-            for row in page:
-                if not isinstance(row, dict):
-                    continue
-                category, product = row.get("productCategoryId"), row.get("productId")
-                if category in wanted and product:
-                    members.setdefault(str(product), set()).add(str(category))
-            if len(page) < PAGE_SIZE:
-                break
+            return found
+
+        for row in await _every_page(page):
+            if not isinstance(row, dict):
+                continue
+            category, product = row.get("productCategoryId"), row.get("productId")
+            if category in wanted and product:
+                members.setdefault(str(product), set()).add(str(category))
         return members
 
     # ---- the data manager logs of a run ---------------------------------------------------

@@ -369,6 +369,25 @@ def shopify_payload(order: ShopifyOrder) -> dict[str, Any]:
     }
 
 
+def rest_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same staged order in the REST layout: under `order`, a numeric id, the GID as
+    `admin_graphql_api_id`, snake_case fields."""
+    gid = str(payload["id"])
+    name = str(payload["name"])
+    customer = payload.get("customer") or {}
+    return {
+        "order": {
+            "id": int(gid.rsplit("/", 1)[-1]),
+            "admin_graphql_api_id": gid,
+            "name": name,
+            "order_number": int("".join(c for c in name if c.isdigit()) or 0),
+            "source_name": payload.get("sourceName"),
+            "email": customer.get("email"),
+            "shipping_address": payload.get("shippingAddress"),
+        }
+    }
+
+
 def order_sync_job(now: datetime) -> ServiceJobRecord:
     return ServiceJobRecord(
         job_name=DEMO_ORDER_SYNC_JOB,

@@ -159,9 +159,10 @@ def start_run(state: SandboxState, job_name: str, user: str) -> str:
     return run.job_run_id
 
 
-def _page(query: Any) -> tuple[int, int]:
+def _page(query: Any, cap: int | None) -> tuple[int, int]:
+    """pageSize (at most the tenant's `page_cap`, as capped deployments answer) and pageIndex."""
     size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    return size, parse_int(query.get("pageIndex"), "pageIndex", 0)
+    return min(size, cap or size), parse_int(query.get("pageIndex"), "pageIndex", 0)
 
 
 def _has_product(query: Any) -> bool | None:
@@ -227,7 +228,7 @@ def service_job_routes(state: SandboxState) -> list[Route]:
     async def job_list(request: Request, user: str) -> Response:
         query = request.query_params
         try:
-            size, index = _page(query)
+            size, index = _page(query, state.tenant.page_cap)
         except ValueError as exc:
             return maarg_error(400, str(exc))
         wanted = _has_product(query)
@@ -297,7 +298,7 @@ def service_job_routes(state: SandboxState) -> list[Route]:
     def _listing(request: Request, rows: list[dict[str, Any]], fields: tuple[str, ...]) -> Response:
         query = request.query_params
         try:
-            size, index = _page(query)
+            size, index = _page(query, state.tenant.page_cap)
         except ValueError as exc:
             return maarg_error(400, str(exc))
         hits = [row for row in rows if _equals(query, row, fields)]

@@ -26,6 +26,7 @@ from bot.sandbox.data import (
     DEMO_SHOPIFY_REMOTE,
     SYNC_SHOPIFY_ORDER,
     UPDATE_SHOPIFY_ORDER,
+    rest_payload,
     shopify_payload,
 )
 from bot.sandbox.records import JobRunRecord, MdmFailedRecord, MdmLog
@@ -164,12 +165,18 @@ def _append_log(
 # -- MDM logs -----------------------------------------------------------------------------
 
 
-def _records_file(log: MdmLog, content_id: str) -> dict[str, Any]:
+def _records_file(state: SandboxState, log: MdmLog, content_id: str) -> dict[str, Any]:
     """A data manager file as downloadDataManagerFile answers it: `{csvData: <text>}`, whose
-    text is JSON for the order configs (job-manager src/composables/mdmLogs.ts:44-62)."""
+    text is JSON for the order configs (job-manager src/composables/mdmLogs.ts:44-62); the
+    staged order in the tenant's record layout."""
     if content_id == log.error_log_content_id:
+        rest = state.tenant.mdm_record_layout == "rest"
         records = [
-            {**r.payload, "_ERROR_MESSAGE_": r.event_message, "_recordNumber": n}
+            {
+                **(rest_payload(r.payload) if rest else r.payload),
+                "_ERROR_MESSAGE_": r.event_message,
+                "_recordNumber": n,
+            }
             for n, r in enumerate(log.failed_records, start=1)
         ]
         return {"csvData": json.dumps(records)}
@@ -252,7 +259,7 @@ def sync_routes(state: SandboxState) -> list[Route]:
                     log.error_log_content_id,
                     log.log_content_id,
                 ):
-                    return JSONResponse(_records_file(log, content_id))
+                    return JSONResponse(_records_file(state, log, content_id))
         # Nothing stored under that id: an empty object (job-manager mdmConfig.ts:183-190).
         return JSONResponse({})
 

@@ -24,6 +24,7 @@ OrderUpdate = Literal["update", "skip", "new-version"]
 JobParams = Literal["replace", "merge"]
 # How OFBiz `findJobs` answers when nothing matches (both are seen in HotWax's apps).
 EmptyFind = Literal["no-record", "404"]
+RecordLayout = Literal["graphql", "rest"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class Tenant:
     # own notes say the sync does not propagate it yet (company
     # docs/shopify-batch-order-sync-api-reuse.md, "Job-run correlation"), so off by default.
     mdm_log_names_run: bool = False
+    # How a failed record holds the staged Shopify order: the GraphQL order with its GID
+    # (what the connector's GraphQL sync stages), or a REST order under `order` with a
+    # numeric id and `admin_graphql_api_id`. The record's layout is not public (docs/oms-api.md,
+    # "Order runbooks"), so the bot reads both.
+    mdm_record_layout: RecordLayout = "graphql"
     # Some deployments were seen to cap an entity-list page at 50 rows whatever pageSize
     # says (drpn-ai/darpan-hotwax docs/oms/2026-08-03-oms-recon-data-requirements.md); Moqui
     # itself has no maximum (EntityFindBase.groovy:414-424). None: no cap.

@@ -29,6 +29,7 @@ from bot.oms import (
     OmsError,
     OmsRequestError,
     TenantProfile,
+    button_ref,
     failures,
     loginsights,
     stores,
@@ -400,7 +401,9 @@ async def followup_buttons(
     press replaces the message's buttons, so one group matches what is seen."""
     specs: list[ButtonSpec] = []
     for failure in newest:
-        ref = failure.shopify_order_id or failure.shopify_order_name
+        ref = button_ref(failure.shopify_order_id, failure.shopify_order_name)
+        if ref is None:
+            continue  # neither a Shopify id nor a name the commands take
         for label, command in (("Re-import", "import"), ("Check", "check")):
             specs.append(
                 ButtonSpec(

@@ -223,7 +223,7 @@ async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
         found += [
             r.error
             for r in await mdm.failed_records(tools.oms, log)
-            if r.shopify_order_id == shop.id or r.order_name == shop.name
+            if r.is_order(shop.id, shop.name)
         ]
     return found
 

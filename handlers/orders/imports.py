@@ -29,6 +29,7 @@ from bot.kit.blocks import Block, Message, actions, confirm_dialog, context, esc
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders.lookup import live_version, shopify, status_words
 from handlers.orders.reimport import replay_and_wait, shopify_order
+from handlers.orders.shop import shopify_setup, sync_job_keys
 
 NAME = "import"
 ROLE = "operator"
@@ -93,7 +94,7 @@ RUNBOOK = Runbook(
     name=NAME,
     title=_title,
     steps=lambda p: [import_step(o["id"], o["name"]) for o in p["orders"]],
-    order_keys=lambda p: [o["id"] for o in p["orders"]],
+    order_keys=lambda p: [*(o["id"] for o in p["orders"]), *sync_job_keys(p)],
     role=ROLE,
     outcome=_outcome,
 )
@@ -183,7 +184,7 @@ async def import_command(inv: Invocation) -> None:
 async def _on_confirm(click: Click) -> None:
     await click.tools.runs.try_start(
         NAME,
-        {"orders": list(click.params["orders"])},
+        {"orders": list(click.params["orders"]), "sync_job": shopify_setup(click.tools).sync_job},
         actor=click.user_id,
         channel_id=click.channel_id,
         client=click.client,

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.engine import CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, actions, chunk_lines, context, escape, header, section
 from bot.kit.durations import describe_duration, parse_duration
-from bot.oms import mdm
+from bot.oms import button_ref, mdm
 from handlers.orders import check, imports
 from handlers.orders.causes import explain
 
@@ -75,11 +75,15 @@ async def mdm_command(inv: Invocation) -> None:
         if known:
             text += f"\n_Fix:_ {escape(known.fix)}"
         blocks.append(section(text))
+        ref = button_ref(record.shopify_order_id, record.order_name)
+        if ref is None:
+            continue  # a record without a usable id or name: nothing a button could act on
+        specs = [check.check_button(ref)]
+        if ref.startswith("shopify:"):
+            name = record.order_name or record.shopify_order_id
+            specs.insert(0, imports.import_button([{"id": record.shopify_order_id, "name": name}]))
         _, buttons = await tools.actions.buttons(
-            [
-                imports.import_button([{"id": record.shopify_order_id, "name": record.order_name}]),
-                check.check_button(record.order_name),
-            ],
+            specs,
             created_by=inv.user_id,
             channel_id=inv.channel_id,
             ttl=24 * 3600,

@@ -74,7 +74,8 @@ def support_file(order: Order, plan: list[records.RemovalRow], error: str) -> st
         f"- Shopify order: {order.shopify_order_name or '-'} / {order.shopify_order_id or '-'}",
         f"- Failing service: {FAILING_SERVICE}",
         f"- Error: {' '.join(error.split())[:ERROR_MAX]}",
-        "- What oms-bot changed: nothing (the refresh imports before it cancels anything)",
+        "- What oms-bot changed: no order row. The refresh's re-import set the shop's "
+        "order-sync job's fromDate for one run and put it back, read back as before.",
         "",
         "## Rows to remove",
         "",

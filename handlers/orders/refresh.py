@@ -60,6 +60,7 @@ from handlers.orders.lookup import (
 )
 from handlers.orders.recovery import recovery_button
 from handlers.orders.reimport import CONTACT_MECH, replay_and_wait, shopify_order
+from handlers.orders.shop import shopify_setup, sync_job_keys
 
 NAME = "refresh"
 ROLE = "operator"
@@ -195,7 +196,14 @@ async def _cancel_old(ctx: RunContext) -> str:
 
 async def _verify(ctx: RunContext) -> str:
     shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
-    live_id = ctx.scratch.get("new_order") or ctx.scratch.get("in_place") or ctx.params["order_id"]
+    live_id = ctx.scratch.get("new_order") or ctx.scratch.get("in_place")
+    if live_id is None:
+        # A resumed run starts with nothing in scratch: ask the OMS which version is live.
+        newer = await _new_version(ctx)
+        if newer is not None:
+            ctx.scratch["new_order"] = live_id = newer.order_id
+        else:
+            live_id = ctx.params["order_id"]
     live = await _order(ctx, str(live_id))
     if live is None or live.is_cancelled:
         raise StepFailed(f"no live version of the order is in HotWax ({live_id} is not live)")
@@ -229,7 +237,8 @@ async def _refresh_failed(ctx: RunContext, failure: Failure) -> Outcome | None:
     return Outcome(
         "The refresh failed because the Shopify order has no shipping address "
         f"(createOrderContactMech). Nothing was cancelled: {ctx.params['order_id']} is as it "
-        "was. The recovery removes the order so it can be imported afresh.",
+        "was. Plan the recovery to see every row HotWax support must remove before the "
+        "order can be imported afresh.",
         buttons=(
             recovery_button(ctx.params["order_id"], ctx.params["shopify_id"], failure.text[:500]),
         ),
@@ -245,7 +254,10 @@ REFRESH = Runbook(
         Step("Cancel the old version and mark it Old Version", _cancel_old),
         Step("Verify the live version against Shopify", _verify),
     ],
-    order_keys=lambda p: [p["order_id"]],
+    order_keys=lambda p: [
+        *(k for k in (p["order_id"], p.get("shopify_id")) if k),
+        *sync_job_keys(p),
+    ],
     role=ROLE,
     outcome=_refresh_outcome,
     on_failure=_refresh_failed,
@@ -381,7 +393,11 @@ async def refresh_card(
 async def start_refresh(click: Click, params: dict[str, Any]) -> None:
     await click.tools.runs.try_start(
         NAME,
-        {"order_id": params["order_id"], "shopify_id": params["shopify_id"]},
+        {
+            "order_id": params["order_id"],
+            "shopify_id": params["shopify_id"],
+            "sync_job": shopify_setup(click.tools).sync_job,
+        },
         actor=click.user_id,
         channel_id=click.channel_id,
         client=click.client,

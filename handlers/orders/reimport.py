@@ -77,8 +77,11 @@ async def replay_and_wait(
     Returns what `arrived` said; StepFailed otherwise, ending with `nothing_came` when HotWax
     recorded nothing about the order."""
     assert order.updated_at is not None
+    found = await arrived()
+    if found is not None:
+        return found  # already there (a resumed run whose earlier replay did it): no replay
     sync = order_sync(ctx.tools)
-    await sync.check()  # the job syncs this shop: checked before any write
+    await sync.check()  # the job syncs this shop and is not mid-replay: checked before writing
     await _until_ready(ctx, order)
     watch = _Watch(since=datetime.now(UTC) - CLOCK_SLACK)
     run_id = await ctx.oms_write(
@@ -86,7 +89,6 @@ async def replay_and_wait(
         {"shopifyOrderId": order.id, "job": sync.job_name, "fromDate": "updatedAt - 1 min"},
         sync.replay(order.updated_at),
     )
-    ctx.scratch["job_run_id"] = run_id
     await _follow_run(ctx, sync, run_id)
     watch.last_change = time.monotonic()
     limits = ctx.tools.policy.limits
@@ -149,9 +151,7 @@ async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> boo
         if log.ended and log.failed and log.log_id not in watch.read_failures:
             watch.read_failures.add(log.log_id)
             for record in await mdm.failed_records(oms, log):
-                if record.shopify_order_id == order.id or (
-                    record.order_name and record.order_name == order.name
-                ):
+                if record.is_order(order.id, order.name):
                     raise StepFailed(
                         f"HotWax's import of {order.name} failed (MDM {log.log_id}): "
                         + describe_failure(record.error),

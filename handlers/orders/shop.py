@@ -8,8 +8,9 @@ sandbox's own values fill them in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from bot.engine import NotConfigured, Toolbox
+from bot.engine import NotConfigured, Toolbox, job_lock_key
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,11 @@ def shopify_setup(tools: Toolbox) -> ShopifySetup:
             'order_sync_job = "queue_ShopifyOrderSync_10000").'
         )
     return ShopifySetup(remote_id=stores.shopify_remote, sync_job=stores.order_sync_job)
+
+
+def sync_job_keys(params: dict[str, Any]) -> list[str]:
+    """The lease on the order-sync job a run replays (`params["sync_job"]`, set when the run
+    starts): two runs must never replay it at once, or one would take the other's window for
+    the job's own state and leave the shop's live sync pinned to it."""
+    job = params.get("sync_job")
+    return [job_lock_key(str(job))] if job else []

@@ -6,6 +6,7 @@ a 404, and the OFBiz webhook services)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -356,3 +357,21 @@ def test_webhooks_on_ofbiz_fall_back_to_the_legacy_services(
     assert bot.sandbox.state.requests(HOOKS, "POST") == []
     moqui_only = _shown(_reply(bot, "webhooks subscribe orders-updated"))
     assert "handled by HotWax's Moqui Shopify connector, which this OMS does not have" in moqui_only
+
+
+def test_jobs_are_all_counted_where_the_oms_caps_a_page(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # Some deployments answer at most 50 rows a page whatever pageSize asks: a short first
+    # page is not the end of the list.
+    bot = _bot(make_bot, tmp_path, "capped-pages")
+    with bot.sandbox.state.lock:
+        jobs = bot.sandbox.state.data.service_jobs
+        model = jobs["bulkApprove_WarehouseTransferOrders"]
+        for n in range(60):
+            clone = replace(model, job_name=f"bulkApprove_WarehouseTransferOrders_{n:02d}")
+            jobs[clone.job_name] = clone
+    shown = _shown(_reply(bot, "jobs"))
+    assert "*Orders* (`ORDER_SYS_JOB`): 61 scheduled, 1 paused, 0 templates" in shown
+    listed = [r for r in bot.sandbox.state.requests(JOBS, "GET") if r.params["pageSize"] != ["1"]]
+    assert [r.params["pageSize"] for r in listed][:2] == [["250"], ["50"]]

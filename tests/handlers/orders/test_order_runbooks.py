@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import SandboxServer, tenant_named
+from bot.sandbox import SandboxServer, tenant_named, variant
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.driver import find_element
 from tests.harness.fakeslack import Message, ResponsePost
@@ -307,7 +307,7 @@ def test_recovery_lists_every_row_and_hands_over_to_hotwax_support(ops: RunningB
     assert files[0].thread_ts == failed.ts
     assert "Failing service: createOrderContactMech" in content
     assert "| OrderHeader | 10004 |" in content
-    assert "What oms-bot changed: nothing" in content
+    assert "What oms-bot changed: no order row." in content
     assert "riley@example.com" not in content and "Brooklyn" not in content  # no customer data
     writes = [r for r in ops.sandbox.state.requests()[before:] if r.method != "GET"]
     assert [r.path for r in writes if not r.path.endswith(("login", "solr-query"))] == []
@@ -386,12 +386,17 @@ def test_import_refuses_an_ambiguous_or_unknown_reference(ops: RunningBot) -> No
 # ---- mdm -----------------------------------------------------------------------------------
 
 
-def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot) -> None:
+@pytest.mark.parametrize("layout", ["graphql", "rest"])
+def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot, layout: str) -> None:
+    # How a failed record holds the Shopify order is not public: the GraphQL order with its
+    # GID, or a REST order with a numeric id; the same order is found in both.
+    ops.sandbox.state.tenant = variant(ops.sandbox.state.tenant, mdm_record_layout=layout)
     ops.reply_post(ops.slash("mdm --failed --since 7d"), timeout=15)
     report = ops.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
     shown = _shown(report)
     assert ":x:" in shown and "failed" in shown
-    assert "*#1006*" in shown and "Fix the address or phone in Shopify" in shown
+    assert "*#1006* (Shopify 6100000000006)" in shown
+    assert "Fix the address or phone in Shopify" in shown
     find_element(report.blocks, "oms:import.confirm#0")
     find_element(report.blocks, "oms:check.order#1")
     files = ops.fake.wait_for(lambda: ops.fake.files() or None)
@@ -429,8 +434,18 @@ def test_a_restore_that_did_not_take_fails_loudly(ops: RunningBot) -> None:
     shown = _shown(done)
     assert done.text.endswith("failed")
     assert "The OMS call “restore the order-sync job” failed" in shown
-    assert "queue_ShopifyOrderSync_10000 reads back with fromDate changed from before" in shown
+    assert "queue_ShopifyOrderSync_10000 reads back different from before the import: " in shown
+    assert "fromDate is 20" in shown and "(was empty)" in shown
     assert "fromDate" in _job_parameters(ops.sandbox)  # what the user is told to fix
+    # Resume does not take the pinned fromDate as the job's state: it refuses, and says why.
+    card = ops.reply_post(ops.slash("import #1006"), timeout=15)  # #1007 came in
+    ops.driver.click_ephemeral(card, "oms:import.confirm#0")
+    again = ops.wait_message(
+        lambda m: m.ts != done.ts and m.text.startswith("Import") and m.text.endswith("failed"),
+        timeout=30,
+    )
+    assert "it has fromDate 20" in _shown(again) and "empty fromDate" in _shown(again)
+    assert len(_posts(ops.sandbox, ORDER_SYNC, "PUT")) == 2  # no write by the second run
 
 
 def test_a_job_that_syncs_another_shop_is_refused_before_any_write(ops: RunningBot) -> None:

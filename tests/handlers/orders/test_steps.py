@@ -41,6 +41,22 @@ async def test_the_cancel_step_reads_before_it_writes(
     assert writes[0]["orderId"] == "10002" and writes[0]["statusId"] == "ORDER_CANCELLED"
 
 
+async def test_a_resumed_verify_finds_the_live_new_version(
+    step_runner: StepRunner, sandbox: SandboxServer
+) -> None:
+    """A Resume starts a new context: the verify step asks the OMS which version is live
+    instead of checking the cancelled old one."""
+    sandbox.state.tenant = tenant_named("sync-new-version")
+    _, results = await step_runner.run("refresh", REFRESH_10002, stop=3)
+    assert results[-1].state == "done"
+    resumed = await step_runner.context("refresh", REFRESH_10002)
+    verify = step_runner.services.runs.runbooks["refresh"].steps(REFRESH_10002)[3]
+    result = await step_runner.step(resumed, verify)
+    new_version = resumed.scratch["new_order"]
+    assert new_version != "10002"
+    assert (result.state, result.detail.split(" is ")[0]) == ("done", new_version)
+
+
 async def test_the_cancel_step_never_cancels_without_a_new_version(
     step_runner: StepRunner, sandbox: SandboxServer
 ) -> None:
