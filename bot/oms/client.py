@@ -30,6 +30,8 @@ from bot.oms.transport import CallObserver, HttpTransport
 MAARG_PAGE_SIZE = 50
 # A runaway guard for paging: an OMS that keeps answering full pages forever.
 MAARG_MAX_PAGES = 1000
+# More versions of one order than this is a filter the OMS did not apply: stop paging there.
+ORDER_VERSIONS_MAX = 200
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -216,8 +218,15 @@ class OmsClient:
             # The route answers the OrderHeader "default" master (identifications, statuses,
             # ship groups with their items, ...) whatever is asked; `dependentLevels` is only
             # read by Moqui's /rest/e1 handler, so none is sent (docs/oms-api.md, "Orders").
-            listed = await self._maarg_list_all("oms/orders", filters, operation=operation)
-            return _newest_first(parse_models(Order, listed.rows, operation))
+            listed = await self._maarg_list_all(
+                "oms/orders", filters, operation=operation, limit=ORDER_VERSIONS_MAX
+            )
+            # Moqui ignores a filter it does not know and answers every row: keep only the
+            # rows that match, whatever the server did with the filter.
+            rows = [
+                r for r in listed.rows if all(str(r.get(k) or "") == v for k, v in filters.items())
+            ]
+            return _newest_first(parse_models(Order, rows, operation))
 
     async def order_status_history(self, order_id: str) -> list[StatusChange]:
         operation = "read order status history"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.kit.redact import redact_contacts
 from bot.oms.client import OmsClient
 from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
 from bot.oms.stores import shop_host
@@ -88,7 +89,8 @@ def parse_doc(doc: Any) -> FailedImport | None:
         shopify_order_name=name,
         shopify_order_id=None,  # logInsights documents carry no Shopify order id
         shop=shop_host(str(doc.get("site") or "")),
-        error_message=str(doc.get("errorMessage") or "").strip() or "(no error message)",
+        error_message=redact_contacts(str(doc.get("errorMessage") or "").strip())
+        or "(no error message)",
         first_attempted=str(doc.get("firstAttemptedImport") or "").strip(),
         order_created=_parse_time(doc.get("orderCreatedDate")),
         timestamp=timestamp,

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.kit.redact import redact_contacts
 from bot.oms.client import OmsClient
 from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse
@@ -237,7 +238,7 @@ def _error_of(record: dict[str, Any]) -> str:
         if isinstance(value, list):
             value = "; ".join(str(v) for v in value)
         if isinstance(value, str) and value.strip():
-            return " ".join(value.split())[:ERROR_MAX]
+            return redact_contacts(" ".join(value.split()))[:ERROR_MAX]
     return "no error message recorded"
 
 

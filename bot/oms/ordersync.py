@@ -20,6 +20,7 @@ minute is not in the window yet (`ready_at`).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 LEAD = timedelta(minutes=1)
 # The job's thruDateBuffer default (connector v4.1.1): orders changed this recently wait.
 THRU_BUFFER = timedelta(minutes=1)
+# Shopify's updatedAt is whole seconds and the OMS's clock is not ours: a little more wait.
+READY_MARGIN = timedelta(seconds=2)
 FROM_DATE = "fromDate"
 REMOTE_PARAMETER = "systemMessageRemoteId"
 
@@ -101,6 +104,7 @@ class OrderSync:
         self.job_name = job_name
         self.remote_id = remote_id
         self.poll_seconds = poll_seconds
+        self.thru_buffer = THRU_BUFFER
 
     @property
     def _path(self) -> str:
@@ -128,6 +132,7 @@ class OrderSync:
                 f"it syncs the shop connection {remote or '(none)'}, not {self.remote_id}; "
                 "set `[stores] order_sync_job` to this shop's order-sync job",
             )
+        self.thru_buffer = _thru_buffer(values.get("additionalParameters"))
         pinned = values.get(FROM_DATE)
         if pinned is not None:
             # A shop's live sync has no fromDate (ShopifySystemMessageServices.xml:1362-1373):
@@ -141,10 +146,10 @@ class OrderSync:
             )
         return params
 
-    @staticmethod
-    def ready_at(updated_at: datetime) -> datetime:
-        """When a replay can include an order last changed at `updated_at`."""
-        return updated_at + THRU_BUFFER
+    def ready_at(self, updated_at: datetime) -> datetime:
+        """When a replay can include an order last changed at `updated_at` (the job's
+        `thruDateBuffer`, in minutes, as `check` read it; one minute by default)."""
+        return updated_at + self.thru_buffer + READY_MARGIN
 
     async def replay(self, updated_at: datetime) -> str:
         """Replay the sync from just before `updated_at`; return the job run id.
@@ -244,6 +249,16 @@ class OrderSync:
             if state.finished or time.monotonic() >= deadline:
                 return state
             await asyncio.sleep(self.poll_seconds)
+
+
+def _thru_buffer(additional: Any) -> timedelta:
+    """The job's `thruDateBuffer` (minutes, in its JSON `additionalParameters`, connector
+    v4.1.1 UpgradeData.xml); THRU_BUFFER when it is absent or not a number."""
+    try:
+        minutes = float(json.loads(str(additional)).get("thruDateBuffer"))
+    except (TypeError, ValueError, AttributeError):
+        return THRU_BUFFER
+    return timedelta(minutes=minutes) if 0 <= minutes <= 24 * 60 else THRU_BUFFER
 
 
 def _text(value: Any) -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.kit.redact import redact_contacts
 from bot.oms.client import OmsClient
 from bot.oms.errors import OmsError
 from bot.oms.loginsights import CORE, LOGINSIGHTS, QUERY, core_unreadable
+from bot.oms.stores import shop_host
 
 
 def _quoted(value: str) -> str:
@@ -43,7 +45,9 @@ class LoggedFailure:
     shopify_order_name: str
     error_message: str
     first_attempted: str
-    site: str
+    # The shop's host, from the document's `site` (the customer's order-status page, with its
+    # access token: the URL itself is never kept).
+    shop: str | None
 
 
 async def import_failures(oms: OmsClient, shopify_order_name: str) -> list[LoggedFailure]:
@@ -51,32 +55,37 @@ async def import_failures(oms: OmsClient, shopify_order_name: str) -> list[Logge
 
     A tenant without the logInsights core (a Moqui-only tenant records failed imports in
     the MDM logs alone) has none to show: an empty list, not an error. An unsettled profile
-    (a probe could not reach the OMS) says nothing, so the core is asked."""
+    (a probe could not reach the OMS) says nothing, so the core is asked. The core's schema
+    is not public: a refused sort is asked again without it and sorted here."""
     profile = await oms.profile()
     if profile.settled and LOGINSIGHTS not in profile.failure_sources:
         return []
+    query: dict[str, Any] = {
+        "query": QUERY,
+        "filter": f"shopifyOrderName:{_quoted(shopify_order_name)}",
+        "params": {"rows": 20, "sort": "timestamp desc"},
+    }
+    operation = "read the import failures (logInsights)"
     try:
-        body = await oms.solr_query(
-            {
-                "query": QUERY,
-                "filter": f"shopifyOrderName:{_quoted(shopify_order_name)}",
-                "params": {"rows": 20, "sort": "timestamp desc"},
-            },
-            core=CORE,
-            operation="read the import failures (logInsights)",
-        )
+        body = await oms.solr_query(query, core=CORE, operation=operation)
     except OmsError as exc:
-        if core_unreadable(exc):
-            return []
-        raise
-    docs = (body.get("response") or {}).get("docs") or []
+        if not core_unreadable(exc):
+            raise
+        query["params"] = {"rows": 20}
+        try:
+            body = await oms.solr_query(query, core=CORE, operation=operation)
+        except OmsError as again:
+            if core_unreadable(again):
+                return []  # no such core on this tenant
+            raise
+    docs = [d for d in (body.get("response") or {}).get("docs") or [] if isinstance(d, dict)]
+    docs.sort(key=lambda d: str(d.get("timestamp") or ""), reverse=True)
     return [
         LoggedFailure(
             shopify_order_name=str(d.get("shopifyOrderName") or ""),
-            error_message=str(d.get("errorMessage") or ""),
+            error_message=redact_contacts(str(d.get("errorMessage") or "")),
             first_attempted=str(d.get("firstAttemptedImport") or ""),
-            site=str(d.get("site") or ""),
+            shop=shop_host(str(d.get("site") or "")),
         )
         for d in docs
-        if isinstance(d, dict)
     ]

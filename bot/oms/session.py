@@ -47,6 +47,10 @@ def normalise_base(url: str, suffix: str) -> str:
     return strip_suffix(url, suffix)
 
 
+# A login answered with these is a wrong URL (no such route), not refused credentials.
+NO_LOGIN_ROUTE = (404, 405)
+
+
 @dataclass(frozen=True)
 class Discovery:
     """What discovery learned: where Maarg is, and whether OFBiz is there at all."""
@@ -145,6 +149,9 @@ class OmsSession:
             body = ofbiz_payload(response, operation)
         except OmsRequestError as exc:
             # Bad credentials come back as HTTP 200 + _ERROR_MESSAGE_; keep the OMS's words.
+            # Another status (a 404 from a wrong OMS_BASE_URL) is not a refusal: pass it on.
+            if exc.status_code in NO_LOGIN_ROUTE:
+                raise
             raise OmsAuthError(operation, exc.message) from None
         self._take_token(body, OFBIZ_LOGIN, operation)
 
@@ -160,7 +167,10 @@ class OmsSession:
         try:
             body = maarg_payload(response, operation)
         except OmsRequestError as exc:
-            # Moqui refuses with a non-2xx status and `{errors}` (accxui useAuth.ts:127-133).
+            # Moqui refuses with a non-2xx status and `{errors}` (accxui useAuth.ts:127-133);
+            # a 404 or 405 is a wrong Maarg URL, not a refusal: pass it on.
+            if exc.status_code in NO_LOGIN_ROUTE:
+                raise
             raise OmsAuthError(operation, exc.message) from None
         self._take_token(body, MOQUI_LOGIN, operation)
 

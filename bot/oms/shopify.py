@@ -13,15 +13,25 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.oms.client import OmsClient
+from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse, OmsRequestError
 
 ORDER_QUERY = (
     "query findOrders($query: String!) { orders(first: 5, query: $query) { edges { node { "
     "id legacyResourceId name createdAt updatedAt sourceName displayFulfillmentStatus "
-    "displayFinancialStatus email phone shippingAddress { address1 city zip countryCode } "
+    "displayFinancialStatus shippingAddress { countryCode } "
     "totalPriceSet { shopMoney { amount currencyCode } } } } } }"
 )
 GID_PREFIX = "gid://shopify/Order/"
+# The Shopify order fields the bot keeps (ShopifyOrder); everything else is dropped on reading.
+_KEPT = (
+    "name",
+    "createdAt",
+    "updatedAt",
+    "sourceName",
+    "displayFulfillmentStatus",
+    "displayFinancialStatus",
+)
 
 
 def order_gid(shopify_id: str) -> str:
@@ -39,20 +49,26 @@ class ShopifyOrder(BaseModel):
     source_name: str | None = Field(default=None, alias="sourceName")
     fulfillment_status: str | None = Field(default=None, alias="displayFulfillmentStatus")
     financial_status: str | None = Field(default=None, alias="displayFinancialStatus")
-    email: str | None = None
-    phone: str | None = None
-    shipping_address: dict[str, Any] | None = Field(default=None, alias="shippingAddress")
+    # Whether the order has a shipping address (HotWax's import needs one). The address
+    # itself is customer data: it is never kept, and the search does not ask for it.
+    has_shipping_address: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _numeric_id(cls, data: Any) -> Any:
         # GraphQL ids are GIDs ("gid://shopify/Order/6178678210724"); HotWax stores the
         # numeric id (OrderHeader.externalId), which Shopify also gives as legacyResourceId.
+        # Only what the runbooks read is kept: no customer, no address, no line items.
         if isinstance(data, dict):
             legacy = data.get("legacyResourceId")
             gid = str(data.get("id") or "")
             numeric = str(legacy) if legacy else gid.rsplit("/", 1)[-1]
-            data = {**data, "id": numeric}
+            kept = {k: data[k] for k in _KEPT if k in data}
+            data = {
+                **kept,
+                "id": numeric,
+                "has_shipping_address": bool(data.get("shippingAddress")),
+            }
         return data
 
     @property
@@ -82,6 +98,11 @@ class ShopifyProxy:
                 params={
                     "systemMessageRemoteId": self.remote_id,
                     "shopifyOrderId": order_gid(shopify_id),
+                    # The bot reads none of these: fewer Shopify calls, less customer data
+                    # (get#OrderDetails, ShopifyOrderServices.xml:104-106).
+                    "includeLineItems": "false",
+                    "includeFulfillmentOrders": "false",
+                    "includeShippingLines": "false",
                 },
             )
         except OmsRequestError as exc:
@@ -95,7 +116,8 @@ class ShopifyProxy:
             return None
         if not isinstance(detail, dict):
             raise OmsBadResponse(operation, "orderDetail is not an object")
-        return ShopifyOrder.model_validate(detail)
+        order: ShopifyOrder = parse_models(ShopifyOrder, [detail], operation)[0]
+        return order
 
     async def order_by_name(self, name: str) -> ShopifyOrder | None:
         operation = "search Shopify orders by name"
@@ -115,5 +137,6 @@ class ShopifyProxy:
             nodes = [edge["node"] for edge in edges]
         except (KeyError, TypeError) as exc:
             raise OmsBadResponse(operation, f"unexpected answer shape ({exc})") from None
-        matches = [ShopifyOrder.model_validate(n) for n in nodes if n.get("name") == name]
+        nodes = [n for n in nodes if isinstance(n, dict) and n.get("name") == name]
+        matches = parse_models(ShopifyOrder, nodes, operation)
         return matches[0] if matches else None

@@ -116,7 +116,8 @@ def send_sync(state: SandboxState, run: JobRunRecord, start: datetime | None) ->
         if not _still_there(state, run):
             return
         now = state.now()
-        until = now - THRU_BUFFER  # thruDate is overwritten under runAsBatch, whatever it was
+        # thruDate is overwritten under runAsBatch, whatever it was: now - thruDateBuffer.
+        until = now - _thru_buffer(run.parameters.get("additionalParameters"))
         job = state.data.service_jobs.get(run.job_name)
         if start is None:
             start = (job.synced_until if job else None) or run.start_time - DEFAULT_WINDOW
@@ -131,6 +132,14 @@ def send_sync(state: SandboxState, run: JobRunRecord, start: datetime | None) ->
             staged = [o for o in outcomes if o.config == config]
             if staged:
                 _append_log(state, run, config, staged, now)
+
+
+def _thru_buffer(additional: str | None) -> timedelta:
+    """The job's `thruDateBuffer` in minutes (its JSON additionalParameters), else a minute."""
+    try:
+        return timedelta(minutes=float(json.loads(additional or "{}")["thruDateBuffer"]))
+    except (KeyError, TypeError, ValueError):
+        return THRU_BUFFER
 
 
 def _fail_run(state: SandboxState, run: JobRunRecord, error: str) -> None:

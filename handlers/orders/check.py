@@ -270,7 +270,7 @@ async def _on_check(click: Click) -> None:
                 order,
                 orders,
                 shop.fulfilled,
-                shop.shipping_address is not None,
+                shop.has_shipping_address,
             )
         )
         return

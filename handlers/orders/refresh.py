@@ -324,7 +324,7 @@ async def refresh_command(inv: Invocation) -> None:
             order,
             orders,
             shop.fulfilled,
-            shop.shipping_address is not None,
+            shop.has_shipping_address,
         ),
         replace=True,
     )

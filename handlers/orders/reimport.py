@@ -82,7 +82,7 @@ async def replay_and_wait(
         return found  # already there (a resumed run whose earlier replay did it): no replay
     sync = order_sync(ctx.tools)
     await sync.check()  # the job syncs this shop and is not mid-replay: checked before writing
-    await _until_ready(ctx, order)
+    await _until_ready(ctx, sync, order)
     watch = _Watch(since=datetime.now(UTC) - CLOCK_SLACK)
     run_id = await ctx.oms_write(
         "re-import a Shopify order (order-sync replay)",
@@ -112,11 +112,11 @@ async def replay_and_wait(
         await asyncio.sleep(limits.sync_poll_seconds)
 
 
-async def _until_ready(ctx: RunContext, order: ShopifyOrder) -> None:
+async def _until_ready(ctx: RunContext, sync: OrderSync, order: ShopifyOrder) -> None:
     """Wait until the order's last change is older than the sync's buffer: a newer one would
-    fall outside the window the sync takes (it ends a minute before now)."""
+    fall outside the window the sync takes (it ends `thruDateBuffer` before now)."""
     assert order.updated_at is not None
-    wait = (OrderSync.ready_at(order.updated_at) - datetime.now(UTC)).total_seconds()
+    wait = (sync.ready_at(order.updated_at) - datetime.now(UTC)).total_seconds()
     if wait > 0:
         await ctx.progress(
             f"{order.name} changed in Shopify moments ago; the order sync takes it in {wait:.0f}s"

@@ -163,8 +163,12 @@ def test_a_long_order_list_clips_the_cards_header(make_bot: BotFactory, tmp_path
     assert all(f"Order `{o}`: Created → *Approved*" in text_of(reply.body) for o in orders)
 
 
-def test_a_long_shopify_order_name_clips_the_buttons(bot: RunningBot) -> None:
-    name = "#BROOKLYN-FLAGSHIP-POPUP-" * 3 + "WEB-1042"  # a shop's order name prefix
+def test_a_long_shopify_order_name_is_shown_whole_without_a_button_that_cannot_work(
+    bot: RunningBot,
+) -> None:
+    # A shop's order name prefix can make a name longer than a command takes (40 characters):
+    # a button would only answer with a usage error, so the digest offers none for it.
+    name = "#" + "BROOKLYN-FLAGSHIP-POPUP-" * 3 + "WEB-1042"
     state = bot.sandbox.state
     with state.lock:
         newest = max(state.data.failures, key=lambda f: f.timestamp)
@@ -183,11 +187,8 @@ def test_a_long_shopify_order_name_clips_the_buttons(bot: RunningBot) -> None:
     assert reply.status == 200
     (row,) = [b for b in reply.blocks if b["type"] == "actions"]
     labels = [e["text"]["text"] for e in row["elements"]]
-    assert labels[:2] == [
-        clip(f"Re-import {name}", BUTTON_TEXT_MAX),
-        clip(f"Check {name}", BUTTON_TEXT_MAX),
-    ]
-    assert len(labels[0]) == BUTTON_TEXT_MAX and labels[0].endswith("…")
+    assert labels and all(len(label) <= BUTTON_TEXT_MAX for label in labels)
+    assert not any("BROOKLYN" in label for label in labels)
     assert name in text_of(reply.body)  # the whole name is still shown in the text
 
 

@@ -307,9 +307,12 @@ async def test_wrong_shape_is_a_bad_response(client: OmsClient, sandbox: Sandbox
     sandbox.state.inject_fault(ORDERS, "json", body={"orders": []})
     with pytest.raises(OmsBadResponse, match="list of objects"):
         await client.find_orders_by_order_id("10002")
-    sandbox.state.inject_fault(ORDERS, "json", body=[{"orderName": "no id"}])
-    with pytest.raises(OmsBadResponse, match="Order shape at orderId"):
+    sandbox.state.inject_fault(ORDERS, "json", body=[{"orderId": "10002", "orderDate": "soon"}])
+    with pytest.raises(OmsBadResponse, match="Order shape at orderDate"):
         await client.find_orders_by_order_id("10002")
+    # A row the filter does not match is not this order (Moqui ignores unknown filters).
+    sandbox.state.inject_fault(ORDERS, "json", body=[{"orderId": "10003"}])
+    assert await client.find_orders_by_order_id("10002") == []
 
 
 async def test_read_is_retried_after_503(client: OmsClient, sandbox: SandboxServer) -> None:

@@ -92,7 +92,8 @@ async def test_runs_and_details_in_the_other_shapes_hotwax_answers(
     assert runs[0].duration_seconds == 4.5
     assert runs[2].start_time == datetime(2026, 1, 2, 10, tzinfo=UTC)
     # An older Maarg answers the list as a bare array.
-    sandbox.state.inject_fault(JOBS, "json", body=[{"jobName": "a_job", "paused": "N"}])
+    # (Twice: a short first page is followed by one more, which brings nothing new.)
+    sandbox.state.inject_fault(JOBS, "json", 2, body=[{"jobName": "a_job", "paused": "N"}])
     assert [job.job_name for job in await api.jobs()] == ["a_job"]
 
 

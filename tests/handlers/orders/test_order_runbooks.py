@@ -407,6 +407,20 @@ def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot, layout: str)
     assert "riley@example.com" not in content  # the order payload stays out of Slack
 
 
+def test_an_import_error_quoting_the_customer_reaches_slack_without_them(ops: RunningBot) -> None:
+    with ops.sandbox.state.lock:
+        for log in ops.sandbox.state.data.mdm_logs:
+            for record in log.failed_records:
+                record.event_message += " (customer riley@example.com, phone +1 555 010 2233)"
+    ops.reply_post(ops.slash("mdm --failed --since 7d"), timeout=15)
+    report = ops.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
+    shown = _shown(report)
+    assert "(customer <email>, phone <phone>)" in shown
+    files = ops.fake.wait_for(lambda: ops.fake.files() or None)
+    for text in (shown, files[0].content.decode()):
+        assert "riley@example.com" not in text and "010 2233" not in text
+
+
 # ---- the shop's live order sync is left as it was -------------------------------------------
 
 
@@ -424,6 +438,22 @@ def test_the_reimport_leaves_the_order_sync_job_as_it_was(ops: RunningBot, tenan
     restore = {p["parameterName"]: p["parameterValue"] for p in puts[-1]["serviceJobParameters"]}
     assert restore["fromDate"] is None  # sent explicitly null, as HotWax's app does
     assert "thruDate" not in restore  # the job ignores it under runAsBatch: never sent
+
+
+def test_an_order_changed_moments_ago_waits_for_the_jobs_own_buffer(ops: RunningBot) -> None:
+    """The sync's window ends `thruDateBuffer` minutes before now (the job's
+    additionalParameters): the bot waits that long, not a fixed minute."""
+    with ops.sandbox.state.lock:
+        job = ops.sandbox.state.data.service_jobs["queue_ShopifyOrderSync_10000"]
+        for parameter in job.parameters:
+            if parameter.name == "additionalParameters":
+                parameter.value = '{"thruDateBuffer":0.05,"filter":null}'  # three seconds
+        ops.sandbox.state.data.shopify["6100000000007"].updated_at = ops.sandbox.state.now()
+    done = _import(ops, "#1007")
+    assert done.text.endswith("finished"), _shown(done)
+    assert "#1007 changed in Shopify moments ago; the order sync takes it in" in str(
+        [m.history for m in ops.fake.messages("C_OPS")]
+    )
 
 
 def test_a_restore_that_did_not_take_fails_loudly(ops: RunningBot) -> None:
