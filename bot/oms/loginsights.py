@@ -58,6 +58,10 @@ def solr_time(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _whole_second(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC).replace(microsecond=0)
+
+
 def window_filter(since: float, until: float) -> str:
     # Half-open [since, until): consecutive windows never count a failure twice.
     return f"timestamp:[{solr_time(since)} TO {solr_time(until)}}}"
@@ -146,13 +150,18 @@ async def iter_failed_import_pages(
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
     wanted = None if shops is None else {s.lower() for s in shops}
+    # The window is checked again on each document: the core's schema is not public, and a
+    # range it did not apply must not bring older failures in.
+    low, high = (_whole_second(moment) for moment in (since, until))  # as window_filter says
     start = 0
     while True:
         answer = await client.solr_query(
             _request(since, until, start, page_size), core=CORE, operation=OPERATION
         )
         found, docs = _response(answer)
-        page = [f for f in (parse_doc(d) for d in docs) if f is not None]
+        page = [
+            f for f in (parse_doc(d) for d in docs) if f is not None and low <= f.timestamp < high
+        ]
         if wanted is not None:
             page = [f for f in page if f.shop in wanted]
         yield found, page

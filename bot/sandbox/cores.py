@@ -20,6 +20,7 @@ from bot.sandbox.state import SandboxState
 DEFAULT_CORE = "enterpriseSearch"  # accxui common/composables/useSolrSearch.ts:81-82
 LOG_INSIGHTS = "logInsights"
 _PAGING = ("start", "rows", "offset", "limit")
+KEPT_QUERIES = 8  # the queries whose hits are kept (every digest window is a new query)
 
 
 def core_docs(state: SandboxState, core: str) -> list[dict[str, Any]] | None:
@@ -75,9 +76,12 @@ def _log_insights_hits(state: SandboxState, request: dict[str, Any]) -> list[dic
     key = _query_key(request)
     if key is None:  # NOW date math: the answer moves with the clock
         return select(cached.docs, request, state.now())
-    hits = cached.hits.get(key)
+    hits = cached.hits.pop(key, None)
     if hits is None:
-        hits = cached.hits[key] = select(cached.docs, request, state.now())
+        hits = select(cached.docs, request, state.now())
+    cached.hits[key] = hits  # the newest last: a window's pages come one after another
+    while len(cached.hits) > KEPT_QUERIES:
+        del cached.hits[next(iter(cached.hits))]
     return hits
 
 

@@ -392,8 +392,8 @@ def order_sync_job(now: datetime) -> ServiceJobRecord:
     return ServiceJobRecord(
         job_name=DEMO_ORDER_SYNC_JOB,
         description="Import orders from Shopify (Demo Shop)",
-        # [INF] the connector's queue service behind queue_ShopifyOrderSync.
-        service_name="co.hotwax.shopify.system.ShopifySystemMessageServices.queue#ShopifyOrderSync",
+        # SOBServiceJobData.xml:130-138, as the company app cites it (docs/oms-api.md).
+        service_name="co.hotwax.shopify.system.ShopifySystemMessageServices.queue#FeedSystemMessage",
         cron_expression="0 */15 * ? * *",
         paused="N",
         # A shop's clone carries no fromDate: without one the sync resumes from its last

@@ -43,6 +43,8 @@ def order_admin_routes(state: SandboxState) -> list[Route]:
             if not isinstance(status_id, str) or not status_id:
                 raise ValueError("The following required parameter is missing: statusId")
             reason = body.get("changeReason")
+            if not state.tenant.moqui_keeps_change_reason:
+                reason = None
             state.change_order_status(
                 order_id, status_id, user, reason if isinstance(reason, str) else None
             )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +30,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import sync
-from bot.sandbox.data import DEMO_SHOPIFY_REMOTE
 from bot.sandbox.jobs_data import SHOPIFY_TOPICS
 from bot.sandbox.records import JobParameter, JobRunRecord, ServiceJobRecord
 from bot.sandbox.service_jobs_data import (
@@ -41,6 +41,7 @@ from bot.sandbox.service_jobs_data import (
     next_fire,
 )
 from bot.sandbox.shapes import epoch_ms
+from bot.sandbox.shopify import remote_problem
 from bot.sandbox.state import SandboxNotFound, SandboxState
 from bot.sandbox.sync import DEFAULT_PAGE_SIZE, PAGE_CAP, parse_timestamp
 from bot.sandbox.web import maarg_authed, maarg_error, parse_int, read_json_object
@@ -159,6 +160,9 @@ def start_run(state: SandboxState, job_name: str, user: str) -> str:
     return run.job_run_id
 
 
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
 def _page(query: Any, cap: int | None) -> tuple[int, int]:
     """pageSize (at most the tenant's `page_cap`, as capped deployments answer) and pageIndex."""
     size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
@@ -186,14 +190,6 @@ def _equals(query: Any, row: dict[str, Any], fields: tuple[str, ...]) -> bool:
 
 
 # -- webhook subscriptions ----------------------------------------------------------------
-
-
-def _remote_problem(remote: Any) -> str | None:
-    if not remote:
-        return "The following required parameter is missing: systemMessageRemoteId"
-    if remote != DEMO_SHOPIFY_REMOTE:
-        return f"SystemMessageRemote not found with ID {remote}"
-    return None
 
 
 def _edge(hook: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +238,17 @@ def service_job_routes(state: SandboxState) -> list[Route]:
             ]
         rows = [row for row in rows if _equals(query, row, ("jobName", "instanceOfProductId"))]
         return JSONResponse({"serviceJobList": rows[index * size : (index + 1) * size]})
+
+    def one_job(route: Handler) -> Handler:
+        """A route on one job: a tenant whose Moqui Job Manager holds no jobs has none."""
+
+        async def checked(request: Request, user: str) -> Response:
+            if not state.tenant.moqui_jobs:
+                name = request.path_params["jobName"]
+                return maarg_error(404, f"ServiceJob not found with name {name}")
+            return await route(request, user)
+
+        return checked
 
     async def job_detail(request: Request, user: str) -> Response:
         job_name = request.path_params["jobName"]
@@ -320,7 +327,7 @@ def service_job_routes(state: SandboxState) -> list[Route]:
             body = await read_json_object(request)
         except ValueError as exc:
             return maarg_error(400, str(exc))
-        problem = _remote_problem(body.get("systemMessageRemoteId"))
+        problem = remote_problem(state, body.get("systemMessageRemoteId"), mutation=True)
         if problem:
             return maarg_error(400, problem)
         remote = str(body["systemMessageRemoteId"])
@@ -329,7 +336,8 @@ def service_job_routes(state: SandboxState) -> list[Route]:
         return _unsubscribe(remote, body.get("webhookSubscriptionId"))
 
     def _list_hooks(request: Request) -> Response:
-        problem = _remote_problem(request.query_params.get("systemMessageRemoteId"))
+        remote = request.query_params.get("systemMessageRemoteId")
+        problem = remote_problem(state, remote)
         if problem:
             return maarg_error(400, problem)
         try:
@@ -338,7 +346,7 @@ def service_job_routes(state: SandboxState) -> list[Route]:
             return maarg_error(400, str(exc))
         topic = params.get("topics")
         with state.lock:
-            hooks = [dict(h) for h in manager().webhooks.get(DEMO_SHOPIFY_REMOTE, [])]
+            hooks = [dict(h) for h in manager().webhooks.get(str(remote), [])]
         if topic:
             hooks = [h for h in hooks if h["topic"] == topic]
         # The connector's query asks Shopify for `webhookSubscriptions(first: 1, ...)`.
@@ -387,10 +395,14 @@ def service_job_routes(state: SandboxState) -> list[Route]:
     jobs = f"{admin}/serviceJobs"
     return [
         Route(jobs, maarg_authed(state, job_list), methods=["GET"]),
-        Route(f"{jobs}/{{jobName}}", maarg_authed(state, job_detail), methods=["GET"]),
-        Route(f"{jobs}/{{jobName}}", maarg_authed(state, job_update), methods=["PUT"]),
-        Route(f"{jobs}/{{jobName}}/runNow", maarg_authed(state, job_run_now), methods=["POST"]),
-        Route(f"{jobs}/{{jobName}}/runs", maarg_authed(state, job_runs), methods=["GET"]),
+        Route(f"{jobs}/{{jobName}}", maarg_authed(state, one_job(job_detail)), methods=["GET"]),
+        Route(f"{jobs}/{{jobName}}", maarg_authed(state, one_job(job_update)), methods=["PUT"]),
+        Route(
+            f"{jobs}/{{jobName}}/runNow",
+            maarg_authed(state, one_job(job_run_now)),
+            methods=["POST"],
+        ),
+        Route(f"{jobs}/{{jobName}}/runs", maarg_authed(state, one_job(job_runs)), methods=["GET"]),
         Route(f"{admin}/productCategories", maarg_authed(state, categories), methods=["GET"]),
         Route(f"{admin}/productCategories/member", maarg_authed(state, members), methods=["GET"]),
         Route(

@@ -65,7 +65,10 @@ def shopify_order_json(order: ShopifyOrder) -> dict[str, Any]:
     }
 
 
-def _remote_problem(state: SandboxState, remote: Any, *, mutation: bool = False) -> str | None:
+def remote_problem(state: SandboxState, remote: Any, *, mutation: bool = False) -> str | None:
+    """Why the connector would refuse a Shopify call through `remote` (None: it would not):
+    the remote is read from the OMS's remotes and its access scope checked
+    (ShopifyHelperServices.xml:45-55, 187-200)."""
     if not remote:
         return "The following required parameter is missing: systemMessageRemoteId"
     with state.lock:
@@ -103,7 +106,7 @@ GID_PREFIX = "gid://shopify/Order/"
 
 def shopify_routes(state: SandboxState) -> list[Route]:
     async def order_details(request: Request, user: str) -> Response:
-        problem = _remote_problem(state, request.query_params.get("systemMessageRemoteId"))
+        problem = remote_problem(state, request.query_params.get("systemMessageRemoteId"))
         if problem:
             return maarg_error(400, problem)
         given = request.query_params.get("shopifyOrderId", "").strip()
@@ -129,7 +132,7 @@ def shopify_routes(state: SandboxState) -> list[Route]:
             return maarg_error(400, str(exc))
         query_text = body.get("queryText")
         mutation = isinstance(query_text, str) and query_text.lstrip().startswith("mutation")
-        problem = _remote_problem(state, body.get("systemMessageRemoteId"), mutation=mutation)
+        problem = remote_problem(state, body.get("systemMessageRemoteId"), mutation=mutation)
         if problem:
             return maarg_error(400, problem)
         if not isinstance(query_text, str) or "orders" not in query_text:
@@ -144,7 +147,8 @@ def shopify_routes(state: SandboxState) -> list[Route]:
             found = _search(state, search)
         except ValueError as exc:
             return maarg_error(400, str(exc))
-        edges = [{"node": shopify_order_json(order)} for order in found]
+        with state.lock:  # sync timers change these orders
+            edges = [{"node": shopify_order_json(order)} for order in found]
         return JSONResponse({"response": {"orders": {"edges": edges}}})
 
     return [

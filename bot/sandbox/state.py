@@ -233,15 +233,19 @@ class SandboxState:
             for pattern, queue in self._knobs.faults.items():
                 prefix = pattern.endswith("*")
                 matches = path.startswith(pattern[:-1]) if prefix else path == pattern
-                if matches and queue and queue[0].method in (None, method):
-                    fault = queue[0]
-                    if fault.skip > 0:
-                        fault.skip -= 1
-                        return None
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        queue.popleft()
-                    return fault
+                if not matches:
+                    continue
+                # The first fault queued for this method: one for another method waits.
+                fault = next((f for f in queue if f.method in (None, method)), None)
+                if fault is None:
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.remove(fault)
+                return fault
             return None
 
     # -- request log ----------------------------------------------------------------------
@@ -339,8 +343,19 @@ class SandboxState:
             )
             item_status = _ITEM_STATUS.get(status_id)
             if item_status:
+                # setItemStatus: each item changes too, with its own OrderStatus row.
                 for item in order.items:
                     item.status_id = item_status
+                    order.statuses.append(
+                        StatusRecord(
+                            f"{order_id}{len(order.statuses) + 1:02d}",
+                            item_status,
+                            self.now(),
+                            user,
+                            order_item_seq_id=item.seq_id,
+                            change_reason=change_reason or None,
+                        )
+                    )
 
     def versions(self, shopify_id: str) -> list[OrderRecord]:
         """HotWax orders with this Shopify order id (`oms/orders?externalId=`), oldest first."""

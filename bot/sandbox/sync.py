@@ -23,7 +23,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox.data import (
-    DEMO_SHOPIFY_REMOTE,
     SYNC_SHOPIFY_ORDER,
     UPDATE_SHOPIFY_ORDER,
     rest_payload,
@@ -32,6 +31,7 @@ from bot.sandbox.data import (
 from bot.sandbox.records import JobRunRecord, MdmFailedRecord, MdmLog
 from bot.sandbox.shapes import moqui_mdm_log
 from bot.sandbox.state import SandboxState, SyncOutcome
+from bot.sandbox.tenant import Tenant
 from bot.sandbox.web import maarg_authed, maarg_error, parse_int
 
 TIMESTAMP_ERROR = "Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]"
@@ -101,7 +101,7 @@ def finish_run(state: SandboxState, run: JobRunRecord) -> None:
         except ValueError as exc:
             _fail_run(state, run, str(exc))
             return
-        if remote != DEMO_SHOPIFY_REMOTE:
+        if state.stores.proxy_scope(remote) is None:
             _fail_run(state, run, f"SystemMessageRemote not found with ID {remote}")
             return
         run.messages.append(f"Queued a ShopifyOrderSync system message for {remote}")
@@ -201,12 +201,16 @@ def _moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _log_filter(query: Any) -> dict[str, Any]:
+def _log_filter(query: Any, tenant: Tenant) -> dict[str, Any]:
     """The filters of admin/dataManager/details this sandbox knows (company
     src/workers/domains/dataManagerLogDomain.ts:70-78, job-manager src/store/mdmConfig.ts
-    :141-153); any other parameter is ignored, as Moqui ignores it."""
+    :141-153); any other parameter is ignored, as Moqui ignores it. Whether
+    `createdByJobRunId` is one is not public (`Tenant.mdm_filters_by_run`)."""
     found: dict[str, Any] = {}
-    for name in ("configId", "logId", "systemMessageId", "createdByJobRunId"):
+    names = ["configId", "logId", "systemMessageId"]
+    if tenant.mdm_filters_by_run:
+        names.append("createdByJobRunId")
+    for name in names:
         if query.get(name):
             found[name] = query[name]
     status = query.get("statusId")
@@ -231,14 +235,15 @@ def _matches(log: MdmLog, filters: dict[str, Any]) -> bool:
         return False
     if "createdDate_from" in filters and log.created_date < filters["createdDate_from"]:
         return False
-    return not ("createdDate_thru" in filters and log.created_date >= filters["createdDate_thru"])
+    # `_thru` is inclusive: LESS_THAN_EQUAL_TO (moqui-framework EntityFindBase.groovy:531-533).
+    return not ("createdDate_thru" in filters and log.created_date > filters["createdDate_thru"])
 
 
 def sync_routes(state: SandboxState) -> list[Route]:
     async def mdm_details(request: Request, user: str) -> Response:
         query = request.query_params
         try:
-            filters = _log_filter(query)
+            filters = _log_filter(query, state.tenant)
             size = parse_int(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE)
             index = parse_int(query.get("pageIndex"), "pageIndex", 0)
         except ValueError as exc:

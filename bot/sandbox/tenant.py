@@ -49,11 +49,18 @@ class Tenant:
     # own notes say the sync does not propagate it yet (company
     # docs/shopify-batch-order-sync-api-reuse.md, "Job-run correlation"), so off by default.
     mdm_log_names_run: bool = False
+    # admin/dataManager/details filters by `createdByJobRunId` (the field is named in company
+    # docs/shopify-batch-order-sync-api-reuse.md:36, the filter itself is not public).
+    mdm_filters_by_run: bool = True
     # How a failed record holds the staged Shopify order: the GraphQL order with its GID
     # (what the connector's GraphQL sync stages), or a REST order under `order` with a
     # numeric id and `admin_graphql_api_id`. The record's layout is not public (docs/oms-api.md,
     # "Order runbooks"), so the bot reads both.
     mdm_record_layout: RecordLayout = "graphql"
+    # The Moqui status route (`POST oms/orders/{id}/status`, used on Moqui-only tenants) keeps
+    # the `changeReason` it is sent. The route is newer than the public oms.rest.xml, so this
+    # is not public; OFBiz's changeOrderStatus keeps it (its service definition).
+    moqui_keeps_change_reason: bool = True
     # Some deployments were seen to cap an entity-list page at 50 rows whatever pageSize
     # says (drpn-ai/darpan-hotwax docs/oms/2026-08-03-oms-recon-data-requirements.md); Moqui
     # itself has no maximum (EntityFindBase.groovy:414-424). None: no cap.

@@ -17,6 +17,7 @@ from bot.oms import (
     OmsRequestError,
     OmsUnavailable,
     Order,
+    loginsights,
     parse_order_ref,
 )
 from bot.sandbox import (
@@ -537,3 +538,30 @@ def test_parse_order_ref_rejects(text: str, why: str) -> None:
 async def test_solr_error_carries_solr_message(client: OmsClient) -> None:
     with pytest.raises(OmsRequestError, match="search orders failed: Expected"):
         await client.solr_query({"query": "orderId:(10001"}, core=None, operation="search orders")
+
+
+async def test_log_insights_pages_keep_only_the_window(
+    client: OmsClient, sandbox: SandboxServer
+) -> None:
+    """The logInsights schema is not public: a core that ignored the time range must not bring
+    older failures into a window (each document's timestamp is checked again)."""
+    until = datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp()
+    since = until - 3600
+
+    def doc(name: str, at: str) -> dict[str, str]:
+        return {"shopifyOrderName": name, "timestamp": at, "errorMessage": "boom"}
+
+    docs = [
+        doc("#in", "2026-11-30T11:30:00Z"),
+        doc("#at-the-end", "2026-11-30T12:00:00Z"),  # the window is half-open
+        doc("#old", "2026-11-29T08:00:00Z"),
+    ]
+    body = {"response": {"numFound": 3, "start": 0, "docs": docs}}
+    sandbox.state.inject_fault("/api/solr-query", "json", body=body)
+    pages = [
+        page
+        async for _, page in loginsights.iter_failed_import_pages(
+            client, since=since, until=until, page_size=10
+        )
+    ]
+    assert [f.shopify_order_name for page in pages for f in page] == ["#in"]

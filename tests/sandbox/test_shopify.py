@@ -511,11 +511,19 @@ def test_seeded_mdm_logs_order_filters_and_download(http: httpx.Client) -> None:
 # -- status changes -----------------------------------------------------------------------
 
 
+def _header_rows(http: httpx.Client, order_id: str) -> list[dict[str, Any]]:
+    rows = http.get(f"/rest/s1/oms/orders/{order_id}/status").json()
+    return [r for r in rows if r["orderItemSeqId"] is None]
+
+
 def test_change_order_status_records_change_reason(http: httpx.Client) -> None:
     assert cancel(http, "10002", "Old Version")["orderId"] == "10002"
-    assert http.get("/rest/s1/oms/orders/10002/status").json()[-1]["changeReason"] == "Old Version"
+    assert _header_rows(http, "10002")[-1]["changeReason"] == "Old Version"
+    # setItemStatus: each item gets its own status row, which counts in the history's pages.
+    rows = http.get("/rest/s1/oms/orders/10002/status").json()
+    assert any(r["statusId"] == "ITEM_CANCELLED" and r["orderItemSeqId"] for r in rows)
     cancel(http, "10014")
-    latest = http.get("/rest/s1/oms/orders/10014/status").json()[-1]
+    latest = _header_rows(http, "10014")[-1]
     assert (latest["statusId"], latest["changeReason"]) == ("ORDER_CANCELLED", None)
 
 
@@ -525,6 +533,6 @@ def test_moqui_status_route_changes_the_status(http: httpx.Client) -> None:
         json={"orderId": "10014", "statusId": "ORDER_APPROVED", "setItemStatus": True},
     )
     assert answer.status_code == 200
-    assert http.get("/rest/s1/oms/orders/10014/status").json()[-1]["statusId"] == "ORDER_APPROVED"
+    assert _header_rows(http, "10014")[-1]["statusId"] == "ORDER_APPROVED"
     refused = http.post("/rest/s1/oms/orders/10014/status", json={"statusId": "NOPE"})
     assert refused.status_code == 400

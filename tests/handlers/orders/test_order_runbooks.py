@@ -236,6 +236,35 @@ def test_refresh_with_a_new_version_cancels_the_old_one_after_it(
     assert run_now < cancel
 
 
+@pytest.mark.parametrize("keeps_reason", [True, False])
+def test_refresh_on_a_moqui_only_tenant_cancels_through_maarg_and_reads_the_reason_back(
+    make_bot: BotFactory, sandbox: SandboxServer, tmp_path: Path, keeps_reason: bool
+) -> None:
+    """A Moqui-only tenant has no OFBiz service: the cancel goes through Maarg's status route,
+    which may or may not keep the Old Version reason (not public); the bot reads it back and
+    says which."""
+    sandbox.state.tenant = variant(
+        tenant_named("moqui-only"),
+        order_update="new-version",
+        moqui_keeps_change_reason=keeps_reason,
+    )
+    policy = write_policy(tmp_path, two_person=False)
+    policy.write_text(policy.read_text() + FAST_IMPORTS)
+    bot = make_bot(omsbot_policy=policy)
+    sandbox.state.job_run_seconds = sandbox.state.sync_delay_seconds = 0.0
+    done = _refresh(bot, "10002")
+    shown = _shown(done)
+    assert done.text.endswith("finished"), shown
+    assert _status_writes(sandbox) == []  # no OFBiz on this tenant
+    (cancel,) = _posts(sandbox, "/rest/s1/oms/orders/10002/status")
+    assert (cancel["statusId"], cancel["changeReason"]) == ("ORDER_CANCELLED", "Old Version")
+    if keeps_reason:
+        assert "10002 cancelled and marked Old Version" in shown
+    else:
+        assert "this OMS did not keep the Old Version reason on it" in shown
+    assert _versions(sandbox, "6100000000002")["10002"] == "ORDER_CANCELLED"
+
+
 def test_refresh_skipped_by_the_sync_leaves_the_order_as_it_was(ops: RunningBot) -> None:
     ops.sandbox.state.tenant = tenant_named("sync-skips")
     done = _refresh(ops, "10002")
