@@ -66,6 +66,7 @@ RUN_ACTION = "jobs.run"
 CLOCK_SLACK_MS = 60_000
 RUN_NOW = "start a job run now"  # the audited write of a Moqui run-now
 RUNS_READ = 20
+BEFORE = "runs_before"  # the snapshot's key: the job's run ids before this bot run
 
 # ---- the runbook -----------------------------------------------------------------------------
 
@@ -210,14 +211,22 @@ async def _moqui_check_idle(ctx: RunContext) -> str:
         raise StepFailed(f"{name} is not a job of this OMS's Moqui Job Manager.")
     if job.is_template:
         raise StepFailed(template_text(job))
-    running = [run for run in await api.runs(name, 5) if run.status == "running"]
+    runs = await api.runs(name, RUNS_READ)
+    running = [run for run in runs if run.status == "running"]
     if running:
         raise StepFailed(moqui_running_text(name, running[0]))
+    # The runs that exist before this bot run starts one: none of them is its run (a run
+    # that ended a moment ago is not the one Resume should follow).
+    await ctx.audit_snapshot(
+        f"runs of {name} before this run", {"job": name, BEFORE: [r.job_run_id for r in runs]}
+    )
     return f"set up and not running; service {job.service_name or 'unknown'}"
 
 
-async def _started_run(ctx: RunContext) -> str | None:
-    """The run this bot run started: kept in memory, and in the audit (a resume elsewhere)."""
+async def _started_run(ctx: RunContext, api: ServiceJobsApi) -> str | None:
+    """The run this bot run started: kept in memory, in the audit (a resume elsewhere), or
+    else any run of the job started since this bot run was created (a runNow whose answer
+    was lost may have started one, and a short run may already have ended)."""
     if ctx.scratch.get("job_run_id"):
         return str(ctx.scratch["job_run_id"])
     for event in await ctx.tools.audit.run_events(ctx.run.id, EventKind.OMS_WRITE):
@@ -225,22 +234,32 @@ async def _started_run(ctx: RunContext) -> str | None:
         if event.summary == RUN_NOW and event.outcome == "ok" and result:
             ctx.scratch["job_run_id"] = str(result)
             return str(result)
+    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
+    before = set((await ctx.saved_snapshot() or {}).get(BEFORE, ()))
+    started = [
+        run
+        for run in await api.runs(str(ctx.params["job"]), RUNS_READ)
+        if run.start_time is not None
+        and run.start_time.timestamp() >= since
+        and run.job_run_id not in before
+    ]
+    if started:
+        # The first run since this bot run began (a later one is another run).
+        first = min(started, key=lambda run: (run.start_time, run.job_run_id))
+        ctx.scratch["job_run_id"] = first.job_run_id
+        return first.job_run_id
     return None
 
 
 async def _moqui_start(ctx: RunContext) -> str:
     name = str(ctx.params["job"])
     api = ServiceJobsApi(ctx.tools.oms)
-    started = await _started_run(ctx)
+    # A run that began after this bot run did is the one asked for, running or ended: this
+    # step stopped after runNow started it (its answer lost), or the job started on its
+    # schedule meanwhile. Starting another would run the job twice.
+    started = await _started_run(ctx, api)
     if started:
         raise StepSkipped(f"run {started} was started already")
-    # A run in progress that began after this bot run did is the one asked for (the job
-    # started on its schedule meanwhile, or this step stopped after runNow answered).
-    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
-    for run in await api.runs(name, 5):
-        if run.status == "running" and run.start_time and run.start_time.timestamp() >= since:
-            ctx.scratch["job_run_id"] = run.job_run_id
-            raise StepSkipped(f"run {run.job_run_id} is already running")
     run_id = await ctx.oms_write(RUN_NOW, {"job": name}, api.run_now(name))
     ctx.scratch["job_run_id"] = run_id
     return f"run {run_id} started"
@@ -249,7 +268,7 @@ async def _moqui_start(ctx: RunContext) -> str:
 async def _moqui_follow(ctx: RunContext) -> str:
     name = str(ctx.params["job"])
     api = ServiceJobsApi(ctx.tools.oms)
-    run_id = await _started_run(ctx)
+    run_id = await _started_run(ctx, api)
     if run_id is None:
         raise StepFailed(f"this run did not start a run of {name}; run the job again")
     limits = ctx.tools.policy.limits

@@ -223,6 +223,43 @@ def test_a_failed_or_running_moqui_job(make_bot: BotFactory, tmp_path: Path) -> 
     assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 1
 
 
+def test_resume_after_a_lost_run_now_answer_does_not_run_the_job_twice(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """runNow starts a run but its answer is lost (a gateway timeout); the run is short and
+    has ended when someone presses Resume: that run is this run's, and none is started."""
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    bot.sandbox.state.job_manager.run_seconds = 0.1
+    before = len(_job_runs(bot, ACK))
+    bot.sandbox.state.inject_fault(f"{JOBS}/{ACK}/runNow", "lost", method="POST")
+    card = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    failed = bot.wait_message(lambda m: m.text.endswith(": failed"), timeout=20)
+    assert "504 Gateway Timeout" in _shown(failed)
+    time.sleep(0.4)  # the run the lost runNow started ends before the Resume
+    (started,) = _job_runs(bot, ACK)[before:]
+    bot.driver.click(failed, "oms:run.resume#0", user="U_ALICE")
+    done = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)
+    shown = _shown(done)
+    assert f"run {started.job_run_id} was started already" in shown
+    assert f"(run {started.job_run_id}); no MDM log names this run" in shown
+    assert len(_job_runs(bot, ACK)) == before + 1
+    assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 1
+
+    # Run now again at once: the run that just ended is not taken for the new one.
+    again = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(again, RUN, user="U_ALICE")
+    bot.fake.wait_for(
+        lambda: (
+            len([m for m in bot.fake.messages("C_OPS") if m.text.endswith(": finished")]) > 1
+            or None
+        ),
+        20,
+    )
+    assert len(_job_runs(bot, ACK)) == before + 2
+    assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 2
+
+
 def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_path: Path) -> None:
     bot = _bot(make_bot, tmp_path, "moqui-only")
     with bot.sandbox.state.lock:
