@@ -24,6 +24,24 @@ BACKEND_LABELS = {
     OFBIZ: "OFBiz JobSandbox (legacy)",
 }
 
+# A job parameter whose name looks like a credential: its value is never shown.
+_SECRET_NAME = re.compile(r"password|passwd|secret|token|key|auth|credential", re.IGNORECASE)
+HIDDEN = "(hidden)"
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a job parameter's name looks like a credential (`password`, `clientSecret`,
+    `accessToken`, `apiKey`, `authHeader`…): its value is shown as `(hidden)`."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def parameter_text(name: str, value: str | None, width: int = 60) -> str:
+    """A parameter's value as Slack may show it: hidden when the name looks secret."""
+    if value and is_secret_parameter(name):
+        return HIDDEN
+    return clip(value or "", width) if value else "(empty)"
+
+
 STATUS_WORDS = {
     "SERVICE_DRAFT": "draft",
     "SERVICE_PENDING": "pending",

@@ -46,6 +46,7 @@ from handlers.jobs.common import (
     describe_cron,
     fmt_moment,
     lock_key,
+    parameter_text,
     run_line,
     user_zone,
 )
@@ -195,7 +196,9 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
 
     names = ", ".join(c.name for c in catalog.categories_of(job)) or "none"
     parameters = ", ".join(
-        f"`{escape(p.name)}={escape(clip(p.value or '', 60))}`" for p in job.parameters if p.value
+        f"`{escape(p.name)}={escape(parameter_text(p.name, p.value))}`"
+        for p in job.parameters
+        if p.value
     )
     blocks: list[Block] = [
         header(job.job_name),

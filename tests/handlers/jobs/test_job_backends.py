@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.sandbox import DEMO_API_TOKEN, DEMO_ORDER_SYNC_JOB, DEMO_SHOPIFY_REMOTE
 from bot.sandbox.jobs_data import SHOPIFY_CONFIG
+from bot.sandbox.records import JobParameter
 from bot.sandbox.tenant import tenant_named, variant
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -142,6 +143,25 @@ def test_job_on_moqui_shows_runs_and_no_skip(make_bot: BotFactory, tmp_path: Pat
     assert "is a legacy OFBiz JobSandbox job, and this OMS has no OFBiz Job Manager" in legacy
     unknown = _shown(_reply(bot, "job frobnicate"))
     assert "unknown job `frobnicate`; a Moqui job's name" in unknown
+
+
+def test_a_moqui_jobs_secret_parameters_are_hidden(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    secrets = {
+        "sftpPassword": "hunter2-sandbox",
+        "clientSecret": "cs_sandbox_51f0",
+        "accessToken": "shpat_sandbox_9a7d",
+        "apiKey": "ak_sandbox_77e1",
+        "authHeaderValue": "Basic c2FuZGJveA==",
+    }
+    with bot.sandbox.state.lock:
+        job = bot.sandbox.state.data.service_jobs[ACK]
+        job.parameters += [JobParameter(name, value) for name, value in secrets.items()]
+    shown = _shown(_reply(bot, f"job {ACK}"))
+    for name, value in secrets.items():
+        assert f"`{name}=(hidden)`" in shown
+        assert value not in shown
+    assert f"`systemMessageRemoteId={DEMO_SHOPIFY_REMOTE}`" in shown  # not a secret: shown
 
 
 def test_run_now_on_moqui_follows_the_run_to_its_end(make_bot: BotFactory, tmp_path: Path) -> None:
