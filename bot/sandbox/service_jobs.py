@@ -142,6 +142,19 @@ def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> Non
         if not isinstance(cron, str) or len(cron.split()) not in _CRON_FIELDS:
             raise ValueError(f"cronExpression {cron!r} is not a Quartz cron expression")
         job.parameters, job.paused, job.cron_expression = parameters, paused, cron
+        rewrite = state.job_manager.put_rewrites.pop(job_name, None)
+        if rewrite:
+            job.parameters = [
+                JobParameter(p.name, rewrite.pop(p.name)) if p.name in rewrite else p
+                for p in job.parameters
+            ] + [JobParameter(k, v) for k, v in rewrite.items()]
+
+
+def rewrite_parameters_on_put(state: SandboxState, job_name: str, values: dict[str, str]) -> None:
+    """The next PUT on `job_name` also sets these parameters (tests: a write that reads back
+    other than what was written)."""
+    with state.lock:
+        state.job_manager.put_rewrites[job_name] = dict(values)
 
 
 def start_run(state: SandboxState, job_name: str, user: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from bot.sandbox import DEMO_API_TOKEN, DEMO_ORDER_SYNC_JOB, DEMO_SHOPIFY_REMOTE
 from bot.sandbox.jobs_data import SHOPIFY_CONFIG
 from bot.sandbox.records import JobParameter
+from bot.sandbox.service_jobs import rewrite_parameters_on_put
 from bot.sandbox.tenant import tenant_named, variant
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -289,6 +290,7 @@ def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_
     bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
     told = _told(bot, "U_ALICE", f"Paused {ACK}")
     assert "read back from the OMS with paused = Y" in told
+    assert "and parameters read back unchanged" in told
     (put,) = bot.sandbox.state.requests(f"{JOBS}/{ACK}", "PUT")
     assert put.body == {"jobName": ACK, "paused": "Y"}
     with bot.sandbox.state.lock:
@@ -299,6 +301,36 @@ def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_
     assert [(e.summary, e.outcome) for e in reads] == [(f"read back {ACK} after pausing it", "ok")]
     after = _reply(bot, f"job {ACK}")
     assert _labels(after) == ["Run now"] and "paused (hourly)" in _shown(after)
+
+
+def test_a_pause_that_reads_back_with_other_parameters_fails_and_says_what_is_set(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """The OMS pauses the job, but the job reads back with parameters the pause never sent:
+    the user is told it failed, what is set now (secrets hidden) and what to do."""
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    rewrite_parameters_on_put(
+        bot.sandbox.state,
+        ACK,
+        {"systemMessageRemoteId": "SHOP_CONFIG_10001", "sftpPassword": "hunter2-sandbox"},
+    )
+    card = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "does not read back as paused with nothing else changed")
+    assert (
+        f"parameter `systemMessageRemoteId` is now SHOP_CONFIG_10001 (was {DEMO_SHOPIFY_REMOTE})"
+        in told
+    )
+    assert "parameter `sftpPassword` is now (hidden) (was (none))" in told
+    assert "hunter2-sandbox" not in told
+    assert f"Open {ACK} in the Job Manager and set back what changed" in told
+    texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_ALICE"]
+    assert not any("read back unchanged" in t or "are kept" in t for t in texts)
+    reads = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_read"]
+    assert [(e.summary, e.outcome) for e in reads] == [
+        (f"read back {ACK} after pausing it", "failed")
+    ]
+    assert "hunter2-sandbox" not in str(reads[0].detail)
 
 
 def test_webhooks_on_moqui_go_through_the_connector(make_bot: BotFactory, tmp_path: Path) -> None:

@@ -242,7 +242,10 @@ def test_skip_once_moves_the_next_run_one_interval(make_bot: BotFactory, tmp_pat
     bot.driver.click_ephemeral(card, SKIP, user="U_ALICE")
     told = _told(bot, "U_ALICE", "Skipped the New orders run")
     new_time = before["runTime"] + 15 * 60_000
-    assert f"the next run is {_local(new_time, 'America/New_York')}" in told
+    assert (
+        f"Read back from the OMS: the next run is {_local(new_time, 'America/New_York')} "
+        f"(job {before['jobId']}, pending)" in told
+    )
     (update,) = _bodies(bot, "/api/service/updateJobSandbox")
     assert update["jobId"] == before["jobId"] and update["runTime"] == new_time
     assert update["statusId"] == "SERVICE_PENDING" and update["tempExprId"] == "EVERY_15_MIN"
@@ -259,12 +262,45 @@ def test_pause_cancels_the_schedule(make_bot: BotFactory, tmp_path: Path) -> Non
     card = _reply(bot, "job approve-orders")
     bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
     told = _told(bot, "U_ALICE", "Paused Approve orders")
-    assert f"job {before['jobId']}" in told
+    assert f"read back from the OMS, its schedule (job {before['jobId']}" in told
+    assert "is cancelled" in told
     assert _bodies(bot, "/api/service/cancelScheduledJob") == [{"jobId": before["jobId"]}]
     with bot.sandbox.state.lock:
         assert bot.sandbox.state.jobs.jobs[before["jobId"]]["statusId"] == "SERVICE_CANCELLED"
     after = _reply(bot, "job approve-orders")
     assert "not scheduled" in _shown(after)
+
+
+def test_a_skip_or_pause_the_oms_did_not_apply_fails_clearly(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """OFBiz answers success but the job reads back unchanged: the user is told what the OMS
+    now says and what to do, never that it was done."""
+    bot = _bot(make_bot, tmp_path)
+    state = bot.sandbox.state
+    before = _row(bot, "JOB_IMP_ORD", "SERVICE_PENDING")
+    ok = {"successMessage": "Job updated successfully"}
+    state.inject_fault("/api/service/updateJobSandbox", "json", body=ok)
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, SKIP, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "The next New orders run is not skipped as asked")
+    due = _local(before["runTime"], "America/New_York")
+    assert f"job {before['jobId']} pending, next run {due}" in told
+    assert f"if the run due {due} is still planned, skip it there" in told
+    assert _row(bot, "JOB_IMP_ORD", "SERVICE_PENDING")["runTime"] == before["runTime"]
+
+    state.inject_fault("/api/service/cancelScheduledJob", "json", body={"successMessage": "ok"})
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "New orders is not paused")
+    assert f"job {before['jobId']} pending, next run {due}: it is still scheduled" in told
+    texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_ALICE"]
+    assert not any("Skipped the" in t or "Paused New orders" in t for t in texts)
+    reads = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_read"]
+    assert sorted((e.summary, e.outcome) for e in reads) == [
+        ("read back JOB_IMP_ORD after pausing it", "failed"),
+        ("read back JOB_IMP_ORD after skipping its next run", "failed"),
+    ]
 
 
 # ---- webhooks --------------------------------------------------------------------------------
