@@ -44,7 +44,7 @@ from bot.engine import (
 from bot.kit.blocks import Message, clip, confirm_dialog, escape, section
 from bot.kit.durations import fmt_time
 from bot.kit.reply import Replier
-from bot.oms import Job, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
+from bot.oms import Job, JobNotRunnable, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
 from handlers.jobs.catalog import JobInfo, job_by_enum, parse_job
 from handlers.jobs.common import (
@@ -97,12 +97,17 @@ async def _check_idle(ctx: RunContext) -> str:
     active = await api.active(job.enum_id)
     if active:
         raise StepFailed(already_running_text(job, active[0]))
-    draft, _ = await api.templates(job.enum_id)
+    draft, schedule = await api.templates(job.enum_id)
     if draft is None:
         raise StepFailed(
             f"{job.name} ({job.enum_id}) has no job template in this OMS, so it cannot be run "
             "from here. Set it up in the Job Manager first."
         )
+    try:
+        # What HotWax's app would send, checked before anything is written.
+        oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
+    except JobNotRunnable as exc:
+        raise StepFailed(f"{job.name} was not run: {exc}.") from None
     return f"not queued or running; template {draft.job_id} ({draft.service_name})"
 
 
@@ -115,6 +120,10 @@ async def _schedule(ctx: RunContext) -> str:
     copies = await api.copies_since(draft.job_id, _since_ms(ctx))
     if copies:
         raise StepSkipped(f"the run-now copy is already scheduled (job {copies[0].job_id})")
+    try:
+        oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
+    except JobNotRunnable as exc:
+        raise StepFailed(f"{job.name} was not run: {exc}.") from None
     await ctx.oms_write(
         "schedule a job to run now",
         {"job": job.enum_id, "service": draft.service_name, "template": draft.job_id},

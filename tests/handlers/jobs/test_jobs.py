@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox.jobs_data import SHOPIFY_CONFIG
+from bot.sandbox.jobs_data import SHOP, SHOPIFY_CONFIG, STORE
 from bot.store.audit import search
 from handlers.jobs import run_job_button
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -169,6 +169,71 @@ def test_run_now_is_followed_to_success_and_names_the_mdm_log(
     )
     writes = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_write"]
     assert [(w.summary, w.outcome) for w in writes] == [("schedule a job to run now", "ok")]
+
+
+def test_run_now_sends_what_hotwaxs_app_sends(make_bot: BotFactory, tmp_path: Path) -> None:
+    """order-routing's runServiceNow: the runtime data at the root but the store and shop, the
+    schedule's frequency as SERVICE_TEMP_EXPR, the store and shop of the schedule, and no key
+    sent empty (HotWax's templates carry empty store and shop values)."""
+    bot = _bot(make_bot, tmp_path)
+    draft = _row(bot, "JOB_IMP_ORD", "SERVICE_DRAFT")
+    with bot.sandbox.state.lock:
+        bot.sandbox.state.jobs.jobs[draft["jobId"]]["runtimeData"] = {
+            "productStoreId": "",
+            "shopifyConfigId": "",
+            "shopId": "",
+            "sinceId": "",
+            "includeDrafts": "N",
+        }
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)
+    (scheduled,) = _bodies(bot, "/api/scheduleService")
+    assert scheduled == {
+        "JOB_NAME": draft["jobName"],
+        "SERVICE_NAME": "createOrdersFromShopify",
+        "SERVICE_COUNT": "0",
+        "SERVICE_TEMP_EXPR": "EVERY_15_MIN",
+        "jobFields": {
+            "productStoreId": STORE,
+            "systemJobEnumId": "JOB_IMP_ORD",
+            "instanceOfProductId": "JOB_IMP_ORD",
+            "tempExprId": "EVERY_15_MIN",
+            "parentJobId": draft["jobId"],
+            "recurrenceTimeZone": "America/New_York",
+            "createdByUserLogin": "U_ALICE",
+            "lastModifiedByUserLogin": "U_ALICE",
+            "shopId": SHOP,
+        },
+        "statusId": "SERVICE_PENDING",
+        "systemJobEnumId": "JOB_IMP_ORD",
+        "includeDrafts": "N",
+        "productStoreId": STORE,
+        "shopifyConfigId": SHOPIFY_CONFIG,
+        "shopId": SHOP,
+    }
+
+
+def test_run_now_of_a_shop_job_with_no_known_shop_is_refused(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """A template for a shop, never scheduled for one: HotWax's app refuses ("Shopify
+    configuration not found"), and so does the bot, before anything is written."""
+    bot = _bot(make_bot, tmp_path)
+    draft = _row(bot, "JOB_IMP_ORD_BLK", "SERVICE_DRAFT")
+    with bot.sandbox.state.lock:
+        row = bot.sandbox.state.jobs.jobs[draft["jobId"]]
+        row.update(productStoreId=None, shopId=None)
+        row["runtimeData"] = {"productStoreId": "", "shopifyConfigId": "", "shopId": ""}
+    card = _reply(bot, "job import-orders-bulk")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    failed = bot.wait_message(lambda m: m.text.endswith(": failed"), timeout=20)
+    shown = _shown(failed)
+    assert "Import orders in bulk was not run" in shown
+    assert "its runtime data has shopifyConfigId and shopId" in shown
+    assert "shopifyConfigId and shopId are not known for it" in shown
+    assert "schedule the job for the shop in the Job Manager first" in shown
+    assert _bodies(bot, "/api/scheduleService") == []
 
 
 def test_a_failed_run_shows_the_status_and_the_oms_message(
