@@ -2,7 +2,8 @@
 webhook subscriptions (Maarg `shopify/webhook-subscription`): docs/oms-api.md, "Jobs and
 webhooks", gives the source of every behaviour.
 
-- `GET admin/serviceJobs` -> `{serviceJobList}` (the Job Manager asks for jobs that have a
+- `GET admin/serviceJobs` -> `{serviceJobList}` (or `{serviceJobs}`, or a bare array:
+  `tenant.service_jobs_envelope`; the Job Manager asks for jobs that have a
   product: `instanceOfProductId_op=empty&instanceOfProductId_not=Y`); a tenant without Moqui
   jobs (`tenant.moqui_jobs` False) lists none.
 - `GET admin/serviceJobs/{job}` -> `{jobDetail}`; `PUT` changes `paused`, `cronExpression` and
@@ -253,7 +254,9 @@ def service_job_routes(state: SandboxState) -> list[Route]:
                 if wanted is None or bool(job.instance_of_product_id) == wanted
             ]
         rows = [row for row in rows if _equals(query, row, ("jobName", "instanceOfProductId"))]
-        return JSONResponse({"serviceJobList": rows[index * size : (index + 1) * size]})
+        page = rows[index * size : (index + 1) * size]
+        envelope = state.tenant.service_jobs_envelope
+        return JSONResponse(page if envelope == "array" else {envelope: page})
 
     async def job_detail(request: Request, user: str) -> Response:
         job_name = request.path_params["jobName"]
