@@ -27,6 +27,7 @@ from typing import Any
 from bot.engine import (
     Approval,
     Arg,
+    AuditEvent,
     CommandSpec,
     DangerousAction,
     EventKind,
@@ -45,13 +46,15 @@ from bot.engine import (
 )
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
 from bot.kit.durations import fmt_time
-from bot.oms import OmsError, OmsRequestError, ShopifyShop, stores
+from bot.oms import OmsError, OmsRequestError, OmsUnavailable, ShopifyShop, stores
 
 NAME = "rollback"
 ROLE = "operator"
 BROKERING = "brokering"
 BROKERING_FIELD = "enableBrokering"
 BROKERING_OFF = "N"
+# How an unset (null) value is shown; it is kept, saved and written back as null.
+UNSET = "unset (null)"
 NO_REMOTE = "no Shopify connection"
 AMBIGUOUS = "ambiguous Shopify connection"
 _STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
@@ -70,6 +73,17 @@ def scope_key(shop_id: str) -> str:
     return f"scope:{shop_id}"
 
 
+def shown(value: str | None) -> str:
+    """A value as people read it: null is `unset (null)`."""
+    return UNSET if value is None else value
+
+
+def _brokering(record: dict[str, Any]) -> str | None:
+    """The store's brokering flag; None when it is unset (null or empty in the OMS)."""
+    value = record.get(BROKERING_FIELD)
+    return None if value in (None, "") else str(value)
+
+
 def _label(params: dict[str, Any], key: str) -> str:
     if key == BROKERING:
         return f"store {params['store']} order brokering"
@@ -80,7 +94,7 @@ def _label(params: dict[str, Any], key: str) -> str:
 
 def _keys(params: dict[str, Any]) -> list[str]:
     """The values a run changes, in the order it changes them: shops, then brokering."""
-    targets: dict[str, str] = params["targets"]
+    targets: dict[str, str | None] = params["targets"]
     shops = sorted(k for k in targets if k != BROKERING)
     return shops + ([BROKERING] if BROKERING in targets else [])
 
@@ -109,15 +123,15 @@ def _scope_value(params: dict[str, Any], connection: stores.ShopConnection) -> s
     return remote.scope
 
 
-async def _read(tools: Toolbox, params: dict[str, Any], key: str) -> str:
+async def _read(tools: Toolbox, params: dict[str, Any], key: str) -> str | None:
+    """A value as the OMS holds it now; brokering may be None (unset)."""
     if key == BROKERING:
-        record = await stores.get_product_store(tools.oms, params["store"])
-        return str(record.get(BROKERING_FIELD) or "unset")
+        return _brokering(await stores.get_product_store(tools.oms, params["store"]))
     connection = await stores.shop_connection(tools.oms, key.removeprefix("scope:"))
     return _scope_value(params, connection)
 
 
-async def _read_all(tools: Toolbox, params: dict[str, Any]) -> dict[str, str]:
+async def _read_all(tools: Toolbox, params: dict[str, Any]) -> dict[str, str | None]:
     return {key: await _read(tools, params, key) for key in _keys(params)}
 
 
@@ -135,7 +149,7 @@ def _connection_problem(params: dict[str, Any], connection: stores.ShopConnectio
     return None
 
 
-async def _saved_values(ctx: RunContext) -> dict[str, str]:
+async def _saved_values(ctx: RunContext) -> dict[str, str | None]:
     """What the run's first step saved (from the audit, so it survives a restart)."""
     snapshot = await ctx.saved_snapshot() or {}
     return dict(snapshot.get("values", {}))
@@ -151,11 +165,12 @@ async def _state_report(ctx: RunContext, reason: str) -> str:
         except OmsError as exc:
             lines.append(f"{_label(ctx.params, key)}: unknown (could not read it: {exc.message})")
             continue
-        was = before.get(key)
-        if was is not None and was != now:
-            lines.append(f"{_label(ctx.params, key)}: changed ({was} → {now})")
+        if key in before and before[key] != now:
+            lines.append(
+                f"{_label(ctx.params, key)}: changed ({shown(before[key])} → {shown(now)})"
+            )
         else:
-            lines.append(f"{_label(ctx.params, key)}: unchanged ({now})")
+            lines.append(f"{_label(ctx.params, key)}: unchanged ({shown(now)})")
     return reason + "\nState of every value now:\n" + "\n".join(f"• {ln}" for ln in lines)
 
 
@@ -186,7 +201,7 @@ async def _snapshot(ctx: RunContext) -> str:
         {"store": ctx.params["store"], "mode": ctx.params["mode"], "values": values},
     )
     return "saved in the audit: " + "; ".join(
-        f"{_label(ctx.params, k)} {v}" for k, v in values.items()
+        f"{_label(ctx.params, k)} {shown(v)}" for k, v in values.items()
     )
 
 
@@ -216,7 +231,7 @@ def _scope_step(key: str, target: str) -> Step:
         except OmsError as exc:
             raise StepFailed(
                 await _state_report(
-                    ctx, f"The OMS refused to set shop {shop_id} to {target}: {exc.message}"
+                    ctx, f"{_not_done(exc)} shop {shop_id} to {target}: {exc.message}"
                 )
             ) from None
         return f"{remote.scope} → {target} ({remote.system_message_remote_id})"
@@ -224,34 +239,45 @@ def _scope_step(key: str, target: str) -> Step:
     return Step(f"Set shop {shop_id} access scope to {target}", run)
 
 
-def _brokering_step(target: str) -> Step:
+def _not_done(exc: OmsError) -> str:
+    """How a write failed: refused, or not answered (it may have been applied all the same:
+    the state below the reason says what the OMS holds now)."""
+    if isinstance(exc, OmsUnavailable):
+        return "The OMS did not answer (the change may have been applied) when asked to set"
+    return "The OMS refused to set"
+
+
+def _brokering_step(target: str | None) -> Step:
     async def run(ctx: RunContext) -> str:
         store_id = ctx.params["store"]
         record = await stores.get_product_store(ctx.tools.oms, store_id)
-        current = str(record.get(BROKERING_FIELD) or "unset")
+        current = _brokering(record)
         if current == target:
-            raise StepSkipped(f"already {target}; nothing to do")
+            raise StepSkipped(f"already {shown(target)}; nothing to do")
         try:
             await ctx.oms_write(
                 "set order brokering",
                 {"item": BROKERING, "productStoreId": store_id, "from": current, "to": target},
+                # The whole record is written: an unset flag goes back as an explicit null.
                 stores.set_store_flag(ctx.tools.oms, record, BROKERING_FIELD, target),
             )
         except OmsError as exc:
             raise StepFailed(
                 await _state_report(
-                    ctx, f"The OMS refused to set order brokering to {target}: {exc.message}"
+                    ctx, f"{_not_done(exc)} order brokering to {shown(target)}: {exc.message}"
                 )
             ) from None
-        return f"{current} → {target}"
+        return f"{shown(current)} → {shown(target)}"
 
+    if target is None:
+        return Step(f"Set order brokering back to {UNSET}", run)
     verb = "off" if target == BROKERING_OFF else "on" if target == "Y" else f"to {target}"
     return Step(f"Turn order brokering {verb}", run)
 
 
 async def _verify(ctx: RunContext) -> str:
     values = await _read_all(ctx.tools, ctx.params)
-    targets: dict[str, str] = ctx.params["targets"]
+    targets: dict[str, str | None] = ctx.params["targets"]
     wrong = [k for k, v in values.items() if v != targets[k]]
     await ctx.audit_read_back(
         f"read back after the {_words(ctx.params)} of store {ctx.params['store']}",
@@ -259,16 +285,18 @@ async def _verify(ctx: RunContext) -> str:
         {"values": values, "targets": targets},
     )
     if wrong:
-        shown = "; ".join(
-            f"{_label(ctx.params, k)} is {values[k]}, not {targets[k]}" for k in wrong
+        differ = "; ".join(
+            f"{_label(ctx.params, k)} is {shown(values[k])}, not {shown(targets[k])}" for k in wrong
         )
-        raise StepFailed(await _state_report(ctx, f"The OMS does not hold the new values: {shown}"))
+        raise StepFailed(
+            await _state_report(ctx, f"The OMS does not hold the new values: {differ}")
+        )
     return f"all {len(values)} value(s) read back at their targets"
 
 
 async def _check_access(ctx: RunContext) -> str:
     """Ask Shopify through each blocked shop's connection: the connector must refuse."""
-    targets: dict[str, str] = ctx.params["targets"]
+    targets: dict[str, str | None] = ctx.params["targets"]
     blocked, open_ = [], []
     results: dict[str, dict[str, Any]] = {}
     for key in _keys(ctx.params):
@@ -312,13 +340,13 @@ async def _check_access(ctx: RunContext) -> str:
 
 
 def _steps(params: dict[str, Any]) -> list[Step]:
-    targets: dict[str, str] = params["targets"]
+    targets: dict[str, str | None] = params["targets"]
     steps = [Step("Save the current values in the audit", _snapshot)]
     for key in _keys(params):
         if key == BROKERING:
             steps.append(_brokering_step(targets[key]))
         else:
-            steps.append(_scope_step(key, targets[key]))
+            steps.append(_scope_step(key, str(targets[key])))
     steps.append(Step("Read every value back from the OMS", _verify))
     if any(k != BROKERING and v == stores.NO_ACCESS for k, v in targets.items()):
         steps.append(Step("Check through Shopify that access is blocked", _check_access))
@@ -327,7 +355,7 @@ def _steps(params: dict[str, Any]) -> list[Step]:
 
 async def _outcome(ctx: RunContext) -> Outcome:
     params = ctx.params
-    values = "; ".join(f"{_label(params, k)} {params['targets'][k]}" for k in _keys(params))
+    values = "; ".join(f"{_label(params, k)} {shown(params['targets'][k])}" for k in _keys(params))
     if params["mode"] == "undo":
         return Outcome(f"Store {params['store']} restored: {values}.")
     return Outcome(
@@ -370,11 +398,15 @@ async def _preview(tools: Toolbox, params: dict[str, Any]) -> Preview:
         for key in extra:
             current = await _read(tools, params, key)
             lines.append(
-                PreviewLine(f"new shop {key.removeprefix('scope:')}", current, stores.NO_ACCESS)
+                PreviewLine(
+                    f"new shop {key.removeprefix('scope:')}", shown(current), stores.NO_ACCESS
+                )
             )
     for key in keys:
         current = await _read(tools, params, key)
-        lines.append(PreviewLine(_label(params, key), current, params["targets"][key]))
+        lines.append(
+            PreviewLine(_label(params, key), shown(current), shown(params["targets"][key]))
+        )
     notes = ["Values already at their target are left as they are."]
     remotes: dict[str, str] = params.get("remotes") or {}
     if remotes:
@@ -385,6 +417,13 @@ async def _preview(tools: Toolbox, params: dict[str, Any]) -> Preview:
         )
     if params["mode"] == "undo":
         notes.append(f"Saved by the rollback run {str(params.get('rollback_run', ''))[:8]}.")
+        unconfirmed = [_label(params, k) for k in params.get("unconfirmed", ()) if k in keys]
+        if unconfirmed:
+            notes.append(
+                "Restored too, although the rollback's write of it got no answer or failed: "
+                + "; ".join(unconfirmed)
+                + ". The OMS holds the rollback's value, so that write most likely took effect."
+            )
     return Preview(tuple(lines), tuple(notes))
 
 
@@ -566,13 +605,37 @@ async def undo_command(inv: Invocation) -> None:
         return
     snapshots = await tools.audit.run_events(last.run_id, EventKind.OMS_SNAPSHOT)
     writes = await tools.audit.run_events(last.run_id, EventKind.OMS_WRITE)
-    saved: dict[str, str] = dict((snapshots[0].detail or {}).get("values", {})) if snapshots else {}
+    saved = _saved(snapshots[0].detail if snapshots else None)
+    params: dict[str, Any] = {
+        "mode": "undo",
+        "store": store_id,
+        "shops": dict(last.params.get("shops", {})),
+        "remotes": dict(last.params.get("remotes", {})),
+        "targets": {},
+        "rollback_run": last.run_id,
+        "order_keys": [f"store:{store_id}"],
+    }
     # Only what the rollback wrote, to the value it held before: undo never touches a value
-    # the rollback left alone (someone may have changed it on purpose since).
-    changed = [
-        str((w.detail or {}).get("parameters", {}).get("item")) for w in writes if w.outcome == "ok"
-    ]
-    targets = {k: saved[k] for k in dict.fromkeys(changed) if k in saved}
+    # the rollback left alone (someone may have changed it on purpose since). A write that
+    # failed or timed out may still have been applied: such a value counts when the OMS now
+    # holds the rollback's target, which is not what was saved.
+    attempted = list(dict.fromkeys(_item(w) for w in writes))
+    confirmed = {_item(w) for w in writes if w.outcome == "ok"}
+    rollback_targets: dict[str, str | None] = dict(last.params.get("targets", {}))
+    targets: dict[str, str | None] = {}
+    unconfirmed: list[str] = []
+    for key in attempted:
+        if key not in saved:
+            continue
+        if key in confirmed:
+            targets[key] = saved[key]
+            continue
+        if key not in rollback_targets:
+            continue
+        now = await _read(tools, params, key)
+        if now == rollback_targets[key] and now != saved[key]:
+            targets[key] = saved[key]
+            unconfirmed.append(key)
     if not targets:
         await _nothing_to_undo(
             inv,
@@ -580,16 +643,23 @@ async def undo_command(inv: Invocation) -> None:
             "in the OMS; nothing to undo.",
         )
         return
-    params = {
-        "mode": "undo",
-        "store": store_id,
-        "shops": dict(last.params.get("shops", {})),
-        "remotes": dict(last.params.get("remotes", {})),
-        "targets": targets,
-        "rollback_run": last.run_id,
-        "order_keys": [f"store:{store_id}"],
-    }
+    params["targets"] = targets
+    params["unconfirmed"] = unconfirmed
     await _ask(inv, params, f"Store {store_id} already holds the values saved before the rollback")
+
+
+def _item(write: AuditEvent) -> str:
+    """The value (`scope:<shop>` or `brokering`) an audited write of a rollback changed."""
+    return str((write.detail or {}).get("parameters", {}).get("item"))
+
+
+def _saved(snapshot: dict[str, Any] | None) -> dict[str, str | None]:
+    """The values a rollback saved before its first write. Brokering saved as "unset" by an
+    older version of the bot means null."""
+    values: dict[str, str | None] = dict((snapshot or {}).get("values", {}))
+    if values.get(BROKERING) == "unset":
+        values[BROKERING] = None
+    return values
 
 
 async def _request_line(tools: Toolbox, what: str, approval: Approval | None) -> str:
@@ -645,7 +715,7 @@ async def status_command(inv: Invocation) -> None:
         lines.append("• no Shopify shops")
     brokering = await _read(tools, {"store": store_id}, BROKERING)
     rolled_back &= brokering == BROKERING_OFF
-    lines.append(f"• order brokering (`{BROKERING_FIELD}`): `{escape(brokering)}`")
+    lines.append(f"• order brokering (`{BROKERING_FIELD}`): `{escape(shown(brokering))}`")
     last_rollback, last_undo = await asyncio.gather(
         tools.approvals.latest(NAME, _is("rollback", store_id)),
         tools.approvals.latest(NAME, _is("undo", store_id)),

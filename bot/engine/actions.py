@@ -20,7 +20,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.audit import EventKind
-from bot.engine.contract import DEFAULT_BUTTON_TTL, ActionSpec, ButtonSpec, Click
+from bot.engine.contract import (
+    DEFAULT_BUTTON_TTL,
+    ActionSpec,
+    ButtonSpec,
+    Click,
+    NotConfigured,
+)
 from bot.kit.blocks import Block, Message, button, context, error_message, escape
 from bot.kit.durations import fmt_time
 from bot.kit.logs import set_correlation_id
@@ -158,6 +164,13 @@ class Actions:
             self.host.report(f"click {token.action}", "oms_error")
             await reply.safe_ephemeral(
                 error_message(f"The OMS call “{exc.operation}” failed", exc.message)
+            )
+        except NotConfigured as exc:
+            # As the slash-command dispatch answers it: the setting that is missing, and where.
+            self.host.report(f"click {token.action}", "error")
+            log.info("button action %s: not configured: %s", token.action, exc)
+            await reply.safe_ephemeral(
+                error_message("oms-bot is not set up for this yet", str(exc))
             )
         except Exception:
             self.host.report(f"click {token.action}", "error")

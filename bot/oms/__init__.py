@@ -26,7 +26,7 @@ from bot.oms.errors import (
     OmsRequestError,
     OmsUnavailable,
 )
-from bot.oms.jobs import Frequency, Job, JobsApi, Webhook
+from bot.oms.jobs import Frequency, Job, JobNotRunnable, JobsApi, Webhook
 from bot.oms.loginsights import FailedImport
 from bot.oms.models import (
     Order,
@@ -55,6 +55,7 @@ __all__ = [
     "Frequency",
     "Job",
     "JobCategory",
+    "JobNotRunnable",
     "JobsApi",
     "MaargList",
     "MdmLogRef",

@@ -9,6 +9,7 @@ Statuses the caller must handle itself (401 -> log in again) are checked before 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -35,6 +36,24 @@ def parse_models(model: type[M], rows: Any, operation: str) -> list[M]:
         raise OmsBadResponse(
             operation, f"unexpected {model.__name__} shape at {where or 'top'}: {first['msg']}"
         ) from None
+
+
+# Where Moqui's `admin/serviceJobs` list may be: `{serviceJobList}` (hotwax/job-manager
+# src/store/jobs.ts:96-108), `{serviceJobs}`, or a bare array (hotwax/company
+# src/composables/useServiceJobs.ts:146-160 reads every one of these).
+SERVICE_JOB_LIST_KEYS = ("serviceJobList", "serviceJobs")
+
+
+def list_in(body: Any, keys: Sequence[str], operation: str) -> Any:
+    """The list in a Moqui service answer: a bare array, or under one of `keys` (null: empty).
+    OmsBadResponse when it is neither."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in keys:
+            if key in body:
+                return body[key] if body[key] is not None else []
+    raise OmsBadResponse(operation, f"the answer has no {keys[0]} list")
 
 
 def _snippet(text: str) -> str:

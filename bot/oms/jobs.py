@@ -62,6 +62,7 @@ class Job(BaseModel):
     cancel_date_time: int | None = Field(default=None, alias="cancelDateTime")
     recurrence_time_zone: str | None = Field(default=None, alias="recurrenceTimeZone")
     runtime_data: dict[str, Any] | None = Field(default=None, alias="runtimeData")
+    priority: int | str | None = None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -90,6 +91,84 @@ class Webhook:
     webhook_id: str
     topic: str
     address: str | None
+
+
+class JobNotRunnable(ValueError):
+    """A job cannot be run now from here (no service, or a shop it needs is not known); the
+    message says why and what to do. Raised before any request is sent."""
+
+
+# The runtime data HotWax's apps never copy as they are: the store and the shop are the job's
+# own (order-routing src/components/ShopActionsPopover.vue:154-158).
+STORE_KEY = "productStoreId"
+SHOP_KEYS = ("shopifyConfigId", "shopId")
+
+
+def _known(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def run_now_body(draft: Job, schedule: Job | None, *, user: str) -> dict[str, Any]:
+    """The `scheduleService` body of a run now, as HotWax's order-routing app sends it
+    (src/components/ShopActionsPopover.vue:132-178, runServiceNow; job-manager@v2.35.2
+    src/store/modules/job/actions.ts:722-760 is the same): the job's runtime data at the
+    root except its store and shop; `SERVICE_TEMP_EXPR` and `jobFields.tempExprId` the
+    schedule's frequency; the store and the shop from the schedule (the job set up for
+    them), else the template. No key is sent empty. A job whose runtime data names a shop
+    (`shopifyConfigId`, `shopId`) needs one: JobNotRunnable when it is not known, as the
+    app refuses ("Shopify configuration not found")."""
+    name = draft.system_job_enum_id or draft.job_id
+    if not draft.service_name or draft.service_name == "_NA_":
+        raise JobNotRunnable(f"job {name} has no service configured in the OMS")
+    source = schedule or draft
+    runtime = {**(draft.runtime_data or {}), **((schedule and schedule.runtime_data) or {})}
+    store = _known(source.product_store_id) or _known(runtime.get(STORE_KEY))
+    shop = {
+        "shopifyConfigId": _known(runtime.get("shopifyConfigId")),
+        "shopId": _known(runtime.get("shopId")) or _known(source.shop_id),
+    }
+    needed = [key for key in SHOP_KEYS if key in runtime]
+    missing = [key for key in needed if shop[key] is None]
+    if missing:
+        raise JobNotRunnable(
+            f"job {name} runs for a Shopify shop (its runtime data has "
+            f"{' and '.join(needed)}), and {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not known for it: "
+            "schedule the job for the shop in the Job Manager first, then run it from here"
+        )
+    frequency = schedule.temp_expr_id if schedule else None
+    job_fields: dict[str, Any] = {
+        "productStoreId": store,
+        "systemJobEnumId": draft.system_job_enum_id,
+        "instanceOfProductId": draft.system_job_enum_id,
+        "tempExprId": frequency,
+        "parentJobId": draft.job_id,
+        "recurrenceTimeZone": source.recurrence_time_zone or "UTC",
+        "createdByUserLogin": user,
+        "lastModifiedByUserLogin": user,
+        "shopId": shop["shopId"] if needed else None,
+    }
+    body: dict[str, Any] = {
+        key: value for key, value in runtime.items() if key not in (STORE_KEY, *SHOP_KEYS)
+    }
+    body.update(
+        {
+            "JOB_NAME": draft.job_name or draft.description or draft.system_job_enum_id,
+            "SERVICE_NAME": draft.service_name,
+            "SERVICE_COUNT": "0",
+            "SERVICE_TEMP_EXPR": frequency,
+            "jobFields": {k: v for k, v in job_fields.items() if v not in (None, "")},
+            "statusId": PENDING,
+            "systemJobEnumId": draft.system_job_enum_id,
+        }
+    )
+    if STORE_KEY in runtime:
+        body[STORE_KEY] = store
+    if source.priority not in (None, ""):
+        body["SERVICE_PRIORITY"] = str(source.priority)
+    for key in needed:
+        body[key] = shop[key]
+    return {k: v for k, v in body.items() if v not in (None, "")}
 
 
 def _docs(answer: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
@@ -283,40 +362,9 @@ class JobsApi:
     # ---- writes ---------------------------------------------------------------------------
 
     async def run_now(self, draft: Job, schedule: Job | None, *, user: str) -> dict[str, Any]:
-        """`POST /api/scheduleService` without SERVICE_TIME: a copy of the template runs now.
-
-        Parameters come from the template's runtime data, then the schedule's (the store and
-        shop the job is set up for)."""
-        if not draft.service_name or draft.service_name == "_NA_":
-            raise OmsBadResponse(
-                "run the job now", f"job {draft.system_job_enum_id} has no service configured"
-            )
-        source = schedule or draft
-        runtime = {**(draft.runtime_data or {}), **((schedule and schedule.runtime_data) or {})}
-        job_fields: dict[str, Any] = {
-            "productStoreId": source.product_store_id or runtime.get("productStoreId") or "",
-            "systemJobEnumId": draft.system_job_enum_id,
-            "instanceOfProductId": draft.system_job_enum_id,
-            "parentJobId": draft.job_id,
-            "recurrenceTimeZone": source.recurrence_time_zone or "UTC",
-            "createdByUserLogin": user,
-            "lastModifiedByUserLogin": user,
-        }
-        if source.shop_id:
-            job_fields["shopId"] = source.shop_id
-        body: dict[str, Any] = {
-            **runtime,
-            "JOB_NAME": draft.job_name or draft.description or draft.system_job_enum_id,
-            "SERVICE_NAME": draft.service_name,
-            "SERVICE_COUNT": "0",
-            "statusId": PENDING,
-            "systemJobEnumId": draft.system_job_enum_id,
-            "jobFields": job_fields,
-        }
-        if job_fields["productStoreId"]:
-            body["productStoreId"] = job_fields["productStoreId"]
-        if source.shop_id:
-            body["shopId"] = source.shop_id
+        """`POST /api/scheduleService` without SERVICE_TIME: a copy of the template runs now,
+        with the body `run_now_body` builds (JobNotRunnable before any request otherwise)."""
+        body = run_now_body(draft, schedule, user=user)
         return await self._write("scheduleService", body, "run the job now", service=False)
 
     async def skip_once(self, schedule: Job, interval_ms: int, *, user: str) -> dict[str, Any]:

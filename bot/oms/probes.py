@@ -2,7 +2,9 @@
 
 Each probe is one read HotWax's own apps make:
 - Moqui jobs: `GET admin/serviceJobs?pageSize=1` → `{serviceJobList}` (hotwax/job-manager
-  src/store/jobs.ts:96-108); a non-empty list holds jobs.
+  src/store/jobs.ts:96-108), or `{serviceJobs}` or a bare array, as ServiceJobsApi.jobs()
+  reads it (hotwax/company src/composables/useServiceJobs.ts:146-160); a non-empty list holds
+  jobs.
 - OFBiz jobs: `POST /api/findJobs` for scheduled (SERVICE_PENDING) jobs (hotwax/order-routing
   src/store/channel.ts:149-158,264-277). "Nothing found" is either HTTP 200 `{error: "No
   record found"}` (job-manager@v2.35.2 JobService.ts:136) or a 404 (channel.ts:7-9,275):
@@ -24,7 +26,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from bot.oms.errors import OmsAuthError, OmsError, OmsRequestError, OmsUnavailable
+from bot.oms.conventions import SERVICE_JOB_LIST_KEYS, list_in
+from bot.oms.errors import (
+    OmsAuthError,
+    OmsBadResponse,
+    OmsError,
+    OmsRequestError,
+    OmsUnavailable,
+)
 from bot.oms.profile import FailureSource, JobBackend, SourceProbe, TenantProfile
 
 SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"  # the Moqui "Shopify Order MDM" config
@@ -75,9 +84,13 @@ async def moqui_jobs(reads: TenantReads) -> SourceProbe:
         body = await reads.maarg_call(
             "GET", "admin/serviceJobs", operation=_operation(source), params={"pageSize": "1"}
         )
-        jobs = body.get("serviceJobList") if isinstance(body, dict) else None
-        if not isinstance(jobs, list):
+        # The shapes ServiceJobsApi.jobs() reads: {serviceJobList}, {serviceJobs} or an array.
+        try:
+            jobs = list_in(body, SERVICE_JOB_LIST_KEYS, _operation(source))
+        except OmsBadResponse:
             return SourceProbe(source, "absent", "admin/serviceJobs has no serviceJobList")
+        if not isinstance(jobs, list):
+            return SourceProbe(source, "absent", "admin/serviceJobs has no job list")
         if not jobs:
             return SourceProbe(source, "no jobs", "admin/serviceJobs lists no job")
         return SourceProbe(source, "holds jobs", "admin/serviceJobs lists jobs")

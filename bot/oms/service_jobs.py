@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.oms.client import OmsClient, path_part
-from bot.oms.conventions import parse_models
+from bot.oms.conventions import SERVICE_JOB_LIST_KEYS, list_in, parse_models
 from bot.oms.errors import OmsBadResponse, OmsRequestError
 from bot.oms.models import OmsDatetime
 
@@ -153,17 +153,6 @@ class ShopifyWebhook:
     callback_url: str | None
 
 
-def _list_in(body: Any, keys: Sequence[str], operation: str) -> Any:
-    """The list in a Moqui service answer: a bare array, or under one of `keys`."""
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict):
-        for key in keys:
-            if key in body:
-                return body[key] if body[key] is not None else []
-    raise OmsBadResponse(operation, f"the answer has no {keys[0]} list")
-
-
 def _int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -225,7 +214,7 @@ class ServiceJobsApi:
                     "instanceOfProductId_not": "Y",
                 },
             )
-            return list(_list_in(body, ("serviceJobList", "serviceJobs"), operation))
+            return list(list_in(body, SERVICE_JOB_LIST_KEYS, operation))
 
         return parse_models(ServiceJob, await _every_page(page), operation)
 
@@ -257,7 +246,7 @@ class ServiceJobsApi:
             operation=operation,
             params={"orderByField": "-jobRunId", "pageSize": str(limit), "pageIndex": "0"},
         )
-        rows = _list_in(body, ("serviceJobRunList", "jobRuns"), operation)
+        rows = list_in(body, ("serviceJobRunList", "jobRuns"), operation)
         runs: list[ServiceJobRun] = parse_models(ServiceJobRun, rows, operation)
         return sorted(runs, key=lambda r: _int(r.job_run_id) or 0, reverse=True)
 
@@ -300,7 +289,7 @@ class ServiceJobsApi:
                     "pageIndex": str(index),
                 },
             )
-            found = _list_in(body, ("productCategoryList", "productCategories"), operation)
+            found = list_in(body, ("productCategoryList", "productCategories"), operation)
             if not isinstance(found, list):
                 raise OmsBadResponse(operation, "the categories are not a list")
             return found
@@ -334,7 +323,7 @@ class ServiceJobsApi:
                     "pageIndex": str(index),
                 },
             )
-            found = _list_in(body, ("productCategoryMemberList", "members"), operation)
+            found = list_in(body, ("productCategoryMemberList", "members"), operation)
             if not isinstance(found, list):
                 raise OmsBadResponse(operation, "the category members are not a list")
             return found
@@ -364,7 +353,7 @@ class ServiceJobsApi:
                 "pageIndex": "0",
             },
         )
-        rows = _list_in(body, ("dataManagerLogs",), operation)
+        rows = list_in(body, ("dataManagerLogs",), operation)
         if not isinstance(rows, list):
             raise OmsBadResponse(operation, "dataManagerLogs is not a list")
         return [
@@ -397,7 +386,7 @@ class ServiceJobsApi:
                 "queryParams": json.dumps({"topics": topic}),
             },
         )
-        edges = _list_in(body, ("webhookList",), operation)
+        edges = list_in(body, ("webhookList",), operation)
         if not isinstance(edges, list):
             raise OmsBadResponse(operation, "webhookList is not a list")
         found: list[ShopifyWebhook] = []

@@ -323,12 +323,13 @@ async def get_product_store(oms: OmsClient, product_store_id: str) -> dict[str, 
 
 
 async def set_store_flag(
-    oms: OmsClient, record: dict[str, Any], field: str, value: str
+    oms: OmsClient, record: dict[str, Any], field: str, value: str | None
 ) -> dict[str, Any]:
     """Change one field of a product store: `PUT admin/productStores/{id}` with the whole
-    record plus the changed field, as the Company app does. Returns the stored record."""
+    record plus the changed field, as the Company app does. Returns the stored record.
+    None is sent as an explicit JSON null: the field is emptied (Moqui stores null)."""
     store_id = str(record["productStoreId"])
-    operation = f"set {field} of product store {store_id} to {value}"
+    operation = f"set {field} of product store {store_id} to {'null' if value is None else value}"
     body = await oms.maarg_call(
         "PUT",
         f"admin/productStores/{path_part(store_id)}",

@@ -79,6 +79,11 @@ class SandboxMiddleware:
             scope = {**scope, "path": inner, "raw_path": inner.encode("latin-1")}
             path = inner
         fault = self.state.take_fault(path, scope["method"])
+        if fault is not None and fault.kind == "lost":
+            # Applied, and the answer never reaches the client (a gateway timeout).
+            await self.app(scope, _replay(raw), _discard)
+            await html_page(504, "504 Gateway Time-out")(scope, receive, send)
+            return
         if fault is not None:
             await _fault_response(fault)(scope, receive, send)
             return
@@ -107,6 +112,10 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _discard(message: Message) -> None:
+    """A `send` that drops the app's answer (the "lost" fault)."""
 
 
 def _replay(raw: bytes) -> Receive:

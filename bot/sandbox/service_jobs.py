@@ -2,7 +2,8 @@
 webhook subscriptions (Maarg `shopify/webhook-subscription`): docs/oms-api.md, "Jobs and
 webhooks", gives the source of every behaviour.
 
-- `GET admin/serviceJobs` -> `{serviceJobList}` (the Job Manager asks for jobs that have a
+- `GET admin/serviceJobs` -> `{serviceJobList}` (or `{serviceJobs}`, or a bare array:
+  `tenant.service_jobs_envelope`; the Job Manager asks for jobs that have a
   product: `instanceOfProductId_op=empty&instanceOfProductId_not=Y`); a tenant without Moqui
   jobs (`tenant.moqui_jobs` False) lists none.
 - `GET admin/serviceJobs/{job}` -> `{jobDetail}`; `PUT` changes `paused`, `cronExpression` and
@@ -143,6 +144,19 @@ def _update_job(state: SandboxState, job_name: str, body: dict[str, Any]) -> Non
         if not isinstance(cron, str) or len(cron.split()) not in _CRON_FIELDS:
             raise ValueError(f"cronExpression {cron!r} is not a Quartz cron expression")
         job.parameters, job.paused, job.cron_expression = parameters, paused, cron
+        rewrite = state.job_manager.put_rewrites.pop(job_name, None)
+        if rewrite:
+            job.parameters = [
+                JobParameter(p.name, rewrite.pop(p.name)) if p.name in rewrite else p
+                for p in job.parameters
+            ] + [JobParameter(k, v) for k, v in rewrite.items()]
+
+
+def rewrite_parameters_on_put(state: SandboxState, job_name: str, values: dict[str, str]) -> None:
+    """The next PUT on `job_name` also sets these parameters (tests: a write that reads back
+    other than what was written)."""
+    with state.lock:
+        state.job_manager.put_rewrites[job_name] = dict(values)
 
 
 def start_run(state: SandboxState, job_name: str, user: str) -> str:
@@ -237,7 +251,9 @@ def service_job_routes(state: SandboxState) -> list[Route]:
                 if wanted is None or bool(job.instance_of_product_id) == wanted
             ]
         rows = [row for row in rows if _equals(query, row, ("jobName", "instanceOfProductId"))]
-        return JSONResponse({"serviceJobList": rows[index * size : (index + 1) * size]})
+        page = rows[index * size : (index + 1) * size]
+        envelope = state.tenant.service_jobs_envelope
+        return JSONResponse(page if envelope == "array" else {envelope: page})
 
     def one_job(route: Handler) -> Handler:
         """A route on one job: a tenant whose Moqui Job Manager holds no jobs has none."""

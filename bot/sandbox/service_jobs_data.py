@@ -269,6 +269,9 @@ class JobManagerData:
     run_seconds: float = 0.3
     run_outcome: RunOutcome = "finished"
     run_error: str = DEFAULT_RUN_ERROR
+    # job name -> parameters the next PUT on that job also sets (tests: a write that reads
+    # back other than what was written, e.g. someone editing the job at the same moment).
+    put_rewrites: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def advance(self, data: SeedData) -> None:
         """End the runs whose time has come (call under the state's lock)."""

@@ -44,7 +44,7 @@ from bot.sandbox.shapes import epoch_ms
 from bot.sandbox.stores_data import StoresData, seed_stores
 from bot.sandbox.tenant import DEFAULT, Tenant
 
-FaultKind = Literal["html", "truncated", "error500", "unavailable", "json"]
+FaultKind = Literal["html", "truncated", "error500", "unavailable", "json", "lost"]
 ORDER_STATUSES = (
     "ORDER_CREATED",
     "ORDER_APPROVED",
@@ -220,7 +220,9 @@ class SandboxState:
 
         `path` is exact ("/api/login") or a prefix ending in "*" ("/rest/s1/*"). Kinds: "html"
         (200 + an HTML page), "truncated" (200 + cut-off JSON), "error500", "unavailable"
-        (503), "json" (`body` as JSON with `status`, the request itself not applied).
+        (503), "json" (`body` as JSON with `status`, the request itself not applied), "lost"
+        (the request IS applied, then its answer is lost: a 504 Gateway Timeout, as from a
+        proxy that gave up waiting; a write that timed out but took effect).
         `method` limits it to one method; `skip` lets that many matching requests through
         first (the second PUT of a sequence, say).
         """

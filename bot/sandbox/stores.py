@@ -177,9 +177,11 @@ def stores_routes(state: SandboxState) -> list[Route]:
             return maarg_error(
                 400, f"The product store record is incomplete: missing {', '.join(missing)}"
             )
-        bad = [f for f in YN_FIELDS if body.get(f) not in ("Y", "N")]
+        # null empties a flag: Moqui stores a field sent empty or null as null (docs/oms-api.md,
+        # "Rollback", the sandbox's choices).
+        bad = [f for f in YN_FIELDS if body.get(f) not in ("Y", "N", None)]
         if bad:
-            return maarg_error(400, f"{', '.join(bad)} must be Y or N")
+            return maarg_error(400, f"{', '.join(bad)} must be Y, N or null")
         with state.lock:
             record = state.stores.product_stores.get(store_id)
             if record is None:

@@ -25,6 +25,11 @@ JobParams = Literal["replace", "merge"]
 # How OFBiz `findJobs` answers when nothing matches (both are seen in HotWax's apps).
 EmptyFind = Literal["no-record", "404"]
 RecordLayout = Literal["graphql", "rest"]
+# How `GET admin/serviceJobs` wraps its list: HotWax's Job Manager reads `serviceJobList`
+# (job-manager src/store/jobs.ts:96-108); HotWax's Company app also reads `serviceJobs` and a
+# bare array, "every envelope shape these endpoints have been seen to return" (company
+# src/composables/useServiceJobs.ts:146-160).
+JobsEnvelope = Literal["serviceJobList", "serviceJobs", "array"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Tenant:
     # where the OFBiz webhook services are the only way).
     moqui_webhooks: bool = True
     job_params: JobParams = "replace"
+    service_jobs_envelope: JobsEnvelope = "serviceJobList"
     # Failed imports are recorded in logInsights (OFBiz-era imports) as well as in the MDM.
     loginsights: bool = True
     order_update: OrderUpdate = "update"

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine import job_lock_key
 from bot.kit.blocks import clip, escape
 from bot.oms import ServiceJobRun
 
@@ -23,6 +24,24 @@ BACKEND_LABELS = {
     MOQUI: "Moqui Job Manager",
     OFBIZ: "OFBiz JobSandbox (legacy)",
 }
+
+# A job parameter whose name looks like a credential: its value is never shown.
+_SECRET_NAME = re.compile(r"password|passwd|secret|token|key|auth|credential", re.IGNORECASE)
+HIDDEN = "(hidden)"
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a job parameter's name looks like a credential (`password`, `clientSecret`,
+    `accessToken`, `apiKey`, `authHeader`…): its value is shown as `(hidden)`."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def parameter_text(name: str, value: str | None, width: int = 60) -> str:
+    """A parameter's value as Slack may show it: hidden when the name looks secret."""
+    if value and is_secret_parameter(name):
+        return HIDDEN
+    return clip(value or "", width) if value else "(empty)"
+
 
 STATUS_WORDS = {
     "SERVICE_DRAFT": "draft",
@@ -56,8 +75,8 @@ def status_words(status_id: str | None) -> str:
 
 def lock_key(job: str) -> str:
     """The run engine's lease key: one bot run per job at a time, across replicas (an OFBiz
-    enum id or a Moqui job name)."""
-    return f"job:{job}"
+    enum id or a Moqui job name); the order runbooks lease the order-sync job the same way."""
+    return job_lock_key(job)
 
 
 # ---- time shown in the user's time zone ------------------------------------------------------

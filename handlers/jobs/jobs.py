@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 from bot.engine import (
     ActionSpec,
     Arg,
+    AuditEvent,
     ButtonSpec,
     Click,
     CommandSpec,
+    EventKind,
     Invocation,
     Provides,
 )
@@ -489,11 +491,58 @@ async def _on_skip(click: Click) -> None:
         channel_id=click.channel_id,
         order_keys=(lock_key(info.enum_id),),
     )
+    # What the OMS says now, not what was asked: the job is read back.
+    after = await api.job(schedule.job_id)
+    ok = after is not None and after.status_id == oms_jobs.PENDING and after.run_time == new_time
+    await _audit_read_back(
+        click, info, f"read back {info.enum_id} after skipping its next run", ok, after
+    )
+    if not ok or after is None:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"The next {info.name} run is not skipped as asked",
+                "The OMS accepted the change, but reading the job back shows "
+                f"{_now_says(after, schedule.job_id, zone)}, not its next run at "
+                f"{fmt_local(new_time, zone)}.",
+                f"Check it with `/oms job {info.key}` or in the Job Manager; if the run due "
+                f"{fmt_local(schedule.run_time, zone)} is still planned, skip it there.",
+            )
+        )
+        return
     text = (
-        f"Skipped the {info.name} run due {fmt_local(schedule.run_time, zone)}; the next run "
-        f"is {fmt_local(new_time, zone)}."
+        f"Skipped the {info.name} run due {fmt_local(schedule.run_time, zone)}. Read back from "
+        f"the OMS: the next run is {fmt_local(after.run_time, zone)} (job {after.job_id}, "
+        f"{status_words(after.status_id)})."
     )
     await click.reply.safe_ephemeral(Message(text=text, blocks=[section(f":fast_forward: {text}")]))
+
+
+def _now_says(job: Job | None, job_id: str, zone: ZoneInfo) -> str:
+    """What a job read back from the OMS says, in words."""
+    if job is None:
+        return f"no job {job_id} any more"
+    when = fmt_local(job.run_time, zone) if job.run_time is not None else "no run time"
+    return f"job {job.job_id} {status_words(job.status_id)}, next run {when}"
+
+
+async def _audit_read_back(
+    click: Click, info: JobInfo, what: str, ok: bool, job: Job | None
+) -> None:
+    await click.tools.audit.record(
+        AuditEvent(
+            kind=EventKind.OMS_READ,
+            actor=click.user_id,
+            outcome="ok" if ok else "failed",
+            summary=what,
+            detail={
+                "jobId": job.job_id if job else None,
+                "statusId": job.status_id if job else None,
+                "runTime": job.run_time if job else None,
+            },
+            order_keys=(lock_key(info.enum_id),),
+            channel_id=click.channel_id,
+        )
+    )
 
 
 async def _on_pause(click: Click) -> None:
@@ -501,17 +550,34 @@ async def _on_pause(click: Click) -> None:
     schedule = await _current_schedule(click, info)
     if schedule is None:
         return
+    api = JobsApi(click.tools.oms)
     await click.tools.audit.write(
-        JobsApi(click.tools.oms).pause(schedule.job_id),
+        api.pause(schedule.job_id),
         operation=f"pause {info.enum_id}",
         parameters={"jobId": schedule.job_id, "tempExprId": schedule.temp_expr_id},
         actor=click.user_id,
         channel_id=click.channel_id,
         order_keys=(lock_key(info.enum_id),),
     )
+    after = await api.job(schedule.job_id)
+    ok = after is not None and after.status_id == oms_jobs.CANCELLED
+    await _audit_read_back(click, info, f"read back {info.enum_id} after pausing it", ok, after)
+    zone = await user_zone(click.client, click.user_id)
+    if not ok:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"{info.name} is not paused",
+                "The OMS accepted the cancellation, but reading the schedule back shows "
+                f"{_now_says(after, schedule.job_id, zone)}: it is still scheduled.",
+                f"Check it with `/oms job {info.key}`, and cancel the schedule in the Job "
+                "Manager if it still runs.",
+            )
+        )
+        return
     text = (
-        f"Paused {info.name}: its schedule (job {schedule.job_id}, {schedule.temp_expr_id}) "
-        "is cancelled in the OMS. Schedule it again in the Job Manager to resume it."
+        f"Paused {info.name}: read back from the OMS, its schedule (job {schedule.job_id}, "
+        f"{schedule.temp_expr_id}) is cancelled. Schedule it again in the Job Manager to "
+        "resume it."
     )
     await click.reply.safe_ephemeral(
         Message(text=text, blocks=[section(f":double_vertical_bar: {text}")])

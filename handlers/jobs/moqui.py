@@ -46,6 +46,7 @@ from handlers.jobs.common import (
     describe_cron,
     fmt_moment,
     lock_key,
+    parameter_text,
     run_line,
     user_zone,
 )
@@ -195,7 +196,9 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
 
     names = ", ".join(c.name for c in catalog.categories_of(job)) or "none"
     parameters = ", ".join(
-        f"`{escape(p.name)}={escape(clip(p.value or '', 60))}`" for p in job.parameters if p.value
+        f"`{escape(p.name)}={escape(parameter_text(p.name, p.value))}`"
+        for p in job.parameters
+        if p.value
     )
     blocks: list[Block] = [
         header(job.job_name),
@@ -291,39 +294,73 @@ async def _on_pause(click: Click) -> None:
         order_keys=(lock_key(name),),
     )
     after = await api.job(name)
-    paused = after is not None and after.is_paused
-    kept = after is not None and after.parameters == before.parameters
+    differences = _pause_differences(before, after)
     await click.tools.audit.record(
         AuditEvent(
             kind=EventKind.OMS_READ,
             actor=click.user_id,
-            outcome="ok" if paused and kept else "failed",
+            outcome="failed" if differences else "ok",
             summary=f"read back {name} after pausing it",
-            detail={"paused": after.paused if after else None, "parameters_kept": kept},
+            # Names only: a parameter's value may be a credential.
+            detail={
+                "paused": after.paused if after else None,
+                "cron_kept": after is not None and after.cron_expression == before.cron_expression,
+                "parameters_changed": _changed_parameters(before, after),
+            },
             order_keys=(lock_key(name),),
             channel_id=click.channel_id,
         )
     )
-    if not paused:
+    if differences:
         await click.reply.safe_ephemeral(
             error_message(
-                f"{name} is not paused",
-                "The OMS accepted the change, but reading the job back shows it still "
-                f"scheduled (paused = {after.paused if after else 'unknown'}).",
-                f"Check it with `/oms job {name}` or in the Job Manager.",
+                f"{name} does not read back as paused with nothing else changed",
+                "The OMS accepted the pause (only `paused: Y` was sent), but reading the job "
+                "back shows: " + "; ".join(differences) + ".",
+                f"Open {name} in the Job Manager and set back what changed (each line gives "
+                "the value before the pause; secret values are hidden), then check it with "
+                f"`/oms job {name}`.",
             )
         )
         return
     text = (
         f"Paused {name}: read back from the OMS with paused = Y; its schedule "
-        f"({describe_cron(before.cron_expression)}) and parameters are kept. Resume it in the "
-        "Job Manager."
+        f"({describe_cron(before.cron_expression)}) and parameters read back unchanged. Resume "
+        "it in the Job Manager."
     )
-    if not kept:
-        text += " Note: its parameters read back differently from before the pause."
     await click.reply.safe_ephemeral(
         Message(text=text, blocks=[section(f":double_vertical_bar: {escape(text)}")])
     )
+
+
+def _changed_parameters(before: ServiceJob, after: ServiceJob | None) -> list[str]:
+    """The names of the parameters whose value differs (or that came or went)."""
+    if after is None:
+        return []
+    was = {p.name: p.value for p in before.parameters}
+    now = {p.name: p.value for p in after.parameters}
+    return sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+
+
+def _pause_differences(before: ServiceJob, after: ServiceJob | None) -> list[str]:
+    """What the job read back after a pause says that the pause did not write, in words."""
+    if after is None:
+        return ["the job is no longer in the OMS"]
+    found = []
+    if not after.is_paused:
+        found.append(f"paused = {after.paused or 'not set'}, not Y: the job is still scheduled")
+    if after.cron_expression != before.cron_expression:
+        found.append(
+            f"its schedule is now {describe_cron(after.cron_expression)} "
+            f"(was {describe_cron(before.cron_expression)})"
+        )
+    was = {p.name: p.value for p in before.parameters}
+    now = {p.name: p.value for p in after.parameters}
+    for key in _changed_parameters(before, after):
+        old = parameter_text(key, was.get(key)) if key in was else "(none)"
+        new = parameter_text(key, now.get(key)) if key in now else "(removed)"
+        found.append(f"parameter `{key}` is now {new} (was {old})")
+    return found
 
 
 PROVIDES = Provides(

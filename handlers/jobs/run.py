@@ -44,7 +44,7 @@ from bot.engine import (
 from bot.kit.blocks import Message, clip, confirm_dialog, escape, section
 from bot.kit.durations import fmt_time
 from bot.kit.reply import Replier
-from bot.oms import Job, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
+from bot.oms import Job, JobNotRunnable, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
 from handlers.jobs.catalog import JobInfo, job_by_enum, parse_job
 from handlers.jobs.common import (
@@ -66,6 +66,7 @@ RUN_ACTION = "jobs.run"
 CLOCK_SLACK_MS = 60_000
 RUN_NOW = "start a job run now"  # the audited write of a Moqui run-now
 RUNS_READ = 20
+BEFORE = "runs_before"  # the snapshot's key: the job's run ids before this bot run
 
 # ---- the runbook -----------------------------------------------------------------------------
 
@@ -96,12 +97,17 @@ async def _check_idle(ctx: RunContext) -> str:
     active = await api.active(job.enum_id)
     if active:
         raise StepFailed(already_running_text(job, active[0]))
-    draft, _ = await api.templates(job.enum_id)
+    draft, schedule = await api.templates(job.enum_id)
     if draft is None:
         raise StepFailed(
             f"{job.name} ({job.enum_id}) has no job template in this OMS, so it cannot be run "
             "from here. Set it up in the Job Manager first."
         )
+    try:
+        # What HotWax's app would send, checked before anything is written.
+        oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
+    except JobNotRunnable as exc:
+        raise StepFailed(f"{job.name} was not run: {exc}.") from None
     return f"not queued or running; template {draft.job_id} ({draft.service_name})"
 
 
@@ -114,6 +120,10 @@ async def _schedule(ctx: RunContext) -> str:
     copies = await api.copies_since(draft.job_id, _since_ms(ctx))
     if copies:
         raise StepSkipped(f"the run-now copy is already scheduled (job {copies[0].job_id})")
+    try:
+        oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
+    except JobNotRunnable as exc:
+        raise StepFailed(f"{job.name} was not run: {exc}.") from None
     await ctx.oms_write(
         "schedule a job to run now",
         {"job": job.enum_id, "service": draft.service_name, "template": draft.job_id},
@@ -210,14 +220,22 @@ async def _moqui_check_idle(ctx: RunContext) -> str:
         raise StepFailed(f"{name} is not a job of this OMS's Moqui Job Manager.")
     if job.is_template:
         raise StepFailed(template_text(job))
-    running = [run for run in await api.runs(name, 5) if run.status == "running"]
+    runs = await api.runs(name, RUNS_READ)
+    running = [run for run in runs if run.status == "running"]
     if running:
         raise StepFailed(moqui_running_text(name, running[0]))
+    # The runs that exist before this bot run starts one: none of them is its run (a run
+    # that ended a moment ago is not the one Resume should follow).
+    await ctx.audit_snapshot(
+        f"runs of {name} before this run", {"job": name, BEFORE: [r.job_run_id for r in runs]}
+    )
     return f"set up and not running; service {job.service_name or 'unknown'}"
 
 
-async def _started_run(ctx: RunContext) -> str | None:
-    """The run this bot run started: kept in memory, and in the audit (a resume elsewhere)."""
+async def _started_run(ctx: RunContext, api: ServiceJobsApi) -> str | None:
+    """The run this bot run started: kept in memory, in the audit (a resume elsewhere), or
+    else any run of the job started since this bot run was created (a runNow whose answer
+    was lost may have started one, and a short run may already have ended)."""
     if ctx.scratch.get("job_run_id"):
         return str(ctx.scratch["job_run_id"])
     for event in await ctx.tools.audit.run_events(ctx.run.id, EventKind.OMS_WRITE):
@@ -225,22 +243,32 @@ async def _started_run(ctx: RunContext) -> str | None:
         if event.summary == RUN_NOW and event.outcome == "ok" and result:
             ctx.scratch["job_run_id"] = str(result)
             return str(result)
+    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
+    before = set((await ctx.saved_snapshot() or {}).get(BEFORE, ()))
+    started = [
+        run
+        for run in await api.runs(str(ctx.params["job"]), RUNS_READ)
+        if run.start_time is not None
+        and run.start_time.timestamp() >= since
+        and run.job_run_id not in before
+    ]
+    if started:
+        # The first run since this bot run began (a later one is another run).
+        first = min(started, key=lambda run: (run.start_time, run.job_run_id))
+        ctx.scratch["job_run_id"] = first.job_run_id
+        return first.job_run_id
     return None
 
 
 async def _moqui_start(ctx: RunContext) -> str:
     name = str(ctx.params["job"])
     api = ServiceJobsApi(ctx.tools.oms)
-    started = await _started_run(ctx)
+    # A run that began after this bot run did is the one asked for, running or ended: this
+    # step stopped after runNow started it (its answer lost), or the job started on its
+    # schedule meanwhile. Starting another would run the job twice.
+    started = await _started_run(ctx, api)
     if started:
         raise StepSkipped(f"run {started} was started already")
-    # A run in progress that began after this bot run did is the one asked for (the job
-    # started on its schedule meanwhile, or this step stopped after runNow answered).
-    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
-    for run in await api.runs(name, 5):
-        if run.status == "running" and run.start_time and run.start_time.timestamp() >= since:
-            ctx.scratch["job_run_id"] = run.job_run_id
-            raise StepSkipped(f"run {run.job_run_id} is already running")
     run_id = await ctx.oms_write(RUN_NOW, {"job": name}, api.run_now(name))
     ctx.scratch["job_run_id"] = run_id
     return f"run {run_id} started"
@@ -249,7 +277,7 @@ async def _moqui_start(ctx: RunContext) -> str:
 async def _moqui_follow(ctx: RunContext) -> str:
     name = str(ctx.params["job"])
     api = ServiceJobsApi(ctx.tools.oms)
-    run_id = await _started_run(ctx)
+    run_id = await _started_run(ctx, api)
     if run_id is None:
         raise StepFailed(f"this run did not start a run of {name}; run the job again")
     limits = ctx.tools.policy.limits

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.oms import OmsAuthError, OmsBadResponse, OmsClient, OmsRequestError
+from bot.oms import OmsAuthError, OmsBadResponse, OmsClient, OmsRequestError, ServiceJobsApi
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
-from bot.sandbox.tenant import INSTANCE_NAME
+from bot.sandbox.tenant import INSTANCE_NAME, JobsEnvelope, variant
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,19 @@ async def test_profile_is_learned_once_and_relearned_after_an_outage(moqui: Sand
     assert second.settled and second.job_backends == frozenset({"moqui"})
     assert third is second
     assert len(moqui.state.requests("/rest/s1/admin/serviceJobs")) == 4  # 3 tries, then once
+
+
+@pytest.mark.parametrize("envelope", ["serviceJobs", "array"])
+async def test_the_moqui_jobs_probe_reads_every_list_shape_the_client_reads(
+    moqui: SandboxServer, envelope: JobsEnvelope
+) -> None:
+    """`admin/serviceJobs` answering `{serviceJobs}` or a bare array (shapes HotWax's Company
+    app reads): the profile finds the jobs that ServiceJobsApi.jobs() lists."""
+    moqui.state.tenant = variant(moqui.state.tenant, service_jobs_envelope=envelope)
+    async with client(moqui) as oms:
+        profile = await oms.profile()
+        jobs = await ServiceJobsApi(oms).jobs()
+    assert jobs
+    (probe,) = [p for p in profile.probes if p.source == "Moqui jobs"]
+    assert (probe.state, probe.detail) == ("holds jobs", "admin/serviceJobs lists jobs")
+    assert profile.job_backends == frozenset({"moqui"})

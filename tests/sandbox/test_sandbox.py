@@ -349,6 +349,12 @@ def test_down_latency_faults_and_request_log(sandbox: SandboxServer, http: httpx
     assert http.get("/rest/s1/oms/orders").status_code == 200
     state.inject_fault("/api/user-profile", "html")
     assert http.get("/api/user-profile").headers["content-type"].startswith("text/html")
+    # "lost": the write is applied, and its answer replaced by a gateway timeout.
+    store = "/rest/s1/admin/productStores/STORE"
+    record = http.get(store).json()
+    state.inject_fault(store, "lost", method="PUT")
+    lost = http.put(store, json={**record, "enableBrokering": "N"})
+    assert lost.status_code == 504 and http.get(store).json()["enableBrokering"] == "N"
     state.down = True
     assert http.get("/api/user-profile").status_code == 503
     state.down = False

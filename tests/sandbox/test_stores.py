@@ -178,3 +178,14 @@ def test_a_product_store_is_written_whole_or_not_at_all(
 def test_the_routes_need_a_token(sandbox: SandboxServer) -> None:
     answer = httpx.get(f"{sandbox.url}/rest/s1/oms/shopifyShops/shops", timeout=5.0)
     assert answer.status_code == 401 and "errors" in answer.json()
+
+
+def test_a_product_store_flag_may_be_null(sandbox: SandboxServer, http: httpx.Client) -> None:
+    """Moqui stores a field sent null as null: an unset flag is written back explicitly."""
+    record = http.get(STORE).json()
+    cleared = http.put(STORE, json={**record, "enableBrokering": None})
+    assert cleared.status_code == 200 and cleared.json()["enableBrokering"] is None
+    assert http.get(STORE).json()["enableBrokering"] is None
+    unset = http.put(STORE, json={**record, "enableBrokering": "unset"})
+    assert unset.status_code == 400 and "must be Y, N or null" in unset.json()["errors"]
+    assert http.get(STORE).json()["enableBrokering"] is None

@@ -15,6 +15,8 @@ import pytest
 
 from bot.sandbox import DEMO_API_TOKEN, DEMO_ORDER_SYNC_JOB, DEMO_SHOPIFY_REMOTE
 from bot.sandbox.jobs_data import SHOPIFY_CONFIG
+from bot.sandbox.records import JobParameter
+from bot.sandbox.service_jobs import rewrite_parameters_on_put
 from bot.sandbox.tenant import tenant_named, variant
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -149,6 +151,25 @@ def test_job_on_moqui_shows_runs_and_no_skip(make_bot: BotFactory, tmp_path: Pat
     assert "unknown job `frobnicate`; a Moqui job's name" in unknown
 
 
+def test_a_moqui_jobs_secret_parameters_are_hidden(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    secrets = {
+        "sftpPassword": "hunter2-sandbox",
+        "clientSecret": "cs_sandbox_51f0",
+        "accessToken": "shpat_sandbox_9a7d",
+        "apiKey": "ak_sandbox_77e1",
+        "authHeaderValue": "Basic c2FuZGJveA==",
+    }
+    with bot.sandbox.state.lock:
+        job = bot.sandbox.state.data.service_jobs[ACK]
+        job.parameters += [JobParameter(name, value) for name, value in secrets.items()]
+    shown = _shown(_reply(bot, f"job {ACK}"))
+    for name, value in secrets.items():
+        assert f"`{name}=(hidden)`" in shown
+        assert value not in shown
+    assert f"`systemMessageRemoteId={DEMO_SHOPIFY_REMOTE}`" in shown  # not a secret: shown
+
+
 def test_run_now_on_moqui_follows_the_run_to_its_end(make_bot: BotFactory, tmp_path: Path) -> None:
     bot = _bot(make_bot, tmp_path, "moqui-only")
     before = len(_job_runs(bot, ACK))
@@ -233,6 +254,43 @@ def test_a_failed_or_running_moqui_job(make_bot: BotFactory, tmp_path: Path) -> 
     assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 1
 
 
+def test_resume_after_a_lost_run_now_answer_does_not_run_the_job_twice(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """runNow starts a run but its answer is lost (a gateway timeout); the run is short and
+    has ended when someone presses Resume: that run is this run's, and none is started."""
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    bot.sandbox.state.job_manager.run_seconds = 0.1
+    before = len(_job_runs(bot, ACK))
+    bot.sandbox.state.inject_fault(f"{JOBS}/{ACK}/runNow", "lost", method="POST")
+    card = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    failed = bot.wait_message(lambda m: m.text.endswith(": failed"), timeout=20)
+    assert "504 Gateway Timeout" in _shown(failed)
+    time.sleep(0.4)  # the run the lost runNow started ends before the Resume
+    (started,) = _job_runs(bot, ACK)[before:]
+    bot.driver.click(failed, "oms:run.resume#0", user="U_ALICE")
+    done = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)
+    shown = _shown(done)
+    assert f"run {started.job_run_id} was started already" in shown
+    assert f"(run {started.job_run_id}); no MDM log names this run" in shown
+    assert len(_job_runs(bot, ACK)) == before + 1
+    assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 1
+
+    # Run now again at once: the run that just ended is not taken for the new one.
+    again = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(again, RUN, user="U_ALICE")
+    bot.fake.wait_for(
+        lambda: (
+            len([m for m in bot.fake.messages("C_OPS") if m.text.endswith(": finished")]) > 1
+            or None
+        ),
+        20,
+    )
+    assert len(_job_runs(bot, ACK)) == before + 2
+    assert len(bot.sandbox.state.requests(f"{JOBS}/{ACK}/runNow", "POST")) == 2
+
+
 def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_path: Path) -> None:
     bot = _bot(make_bot, tmp_path, "moqui-only")
     with bot.sandbox.state.lock:
@@ -242,6 +300,7 @@ def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_
     bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
     told = _told(bot, "U_ALICE", f"Paused {ACK}")
     assert "read back from the OMS with paused = Y" in told
+    assert "and parameters read back unchanged" in told
     (put,) = bot.sandbox.state.requests(f"{JOBS}/{ACK}", "PUT")
     assert put.body == {"jobName": ACK, "paused": "Y"}
     with bot.sandbox.state.lock:
@@ -252,6 +311,36 @@ def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_
     assert [(e.summary, e.outcome) for e in reads] == [(f"read back {ACK} after pausing it", "ok")]
     after = _reply(bot, f"job {ACK}")
     assert _labels(after) == ["Run now"] and "paused (hourly)" in _shown(after)
+
+
+def test_a_pause_that_reads_back_with_other_parameters_fails_and_says_what_is_set(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """The OMS pauses the job, but the job reads back with parameters the pause never sent:
+    the user is told it failed, what is set now (secrets hidden) and what to do."""
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    rewrite_parameters_on_put(
+        bot.sandbox.state,
+        ACK,
+        {"systemMessageRemoteId": "SHOP_CONFIG_10001", "sftpPassword": "hunter2-sandbox"},
+    )
+    card = _reply(bot, f"job {ACK}")
+    bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "does not read back as paused with nothing else changed")
+    assert (
+        f"parameter `systemMessageRemoteId` is now SHOP_CONFIG_10001 (was {DEMO_SHOPIFY_REMOTE})"
+        in told
+    )
+    assert "parameter `sftpPassword` is now (hidden) (was (none))" in told
+    assert "hunter2-sandbox" not in told
+    assert f"Open {ACK} in the Job Manager and set back what changed" in told
+    texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_ALICE"]
+    assert not any("read back unchanged" in t or "are kept" in t for t in texts)
+    reads = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_read"]
+    assert [(e.summary, e.outcome) for e in reads] == [
+        (f"read back {ACK} after pausing it", "failed")
+    ]
+    assert "hunter2-sandbox" not in str(reads[0].detail)
 
 
 def test_webhooks_on_moqui_go_through_the_connector(make_bot: BotFactory, tmp_path: Path) -> None:

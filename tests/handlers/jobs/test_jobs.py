@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox.jobs_data import SHOPIFY_CONFIG
+from bot.sandbox.jobs_data import SHOP, SHOPIFY_CONFIG, STORE
 from bot.store.audit import search
 from handlers.jobs import run_job_button
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -171,6 +171,71 @@ def test_run_now_is_followed_to_success_and_names_the_mdm_log(
     assert [(w.summary, w.outcome) for w in writes] == [("schedule a job to run now", "ok")]
 
 
+def test_run_now_sends_what_hotwaxs_app_sends(make_bot: BotFactory, tmp_path: Path) -> None:
+    """order-routing's runServiceNow: the runtime data at the root but the store and shop, the
+    schedule's frequency as SERVICE_TEMP_EXPR, the store and shop of the schedule, and no key
+    sent empty (HotWax's templates carry empty store and shop values)."""
+    bot = _bot(make_bot, tmp_path)
+    draft = _row(bot, "JOB_IMP_ORD", "SERVICE_DRAFT")
+    with bot.sandbox.state.lock:
+        bot.sandbox.state.jobs.jobs[draft["jobId"]]["runtimeData"] = {
+            "productStoreId": "",
+            "shopifyConfigId": "",
+            "shopId": "",
+            "sinceId": "",
+            "includeDrafts": "N",
+        }
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)
+    (scheduled,) = _bodies(bot, "/api/scheduleService")
+    assert scheduled == {
+        "JOB_NAME": draft["jobName"],
+        "SERVICE_NAME": "createOrdersFromShopify",
+        "SERVICE_COUNT": "0",
+        "SERVICE_TEMP_EXPR": "EVERY_15_MIN",
+        "jobFields": {
+            "productStoreId": STORE,
+            "systemJobEnumId": "JOB_IMP_ORD",
+            "instanceOfProductId": "JOB_IMP_ORD",
+            "tempExprId": "EVERY_15_MIN",
+            "parentJobId": draft["jobId"],
+            "recurrenceTimeZone": "America/New_York",
+            "createdByUserLogin": "U_ALICE",
+            "lastModifiedByUserLogin": "U_ALICE",
+            "shopId": SHOP,
+        },
+        "statusId": "SERVICE_PENDING",
+        "systemJobEnumId": "JOB_IMP_ORD",
+        "includeDrafts": "N",
+        "productStoreId": STORE,
+        "shopifyConfigId": SHOPIFY_CONFIG,
+        "shopId": SHOP,
+    }
+
+
+def test_run_now_of_a_shop_job_with_no_known_shop_is_refused(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """A template for a shop, never scheduled for one: HotWax's app refuses ("Shopify
+    configuration not found"), and so does the bot, before anything is written."""
+    bot = _bot(make_bot, tmp_path)
+    draft = _row(bot, "JOB_IMP_ORD_BLK", "SERVICE_DRAFT")
+    with bot.sandbox.state.lock:
+        row = bot.sandbox.state.jobs.jobs[draft["jobId"]]
+        row.update(productStoreId=None, shopId=None)
+        row["runtimeData"] = {"productStoreId": "", "shopifyConfigId": "", "shopId": ""}
+    card = _reply(bot, "job import-orders-bulk")
+    bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
+    failed = bot.wait_message(lambda m: m.text.endswith(": failed"), timeout=20)
+    shown = _shown(failed)
+    assert "Import orders in bulk was not run" in shown
+    assert "its runtime data has shopifyConfigId and shopId" in shown
+    assert "shopifyConfigId and shopId are not known for it" in shown
+    assert "schedule the job for the shop in the Job Manager first" in shown
+    assert _bodies(bot, "/api/scheduleService") == []
+
+
 def test_a_failed_run_shows_the_status_and_the_oms_message(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
@@ -242,7 +307,10 @@ def test_skip_once_moves_the_next_run_one_interval(make_bot: BotFactory, tmp_pat
     bot.driver.click_ephemeral(card, SKIP, user="U_ALICE")
     told = _told(bot, "U_ALICE", "Skipped the New orders run")
     new_time = before["runTime"] + 15 * 60_000
-    assert f"the next run is {_local(new_time, 'America/New_York')}" in told
+    assert (
+        f"Read back from the OMS: the next run is {_local(new_time, 'America/New_York')} "
+        f"(job {before['jobId']}, pending)" in told
+    )
     (update,) = _bodies(bot, "/api/service/updateJobSandbox")
     assert update["jobId"] == before["jobId"] and update["runTime"] == new_time
     assert update["statusId"] == "SERVICE_PENDING" and update["tempExprId"] == "EVERY_15_MIN"
@@ -259,12 +327,45 @@ def test_pause_cancels_the_schedule(make_bot: BotFactory, tmp_path: Path) -> Non
     card = _reply(bot, "job approve-orders")
     bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
     told = _told(bot, "U_ALICE", "Paused Approve orders")
-    assert f"job {before['jobId']}" in told
+    assert f"read back from the OMS, its schedule (job {before['jobId']}" in told
+    assert "is cancelled" in told
     assert _bodies(bot, "/api/service/cancelScheduledJob") == [{"jobId": before["jobId"]}]
     with bot.sandbox.state.lock:
         assert bot.sandbox.state.jobs.jobs[before["jobId"]]["statusId"] == "SERVICE_CANCELLED"
     after = _reply(bot, "job approve-orders")
     assert "not scheduled" in _shown(after)
+
+
+def test_a_skip_or_pause_the_oms_did_not_apply_fails_clearly(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """OFBiz answers success but the job reads back unchanged: the user is told what the OMS
+    now says and what to do, never that it was done."""
+    bot = _bot(make_bot, tmp_path)
+    state = bot.sandbox.state
+    before = _row(bot, "JOB_IMP_ORD", "SERVICE_PENDING")
+    ok = {"successMessage": "Job updated successfully"}
+    state.inject_fault("/api/service/updateJobSandbox", "json", body=ok)
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, SKIP, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "The next New orders run is not skipped as asked")
+    due = _local(before["runTime"], "America/New_York")
+    assert f"job {before['jobId']} pending, next run {due}" in told
+    assert f"if the run due {due} is still planned, skip it there" in told
+    assert _row(bot, "JOB_IMP_ORD", "SERVICE_PENDING")["runTime"] == before["runTime"]
+
+    state.inject_fault("/api/service/cancelScheduledJob", "json", body={"successMessage": "ok"})
+    card = _reply(bot, "job new-orders")
+    bot.driver.click_ephemeral(card, PAUSE, user="U_ALICE")
+    told = _told(bot, "U_ALICE", "New orders is not paused")
+    assert f"job {before['jobId']} pending, next run {due}: it is still scheduled" in told
+    texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_ALICE"]
+    assert not any("Skipped the" in t or "Paused New orders" in t for t in texts)
+    reads = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_read"]
+    assert sorted((e.summary, e.outcome) for e in reads) == [
+        ("read back JOB_IMP_ORD after pausing it", "failed"),
+        ("read back JOB_IMP_ORD after skipping its next run", "failed"),
+    ]
 
 
 # ---- webhooks --------------------------------------------------------------------------------

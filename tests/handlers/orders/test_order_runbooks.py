@@ -450,6 +450,29 @@ def test_an_import_error_quoting_the_customer_reaches_slack_without_them(ops: Ru
         assert "riley@example.com" not in text and "010 2233" not in text
 
 
+def test_a_button_that_needs_a_missing_setting_names_it(bot: RunningBot) -> None:
+    """No policy, so no `[stores] shopify_remote`: the MDM report (which needs none) offers
+    Check, whose handler needs the shop connection. Pressing it names the missing setting, as
+    the slash command would, instead of an internal error."""
+    bot.reply_post(bot.slash("mdm --failed --since 7d"), timeout=15)
+    report = bot.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
+    bot.driver.click(report, "oms:check.order#1", user="U_ALICE")
+
+    def told() -> str | None:
+        texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_ALICE"]
+        texts += [
+            text_of({"text": e.text, "blocks": e.blocks})
+            for e in bot.fake.ephemerals(user="U_ALICE")
+        ]
+        return next((t for t in texts if "not set up for this yet" in t), None)
+
+    shown = bot.fake.wait_for(told, 10)
+    assert "`shopify_remote`" in shown and "under `[stores]`" in shown
+    assert "internal error" not in shown
+    direct = bot.reply_post(bot.slash("check #1006"), timeout=15)
+    assert "`shopify_remote`" in _shown(direct)  # the same words as the slash command
+
+
 # ---- the shop's live order sync is left as it was -------------------------------------------
 
 

@@ -381,3 +381,71 @@ def test_store_problems_are_named(make_bot: BotFactory, tmp_path: Path) -> None:
     assert "There is no product store `NOPE` in the OMS" in reply
     assert "is not a product store id" in text_of(bot.ack("rollback status b@d", user="U_ALICE"))
     assert not bot.fake.messages("C_APPROVALS") and _all_puts(bot) == []
+
+
+def test_an_unset_brokering_flag_is_saved_and_restored_as_null(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """A store whose enableBrokering is null: the snapshot keeps null, and the undo writes the
+    whole record back with an explicit null (never a made-up word), then reads null back."""
+    bot = _bot(make_bot, tmp_path)
+    state = bot.sandbox.state
+    sandbox_stores.set_store_field(state, "STORE", "enableBrokering", None)
+    request = _request(bot)
+    assert "store STORE order brokering: `unset (null)` → `N`" in _shown(request)
+    bot.driver.click(request, APPROVE, user="U_DAVE")
+    _rolled_back(bot)
+    assert _brokering(bot) == "N"
+    events = search(bot.services.store, order_key="store:STORE", limit=100)
+    (snapshot,) = [e for e in events if e.kind == "oms_read_snapshot"]
+    assert (snapshot.detail or {})["values"]["brokering"] is None
+
+    state.clear_requests()
+    undo = _request(bot, "rollback undo")
+    assert "store STORE order brokering: `N` → `unset (null)`" in _shown(undo)
+    bot.driver.click(undo, APPROVE, user="U_CAROL")
+    done = _shown(_rolled_back(bot, "Undo the rollback of store STORE: finished"))
+    assert "Set order brokering back to unset (null)" in done
+    assert "N → unset (null)" in done and "all 3 value(s) read back at their targets" in done
+    assert _store_puts(bot) == [{**seed_stores().product_stores["STORE"], "enableBrokering": None}]
+    with state.lock:
+        assert state.stores.product_stores["STORE"]["enableBrokering"] is None
+    reply = bot.reply_post(bot.slash("rollback undo", user="U_ALICE"))
+    assert "already holds the values saved before the rollback" in text_of(reply.body)
+
+
+def test_undo_restores_a_write_that_got_no_answer_but_was_applied(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    """The OMS applies shop 10001's new scope but its answer is lost (a gateway timeout): the
+    audit says the write failed, yet the OMS holds the rollback's value, so undo restores it
+    and says why in the preview."""
+    bot = _bot(make_bot, tmp_path)
+    state = bot.sandbox.state
+    state.inject_fault("/rest/s1/oms/systemMessageRemotes/SHOP_CONFIG_10001", "lost", method="PUT")
+    bot.driver.click(_request(bot), APPROVE, user="U_DAVE")
+    failed = bot.wait_message(lambda m: m.text == "Roll back store STORE: failed", timeout=20)
+    shown = _shown(failed)
+    assert "The OMS did not answer (the change may have been applied)" in shown
+    assert (
+        "shop 10001 (Demo Shop CA) access scope: changed (SHOP_RW_ACCESS → SHOP_NO_ACCESS)" in shown
+    )
+    assert _scopes(bot) == dict.fromkeys(REMOTES, "SHOP_NO_ACCESS") and _brokering(bot) == "Y"
+    writes = [
+        e
+        for e in search(bot.services.store, order_key="store:STORE", limit=100)
+        if e.kind == "oms_write"
+    ]
+    assert sorted(e.outcome for e in writes) == ["failed", "ok"]
+
+    state.clear_requests()
+    request = _request(bot, "rollback undo")
+    preview = _shown(request)
+    assert "shop 10000 (Demo Shop US) access scope: `SHOP_NO_ACCESS` → `SHOP_RW_ACCESS`" in preview
+    assert "shop 10001 (Demo Shop CA) access scope: `SHOP_NO_ACCESS` → `SHOP_RW_ACCESS`" in preview
+    assert "Restored too, although the rollback's write of it got no answer or failed" in preview
+    assert "order brokering" not in preview.split("What it means")[0]
+    bot.driver.click(request, APPROVE, user="U_CAROL")
+    _rolled_back(bot, "Undo the rollback of store STORE: finished")
+    assert _scopes(bot) == dict.fromkeys(REMOTES, "SHOP_RW_ACCESS")
+    assert _store_puts(bot) == []
