@@ -339,7 +339,7 @@ class JobsApi:
         }
 
     async def mdm_logs(self, job_id: str) -> list[MdmLog]:
-        """The data manager (MDM) logs a job run created ."""
+        """The data manager (MDM) logs a job run created."""
         _, rows = await self.oms.perform_find(
             "DataManagerLogAndContent",
             {"createdByJobId": job_id},

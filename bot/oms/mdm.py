@@ -142,8 +142,10 @@ async def iter_logs(
         logs = parse_models(MdmLog, [r for r in rows if isinstance(r, dict)], LOGS_OPERATION)
         for log in logs:
             created = log.created_date
+            if log.config_id is None:  # the config asked for: its files are read under it
+                log = log.model_copy(update={"config_id": config})
             if (
-                log.config_id in (None, config)
+                log.config_id == config
                 and created is not None
                 and since <= created
                 and (until is None or created < until)

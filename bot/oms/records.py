@@ -22,8 +22,8 @@ CANCELLED = "ORDER_CANCELLED"
 # The public routes that remove a row of an order (hotwax/oms service/oms.rest.xml): by the
 # relation name the order master gives the rows.
 REMOVAL_ROUTES: dict[str, str] = {
-    "items": "DELETE oms/orders/{orderId}/items/{orderItemSeqId} (oms.rest.xml:56-57)",
-    "header": "DELETE oms/orders/{orderId} (oms.rest.xml:42-43; refused while rows refer to it)",
+    "items": "DELETE oms/orders/{orderId}/items/{orderItemSeqId} (oms.rest.xml:56-58)",
+    "header": "DELETE oms/orders/{orderId} (oms.rest.xml:42-44; refused while rows refer to it)",
 }
 # The entity of each relation, as HotWax's support would name it.
 ENTITIES = {

@@ -132,11 +132,6 @@ class ShopConnection:
         return [remote.system_message_remote_id for remote, _ in self.matches]
 
     @property
-    def how(self) -> str:
-        """Why the one connection is this shop's, in a few words."""
-        return self.matches[0][1] if self.matches else ""
-
-    @property
     def problem(self) -> str | None:
         """Why no single connection can be acted on, or None."""
         if self.dangling:
@@ -326,8 +321,10 @@ async def set_store_flag(
     oms: OmsClient, record: dict[str, Any], field: str, value: str | None
 ) -> dict[str, Any]:
     """Change one field of a product store: `PUT admin/productStores/{id}` with the whole
-    record plus the changed field, as the Company app does. Returns the stored record.
-    None is sent as an explicit JSON null: the field is emptied (Moqui stores null)."""
+    record plus the changed field, as the Company app does. Returns the OMS's answer, which
+    is not proof of what was stored (ProductStoreDetails.vue:435-444 reads the store again):
+    callers read the record back. None is sent as an explicit JSON null: the field is emptied
+    (Moqui stores null)."""
     store_id = str(record["productStoreId"])
     operation = f"set {field} of product store {store_id} to {'null' if value is None else value}"
     body = await oms.maarg_call(

@@ -29,7 +29,7 @@ from bot.engine import (
 )
 from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
 from bot.oms import Order, OrderRef, ShopifyOrder, mdm, parse_order_ref, search
-from handlers.jobs import run_job_button
+from handlers.jobs import run_job_button, run_service_job_button
 from handlers.orders import approve, imports, refresh
 from handlers.orders.causes import explain
 from handlers.orders.lookup import (
@@ -111,11 +111,28 @@ async def _in_hotwax(tools: Toolbox, ref: OrderRef, order: Order, orders: list[O
     if order.sales_channel_enum_id == "POS_SALES_CHANNEL":
         await _pos_stuck(tools, ref, order, orders, diag, stuck)
     else:
-        _web_stuck(order, diag, stuck)
+        _web_stuck(order, diag, stuck, await _ofbiz_job_button(tools, "approve-orders"))
     return diag
 
 
-def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
+async def _ofbiz_job_button(tools: Toolbox, job_key: str) -> ButtonSpec | None:
+    """A Run button for an OFBiz catalogue job, where the tenant's OFBiz JobSandbox holds
+    jobs; None on a tenant without it (a Moqui-only one), where the button could only fail."""
+    if "ofbiz" in (await tools.oms.profile()).job_backends:
+        return run_job_button(job_key)
+    return None
+
+
+async def _order_sync_button(tools: Toolbox) -> ButtonSpec | None:
+    """Run now for the shop's order-sync job (the Moqui Job Manager's import of new
+    orders), where the tenant's Moqui Job Manager holds jobs and the policy names it."""
+    job = tools.policy.stores.order_sync_job
+    if job and "moqui" in (await tools.oms.profile()).job_backends:
+        return run_service_job_button(job, "Run the order sync now")
+    return None
+
+
+def _web_stuck(order: Order, diag: Diagnosis, stuck: str, job: ButtonSpec | None) -> None:
     payments = [p.status_id or "none" for p in order.payment_preferences] or ["no payment"]
     paid = any(p in GOOD_PAYMENTS for p in payments)
     if not paid:
@@ -124,7 +141,7 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
             f"or settled; this one's payment is {', '.join(payments)}. Fix the payment (in "
             "Shopify or the payment gateway), then run the Approve orders job."
         )
-        diag.buttons.append(run_job_button("approve-orders"))
+        diag.buttons += [job] if job else []
         return
     diag.verdict = (
         f"{stuck} The payment is {', '.join(payments)}, so the Approve orders job should "
@@ -140,7 +157,7 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str) -> None:
             allowed_role=approve.ROLE,
         )
     )
-    diag.buttons.append(run_job_button("approve-orders"))
+    diag.buttons += [job] if job else []
 
 
 async def _pos_stuck(
@@ -210,7 +227,10 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
         "recorded: the import has probably not run since it was placed. Run the "
         "New orders job, or re-import just this order."
     )
-    diag.buttons.append(run_job_button("new-orders"))
+    # Orders come in through the shop's Moqui order sync where the tenant has it (HotWax's
+    # current import), through the OFBiz New orders job on a legacy tenant.
+    job = await _order_sync_button(tools) or await _ofbiz_job_button(tools, "new-orders")
+    diag.buttons += [job] if job else []
     diag.buttons.append(imports.import_button(target, "Re-import this order"))
     return diag
 

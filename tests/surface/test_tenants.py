@@ -127,6 +127,7 @@ def test_moqui_only_every_read_only_command_answers(
         shown = _answer(bot, command)
         assert "internal error" not in shown, (command, shown)
         assert "could not log in" not in shown, (command, shown)
+        assert "The OMS call" not in shown, (command, shown)  # no call the tenant refuses
     # Sources the tenant does not have are named as such, not crashed on.
     assert "*OFBiz JobSandbox (legacy)*: no OFBiz on this tenant." in _answer(bot, "jobs")
     assert "Shopify Order MDM" in _answer(bot, "mdm")

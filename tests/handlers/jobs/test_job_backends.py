@@ -46,7 +46,8 @@ def _bot(make_bot: BotFactory, tmp_path: Path, tenant: str, follow: float = 1) -
     bot_tenant = tenant_named(tenant)
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
     path.write_text(POLICY.format(follow=follow))
-    # A Moqui-only tenant has no OFBiz login: the bot uses an integration token there.
+    # Moqui-only bots here use an integration token (whether Maarg takes one is not public;
+    # tests/surface/test_tenants.py logs in to such a tenant with a password instead).
     token = {"oms_api_token": DEMO_API_TOKEN} if not bot_tenant.ofbiz else {}
     bot = make_bot(omsbot_policy=path, **token)
     bot.sandbox.state.tenant = bot_tenant

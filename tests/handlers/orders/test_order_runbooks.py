@@ -146,13 +146,35 @@ def test_check_missing_order_with_logged_failure(ops: RunningBot) -> None:
     assert button["text"]["text"] == "Re-import"
 
 
-def test_check_missing_order_without_failure(ops: RunningBot) -> None:
+@pytest.mark.parametrize(
+    ("tenant", "label"),
+    [
+        # HotWax's current import is the shop's Moqui order sync...
+        ("ofbiz-maarg", "Run the order sync now"),
+        # ...a legacy tenant imports with the OFBiz New orders job...
+        ("ofbiz-jobs", "Run the New orders job"),
+    ],
+)
+def test_check_missing_order_without_failure(ops: RunningBot, tenant: str, label: str) -> None:
+    ops.sandbox.state.tenant = tenant_named(tenant)
     reply = _check(ops, "#1007")
     shown = _shown(reply)
     assert "no import failure is recorded" in shown
     assert "Re-import this order" in shown
     _, job = find_element(reply.blocks, "oms:jobs.run#0")
-    assert job["text"]["text"] == "Run the New orders job"
+    assert job["text"]["text"] == label
+
+
+def test_check_offers_no_ofbiz_job_on_a_moqui_only_tenant(
+    make_bot: BotFactory, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # ...and a Moqui-only tenant has no OFBiz job a button could run.
+    sandbox.state.tenant = tenant_named("moqui-only")
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    reply = _check(bot, "10005")  # a web order stuck in Created: the Approve orders case
+    shown = _shown(reply)
+    assert "Approve orders job" in shown and "Run the Approve orders job" not in shown
+    assert "The OMS call" not in shown
 
 
 def test_check_order_in_neither(ops: RunningBot) -> None:
