@@ -390,6 +390,7 @@ class ServiceJobsApi:
         if not isinstance(edges, list):
             raise OmsBadResponse(operation, "webhookList is not a list")
         found: list[ShopifyWebhook] = []
+        other = False
         for edge in edges:
             node = edge.get("node", edge) if isinstance(edge, dict) else None
             if not isinstance(node, dict) or not node.get("id") or not node.get("topic"):
@@ -398,6 +399,17 @@ class ServiceJobsApi:
             callback = endpoint.get("callbackUrl") if isinstance(endpoint, dict) else None
             if node["topic"] == topic:
                 found.append(ShopifyWebhook(str(node["id"]), str(node["topic"]), callback))
+            else:
+                other = True
+        if other and not found:
+            # The topic filter was not applied (whether the connector passes it on is not
+            # public), and Shopify answers one subscription: this one says nothing of `topic`.
+            raise OmsBadResponse(
+                operation,
+                f"the OMS answered another topic's subscription, so whether {topic} is "
+                "subscribed cannot be told from here; look in the Shopify admin (Settings > "
+                "Notifications > Webhooks)",
+            )
         return found
 
     async def subscribe(self, remote_id: str, topic: str) -> Any:

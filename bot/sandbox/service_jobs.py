@@ -363,7 +363,7 @@ def service_job_routes(state: SandboxState) -> list[Route]:
         topic = params.get("topics")
         with state.lock:
             hooks = [dict(h) for h in manager().webhooks.get(str(remote), [])]
-        if topic:
+        if topic and state.tenant.webhook_topic_filter:
             hooks = [h for h in hooks if h["topic"] == topic]
         # The connector's query asks Shopify for `webhookSubscriptions(first: 1, ...)`.
         return JSONResponse({"webhookList": [_edge(h) for h in hooks[:1]]})

@@ -67,6 +67,10 @@ class Tenant:
     # the `changeReason` it is sent. The route is newer than the public oms.rest.xml, so this
     # is not public; OFBiz's changeOrderStatus keeps it (its service definition).
     moqui_keeps_change_reason: bool = True
+    # `shopify/webhook-subscription` passes `queryParams.topics` on to Shopify. The connector
+    # route is newer than the public connector, so this is not public; False: the filter is
+    # ignored and Shopify's first subscription, of any topic, comes back.
+    webhook_topic_filter: bool = True
     # Some deployments were seen to cap an entity-list page at 50 rows whatever pageSize
     # says (drpn-ai/darpan-hotwax docs/oms/2026-08-03-oms-recon-data-requirements.md); Moqui
     # itself has no maximum (EntityFindBase.groovy:414-424). None: no cap.

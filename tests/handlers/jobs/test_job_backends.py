@@ -429,6 +429,19 @@ def test_an_empty_find_jobs_answered_404_is_no_jobs(make_bot: BotFactory, tmp_pa
     assert "no template in this OMS" in card and "No runs recorded." in card
 
 
+def test_webhooks_where_the_topic_filter_is_ignored_say_they_cannot_tell(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # Whether the connector passes the topic filter on is not public: if not, Shopify's one
+    # answer may be another topic's, and "not subscribed" would be a guess.
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    bot.sandbox.state.tenant = variant(bot.sandbox.state.tenant, webhook_topic_filter=False)
+    shown = _shown(_reply(bot, "webhooks"))
+    assert "not subscribed" not in shown
+    assert "whether ORDERS_UPDATED is subscribed cannot be told from here" in shown
+    assert bot.sandbox.state.requests(HOOKS, "POST") == []
+
+
 def test_webhooks_on_ofbiz_fall_back_to_the_legacy_services(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
