@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,24 +25,11 @@ from bot.sandbox import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     SandboxServer,
-    SandboxState,
     tenant_named,
 )
+from tests.oms.conftest import NOW
 
-NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 ORDERS = "/rest/s1/oms/orders"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxState(now=NOW)) as srv:
-        yield srv
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.state.reset()
-    return server
 
 
 def make_client(sandbox: SandboxServer, **overrides: object) -> OmsClient:

@@ -4,7 +4,7 @@ findJobs whose empty answer may be a 404."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,24 +15,10 @@ from bot.sandbox import (
     DEMO_SHOPIFY_REMOTE,
     DEMO_USERNAME,
     SandboxServer,
-    SandboxState,
     tenant_named,
 )
 
-NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 JOBS = "/rest/s1/admin/serviceJobs"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxState(now=NOW)) as srv:
-        yield srv
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.state.reset()
-    return server
 
 
 @pytest.fixture

@@ -20,7 +20,10 @@ from bot.sandbox.service_jobs import rewrite_parameters_on_put
 from bot.sandbox.tenant import tenant_named, variant
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
-from tests.harness.fakeslack import Message, ResponsePost
+from tests.handlers.jobs.replies import reply as _reply
+from tests.handlers.jobs.replies import shown as _shown
+from tests.handlers.jobs.replies import told as _told
+from tests.harness.fakeslack import ResponsePost
 
 RUN = "oms:jobs.run#0"
 PAUSE = "oms:jobs.pause_service_job#1"
@@ -55,25 +58,6 @@ def _bot(make_bot: BotFactory, tmp_path: Path, tenant: str, follow: float = 1) -
     jobs = bot.sandbox.state.jobs
     jobs.queued_seconds, jobs.running_seconds = 0.3, 0.6
     return bot
-
-
-def _shown(message: Message | ResponsePost | Any) -> str:
-    if isinstance(message, ResponsePost):
-        return text_of(message.body)
-    return text_of({"text": message.text, "blocks": message.blocks})
-
-
-def _reply(bot: RunningBot, text: str, user: str = "U_ALICE") -> ResponsePost:
-    return bot.reply_post(bot.slash(text, user=user), timeout=15)
-
-
-def _told(bot: RunningBot, user: str, words: str, timeout: float = 10.0) -> str:
-    def find() -> str | None:
-        texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == user]
-        texts += [_shown(e) for e in bot.fake.ephemerals(user=user)]
-        return next((t for t in texts if words in t), None)
-
-    return bot.fake.wait_for(find, timeout)
 
 
 def _labels(reply: ResponsePost) -> list[str]:

@@ -16,7 +16,9 @@ from bot.sandbox.jobs_data import SHOP, SHOPIFY_CONFIG, STORE
 from bot.store.audit import search
 from handlers.jobs import run_job_button
 from tests.conftest import BotFactory, RunningBot, text_of
-from tests.harness.fakeslack import Message, ResponsePost
+from tests.handlers.jobs.replies import reply as _reply
+from tests.handlers.jobs.replies import shown as _shown
+from tests.handlers.jobs.replies import told as _told
 
 RUN = "oms:jobs.run#0"
 SKIP = "oms:jobs.skip#1"
@@ -40,25 +42,6 @@ def _bot(make_bot: BotFactory, tmp_path: Path, follow: float = 1) -> RunningBot:
     jobs.queued_seconds = 0.3
     jobs.running_seconds = 0.6
     return bot
-
-
-def _shown(message: Message | ResponsePost | Any) -> str:
-    if isinstance(message, ResponsePost):
-        return text_of(message.body)
-    return text_of({"text": message.text, "blocks": message.blocks})
-
-
-def _reply(bot: RunningBot, text: str, user: str = "U_ALICE") -> ResponsePost:
-    return bot.reply_post(bot.slash(text, user=user), timeout=15)
-
-
-def _told(bot: RunningBot, user: str, words: str, timeout: float = 10.0) -> str:
-    def find() -> str | None:
-        texts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == user]
-        texts += [_shown(e) for e in bot.fake.ephemerals(user=user)]
-        return next((t for t in texts if words in t), None)
-
-    return bot.fake.wait_for(find, timeout)
 
 
 def _bodies(bot: RunningBot, path: str) -> list[dict[str, Any]]:
