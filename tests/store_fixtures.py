@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,13 +77,26 @@ def fresh_postgres_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
+DROP_ATTEMPTS = 5
+
+
 def drop_postgres_url(url: str) -> None:
     """Drop the schema of a fresh_postgres_url() URL and everything in it."""
     schema = schema_of(url)
     if schema is None or schema not in _created:
         return
     _created.discard(schema)
-    _run(url, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    statement = sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema))
+    # A stopped bot's last write can still be finishing on another connection: the drop can
+    # then be picked as a deadlock's victim. It is tried again once that write is through.
+    for _ in range(DROP_ATTEMPTS - 1):
+        try:
+            with psycopg.connect(_libpq(url), autocommit=True, connect_timeout=5) as conn:
+                conn.execute(statement)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+            time.sleep(0.2)
+    _run(url, statement)
 
 
 @atexit.register
