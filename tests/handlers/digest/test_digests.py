@@ -19,7 +19,7 @@ from bot.store import open_store, upgrade
 from bot.store.audit import search
 from bot.store.slots import claim_slot, finish_slot, get_slot
 from bot.surface.app import build_web_client
-from bot.surface.wiring import create_services
+from bot.surface.wiring import Services, create_services
 from tests.conftest import BOT_TOKEN, BotFactory, gated, settings_for, text_of
 from tests.fault_fixtures import captured_logs
 from tests.harness.fakeslack import FakeSlack, Message
@@ -83,6 +83,16 @@ def digest_policy(
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
     path.write_text(DIGEST_POLICY.format(cron=cron or dormant_cron(), zone=zone, grace=grace))
     return path
+
+
+def _digest_services(
+    fake_slack: FakeSlack, sandbox: SandboxServer, db: Path | str, policy: Path
+) -> Services:
+    """A replica's services wired to the fakes, ready to fire digest slots (close them)."""
+    services = create_services(settings_for(fake_slack, sandbox, db, omsbot_policy=policy))
+    services.prepare()
+    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    return services
 
 
 async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -193,11 +203,7 @@ async def test_two_replicas_on_postgres_post_a_slot_once(
     policy = digest_policy(tmp_path)
     replicas = []
     for _ in range(2):
-        services = create_services(
-            settings_for(fake_slack, sandbox, postgres_url, omsbot_policy=policy)
-        )
-        services.prepare()
-        services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+        services = _digest_services(fake_slack, sandbox, postgres_url, policy)
         replicas.append(services)
     try:
         schedulers = [s.slot_scheduler(lease=5) for s in replicas]
@@ -221,11 +227,7 @@ async def test_two_replicas_on_postgres_post_a_slot_once(
 async def test_replica_takes_over_a_dead_claim(
     postgres_url: str, fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    services = create_services(
-        settings_for(fake_slack, sandbox, postgres_url, omsbot_policy=digest_policy(tmp_path))
-    )
-    services.prepare()
-    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    services = _digest_services(fake_slack, sandbox, postgres_url, digest_policy(tmp_path))
     try:
         slot = float(int(time.time()))
         # A replica claimed the slot with a short lease and died.
@@ -241,13 +243,7 @@ async def test_replica_takes_over_a_dead_claim(
 async def test_oms_outage_then_recovery_within_grace_posts_once(
     fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    services = create_services(
-        settings_for(
-            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
-        )
-    )
-    services.prepare()
-    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    services = _digest_services(fake_slack, sandbox, tmp_path / "bot.db", digest_policy(tmp_path))
     try:
         scheduler = services.slot_scheduler(retry_delay=0.3)
         slot = float(int(time.time()))
@@ -271,13 +267,7 @@ async def test_oms_outage_then_recovery_within_grace_posts_once(
 async def test_oms_outage_beyond_grace_posts_source_unavailable_once(
     fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    services = create_services(
-        settings_for(
-            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
-        )
-    )
-    services.prepare()
-    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    services = _digest_services(fake_slack, sandbox, tmp_path / "bot.db", digest_policy(tmp_path))
     try:
         slot = float(int(time.time()))
         # The clock says the grace time ends in 2 s; the next retry would be after it.
@@ -298,13 +288,7 @@ async def test_oms_outage_beyond_grace_posts_source_unavailable_once(
 async def test_rate_limited_post_is_retried_after_retry_after(
     fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    services = create_services(
-        settings_for(
-            fake_slack, sandbox, tmp_path / "bot.db", omsbot_policy=digest_policy(tmp_path)
-        )
-    )
-    services.prepare()
-    services.attach_slack(build_web_client(BOT_TOKEN, fake_slack.api_url))
+    services = _digest_services(fake_slack, sandbox, tmp_path / "bot.db", digest_policy(tmp_path))
     try:
         scheduler = services.slot_scheduler()
         # More 429s than the Web API client retries by itself: the digest waits them out.
