@@ -146,6 +146,16 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
+def refusal_message(nothing_done: str, problems: list[str], hint: str) -> Message:
+    """A command refused as a whole: `nothing_done` ("Nothing was imported"), each problem
+    as a bullet, and what to do."""
+    lines = "\n".join(f"• {escape(p)}" for p in problems)
+    return Message(
+        text=f"{nothing_done}: " + "; ".join(problems),
+        blocks=[section(f":warning: {nothing_done}.\n{lines}"), context(hint)],
+    )
+
+
 def error_message(title: str, detail: str, hint: str | None = None) -> Message:
     """A failure told plainly: what failed, the reason, and what to do next."""
     blocks = [section(f":warning: *{escape(title)}*\n{escape(detail)}")]

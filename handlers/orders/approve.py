@@ -36,7 +36,15 @@ from bot.engine import (
     Toolbox,
     run_approved,
 )
-from bot.kit.blocks import Block, Message, actions, confirm_dialog, context, escape, header, section
+from bot.kit.blocks import (
+    Block,
+    Message,
+    actions,
+    confirm_dialog,
+    header,
+    refusal_message,
+    section,
+)
 from bot.kit.reply import Replier
 from bot.oms import Order, OrderRef, parse_order_ref
 from handlers.orders.lookup import live_order, status_words
@@ -170,15 +178,8 @@ async def approve_command(inv: Invocation) -> None:
         elif order.order_id not in ids:
             ids.append(order.order_id)
     if problems:
-        lines = "\n".join(f"• {escape(p)}" for p in problems)
         await inv.reply.ephemeral(
-            Message(
-                text="Nothing was approved: " + "; ".join(problems),
-                blocks=[
-                    section(f":warning: Nothing was approved.\n{lines}"),
-                    context("Remove these orders and try again."),
-                ],
-            ),
+            refusal_message("Nothing was approved", problems, "Remove these orders and try again."),
             replace=True,
         )
         return

@@ -25,7 +25,16 @@ from bot.engine import (
     StepSkipped,
     Toolbox,
 )
-from bot.kit.blocks import Block, Message, actions, confirm_dialog, context, escape, header, section
+from bot.kit.blocks import (
+    Block,
+    Message,
+    actions,
+    confirm_dialog,
+    escape,
+    header,
+    refusal_message,
+    section,
+)
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders.lookup import live_version, shopify, status_words
 from handlers.orders.reimport import replay_and_wait, shopify_order
@@ -148,14 +157,11 @@ async def import_command(inv: Invocation) -> None:
         return
     orders, problems = await resolve(tools, refs)
     if problems:
-        lines = "\n".join(f"• {escape(p)}" for p in problems)
         await inv.reply.ephemeral(
-            Message(
-                text="Nothing was imported: " + "; ".join(problems),
-                blocks=[
-                    section(f":warning: Nothing was imported.\n{lines}"),
-                    context("Check the Shopify order ids or names and try again."),
-                ],
+            refusal_message(
+                "Nothing was imported",
+                problems,
+                "Check the Shopify order ids or names and try again.",
             ),
             replace=True,
         )
