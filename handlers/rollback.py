@@ -20,7 +20,6 @@ last rollback wrote, through the same approval, preview and verification.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +45,14 @@ from bot.engine import (
 )
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
 from bot.kit.durations import fmt_time
-from bot.oms import OmsError, OmsRequestError, OmsUnavailable, ShopifyShop, stores
+from bot.oms import (
+    OmsError,
+    OmsRequestError,
+    OmsUnavailable,
+    ShopifyShop,
+    parse_store_id,
+    stores,
+)
 
 NAME = "rollback"
 ROLE = "operator"
@@ -57,16 +63,6 @@ BROKERING_OFF = "N"
 UNSET = "unset (null)"
 NO_REMOTE = "no Shopify connection"
 AMBIGUOUS = "ambiguous Shopify connection"
-_STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
-
-
-def parse_store_id(value: str) -> str:
-    if not _STORE_ID.match(value):
-        raise ValueError(
-            f"`{value[:40]}` is not a product store id (letters, digits, `_`, `.` or `-`, "
-            "e.g. `STORE`)"
-        )
-    return value
 
 
 def scope_key(shop_id: str) -> str:

@@ -49,6 +49,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.schedules import Schedule, parse_schedules
 from bot.kit.config import ConfigError
+from bot.oms import parse_store_id
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ DEFAULT_APPROVER_ROLE = "approver"
 
 _MEMBER_ID = re.compile(r"^[UWS][A-Z0-9_]{1,40}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]{1,40}$")
-_STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
 
 
 def _slack_ids(values: list[str]) -> list[str]:
@@ -99,8 +99,11 @@ class Stores(BaseModel):
     @field_validator("default")
     @classmethod
     def _store_id(cls, value: str | None) -> str | None:
-        if value is not None and not _STORE_ID.match(value):
-            raise ValueError(f"{value!r} is not a product store id (e.g. STORE)")
+        if value is not None:
+            try:
+                parse_store_id(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a product store id (e.g. STORE)") from None
         return value
 
 

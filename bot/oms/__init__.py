@@ -38,7 +38,7 @@ from bot.oms.models import (
 )
 from bot.oms.ordersync import OrderSync, SyncRun
 from bot.oms.profile import TenantProfile
-from bot.oms.refs import OrderRef, button_ref, parse_order_ref
+from bot.oms.refs import OrderRef, button_ref, parse_order_ref, parse_store_id
 from bot.oms.service_jobs import (
     JobCategory,
     MdmLogRef,
@@ -89,6 +89,7 @@ __all__ = [
     "loginsights",
     "mdm",
     "parse_order_ref",
+    "parse_store_id",
     "records",
     "search",
     "service_jobs",

@@ -105,3 +105,17 @@ def button_ref(shopify_id: str | None, name: str | None) -> str | None:
         except ValueError:
             return None
     return None
+
+
+_STORE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
+
+
+def parse_store_id(value: str) -> str:
+    """A product store id as typed (`/oms failed --store`, `/oms rollback`, the policy);
+    ValueError naming the accepted form."""
+    if not _STORE_ID_RE.match(value):
+        raise ValueError(
+            f"`{value[:40]}` is not a product store id (letters, digits, `_`, `.` or `-`, "
+            "e.g. `STORE`)"
+        )
+    return value

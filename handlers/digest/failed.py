@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from slack_sdk.errors import SlackApiError
@@ -12,6 +11,7 @@ from bot.engine import ActionSpec, Click, CommandSpec, Flag, Invocation, Provide
 from bot.kit.blocks import Block, Message, context, error_message, escape, header, section
 from bot.kit.durations import describe_duration, fmt_time, parse_duration
 from bot.kit.posting import slack_error
+from bot.oms import parse_store_id
 from handlers.digest.report import (
     FOLLOWUP_ACTION,
     DigestReport,
@@ -23,20 +23,10 @@ from handlers.digest.report import (
 )
 
 DEFAULT_SINCE = 24 * 3600.0
-_STORE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
-
-
-def _store(value: str) -> str:
-    if not _STORE_ID.match(value):
-        raise ValueError(
-            f"`{value[:40]}` is not a product store id (letters, digits, `_`, `.` or `-`, "
-            "e.g. `STORE`)"
-        )
-    return value
 
 
 SINCE = Flag("since", "how far back to look (default 24h)", metavar="24h", parse=parse_duration)
-STORE = Flag("store", "only this product store's shops (its id, e.g. STORE)", "X", _store)
+STORE = Flag("store", "only this product store's shops (its id, e.g. STORE)", "X", parse_store_id)
 
 
 async def _report(inv: Invocation) -> tuple[float, float, str | None]:
