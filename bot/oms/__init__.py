@@ -41,7 +41,6 @@ from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef, button_ref, parse_order_ref, parse_store_id
 from bot.oms.service_jobs import (
     JobCategory,
-    MdmLogRef,
     ServiceJob,
     ServiceJobRun,
     ServiceJobsApi,
@@ -58,7 +57,6 @@ __all__ = [
     "JobNotRunnable",
     "JobsApi",
     "MaargList",
-    "MdmLogRef",
     "OmsAuthError",
     "OmsBadResponse",
     "OmsClient",

@@ -30,7 +30,7 @@ from bot.kit.redact import redact_contacts
 from bot.oms.client import OmsClient
 from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse
-from bot.oms.models import OmsDatetime
+from bot.oms.models import Id, OmsDatetime, Text
 
 SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"
 UPDATE_SHOPIFY_ORDER = "UPDATE_SHOPIFY_ORDER"
@@ -53,17 +53,17 @@ _ERROR_KEYS = ("_ERROR_MESSAGE_", "_ERROR_MESSAGE_LIST_", "error", "errorMessage
 class MdmLog(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    log_id: str = Field(alias="logId")
-    config_id: str | None = Field(default=None, alias="configId")
-    status_id: str | None = Field(default=None, alias="statusId")
+    log_id: Id = Field(alias="logId")
+    config_id: Text = Field(default=None, alias="configId")
+    status_id: Text = Field(default=None, alias="statusId")
     created_date: OmsDatetime = Field(default=None, alias="createdDate")
     start: OmsDatetime = Field(default=None, alias="startDateTime")
     finish: OmsDatetime = Field(default=None, alias="finishDateTime")
     total_records: int | None = Field(default=None, alias="totalRecordCount")
     failed_records: int | None = Field(default=None, alias="failedRecordCount")
-    error_log_content_id: str | None = Field(default=None, alias="errorLogContentId")
-    system_message_id: str | None = Field(default=None, alias="systemMessageId")
-    job_run_id: str | None = Field(default=None, alias="createdByJobRunId")
+    error_log_content_id: Text = Field(default=None, alias="errorLogContentId")
+    system_message_id: Text = Field(default=None, alias="systemMessageId")
+    job_run_id: Text = Field(default=None, alias="createdByJobRunId")
 
     @property
     def status(self) -> str:

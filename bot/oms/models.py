@@ -7,6 +7,7 @@ milliseconds, Solr gives ISO-8601), so every datetime field accepts either.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -58,6 +59,22 @@ def _blank_to_none(value: Any) -> Any:
 
 OmsDatetime = Annotated[datetime | None, BeforeValidator(_to_datetime), AfterValidator(_assume_utc)]
 OptionalDecimal = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+
+
+def _text(value: Any) -> Any:
+    """Ids and values may come as numbers; a JSON value that is a map or list stays JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True)
+
+
+# Moqui answers ids and flags as strings or numbers, depending on the field and the version.
+Text = Annotated[str | None, BeforeValidator(_text)]
+Id = Annotated[str, BeforeValidator(_text)]
 
 
 class _OmsModel(BaseModel):

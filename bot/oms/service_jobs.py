@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from bot.oms import mdm
 from bot.oms.client import OmsClient, path_part
 from bot.oms.conventions import SERVICE_JOB_LIST_KEYS, list_in, parse_models
 from bot.oms.errors import OmsBadResponse, OmsRequestError
-from bot.oms.models import OmsDatetime
+from bot.oms.models import Id, OmsDatetime, Text
 
 SYSTEM_JOB = "SYSTEM_JOB"
 PAGE_SIZE = 250
@@ -33,21 +34,6 @@ MAX_PAGES = 40
 # .env.example VITE_PRT_STR_DEP_SER_JOB_IDENTIFIER).
 STORE_PARAMETERS = ("productStoreIds", "productStoreId", "systemMessageRemoteId")
 RunStatus = Literal["running", "finished", "failed", "terminated"]
-
-
-def _text(value: Any) -> Any:
-    """Ids and values may come as numbers; a JSON value that is a map or list stays JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, sort_keys=True)
-
-
-Text = Annotated[str | None, BeforeValidator(_text)]
-Id = Annotated[str, BeforeValidator(_text)]
 
 
 class _Model(BaseModel):
@@ -136,14 +122,6 @@ class ServiceJobRun(_Model):
 class JobCategory:
     category_id: str
     name: str
-
-
-@dataclass(frozen=True)
-class MdmLogRef:
-    log_id: str
-    config_id: str | None
-    status_id: str | None
-    failed_records: int | None
 
 
 @dataclass(frozen=True)
@@ -338,7 +316,7 @@ class ServiceJobsApi:
 
     # ---- the data manager logs of a run ---------------------------------------------------
 
-    async def mdm_logs_of_run(self, job_run_id: str) -> list[MdmLogRef]:
+    async def mdm_logs_of_run(self, job_run_id: str) -> list[mdm.MdmLog]:
         """The data manager logs a run created (`createdByJobRunId`; rows that name another
         run are dropped, in case the filter is not applied)."""
         operation = f"read the MDM logs of run {job_run_id}"
@@ -356,18 +334,8 @@ class ServiceJobsApi:
         rows = list_in(body, ("dataManagerLogs",), operation)
         if not isinstance(rows, list):
             raise OmsBadResponse(operation, "dataManagerLogs is not a list")
-        return [
-            MdmLogRef(
-                str(r["logId"]),
-                r.get("configId"),
-                r.get("statusId"),
-                _int(r.get("failedRecordCount")),
-            )
-            for r in rows
-            if isinstance(r, dict)
-            and r.get("logId")
-            and str(r.get("createdByJobRunId")) == job_run_id
-        ]
+        logs = parse_models(mdm.MdmLog, [r for r in rows if isinstance(r, dict)], operation)
+        return [log for log in logs if log.job_run_id == job_run_id]
 
     # ---- Shopify webhook subscriptions ----------------------------------------------------
 
