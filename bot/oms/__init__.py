@@ -37,7 +37,7 @@ from bot.oms.models import (
     UserProfile,
 )
 from bot.oms.ordersync import OrderSync, SyncRun
-from bot.oms.profile import TenantProfile
+from bot.oms.profile import FAILURE_PROBES, JOB_PROBES, TenantProfile
 from bot.oms.refs import OrderRef, button_ref, parse_order_ref, parse_store_id
 from bot.oms.service_jobs import (
     JobCategory,
@@ -50,6 +50,8 @@ from bot.oms.shopify import ShopifyOrder, ShopifyProxy
 from bot.oms.stores import ShopifyShop
 
 __all__ = [
+    "FAILURE_PROBES",
+    "JOB_PROBES",
     "FailedImport",
     "Frequency",
     "Job",

@@ -20,6 +20,11 @@ FailureSource = Literal["mdm", "logInsights"]
 ProbeState = Literal["holds jobs", "no jobs", "present", "absent"]
 
 
+# Each probe's source (`SourceProbe.source`), by what it probes.
+JOB_PROBES: dict[str, JobBackend] = {"Moqui jobs": "moqui", "OFBiz jobs": "ofbiz"}
+FAILURE_PROBES: dict[str, FailureSource] = {"MDM": "mdm", "logInsights": "logInsights"}
+
+
 @dataclass(frozen=True)
 class SourceProbe:
     source: str  # "Moqui jobs", "OFBiz jobs", "MDM", "logInsights"
@@ -42,6 +47,28 @@ class TenantProfile:
     @property
     def has_ofbiz(self) -> bool:
         return self.backend == "ofbiz+maarg"
+
+    @property
+    def answering_job_backends(self) -> frozenset[JobBackend]:
+        """The Job Manager backends that answer: those holding jobs and those that hold none
+        yet (an OFBiz JobSandbox with every job paused still has its jobs to show)."""
+        empty = {
+            JOB_PROBES[p.source]
+            for p in self.probes
+            if p.source in JOB_PROBES and p.state == "no jobs"
+        }
+        return self.job_backends | frozenset(empty)
+
+    @property
+    def failure_sources_to_read(self) -> frozenset[FailureSource]:
+        """The failure sources to read: those found, and those whose probe could not reach
+        the OMS (reading one then fails with the OMS's real error instead of leaving it out)."""
+        unreached = {
+            FAILURE_PROBES[p.source]
+            for p in self.probes
+            if p.source in FAILURE_PROBES and p.transient
+        }
+        return self.failure_sources | frozenset(unreached)
 
     def unused(self) -> list[SourceProbe]:
         """The probed sources the bot will not use, each with the reason."""

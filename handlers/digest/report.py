@@ -24,6 +24,7 @@ from bot.kit.blocks import Block, Message, actions, context, divider, escape, he
 from bot.kit.durations import describe_duration, fmt_time
 from bot.kit.posting import post_message, with_rate_limit
 from bot.oms import (
+    FAILURE_PROBES,
     FailedImport,
     OmsClient,
     OmsError,
@@ -179,29 +180,17 @@ async def _collect(
     return read, notes
 
 
-_PROBED_SOURCES = {"MDM": loginsights.MDM, "logInsights": loginsights.LOGINSIGHTS}
-
-
-def _sources(profile: TenantProfile) -> tuple[frozenset[str], list[str]]:
-    """The sources to read, and a note for each the tenant's profile found absent.
-
-    A source whose probe could not reach the OMS is read anyway: its real error then reaches
-    the caller (the scheduled digest retries it) instead of silently shrinking the digest. A
-    Moqui-only tenant's missing logInsights is how such tenants are, so it is not noted."""
-    sources: set[str] = set(profile.failure_sources)
-    notes = []
-    for probe in profile.unused():
-        source = _PROBED_SOURCES.get(probe.source)
-        if source is None:
-            continue
-        if probe.transient:
-            sources.add(source)
-        elif source == loginsights.MDM or profile.has_ofbiz:
-            notes.append(
-                f"{probe.source} could not be read ({probe.detail}): this tenant may not "
-                f"have it, so its failed imports are not in this digest."
-            )
-    return frozenset(sources), notes
+def _absent_notes(profile: TenantProfile) -> list[str]:
+    """A note for each failure source the tenant's profile found absent (a Moqui-only
+    tenant's missing logInsights is how such tenants are, so it is not noted)."""
+    return [
+        f"{probe.source} could not be read ({probe.detail}): this tenant may not have it, so "
+        "its failed imports are not in this digest."
+        for probe in profile.unused()
+        if probe.source in FAILURE_PROBES
+        and not probe.transient
+        and (FAILURE_PROBES[probe.source] == loginsights.MDM or profile.has_ofbiz)
+    ]
 
 
 def _on_shop(failure: FailedImport, shop: str) -> FailedImport:
@@ -244,7 +233,7 @@ async def build_report(
     """Fetch the window's failures page by page and aggregate them as they come; then count
     the previous window the same way, for the change. UnknownStore for a store not in the OMS."""
     profile = await oms.profile()
-    sources, absent_notes = _sources(profile)
+    sources, absent_notes = profile.failure_sources_to_read, _absent_notes(profile)
     scope = await resolve_scope(oms, store)
     aggregator = Aggregator()
     try:

@@ -44,7 +44,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
-from bot.oms import Frequency, Job, JobCategory, JobsApi, ServiceJobsApi, TenantProfile
+from bot.oms import JOB_PROBES, Frequency, Job, JobCategory, JobsApi, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
 from handlers.jobs import moqui
 from handlers.jobs.catalog import (
@@ -115,21 +115,8 @@ def _name_arg(text: str) -> str:
     return value
 
 
-# The profile's probe of each backend (bot/oms/probes.py), by the backend it probed.
-_PROBED = {"Moqui jobs": MOQUI, "OFBiz jobs": OFBIZ}
-
-
-def _answering(profile: TenantProfile) -> frozenset[str]:
-    """The backends that answer: those holding jobs and those that hold none yet (an OFBiz
-    JobSandbox with every job paused still has its categories and jobs to show)."""
-    empty = {
-        _PROBED[p.source] for p in profile.probes if p.state == "no jobs" and p.source in _PROBED
-    }
-    return frozenset(profile.job_backends) | frozenset(empty)
-
-
 async def _backends(inv: Invocation) -> frozenset[str]:
-    return _answering(await inv.tools.oms.profile())
+    return frozenset((await inv.tools.oms.profile()).answering_job_backends)
 
 
 async def jobs_command(inv: Invocation) -> None:
@@ -142,7 +129,7 @@ async def jobs_command(inv: Invocation) -> None:
 
 async def _overview(inv: Invocation) -> Message:
     profile = await inv.tools.oms.profile()
-    backends = _answering(profile)
+    backends = frozenset(profile.answering_job_backends)
     blocks: list[Block] = [header("Job Manager categories")]
     total = 0
     if MOQUI in backends:
@@ -183,7 +170,7 @@ async def _overview(inv: Invocation) -> Message:
             blocks.append(section(f"*{OFBIZ_LABEL}*: no jobs in this OMS."))
     # A backend the tenant lacks is named with the reason, so nobody looks for its jobs.
     for probe in profile.unused():
-        backend = _PROBED.get(probe.source)
+        backend = JOB_PROBES.get(probe.source)
         if backend is not None and backend not in backends:
             blocks.append(section(f"*{BACKEND_LABELS[backend]}*: {escape(probe.detail)}."))
     named = {MOQUI: "a Moqui job by its job name", OFBIZ: "an OFBiz one by its name or enum id"}
