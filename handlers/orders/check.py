@@ -204,9 +204,8 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             ("In HotWax", "not found"),
         ],
     )
-    errors: list[str] = []
-    if "logInsights" in (await tools.oms.profile()).failure_sources:
-        errors += [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
+    # import_failures reads logInsights only where the tenant's profile has it.
+    errors = [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
     errors += await _mdm_failures(tools, shop)
     target = [{"id": shop.id, "name": shop.name}]
     if errors:
