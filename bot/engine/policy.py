@@ -191,6 +191,7 @@ class Policy:
         """Refuse `[commands]` and `[approvals.actions]` entries that name nothing: a typo
         there would silently leave a command open or an action without a second person."""
         where = f"OMSBOT_POLICY: {self.source}" if self.source else "OMSBOT_POLICY"
+        problems = []
         for section, table, valid in (
             ("commands", self.command_roles, sorted(commands)),
             ("approvals.actions", self.approval_roles, sorted(actions)),
@@ -198,10 +199,12 @@ class Policy:
             kind = "command" if section == "commands" else "approval action"
             for name in table:
                 if name not in valid:
-                    raise ConfigError(
+                    problems.append(
                         f"{where}: [{section}] {name} is not a{'n' if kind[0] == 'a' else ''} "
                         f"{kind}{_closest(name, valid)}; the {kind}s are {', '.join(valid)}"
                     )
+        if problems:
+            raise ConfigError(*problems)
 
 
 def _closest(name: str, valid: list[str]) -> str:
@@ -238,9 +241,11 @@ def load_policy(path: Path | None) -> Policy:
     try:
         parsed = _PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors()]
-        raise ConfigError(f"OMSBOT_POLICY: {path}: " + "; ".join(problems)) from None
+        # One line per problem: check-config and the start name every one.
+        problems = [f"OMSBOT_POLICY: {path}: {_problem(err)}" for err in exc.errors()]
+        raise ConfigError(*problems) from None
     known = set(parsed.roles)
+    undefined = []
     for section, table in (
         ("commands", parsed.commands),
         ("approvals.actions", parsed.approvals.actions),
@@ -248,10 +253,12 @@ def load_policy(path: Path | None) -> Policy:
         for name, roles in table.items():
             unknown = [r for r in roles if r not in known]
             if unknown:
-                raise ConfigError(
+                undefined.append(
                     f"OMSBOT_POLICY: {path}: [{section}] {name} names undefined role(s) "
                     f"{', '.join(unknown)}; define them under [roles]"
                 )
+    if undefined:
+        raise ConfigError(*undefined)
     return Policy(
         roles={name: frozenset(ids) for name, ids in parsed.roles.items()},
         command_roles={name: tuple(roles) for name, roles in parsed.commands.items()},

@@ -1,15 +1,22 @@
 """Settings from the environment (and `.env`), validated at start.
 
-Every setting has one name, one default and one expected form, so a bad value stops the
-start with a message naming the setting and what it should look like (see `ConfigError`).
+Every setting has one name, one default and one expected form (`FORMS`), so a bad value
+stops the start with one line per problem naming the setting, its value (never a secret's)
+and what it should look like, e.g. `OMS_TIMEOUT=abc: expected a number of seconds ...`.
+`unknown_settings` names the keys under the bot's prefixes that are no setting (a typo such
+as `OMS_BASEURL` would otherwise be ignored and the default used).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,28 +26,67 @@ DEFAULT_MAARG_URL_TEMPLATE = "https://{name}.hotwax.io"
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; the message names it and the expected form."""
+    """Settings or the policy file are wrong: `problems` holds one self-contained line per
+    problem, each naming what is wrong and what is expected (the message joins them)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
-def _check_http_url(name: str, value: str | None) -> str | None:
+# The expected form of each setting, as a bad value's message says it.
+FORMS: dict[str, str] = {
+    "slack_bot_token": "a bot token starting with xoxb- (the app's OAuth & Permissions page)",
+    "slack_signing_secret": "the app's signing secret (its Basic Information page)",
+    "slack_app_token": "an app-level token starting with xapp- (Basic Information, "
+    "App-Level Tokens)",
+    "slack_api_url": "an http(s) URL, e.g. https://slack.com/api/",
+    "oms_base_url": "an http(s) URL, e.g. https://demo-oms.hotwax.io",
+    "oms_maarg_url": "an http(s) URL, e.g. https://demo-maarg.hotwax.io",
+    "oms_maarg_url_template": "an http(s) URL with {name} exactly once, "
+    "e.g. https://{name}.hotwax.io",
+    "oms_username": "the OMS user the bot logs in as, e.g. ops.bot",
+    "oms_password": "that user's password",
+    "oms_api_token": "an OMS integration token (a JWT)",
+    "oms_timeout": "a number of seconds above 0 and at most 120, e.g. 30",
+    "omsbot_database_url": "sqlite:///path/to/file.db or postgresql://user@host:5432/dbname",
+    "omsbot_port": "a port number from 1 to 65535, e.g. 3000",
+    "omsbot_host": "an address to listen on, e.g. 0.0.0.0 or 127.0.0.1",
+    "omsbot_policy": "the path of a readable TOML file, e.g. /etc/oms-bot/policy.toml",
+    "omsbot_shutdown_timeout": "a number of seconds from 0 to 600, e.g. 25",
+    "omsbot_run_lease": "a number of seconds from 1 to 3600, e.g. 30",
+    "omsbot_log_level": "one of DEBUG, INFO, WARNING, ERROR",
+    "omsbot_sandbox": "1 to run the Slack bot on the embedded sandbox's demo data, or 0",
+    "omsbot_sandbox_tenant": "a sandbox tenant name (oms-bot sandbox --help lists them), "
+    "e.g. moqui-only",
+}
+# Settings whose value is never repeated in a message, even when it is malformed.
+HIDDEN = frozenset({"slack_bot_token", "slack_signing_secret", "slack_app_token"}) | frozenset(
+    {"oms_password", "oms_api_token"}
+)
+# Keys under the bot's prefixes that are read by something else than the bot's settings.
+NOT_SETTINGS = frozenset({"OMSBOT_TEST_POSTGRES_URL"})
+PREFIXES = ("OMS_", "OMSBOT_", "SLACK_")
+
+
+def _check_http_url(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} must be an http(s) URL such as https://demo-oms.hotwax.io")
+        raise ValueError("")  # FORMS says it
     return value.rstrip("/")
 
 
 def check_maarg_template(value: str) -> str:
     """An http(s) URL with one `{name}` placeholder and no other braces; ValueError otherwise."""
-    example = "such as https://{name}.hotwax.io"
     value = value.strip()
     rest = value.replace("{name}", "")
     if value.count("{name}") != 1 or "{" in rest or "}" in rest:
-        raise ValueError(f"OMS_MAARG_URL_TEMPLATE must contain {{name}} exactly once, {example}")
+        raise ValueError("")  # FORMS says it
     parts = urlsplit(value.replace("{name}", "instance"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"OMS_MAARG_URL_TEMPLATE must be an http(s) URL, {example}")
+        raise ValueError("")  # FORMS says it
     return value.rstrip("/")
 
 
@@ -77,13 +123,15 @@ class Settings(BaseSettings):
     # A run whose heartbeat is older than this is taken as dead (its process stopped).
     omsbot_run_lease: float = Field(default=30.0, ge=1, le=3600)
     omsbot_log_level: str = "INFO"
+    # The Slack bot serves the embedded sandbox only when asked: its data is demo data.
+    omsbot_sandbox: bool = False
     # The kind of HotWax tenant the embedded sandbox plays (bot/sandbox/tenant.py).
     omsbot_sandbox_tenant: str = "ofbiz-maarg"
 
     @field_validator("oms_base_url", "oms_maarg_url")
     @classmethod
-    def _oms_urls(cls, value: str | None, info: Any) -> str | None:
-        return _check_http_url(info.field_name.upper(), value)
+    def _oms_urls(cls, value: str | None) -> str | None:
+        return _check_http_url(value)
 
     @field_validator("oms_maarg_url_template")
     @classmethod
@@ -93,9 +141,9 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _slack_url(cls, value: str) -> str:
-        checked = _check_http_url("SLACK_API_URL", value)
+        checked = _check_http_url(value)
         if checked is None:
-            raise ValueError("SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
+            raise ValueError("")  # FORMS says it
         # slack-sdk joins base_url and the method name, so the trailing slash matters.
         return checked + "/"
 
@@ -103,10 +151,7 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError(
-                "OMSBOT_DATABASE_URL must be sqlite:///path/to/file.db or "
-                "postgresql://user@host:5432/dbname"
-            )
+            raise ValueError("")  # FORMS says it
         return value
 
     @field_validator("omsbot_log_level")
@@ -114,47 +159,56 @@ class Settings(BaseSettings):
     def _log_level(cls, value: str) -> str:
         upper = value.upper()
         if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("OMSBOT_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+            raise ValueError("")  # FORMS says it
         return upper
 
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+            raise ValueError("")  # FORMS says it
         return value
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xapp-"):
-            raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+            raise ValueError("")  # FORMS says it
         return value
 
     @field_validator("omsbot_policy")
     @classmethod
     def _policy(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
-            raise ValueError(f"OMSBOT_POLICY must name a readable TOML file; {value} is not a file")
+            raise ValueError("no such file" if not value.exists() else "not a file")
         return value
 
     @model_validator(mode="after")
     def _pairs(self) -> Settings:
+        """Settings that only make sense together: every missing partner, one per line."""
+        problems = []
         if self.oms_base_url:
             has_login = self.oms_username and self.oms_password
             if not has_login and not self.oms_api_token:
-                raise ValueError(
+                problems.append(
                     "OMS_BASE_URL is set, so set OMS_USERNAME and OMS_PASSWORD, or OMS_API_TOKEN"
                 )
+            if self.omsbot_sandbox:
+                problems.append(
+                    "OMSBOT_SANDBOX is on and OMS_BASE_URL is set: unset OMSBOT_SANDBOX to use "
+                    "that OMS, or OMS_BASE_URL to use the embedded sandbox"
+                )
         elif self.oms_maarg_url:
-            raise ValueError("OMS_MAARG_URL needs OMS_BASE_URL as well")
+            problems.append("OMS_MAARG_URL needs OMS_BASE_URL as well")
         if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
-            raise ValueError(
+            problems.append(
                 "SLACK_BOT_TOKEN is set, so set SLACK_SIGNING_SECRET (HTTP mode) or "
                 "SLACK_APP_TOKEN (Socket Mode)"
             )
         if (self.slack_app_token or self.slack_signing_secret) and not self.slack_bot_token:
-            raise ValueError("SLACK_APP_TOKEN / SLACK_SIGNING_SECRET need SLACK_BOT_TOKEN as well")
+            problems.append("SLACK_APP_TOKEN / SLACK_SIGNING_SECRET need SLACK_BOT_TOKEN as well")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -169,15 +223,93 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    def slack_sandbox_refusal(self) -> str | None:
+        """Why the Slack bot must not start, or None: with Slack tokens and no OMS_BASE_URL it
+        would serve the embedded sandbox's demo data to real people, which takes asking for
+        it with OMSBOT_SANDBOX=1 (the console has no such risk and uses the sandbox freely)."""
+        if not self.has_slack or not self.uses_sandbox or self.omsbot_sandbox:
+            return None
+        return (
+            "SLACK_BOT_TOKEN is set but OMS_BASE_URL is not: the Slack bot would answer with the "
+            "embedded sandbox's demo data. Set OMS_BASE_URL (with OMS_USERNAME and OMS_PASSWORD, "
+            "or OMS_API_TOKEN) to use your OMS, or OMSBOT_SANDBOX=1 to use the sandbox on purpose"
+        )
+
+
+def _shown(field: str, value: Any) -> str:
+    """`NAME=value` for a message: a secret's value is never shown, a URL's password masked."""
+    name = field.upper()
+    if field in HIDDEN:
+        return f"{name} (value hidden)"
+    text = str(value)
+    parts = urlsplit(text) if "://" in text else None
+    if parts is not None and parts.password:
+        text = text.replace(f":{parts.password}@", ":***@", 1)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f'{name}="{text}"' if text == "" or " " in text else f"{name}={text}"
+
+
+def _field_problem(err: Any) -> str:
+    field = str(err["loc"][0])
+    detail = ""
+    said = str(err["msg"]).removeprefix("Value error, ").strip()
+    if err["type"] == "value_error" and said:
+        detail = said + "; "
+    return f"{_shown(field, err['input'])}: {detail}expected {FORMS.get(field, 'a valid value')}"
+
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings, turning pydantic's report into one line per bad setting."""
+    """Read the settings; ConfigError lists every problem, one line each.
+
+    Pairs of settings (`_pairs`) are only checked once every single value is valid, so when
+    some are not, the pairs are checked again with those set to their defaults."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
+        problems: list[str] = []
+        bad_fields: dict[str, Any] = {}
         for err in exc.errors():
-            loc = ".".join(str(p).upper() for p in err["loc"]) or "settings"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(msg if loc == "settings" or loc in msg else f"{loc}: {msg}")
-        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
+            if err["loc"]:
+                problems.append(_field_problem(err))
+                field = str(err["loc"][0])
+                bad_fields[field] = Settings.model_fields[field].default
+            else:
+                problems += str(err["msg"]).removeprefix("Value error, ").splitlines()
+        if bad_fields:
+            try:
+                Settings(**{**overrides, **bad_fields})
+            except ValidationError as again:
+                for err in again.errors():
+                    if not err["loc"]:
+                        problems += str(err["msg"]).removeprefix("Value error, ").splitlines()
+        raise ConfigError(*problems) from None
+
+
+def _env_file() -> Path | None:
+    configured = Settings.model_config.get("env_file")
+    return Path(str(configured)) if isinstance(configured, str | Path) else None
+
+
+def unknown_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> list[str]:
+    """A line for each `OMS_*`, `OMSBOT_*` or `SLACK_*` key of the environment and of `.env`
+    that is no setting: the bot ignores it, so a typo would silently leave the default."""
+    environ = os.environ if environ is None else environ
+    env_file = _env_file() if env_file is None else env_file
+    known = sorted(name.upper() for name in Settings.model_fields)
+    sources: dict[str, list[str]] = {}
+    for key in environ:
+        sources.setdefault(key.upper(), []).append("the environment")
+    if env_file is not None and env_file.is_file():
+        for key in dotenv_values(env_file):
+            sources.setdefault(key.upper(), []).append(str(env_file))
+    lines = []
+    for key, where in sorted(sources.items()):
+        if not key.startswith(PREFIXES) or key in known or key in NOT_SETTINGS:
+            continue
+        match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {match[0]}?" if match else "the README lists the settings"
+        lines.append(f"{key} (in {' and '.join(where)}) is not an oms-bot setting; {hint}")
+    return lines

@@ -253,6 +253,13 @@ async def shop_connection(oms: OmsClient, shop: ShopifyShop | str) -> ShopConnec
     return ShopConnection(shop, "legacy", kept)
 
 
+async def get_remote(oms: OmsClient, remote_id: str) -> SystemMessageRemote | None:
+    """One remote by its own id (a shop connection the policy names); None when there is none."""
+    operation = f"read the shop connection {remote_id}"
+    rows = await _remotes_where(oms, "systemMessageRemoteId", remote_id, operation)
+    return rows[0] if rows else None
+
+
 async def find_remote(oms: OmsClient, shop_id: str) -> SystemMessageRemote | None:
     """A shop's one Shopify connection; None when it has none; AmbiguousRemote when several
     remotes (or a link naming no remote) claim it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from types import TracebackType
 
 import uvicorn
@@ -16,7 +17,14 @@ from starlette.types import ASGIApp
 
 from bot.kit.serve import ThreadedServer, bind
 from bot.sandbox.admin import admin_routes
-from bot.sandbox.data import DEMO_API_TOKEN, DEMO_PASSWORD, DEMO_USERNAME, SCENARIOS
+from bot.sandbox.data import (
+    DEMO_API_TOKEN,
+    DEMO_ORDER_SYNC_JOB,
+    DEMO_PASSWORD,
+    DEMO_SHOPIFY_REMOTE,
+    DEMO_USERNAME,
+    SCENARIOS,
+)
 from bot.sandbox.jobs import jobs_routes
 from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
@@ -26,6 +34,7 @@ from bot.sandbox.service_jobs import service_job_routes
 from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.stores import stores_routes
+from bot.sandbox.stores_data import DEMO_STORE
 from bot.sandbox.sync import sync_routes
 from bot.sandbox.tenant import Tenant, tenant_named
 
@@ -114,7 +123,10 @@ async def serve_forever(
     host: str = "127.0.0.1", port: int = 8765, state: SandboxState | None = None
 ) -> None:
     """Serve the sandbox in the current event loop until cancelled."""
-    sock = bind(host, port)
+    await _serve_on(bind(host, port), state)
+
+
+async def _serve_on(sock: socket.socket, state: SandboxState | None) -> None:
     config = uvicorn.Config(
         build_app(state or SandboxState()), log_level="warning", access_log=False, lifespan="off"
     )
@@ -128,6 +140,13 @@ def banner(url: str, tenant: Tenant | None = None) -> str:
         f"  OMS_BASE_URL={url}",
         f"  OMS_USERNAME={DEMO_USERNAME}  OMS_PASSWORD={DEMO_PASSWORD}",
         f"  or OMS_API_TOKEN={DEMO_API_TOKEN}",
+        # The embedded sandbox fills these in itself; a bot given OMS_BASE_URL cannot know
+        # them, and its order runbooks would answer "not set up" without them.
+        "A bot pointed at it needs these in its policy file (OMSBOT_POLICY):",
+        "  [stores]",
+        f'  default = "{DEMO_STORE}"',
+        f'  shopify_remote = "{DEMO_SHOPIFY_REMOTE}"',
+        f'  order_sync_job = "{DEMO_ORDER_SYNC_JOB}"',
         "Scenarios (try the reference):",
     ]
     lines += [f"  {s.id:<24} {s.reference:<8} {s.description}" for s in SCENARIOS]
@@ -138,6 +157,7 @@ def run_sandbox_cli(port: int, tenant: str = "ofbiz-maarg") -> None:
     """`oms-bot sandbox --port N [--tenant T]`: run in the foreground until Ctrl-C."""
     host = "127.0.0.1"
     played = tenant_named(tenant)
-    print(banner(f"http://{host}:{port}", played), flush=True)
+    sock = bind(host, port)  # bound first: with port 0 the banner shows the port it got
+    print(banner(f"http://{host}:{sock.getsockname()[1]}", played), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(host, port, SandboxState(tenant=played)))
+        asyncio.run(_serve_on(sock, SandboxState(tenant=played)))

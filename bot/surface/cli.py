@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.kit.config import ConfigError, Settings, load_settings
+from bot.kit.config import ConfigError, Settings, load_settings, unknown_settings
 from bot.kit.logs import RedactingFilter, settings_secrets, setup_logging
 from bot.sandbox.tenant import TENANTS
 
@@ -21,17 +21,28 @@ def _setup_logging(settings: Settings) -> RedactingFilter:
     return setup_logging(settings.omsbot_log_level, lambda: settings_secrets(settings))
 
 
+def _print_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        print(f"oms-bot: {problem}", file=sys.stderr)
+
+
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        print(f"oms-bot: {exc}", file=sys.stderr)
+        _print_problems(exc)
+        # A misspelled key is often why a setting is missing: name those too.
+        for warning in unknown_settings():
+            print(f"oms-bot: warning: {warning}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def cmd_run(_: argparse.Namespace) -> int:
     settings = _settings_or_exit()
+    unknown = unknown_settings()
     if not settings.has_slack:
+        for warning in unknown:
+            print(f"oms-bot: warning: {warning}", file=sys.stderr)
         print(
             "No Slack credentials (SLACK_BOT_TOKEN) are set: opening the console instead.\n"
             "Set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN "
@@ -39,7 +50,15 @@ def cmd_run(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _shell(settings, user_id=None, lines=None)
+    refusal = settings.slack_sandbox_refusal()
+    if refusal:
+        for warning in unknown:
+            print(f"oms-bot: warning: {warning}", file=sys.stderr)
+        print(f"oms-bot: refusing to start: {refusal}", file=sys.stderr)
+        return 2
     redactor = _setup_logging(settings)
+    for warning in unknown:
+        log.warning("%s", warning)
     return _serve(settings, redactor)
 
 
@@ -53,7 +72,7 @@ def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
     try:
         services = create_services(settings)
     except ConfigError as exc:
-        print(f"oms-bot: {exc}", file=sys.stderr)
+        _print_problems(exc)
         return 2
     if redactor is not None:
         # The OMS session token changes at each login: read it at every record.
@@ -68,7 +87,8 @@ def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
         return 3
     if services.sandbox is not None:
         log.warning(
-            "OMS_BASE_URL is not set: using the embedded HotWax sandbox at %s", services.sandbox.url
+            "OMSBOT_SANDBOX is on: answering with the embedded HotWax sandbox's demo data (%s)",
+            services.sandbox.url,
         )
     assert settings.slack_bot_token is not None
     bolt_app = build_bolt_app(

@@ -70,7 +70,10 @@ def test_invalid_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
     assert "OMSBOT_PORT" in result.stderr
     result = oms_bot("run", cwd=tmp_path, env=clean_env(OMS_BASE_URL="demo-oms.hotwax.io"))
     assert result.returncode == 2
-    assert "OMS_BASE_URL must be an http(s) URL" in result.stderr
+    assert (
+        "oms-bot: OMS_BASE_URL=demo-oms.hotwax.io: expected an http(s) URL, "
+        "e.g. https://demo-oms.hotwax.io" in result.stderr.splitlines()
+    )
 
 
 def test_unreachable_database_refuses_to_start(
@@ -99,7 +102,9 @@ def test_check_config_all_ok_on_sandbox(tmp_path: Path) -> None:
         "ok     OMS login",
         "ok     Maarg discovery",
         "ok     tenant",
+        "ok     stores",
         "ok     Slack auth.test",
+        "ok     Slack channels",
         "ok     database",
     ]
 
