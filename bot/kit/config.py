@@ -280,9 +280,12 @@ def load_settings(**overrides: Any) -> Settings:
             try:
                 Settings(**{**overrides, **bad_fields})
             except ValidationError as again:
+                named = [name.upper() for name in bad_fields]
                 for err in again.errors():
                     if not err["loc"]:
-                        problems += str(err["msg"]).removeprefix("Value error, ").splitlines()
+                        lines = str(err["msg"]).removeprefix("Value error, ").splitlines()
+                        # A pair with a bad (so defaulted) member is that member's problem.
+                        problems += [ln for ln in lines if not any(n in ln for n in named)]
         raise ConfigError(*problems) from None
 
 

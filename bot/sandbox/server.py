@@ -158,6 +158,7 @@ def run_sandbox_cli(port: int, tenant: str = "ofbiz-maarg") -> None:
     host = "127.0.0.1"
     played = tenant_named(tenant)
     sock = bind(host, port)  # bound first: with port 0 the banner shows the port it got
+    sock.listen(128)  # and listening: a client that read the banner can connect at once
     print(banner(f"http://{host}:{sock.getsockname()[1]}", played), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_on(sock, SandboxState(tenant=played)))
