@@ -7,8 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench fuzz clean
 
+# A venv that failed half-way (Debian and Ubuntu without python3-venv leave one without pip)
+# is removed, so the next `make` tries again instead of failing further on.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		echo "make: could not create $(VENV) with '$(PYTHON) -m venv'." >&2; \
+		echo "  On Debian or Ubuntu install the venv module first: sudo apt install python3-venv" >&2; \
+		echo "  (or the one of your Python version, e.g. python3.11-venv), then run make again." >&2; \
+		exit 1; }
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
