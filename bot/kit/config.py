@@ -61,8 +61,8 @@ FORMS: dict[str, str] = {
     "e.g. moqui-only",
 }
 # Settings whose value is never repeated in a message, even when it is malformed.
-HIDDEN = frozenset({"slack_bot_token", "slack_signing_secret", "slack_app_token"}) | frozenset(
-    {"oms_password", "oms_api_token"}
+HIDDEN = frozenset(
+    {"slack_bot_token", "slack_signing_secret", "slack_app_token", "oms_password", "oms_api_token"}
 )
 # Keys under the bot's prefixes that are read by something else than the bot's settings.
 NOT_SETTINGS = frozenset({"OMSBOT_TEST_POSTGRES_URL"})

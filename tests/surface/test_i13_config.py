@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.kit.config import FORMS, HIDDEN, Settings
 from bot.sandbox import (
     DEMO_ORDER_SYNC_JOB,
     DEMO_PASSWORD,
@@ -73,6 +74,12 @@ def test_check_config_names_each_bad_setting_with_its_expected_form(tmp_path: Pa
         "oms-bot: OMSBOT_PORT=eighty: expected a port number from 1 to 65535, e.g. 3000"
         in started.stderr.splitlines()
     )
+
+
+def test_every_setting_says_its_expected_form() -> None:
+    assert set(FORMS) == set(Settings.model_fields)
+    secrets = {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+    assert secrets <= HIDDEN
 
 
 def test_settings_that_need_each_other_are_all_named(tmp_path: Path) -> None:
