@@ -106,8 +106,11 @@ async def run_checks(printer: Printer) -> int:
             printer(_line("stores", "skip", "not checked: the policy file has problems (above)"))
         else:
             effective = _effective_stores(policy, settings)
+            digest_stores = [(d.id, d.store) for d in policy.digests if d.store]
             results.append(
-                await _check(printer, "stores", lambda: _stores(client, effective, settings))
+                await _check(
+                    printer, "stores", lambda: _stores(client, effective, digest_stores, settings)
+                )
             )
         results.append(await _check(printer, "Slack auth.test", lambda: _slack(settings)))
         if policy is None:
@@ -170,12 +173,20 @@ async def _tenant(client: OmsClient) -> str:
     return profile.describe()
 
 
-async def _stores(client: OmsClient, wanted: Stores, settings: Settings) -> Checked:
-    """Every id `[stores]` names exists in the OMS (and the sync job syncs that shop)."""
+async def _stores(
+    client: OmsClient, wanted: Stores, digest_stores: list[tuple[str, str]], settings: Settings
+) -> Checked:
+    """Every id `[stores]` names exists in the OMS (and the sync job syncs that shop), and so
+    does every product store a `[[digests]]` schedule names."""
     found: list[str] = []
     problems: list[str] = []
 
-    async def look(key: str, value: str | None, check: Callable[[str], Awaitable[str]]) -> None:
+    async def look(
+        key: str,
+        value: str | None,
+        check: Callable[[str], Awaitable[str]],
+        where: str = "[stores] ",
+    ) -> None:
         if not value:
             return
         try:
@@ -183,8 +194,8 @@ async def _stores(client: OmsClient, wanted: Stores, settings: Settings) -> Chec
         except OmsError as exc:
             problem = f"could not be checked: {exc}"
         if problem:
-            problems.append(f'[stores] {key} = "{value}": {problem}')
-        else:
+            problems.append(f'{where}{key} = "{value}": {problem}')
+        elif where == "[stores] ":
             found.append(f"{key} {value}")
 
     async def product_store(value: str) -> str:
@@ -231,6 +242,8 @@ async def _stores(client: OmsClient, wanted: Stores, settings: Settings) -> Chec
     await look("shopify_remote", wanted.shopify_remote, remote)
     await look("order_sync_job", wanted.order_sync_job, sync_job)
     await look("shopify_config_id", wanted.shopify_config_id, shopify_config)
+    for schedule_id, store in digest_stores:
+        await look("store", store, product_store, f'[[digests]] id "{schedule_id}": ')
     if problems:
         raise ConfigError(*problems)
     warnings = []

@@ -151,7 +151,9 @@ def test_check_config_checks_the_stores_ids_in_the_oms(
         _policy(
             tmp_path,
             '[stores]\ndefault = "STOR"\nshopify_remote = "NO_SUCH_REMOTE"\n'
-            'order_sync_job = "queue_NoSuchJob"\n',
+            'order_sync_job = "queue_NoSuchJob"\n'
+            '[[digests]]\nid = "outlet"\nchannel = "C_OPS"\ncron = "0 8 * * *"\n'
+            'store = "OUTLETS"\n',
         )
     )
     result = oms_bot("check-config", cwd=tmp_path, env=env)
@@ -165,6 +167,8 @@ def test_check_config_checks_the_stores_ids_in_the_oms(
         'FAILED stores: [stores] order_sync_job = "queue_NoSuchJob": the OMS has no service job '
         "queue_NoSuchJob; it is the shop's order-sync job in the Job Manager, e.g. "
         "queue_ShopifyOrderSync_10000",
+        'FAILED stores: [[digests]] id "outlet": store = "OUTLETS": the OMS has no product store '
+        "OUTLETS (did you mean OUTLET?); its product stores are OUTLET, STORE",
     ]
     # Both exist, but the job syncs another shop's connection.
     env["OMSBOT_POLICY"] = str(
