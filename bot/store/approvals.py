@@ -131,12 +131,15 @@ def create_unless_pending(
                 .where(approvals.c.pending_key == key, approvals.c.expires_at <= now)
                 .values(pending_key=None)
             )
+            # RETURNING says whether the row went in (rowcount is not reliable for an
+            # INSERT ... ON CONFLICT DO NOTHING across drivers).
             inserted = conn.execute(
                 insert_on_conflict(conn, approvals)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=[approvals.c.pending_key])
-            )
-            if inserted.rowcount:
+                .returning(approvals.c.id)
+            ).first()
+            if inserted is not None:
                 return _approval(values), True
             row = conn.execute(select(approvals).where(approvals.c.pending_key == key)).first()
         if row is not None:
