@@ -113,7 +113,7 @@ class Approvals:
                 # Written the moment the press wins, before the decision: it must not claim an
                 # outcome. The request message is rewritten once it is known (`_close`).
                 pressed_note=lambda c: (
-                    f"Approve pressed by <@{c.user_id}>; checking the OMS before anything runs"
+                    f"Checking the OMS before anything runs: Approve pressed by <@{c.user_id}>"
                 ),
                 denied_reason="You asked for this, so someone else must approve it.",
                 expired_reason=self._expired_reason,
@@ -223,7 +223,8 @@ class Approvals:
                         f":raised_hand: *{escape(action.summary(params))}* needs a second person. "
                         f"I asked for approval {where}; it expires at "
                         f"{fmt_time(approval.expires_at)}. Nothing runs until someone holding "
-                        f"the {' or '.join(roles)} role approves it."
+                        f"the {' or '.join(roles)} role approves it. I will tell you in a direct "
+                        "message when it is approved, denied or expires."
                     )
                 ],
             ),
@@ -282,10 +283,8 @@ class Approvals:
             fields(
                 [
                     ("Requested by", f"<@{approval.requested_by}>"),
-                    (
-                        "Expires" if ending is None else "Expiry",
-                        fmt_time(approval.expires_at),
-                    ),
+                    # Once closed, the ending says when it was decided or expired.
+                    *([("Expires", fmt_time(approval.expires_at))] if ending is None else []),
                     ("Approver role", " or ".join(approval.approver_role.split("|"))),
                 ]
             ),
@@ -376,9 +375,12 @@ class Approvals:
             started = await action.execute(
                 Approved(decided, click.user_id, click.client, origin, self.host)
             )
+        except OmsError as exc:
+            # The request must not stay "approved" with a message that promises the change.
+            await self._not_started(decided, click, action, _failure(exc))
+            return
         except Exception as exc:
-            # Whatever failed, the request must not stay "approved" with a message that
-            # promises the change; the click pipeline still reports the error to the approver.
+            # The same; the click pipeline logs it and tells the approver it failed.
             await self._not_started(decided, click, action, _failure(exc))
             raise
         if isinstance(started, NotStarted):

@@ -184,6 +184,23 @@ def test_an_approved_request_that_could_not_start_says_why(bot: RunningBot) -> N
     assert _writes(bot) == [] and not list_runs(bot.services.store)
 
 
+def test_an_approved_request_whose_oms_check_fails_says_nothing_ran(bot: RunningBot) -> None:
+    request = _request(bot)
+    approval = _approval_of(bot, request)
+    # The OMS fails every read of the orders while the approval checks them again.
+    bot.sandbox.state.inject_fault("/rest/s1/oms/orders", "error500", 50)
+    bot.driver.click(request, APPROVE, user="U_CAROL")
+    closed = _closed(bot, request, "Not run")
+    shown = _shown(closed)
+    assert "Approved by <@U_CAROL> at" in shown and "nothing ran: it could not start" in shown
+    assert "The OMS call" in shown and "failed" in shown
+    assert not _has_buttons(closed)
+    assert "The OMS call" in _dm(bot, "U_ALICE", "nothing ran")
+    record = get_approval(bot.services.store, approval.id)
+    assert record is not None and record.state == "failed"
+    assert _writes(bot) == []
+
+
 def test_an_approved_request_that_started_says_so(bot: RunningBot) -> None:
     request = _request(bot)
     bot.driver.click(request, APPROVE, user="U_CAROL")
