@@ -76,6 +76,8 @@ class Approvals:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.kinds: dict[str, DangerousAction] = {}
+        # The expiry timers of the requests this process posted (see `_close_when_expired`).
+        self._expiry_timers: set[asyncio.Task[None]] = set()
 
     def add(self, action: DangerousAction) -> None:
         if action.name in self.kinds:
@@ -214,6 +216,7 @@ class Approvals:
             detail={"params": params, "preview": preview.as_json()},
             ts=str(resp["ts"]),
         )
+        self._close_when_expired(approval)
         where = "here" if approvals_channel == channel_id else f"in <#{approvals_channel}>"
         await reply.ephemeral(
             Message(
@@ -670,6 +673,29 @@ class Approvals:
                 "again if it is still needed.",
             )
         return expired
+
+    def _close_when_expired(self, approval: Approval) -> None:
+        """Close the request the moment it expires, so its buttons do not stay live until the
+        next sweep (or, in the console, which sweeps only at its start, until someone clicks).
+
+        A plain task, not a tracked one: shutdown must not wait for it, and the console waits
+        for tracked tasks after each command. If this process stops first, the sweep of any
+        replica closes the request instead.
+        """
+
+        async def close() -> None:
+            await asyncio.sleep(max(0.0, approval.expires_at - time.time()) + 0.5)
+            client = self.host.slack
+            if client is None:
+                return
+            try:
+                await self.sweep_expired(client)
+            except Exception as exc:  # the periodic sweep tries again
+                log.info("expiry of approval %s not closed now: %s", approval.id[:8], exc)
+
+        task = asyncio.get_running_loop().create_task(close(), name="approval expiry")
+        self._expiry_timers.add(task)
+        task.add_done_callback(self._expiry_timers.discard)
 
     async def pending(self) -> list[Approval]:
         return await asyncio.to_thread(

@@ -286,6 +286,17 @@ def test_an_expired_request_is_closed_by_the_sweep_and_the_requester_told(
     assert "Ask again if it is still needed" in _dm(bot, "U_ALICE", "expired")
 
 
+def test_an_expired_request_is_closed_when_it_expires_without_a_click_or_a_sweep(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, expiry=0.01))  # 0.6 s
+    request = _request(bot)
+    # The periodic sweep runs every 15 s here: well after this wait.
+    closed = _closed(bot, request, "Expired", timeout=6)
+    assert not _has_buttons(closed)
+    _dm(bot, "U_ALICE", "expired")
+
+
 # ---- 4. "Already handled by" shows the person ----------------------------------------------
 
 
