@@ -310,9 +310,8 @@ class Approvals:
         action = self.kinds.get(approval.action)
         if action is None:
             return
-        message = self._request_message(
-            approval, action, Preview.from_json(approval.preview), [], ending
-        )
+        stored = approval.preview if isinstance(approval.preview, dict) else {}
+        message = self._request_message(approval, action, Preview.from_json(stored), [], ending)
         try:
             await client.chat_update(
                 channel=approval.approvals_channel,
@@ -426,6 +425,7 @@ class Approvals:
         """Approved, but it did not start (`reason`, mrkdwn): an order busy with another run
         (possibly on another replica), or a failure before the start. The request must not
         read as executed, and neither the approver nor the requester may think it runs."""
+        reason = reason.rstrip(". ")  # it ends sentences below
         await asyncio.to_thread(
             approval_store.mark, self.host.store, approval.id, "failed", now=time.time()
         )
@@ -519,7 +519,7 @@ class Approvals:
             now=time.time(),
         )
         if decided is None:
-            await click.reply.safe_ephemeral(await self._why_undecided(approval_id))
+            await click.reply.safe_ephemeral(await self._why_undecided(approval_id, click))
         else:
             self._waited(
                 decided, decision, (decided.decided_at or time.time()) - decided.created_at
@@ -608,7 +608,7 @@ class Approvals:
             f"*{escape(self.summary(approval))}*: {said}",
         )
 
-    async def _why_undecided(self, approval_id: str) -> Message:
+    async def _why_undecided(self, approval_id: str, click: Click) -> Message:
         approval = await asyncio.to_thread(
             approval_store.get_approval, self.host.store, approval_id
         )
@@ -616,6 +616,10 @@ class Approvals:
             text = "This approval request no longer exists. Nothing ran."
         elif approval.state in ("pending", "expired"):
             text = await self._expired_text(approval)
+            if approval.state == "expired":
+                # The press won its button just as the request expired and replaced the
+                # buttons with "checking…" after the request was closed: close it again.
+                await self._close(approval, click.client, _expired(approval))
         else:
             text = f"Already {_decision_words(approval)}."
         # `text` is mrkdwn the bot wrote: its mentions must stay real mentions.
@@ -659,11 +663,7 @@ class Approvals:
                 "expired",
                 f"expired unapproved: {summary}",
             )
-            note = (
-                f":hourglass: Expired at {fmt_time(approval.expires_at)} without a decision. "
-                f"Nothing ran; <@{approval.requested_by}> can ask again if it is still needed."
-            )
-            await self._close(approval, client, Ending("Expired", note))
+            await self._close(approval, client, _expired(approval))
             await self._tell_requester(
                 approval,
                 client,
@@ -745,6 +745,14 @@ class Approvals:
 
 def _decided_by(approval: Approval, verb: str) -> str:
     return f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}"
+
+
+def _expired(approval: Approval) -> Ending:
+    note = (
+        f":hourglass: Expired at {fmt_time(approval.expires_at)} without a decision. "
+        f"Nothing ran; <@{approval.requested_by}> can ask again if it is still needed."
+    )
+    return Ending("Expired", note)
 
 
 def _denied(approval: Approval) -> Ending:
