@@ -438,12 +438,25 @@ def _consequences(params: dict[str, Any]) -> str:
     )
 
 
+def _parameters(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The approval card's labelled parameters (the values to change are in its preview)."""
+    shops: dict[str, str] = params.get("shops") or {}
+    shown = [
+        ("Product store", str(params["store"])),
+        ("Shopify shops", ", ".join(f"{i} ({n})" if n else i for i, n in sorted(shops.items()))),
+    ]
+    if params.get("mode") == "undo":
+        shown.append(("Undoes the rollback run", str(params.get("rollback_run", ""))[:8]))
+    return shown
+
+
 DANGEROUS = DangerousAction(
     name=NAME,
     summary=_title,
     consequences=_consequences,
     preview=_preview,
     execute=run_approved(NAME),
+    parameters=_parameters,
 )
 
 

@@ -27,7 +27,7 @@ from bot.engine.contract import (
     Click,
     NotConfigured,
 )
-from bot.kit.blocks import Block, Message, button, context, error_message, escape
+from bot.kit.blocks import Block, Message, button, context, error_message
 from bot.kit.durations import fmt_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
@@ -217,6 +217,9 @@ class Actions:
         if token is not None and token.consumed_at is not None:
             return f"Already handled by <@{token.consumed_by}> at {fmt_time(token.consumed_at)}."
         if token is not None:
+            spec = self.specs.get(token.action)
+            if spec is not None and spec.expired_reason is not None:
+                return await spec.expired_reason(token)
             return f"This button expired at {fmt_time(token.expires_at)}. Run the command again."
         return "This button is not recognised. Nothing was done."
 
@@ -283,7 +286,9 @@ class Actions:
 
 
 def _refusal(reason: str) -> Message:
-    return Message(text=reason, blocks=[context(f":no_entry: {escape(reason)}")])
+    # `reason` is mrkdwn the bot wrote (mentions, role names in bold): escaping it would show
+    # "<@U…>" as raw text instead of the person's name.
+    return Message(text=reason, blocks=[context(f":no_entry: {reason}")])
 
 
 def _dict(value: Any) -> dict[str, Any]:

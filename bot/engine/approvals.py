@@ -8,15 +8,20 @@ approval is bound to a hash of the parameters and of the previewed state: at exe
 preview is computed again, and if the OMS changed nothing runs and the approvers are told
 what changed. The decision is one conditional UPDATE, so whatever the clicks and replicas,
 at most one execution happens.
+
+Only one identical request (same action, same parameters) waits at a time: asking again
+points to the pending one. The request message always ends saying what became of it
+(approved and started, approved but not run and why, denied, expired), and the requester is
+told in a direct message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
@@ -24,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.audit import EventKind
 from bot.engine.contract import ActionSpec, ButtonSpec, Click
-from bot.engine.dangerous import Approved, DangerousAction, Preview, digest
+from bot.engine.dangerous import Approved, DangerousAction, NotStarted, Preview, digest
 from bot.engine.policy import DEFAULT_APPROVER_ROLE
 from bot.kit.blocks import (
     Block,
@@ -41,9 +46,11 @@ from bot.kit.blocks import (
 )
 from bot.kit.durations import fmt_time
 from bot.kit.reply import Replier
+from bot.oms import OmsError
 from bot.store import approvals as approval_store
 from bot.store.approvals import Approval
 from bot.store.audit import AuditEvent
+from bot.store.tokens import ActionToken
 
 if TYPE_CHECKING:
     from bot.engine.host import Host
@@ -55,10 +62,22 @@ DENY_ACTION = "approval.deny"
 DENY_REASON_VIEW = "oms:deny-reason"
 
 
+@dataclass(frozen=True)
+class Ending:
+    """What became of a request, as its message shows it once it is closed."""
+
+    title: str  # the header's first word(s): "Approved", "Not run", "Denied", "Expired"
+    note: str  # mrkdwn: who decided, when, and what happened
+    ran: bool = False  # whether the previewed change was made (the preview's heading)
+    details: tuple[str, ...] = ()  # mrkdwn lines under the note (what changed in the OMS)
+
+
 class Approvals:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.kinds: dict[str, DangerousAction] = {}
+        # The expiry timers of the requests this process posted (see `_close_when_expired`).
+        self._expiry_timers: set[asyncio.Task[None]] = set()
 
     def add(self, action: DangerousAction) -> None:
         if action.name in self.kinds:
@@ -93,15 +112,21 @@ class Approvals:
             ActionSpec(
                 name=APPROVE_ACTION,
                 handler=self._on_approve,
-                pressed_note=lambda c: f"Approved by <@{c.user_id}>",
+                # Written the moment the press wins, before the decision: it must not claim an
+                # outcome. The request message is rewritten once it is known (`_close`).
+                pressed_note=lambda c: (
+                    f"Checking the OMS before anything runs: Approve pressed by <@{c.user_id}>"
+                ),
                 denied_reason="You asked for this, so someone else must approve it.",
+                expired_reason=self._expired_reason,
             ),
             ActionSpec(
                 name=DENY_ACTION,
                 handler=self._on_deny,
-                pressed_note=lambda c: f"Denied by <@{c.user_id}>",
+                pressed_note=lambda c: f"Deny pressed by <@{c.user_id}>",
                 denied_reason="You asked for this; to withdraw it, let it expire or ask an "
                 "approver to deny it.",
+                expired_reason=self._expired_reason,
             ),
         ]
 
@@ -123,8 +148,8 @@ class Approvals:
         preview = await action.preview(self.host, params)
         approvals_channel = policy.approvals_channel or channel_id
         now = time.time()
-        approval = await asyncio.to_thread(
-            approval_store.create_approval,
+        approval, created = await asyncio.to_thread(
+            approval_store.create_unless_pending,
             self.host.store,
             action=name,
             params=params,
@@ -138,6 +163,9 @@ class Approvals:
             expires_at=now + policy.approval_expiry_seconds,
             now=now,
         )
+        if not created:
+            await self._already_pending(approval, requester, reply)
+            return approval
         _, buttons = await self.host.actions.buttons(
             [
                 ButtonSpec(
@@ -166,9 +194,16 @@ class Approvals:
             group_key=f"approval:{approval.id}",
         )
         message = self._request_message(approval, action, preview, buttons)
-        resp = await client.chat_postMessage(
-            channel=approvals_channel, text=message.text, blocks=message.blocks
-        )
+        try:
+            resp = await client.chat_postMessage(
+                channel=approvals_channel, text=message.text, blocks=message.blocks
+            )
+        except SlackApiError:
+            # No approver can see it: withdraw it, so it does not block asking again.
+            await asyncio.to_thread(
+                approval_store.withdraw, self.host.store, approval.id, now=time.time()
+            )
+            raise
         await asyncio.to_thread(
             approval_store.set_request_message, self.host.store, approval.id, str(resp["ts"])
         )
@@ -181,6 +216,7 @@ class Approvals:
             detail={"params": params, "preview": preview.as_json()},
             ts=str(resp["ts"]),
         )
+        self._close_when_expired(approval)
         where = "here" if approvals_channel == channel_id else f"in <#{approvals_channel}>"
         await reply.ephemeral(
             Message(
@@ -190,7 +226,8 @@ class Approvals:
                         f":raised_hand: *{escape(action.summary(params))}* needs a second person. "
                         f"I asked for approval {where}; it expires at "
                         f"{fmt_time(approval.expires_at)}. Nothing runs until someone holding "
-                        f"the {' or '.join(roles)} role approves it."
+                        f"the {' or '.join(roles)} role approves it. I will tell you in a direct "
+                        "message when it is approved, denied or expires."
                     )
                 ],
             ),
@@ -198,30 +235,118 @@ class Approvals:
         )
         return approval
 
+    async def _already_pending(self, approval: Approval, requester: str, reply: Replier) -> None:
+        """An identical request is waiting: point to it instead of asking the approvers twice."""
+        summary = self.summary(approval)
+        link = await self.host.message_link(approval.approvals_channel, approval.request_message_ts)
+        where = (
+            f"<{link}|the request>" if link else f"the request in <#{approval.approvals_channel}>"
+        )
+        who = (
+            "You asked for it"
+            if approval.requested_by == requester
+            else f"<@{approval.requested_by}> asked for it"
+        )
+        text = (
+            f":hourglass_flowing_sand: *{escape(summary)}* is already waiting for approval: "
+            f"{who} at {fmt_time(approval.created_at)}, and it expires at "
+            f"{fmt_time(approval.expires_at)}. Nothing new was asked; see {where}."
+        )
+        await reply.ephemeral(
+            Message(text=f"Already waiting for approval: {summary}", blocks=[section(text)]),
+            replace=True,
+        )
+
     def _request_message(
-        self, approval: Approval, action: DangerousAction, preview: Preview, buttons: list[Block]
+        self,
+        approval: Approval,
+        action: DangerousAction,
+        preview: Preview,
+        buttons: list[Block],
+        ending: Ending | None = None,
     ) -> Message:
+        """The request as the approvers see it: open (with buttons) or closed (`ending`)."""
         params = approval.params
+        summary = action.summary(params)
         lines = [
             f"• {escape(ln.what)}: `{escape(ln.current)}` → `{escape(ln.new)}`"
             for ln in preview.lines
         ] or ["• (nothing to change)"]
+        if ending is None:
+            title, heading = "Approval needed", "*What will change*"
+        elif ending.ran:
+            title, heading = ending.title, "*What it changes* (as previewed)"
+        else:
+            title, heading = ending.title, "*What it would have changed* (as previewed; not done)"
+        parameters = [
+            f"• {escape(label)}: {escape(value)}" for label, value in action.parameters(params)
+        ]
         blocks: list[Block] = [
-            header(f"Approval needed: {action.summary(params)}"),
+            header(f"{title}: {summary}"),
             fields(
                 [
                     ("Requested by", f"<@{approval.requested_by}>"),
-                    ("Expires", fmt_time(approval.expires_at)),
+                    # Once closed, the ending says when it was decided or expired.
+                    *([("Expires", fmt_time(approval.expires_at))] if ending is None else []),
                     ("Approver role", " or ".join(approval.approver_role.split("|"))),
-                    ("Parameters", f"`{escape(json.dumps(params, sort_keys=True))}`"),
                 ]
             ),
-            *[section(chunk) for chunk in chunk_lines(["*What will change*", *lines])],
-            section(f"*What it means:* {escape(action.consequences(params))}"),
         ]
-        blocks += [context(escape(note)) for note in preview.notes[:5]]
-        blocks.append(actions(buttons))
-        return Message(text=f"Approval needed: {action.summary(params)}", blocks=blocks)
+        if parameters:
+            blocks += [section(c) for c in chunk_lines(["*Parameters*", *parameters])]
+        blocks += [section(chunk) for chunk in chunk_lines([heading, *lines])]
+        if ending is None:
+            blocks.append(section(f"*What it means:* {escape(action.consequences(params))}"))
+            blocks += [context(escape(note)) for note in preview.notes[:5]]
+            blocks.append(actions(buttons))
+        else:
+            blocks += [section(c) for c in chunk_lines([ending.note, *ending.details])]
+        return Message(text=f"{title}: {summary}", blocks=blocks)
+
+    async def _close(self, approval: Approval, client: AsyncWebClient, ending: Ending) -> None:
+        """Rewrite the request message to say what became of it, without buttons."""
+        if not approval.request_message_ts:
+            return
+        action = self.kinds.get(approval.action)
+        if action is None:
+            return
+        stored = approval.preview if isinstance(approval.preview, dict) else {}
+        message = self._request_message(approval, action, Preview.from_json(stored), [], ending)
+        try:
+            await client.chat_update(
+                channel=approval.approvals_channel,
+                ts=approval.request_message_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "could not close approval %s: %s", approval.id[:8], exc.response.get("error")
+            )
+
+    async def _tell_requester(
+        self, approval: Approval, client: AsyncWebClient, text: str, line: str
+    ) -> None:
+        """Tell the requester what became of their request, in a direct message from the bot.
+
+        Why a DM: the request was a slash command, whose reply is ephemeral, so there is no
+        message of theirs to thread under, and an ephemeral note is gone after a reload and
+        never notifies. A decision can come many minutes later, when the requester is
+        elsewhere: a DM notifies them wherever they are and stays readable. If the DM cannot be
+        sent (the workspace blocks app DMs), an ephemeral note where they asked is the
+        fallback.
+        """
+        link = await self.host.message_link(approval.approvals_channel, approval.request_message_ts)
+        body = line + (f" <{link}|See the request.>" if link else "")
+        message = Message(text=text, blocks=[section(body)])
+        try:
+            await client.chat_postMessage(
+                channel=approval.requested_by, text=message.text, blocks=message.blocks
+            )
+            return
+        except SlackApiError as exc:
+            log.info("no DM to the requester: %s", exc.response.get("error"))
+        await self._requester_reply(approval, client).safe_ephemeral(message)
 
     # ---- deciding -------------------------------------------------------------------------
 
@@ -239,25 +364,32 @@ class Approvals:
             "approved",
             f"approved: {action.summary(decided.params)}",
         )
-        if digest(decided.params) != decided.params_hash:
-            await self._stop(
-                decided, click, "stale", ["the stored parameters do not match their hash"]
+        try:
+            if digest(decided.params) != decided.params_hash:
+                await self._stop(decided, click, ["the stored parameters do not match their hash"])
+                return
+            fresh = await action.preview(self.host, decided.params)
+            if fresh.digest() != decided.preview_hash:
+                changes = _differences(Preview.from_json(decided.preview), fresh)
+                await self._stop(decided, click, changes)
+                return
+            origin = self._requester_reply(decided, click.client)
+            started = await action.execute(
+                Approved(decided, click.user_id, click.client, origin, self.host)
             )
+        except OmsError as exc:
+            # The request must not stay "approved" with a message that promises the change.
+            await self._not_started(decided, click, action, _failure(exc))
             return
-        fresh = await action.preview(self.host, decided.params)
-        if fresh.digest() != decided.preview_hash:
-            changes = _differences(Preview.from_json(decided.preview), fresh)
-            await self._stop(decided, click, "stale", changes)
-            return
-        origin = self._requester_reply(decided, click.client)
-        run_id = await action.execute(
-            Approved(decided, click.user_id, click.client, origin, self.host)
-        )
-        if run_id is None:
-            await self._not_started(decided, click, action)
+        except Exception as exc:
+            # The same; the click pipeline logs it and tells the approver it failed.
+            await self._not_started(decided, click, action, _failure(exc))
+            raise
+        if isinstance(started, NotStarted):
+            await self._not_started(decided, click, action, started.reason)
             return
         await asyncio.to_thread(
-            approval_store.mark, store, approval_id, "executed", now=time.time(), run_id=run_id
+            approval_store.mark, store, approval_id, "executed", now=time.time(), run_id=started
         )
         await self._audit(
             decided,
@@ -265,13 +397,35 @@ class Approvals:
             EventKind.APPROVAL_DECISION,
             "ok",
             f"executed: {action.summary(decided.params)}",
-            run_id=run_id,
+            run_id=started,
+        )
+        approved = _decided_by(decided, "Approved")
+        await self._close(
+            decided,
+            click.client,
+            Ending(
+                "Approved",
+                f":white_check_mark: {approved}, and it started (run `{started[:8]}`); its "
+                "progress and result follow in this thread.",
+                ran=True,
+            ),
+        )
+        await self._tell_requester(
+            decided,
+            click.client,
+            f"Your request was approved: {action.summary(decided.params)}",
+            f":white_check_mark: <@{click.user_id}> approved your request "
+            f"*{escape(action.summary(decided.params))}*; it started, and its result is posted "
+            f"in <#{decided.requested_channel}>.",
         )
 
-    async def _not_started(self, approval: Approval, click: Click, action: DangerousAction) -> None:
-        # The action refused to start (an order busy with another run, possibly on another
-        # replica) and told the requester why. The request must not read as executed, and the
-        # approver who clicked must not be left thinking it runs.
+    async def _not_started(
+        self, approval: Approval, click: Click, action: DangerousAction, reason: str
+    ) -> None:
+        """Approved, but it did not start (`reason`, mrkdwn): an order busy with another run
+        (possibly on another replica), or a failure before the start. The request must not
+        read as executed, and neither the approver nor the requester may think it runs."""
+        reason = reason.rstrip(". ")  # it ends sentences below
         await asyncio.to_thread(
             approval_store.mark, self.host.store, approval.id, "failed", now=time.time()
         )
@@ -283,23 +437,33 @@ class Approvals:
             "failed",
             f"not started: {summary}",
         )
+        note = (
+            f":no_entry: {_decided_by(approval, 'Approved')}, but nothing ran: it could not "
+            f"start. {reason}. <@{approval.requested_by}> can ask again once that is resolved."
+        )
+        await self._close(approval, click.client, Ending("Not run", note))
         text = (
-            f"Approved by <@{click.user_id}>, but *{escape(summary)}* did not start: one of "
-            f"its orders is busy with another run. Nothing ran; <@{approval.requested_by}> "
-            "was told why and can ask again when it has finished."
+            f"Approved by <@{click.user_id}>, but *{escape(summary)}* did not start: {reason}. "
+            f"Nothing ran; <@{approval.requested_by}> was told why and can ask again."
         )
         message = Message(text="Nothing ran: the action could not start", blocks=[section(text)])
         await self._tell_approvers(approval, click, message)
-
-    async def _stop(
-        self, approval: Approval, click: Click, state: Literal["stale"], changes: list[str]
-    ) -> None:
-        await asyncio.to_thread(
-            approval_store.mark, self.host.store, approval.id, state, now=time.time()
+        await self._tell_requester(
+            approval,
+            click.client,
+            f"Approved, but nothing ran: {summary}",
+            f":no_entry: <@{click.user_id}> approved your request *{escape(summary)}*, but "
+            f"nothing ran: it could not start. {reason}. Ask again once that is resolved.",
         )
+
+    async def _stop(self, approval: Approval, click: Click, changes: list[str]) -> None:
+        await asyncio.to_thread(
+            approval_store.mark, self.host.store, approval.id, "stale", now=time.time()
+        )
+        listed = [f"• {escape(c)}" for c in changes]
         text = (
             "The OMS changed since this request was previewed, so nothing ran. "
-            "Ask again to see the new state.\n" + "\n".join(f"• {escape(c)}" for c in changes)
+            "Ask again to see the new state.\n" + "\n".join(listed)
         )
         await self._audit(
             approval,
@@ -309,8 +473,24 @@ class Approvals:
             "not executed: the OMS state changed",
             detail={"changes": changes},
         )
+        summary = self.summary(approval)
+        note = (
+            f":no_entry: {_decided_by(approval, 'Approved')}, but nothing ran: the OMS changed "
+            f"since the preview. <@{approval.requested_by}> can ask again to see the new state."
+        )
+        await self._close(
+            approval, click.client, Ending("Not run", note, details=("*What changed*", *listed))
+        )
         message = Message(text="Nothing ran: the OMS state changed", blocks=[section(text)])
         await self._tell_approvers(approval, click, message)
+        await self._tell_requester(
+            approval,
+            click.client,
+            f"Approved, but nothing ran: {summary}",
+            f":no_entry: <@{click.user_id}> approved your request *{escape(summary)}*, but "
+            "nothing ran: the OMS changed since the preview. Ask again to see the new state.\n"
+            + "\n".join(listed),
+        )
 
     async def _tell_approvers(self, approval: Approval, click: Click, message: Message) -> None:
         """Post in the request's thread (where approvers look) and tell whoever clicked."""
@@ -339,7 +519,7 @@ class Approvals:
             now=time.time(),
         )
         if decided is None:
-            await click.reply.safe_ephemeral(await self._why_undecided(approval_id))
+            await click.reply.safe_ephemeral(await self._why_undecided(approval_id, click))
         else:
             self._waited(
                 decided, decision, (decided.decided_at or time.time()) - decided.created_at
@@ -375,18 +555,13 @@ class Approvals:
                 )
             except SlackApiError as exc:
                 log.info("no reason modal: %s", exc.response.get("error"))
-        origin = self._requester_reply(decided, click.client)
-        await origin.safe_ephemeral(
-            Message(
-                text=f"Your request was denied by <@{click.user_id}>",
-                blocks=[
-                    section(
-                        f":no_entry: <@{click.user_id}> denied "
-                        f"*{escape(self.kinds[decided.action].summary(decided.params))}*. "
-                        "Nothing ran."
-                    )
-                ],
-            )
+        summary = self.summary(decided)
+        await self._close(decided, click.client, _denied(decided))
+        await self._tell_requester(
+            decided,
+            click.client,
+            f"Your request was denied by <@{click.user_id}>",
+            f":no_entry_sign: <@{click.user_id}> denied *{escape(summary)}*. Nothing ran.",
         )
 
     async def on_deny_reason(self, user_id: str, approval_id: str, reason: str) -> None:
@@ -408,30 +583,69 @@ class Approvals:
             detail={"reason": reason},
         )
         client = self.host.slack
-        if client is not None and approval.request_message_ts:
+        if client is None:
+            return
+        # The reason is the denier's own words: escaped, so it cannot ping a channel or forge
+        # a mention.
+        said = escape(reason)
+        if approval.request_message_ts:
             try:
                 await client.chat_postMessage(
                     channel=approval.approvals_channel,
                     thread_ts=approval.request_message_ts,
-                    text=f"Denied by <@{user_id}>: {reason}",
+                    text=f"Denied by <@{user_id}>: {said}",
                 )
             except SlackApiError as exc:
                 log.warning("could not post the denial reason: %s", exc.response.get("error"))
+        stored = await asyncio.to_thread(approval_store.get_approval, self.host.store, approval_id)
+        if stored is not None:
+            await self._close(stored, client, _denied(stored))
+        await self._tell_requester(
+            approval,
+            client,
+            f"Why your request was denied: {escape(reason[:200])}",
+            f":speech_balloon: <@{user_id}> gave a reason for denying "
+            f"*{escape(self.summary(approval))}*: {said}",
+        )
 
-    async def _why_undecided(self, approval_id: str) -> Message:
+    async def _why_undecided(self, approval_id: str, click: Click) -> Message:
         approval = await asyncio.to_thread(
             approval_store.get_approval, self.host.store, approval_id
         )
         if approval is None:
             text = "This approval request no longer exists. Nothing ran."
-        elif approval.state == "pending" or approval.expires_at <= time.time():
-            text = f"This request expired at {fmt_time(approval.expires_at)}; nothing ran."
+        elif approval.state in ("pending", "expired"):
+            text = await self._expired_text(approval)
+            if approval.state == "expired":
+                # The press won its button just as the request expired and replaced the
+                # buttons with "checking…" after the request was closed: close it again.
+                await self._close(approval, click.client, _expired(approval))
         else:
-            text = (
-                f"Already {approval.state} by <@{approval.decided_by}> at "
-                f"{fmt_time(approval.decided_at or 0)}."
-            )
-        return Message(text=text, blocks=[context(f":no_entry: {escape(text)}")])
+            text = f"Already {_decision_words(approval)}."
+        # `text` is mrkdwn the bot wrote: its mentions must stay real mentions.
+        return Message(text=text, blocks=[context(f":no_entry: {text}")])
+
+    async def _expired_reason(self, token: ActionToken) -> str:
+        """The answer to a press of an approval button after it expired."""
+        approval = await asyncio.to_thread(
+            approval_store.get_approval, self.host.store, str(token.params.get("approval_id"))
+        )
+        if approval is None:
+            return "This approval request no longer exists. Nothing ran."
+        if approval.state not in ("pending", "expired"):
+            return f"Already {_decision_words(approval)}."
+        return await self._expired_text(approval)
+
+    async def _expired_text(self, approval: Approval) -> str:
+        """Why an overdue request cannot be approved, naming who can ask again: the approver
+        cannot run someone else's request. An overdue request still marked pending is closed
+        now rather than at the next sweep, so its message loses its buttons at once."""
+        if approval.state == "pending" and self.host.slack is not None:
+            await self.sweep_expired(self.host.slack)
+        return (
+            f"This request expired at {fmt_time(approval.expires_at)} without a decision, so "
+            f"nothing ran. Only <@{approval.requested_by}>, who asked for it, can ask again."
+        )
 
     # ---- housekeeping ---------------------------------------------------------------------
 
@@ -449,31 +663,39 @@ class Approvals:
                 "expired",
                 f"expired unapproved: {summary}",
             )
-            if not approval.request_message_ts:
-                continue
-            message = Message(
-                text=f"Expired: {summary}",
-                blocks=[
-                    section(
-                        f":hourglass: *{escape(summary)}* requested by "
-                        f"<@{approval.requested_by}> expired at "
-                        f"{fmt_time(approval.expires_at)} without approval. "
-                        "Nothing ran."
-                    )
-                ],
+            await self._close(approval, client, _expired(approval))
+            await self._tell_requester(
+                approval,
+                client,
+                f"Your request expired: {summary}",
+                f":hourglass: Your request *{escape(summary)}* expired at "
+                f"{fmt_time(approval.expires_at)} without a decision, so nothing ran. Ask "
+                "again if it is still needed.",
             )
-            try:
-                await client.chat_update(
-                    channel=approval.approvals_channel,
-                    ts=approval.request_message_ts,
-                    text=message.text,
-                    blocks=message.blocks,
-                )
-            except SlackApiError as exc:
-                log.warning(
-                    "could not mark approval %s expired: %s", approval.id, exc.response.get("error")
-                )
         return expired
+
+    def _close_when_expired(self, approval: Approval) -> None:
+        """Close the request the moment it expires, so its buttons do not stay live until the
+        next sweep (or, in the console, which sweeps only at its start, until someone clicks).
+
+        A plain task, not a tracked one: shutdown must not wait for it, and the console waits
+        for tracked tasks after each command. If this process stops first, the sweep of any
+        replica closes the request instead.
+        """
+
+        async def close() -> None:
+            await asyncio.sleep(max(0.0, approval.expires_at - time.time()) + 0.5)
+            client = self.host.slack
+            if client is None:
+                return
+            try:
+                await self.sweep_expired(client)
+            except Exception as exc:  # the periodic sweep tries again
+                log.info("expiry of approval %s not closed now: %s", approval.id[:8], exc)
+
+        task = asyncio.get_running_loop().create_task(close(), name="approval expiry")
+        self._expiry_timers.add(task)
+        task.add_done_callback(self._expiry_timers.discard)
 
     async def pending(self) -> list[Approval]:
         return await asyncio.to_thread(
@@ -519,6 +741,44 @@ class Approvals:
             extra={"outcome": decision, "seconds": seconds},
         )
         self.host.metrics.approval_decided(decision, seconds)
+
+
+def _decided_by(approval: Approval, verb: str) -> str:
+    return f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}"
+
+
+def _expired(approval: Approval) -> Ending:
+    note = (
+        f":hourglass: Expired at {fmt_time(approval.expires_at)} without a decision. "
+        f"Nothing ran; <@{approval.requested_by}> can ask again if it is still needed."
+    )
+    return Ending("Expired", note)
+
+
+def _denied(approval: Approval) -> Ending:
+    note = f":no_entry_sign: {_decided_by(approval, 'Denied')}. Nothing ran."
+    if approval.reason:
+        note += f"\n*Reason:* {escape(approval.reason)}"
+    return Ending("Denied", note)
+
+
+def _decision_words(approval: Approval) -> str:
+    """ "approved by <@U> at T, and it started" and the like: the decision, then its fate."""
+    if approval.state == "denied":
+        return _decided_by(approval, "denied")
+    fate = {
+        "executed": ", and it started",
+        "stale": ", but nothing ran: the OMS had changed since the preview",
+        "failed": ", but nothing ran: it could not start",
+    }.get(approval.state, "")
+    return _decided_by(approval, "approved") + fate
+
+
+def _failure(exc: Exception) -> str:
+    """Why an approved action failed before it started, for people (mrkdwn, no internals)."""
+    if isinstance(exc, OmsError):
+        return escape(f"The OMS call “{exc.operation}” failed: {exc.message}")
+    return "oms-bot hit an internal error (the details are logged)"
 
 
 def _differences(before: Preview, after: Preview) -> list[str]:

@@ -208,6 +208,9 @@ class ActionSpec:
     pressed_note: Callable[[Click], str] = _pressed_by
     # Why a user in the token's denied list may not press it.
     denied_reason: str = "You may not use this button."
+    # What a press after the button expired answers (mrkdwn), when "run the command again"
+    # is wrong: an approver cannot ask again for someone else's request.
+    expired_reason: Callable[[ActionToken], Awaitable[str]] | None = None
 
 
 # ---- the toolbox -----------------------------------------------------------------------------

@@ -97,7 +97,9 @@ class OrderBusy(Exception):
         super().__init__(holder.order_key)
         self.holder = holder
 
-    def message(self) -> Message:
+    def reason(self) -> str:
+        """Why the run could not start, as mrkdwn: the holder is a real mention (escaping it
+        would show Slack's raw `<@U…>`), the run's title is escaped."""
         h = self.holder
         key = h.order_key
         what = (
@@ -105,11 +107,14 @@ class OrderBusy(Exception):
             if key.startswith(JOB_KEY_PREFIX)
             else f"Order {key}"
         )
-        text = (
-            f"{what} is busy: <@{h.holder}> is running “{h.what}” since "
-            f"{fmt_time(h.acquired_at)}. Try again when it has finished."
+        return (
+            f"{escape(what)} is busy: <@{h.holder}> is running “{escape(h.what)}” since "
+            f"{fmt_time(h.acquired_at)}"
         )
-        return Message(text=text, blocks=[section(f":lock: {escape(text)}")])
+
+    def message(self) -> Message:
+        text = f"{self.reason()}. Try again when it has finished."
+        return Message(text=text, blocks=[section(f":lock: {text}")])
 
 
 @dataclass

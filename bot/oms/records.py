@@ -70,7 +70,9 @@ def removal_plan(order: Order) -> list[RemovalRow]:
         rows.append(RemovalRow(ENTITIES[relation], keys, REMOVAL_ROUTES.get(relation)))
 
     for item in order.items:
-        add("items", f"{order.order_id}/{item.order_item_seq_id} ({item.product_id or '?'})")
+        add(
+            "items", f"{order.order_id}/{item.order_item_seq_id} (product {item.product_id or '?'})"
+        )
     for group in order.ship_groups:
         add("shipGroups", f"{order.order_id}/{group.ship_group_seq_id or '?'}")
     for status in order.statuses:

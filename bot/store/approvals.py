@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, select
 
 from bot.store.db import Store
 from bot.store.schema import approvals
-from bot.store.sql import RowLike, dump, load, load_dict
+from bot.store.sql import RowLike, dump, insert_on_conflict, load, load_dict
 
 # How many recent requests of one action `latest_approval` looks through.
 LATEST_SCAN = 200
@@ -47,6 +47,11 @@ class Approval:
     approver_role: str
 
 
+def pending_key(action: str, params_hash: str) -> str:
+    """What makes two requests identical: the same action with the same parameters."""
+    return f"{action}:{params_hash}"
+
+
 def create_approval(
     store: Store,
     *,
@@ -62,8 +67,102 @@ def create_approval(
     expires_at: float,
     now: float,
 ) -> Approval:
-    """Record a pending request."""
-    values: dict[str, Any] = {
+    """Record a pending request, whatever else is pending (see `create_unless_pending`)."""
+    values = _new_values(
+        action=action,
+        params=params,
+        params_hash=params_hash,
+        preview=preview,
+        preview_hash=preview_hash,
+        requested_by=requested_by,
+        requested_channel=requested_channel,
+        approvals_channel=approvals_channel,
+        approver_role=approver_role,
+        expires_at=expires_at,
+        now=now,
+    )
+    with store.begin() as conn:
+        conn.execute(approvals.insert().values(**values))
+    return _approval(values)
+
+
+def create_unless_pending(
+    store: Store,
+    *,
+    action: str,
+    params: dict[str, Any],
+    params_hash: str,
+    preview: Any,
+    preview_hash: str,
+    requested_by: str,
+    requested_channel: str,
+    approvals_channel: str,
+    approver_role: str,
+    expires_at: float,
+    now: float,
+) -> tuple[Approval, bool]:
+    """Record a pending request, unless an identical one (same action and parameters) is
+    still waiting: then return that one. The second element says whether this call created it.
+
+    The unique `pending_key` makes this hold across replicas: of two identical requests made at
+    once, one insert wins and the other finds it.
+    """
+    key = pending_key(action, params_hash)
+    values = _new_values(
+        action=action,
+        params=params,
+        params_hash=params_hash,
+        preview=preview,
+        preview_hash=preview_hash,
+        requested_by=requested_by,
+        requested_channel=requested_channel,
+        approvals_channel=approvals_channel,
+        approver_role=approver_role,
+        expires_at=expires_at,
+        now=now,
+    )
+    values["pending_key"] = key
+    for _ in range(3):
+        with store.begin() as conn:
+            # An overdue request no longer blocks a new one; it stays "pending" until the
+            # sweep expires it and updates its message.
+            conn.execute(
+                approvals.update()
+                .where(approvals.c.pending_key == key, approvals.c.expires_at <= now)
+                .values(pending_key=None)
+            )
+            # RETURNING says whether the row went in (rowcount is not reliable for an
+            # INSERT ... ON CONFLICT DO NOTHING across drivers).
+            inserted = conn.execute(
+                insert_on_conflict(conn, approvals)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=[approvals.c.pending_key])
+                .returning(approvals.c.id)
+            ).first()
+            if inserted is not None:
+                return _approval(values), True
+            row = conn.execute(select(approvals).where(approvals.c.pending_key == key)).first()
+        if row is not None:
+            return _approval(row._mapping), False
+        # The pending one was decided between the insert and the read: try again.
+    raise RuntimeError(f"could not record the approval request {key} (contended)")
+
+
+def _new_values(
+    *,
+    action: str,
+    params: dict[str, Any],
+    params_hash: str,
+    preview: Any,
+    preview_hash: str,
+    requested_by: str,
+    requested_channel: str,
+    approvals_channel: str,
+    approver_role: str,
+    expires_at: float,
+    now: float,
+) -> dict[str, Any]:
+    return {
         "id": uuid.uuid4().hex,
         "action": action,
         "params": dump(params),
@@ -84,10 +183,8 @@ def create_approval(
         "executed_at": None,
         "run_id": None,
         "approver_role": approver_role,
+        "pending_key": None,
     }
-    with store.begin() as conn:
-        conn.execute(approvals.insert().values(**values))
-    return _approval(values)
 
 
 def get_approval(store: Store, id: str) -> Approval | None:
@@ -128,6 +225,7 @@ def decide(
         approvals.c.state == "pending",
         approvals.c.expires_at > now,
         state=decision,
+        pending_key=None,
         decided_by=by,
         decided_at=now,
         reason=reason,
@@ -144,7 +242,7 @@ def mark(
 ) -> bool:
     """Record what became of a request; False if it was not in the state this follows from
     (executed, stale and failed follow "approved"; expired follows an overdue "pending")."""
-    values: dict[str, Any] = {"state": state}
+    values: dict[str, Any] = {"state": state, "pending_key": None}
     if run_id is not None:
         values["run_id"] = run_id
     if state == "expired":
@@ -154,6 +252,21 @@ def mark(
         if state == "executed":
             values["executed_at"] = now
     return _transition(store, approvals.c.id == id, *conditions, **values) is not None
+
+
+def withdraw(store: Store, id: str, *, now: float) -> bool:
+    """Close a pending request no approver could see (its message was never posted)."""
+    return (
+        _transition(
+            store,
+            approvals.c.id == id,
+            approvals.c.state == "pending",
+            state="failed",
+            pending_key=None,
+            decided_at=now,
+        )
+        is not None
+    )
 
 
 def list_pending(store: Store, *, now: float) -> list[Approval]:
@@ -173,7 +286,7 @@ def expire_due(store: Store, *, now: float) -> list[Approval]:
         rows = conn.execute(
             approvals.update()
             .where(approvals.c.state == "pending", approvals.c.expires_at <= now)
-            .values(state="expired")
+            .values(state="expired", pending_key=None)
             .returning(*approvals.c)
         ).all()
     return sorted((_approval(row._mapping) for row in rows), key=lambda a: a.created_at)

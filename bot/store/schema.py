@@ -154,7 +154,11 @@ approvals = Table(
     Column("executed_at", Double),
     Column("run_id", String),
     Column("approver_role", String, nullable=False),
+    # "action:params_hash" while the request is pending, NULL once it leaves pending: the
+    # unique index lets only one identical request wait at a time (bot/store/approvals.py).
+    Column("pending_key", String),
     Index("ix_approvals_state", "state"),
+    Index("uq_approvals_pending_key", "pending_key", unique=True),
 )
 
 digest_slots = Table(

@@ -51,6 +51,10 @@ def _told(bot: RunningBot, user: str, words: str, timeout: float = 10.0) -> str:
         texts += [
             text_of({"text": e.text, "blocks": e.blocks}) for e in bot.fake.ephemerals(user=user)
         ]
+        # What the bot tells the requester about their request arrives as a direct message.
+        texts += [
+            text_of({"text": m.text, "blocks": m.blocks}) for m in bot.fake.messages(f"D_{user}")
+        ]
         return next((t for t in texts if words in t), None)
 
     return bot.fake.wait_for(find, timeout)
@@ -65,7 +69,7 @@ def test_request_shows_a_live_preview_and_the_approver_runs_it(
     assert "Approval needed: Approve orders 10014, 10015" in shown
     assert "order 10014 status: `ORDER_CREATED` → `ORDER_APPROVED`" in shown
     assert "order 10015 status: `ORDER_CREATED` → `ORDER_APPROVED`" in shown
-    assert "<@U_ALICE>" in shown and "Expires" in shown and '"orders"' in shown
+    assert "<@U_ALICE>" in shown and "Expires" in shown and "Orders: 10014, 10015" in shown
     assert _writes(bot) == []
     bot.driver.click(request, APPROVE, user="U_CAROL")  # an approver through S_APPROVERS
     done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
@@ -129,7 +133,7 @@ def test_an_expired_request_cannot_be_approved(make_bot: BotFactory, tmp_path: P
     asyncio.run(bot.services.sweep())
     expired = bot.wait_message(lambda m: m.text.startswith("Expired"), channel="C_APPROVALS")
     assert expired.ts == request.ts  # the request message itself now says so
-    assert "expired at" in _shown(expired) and "Nothing ran" in _shown(expired)
+    assert "Expired at" in _shown(expired) and "Nothing ran" in _shown(expired)
     assert "actions" not in str(expired.blocks)  # no button left to press
     record = get_approval(bot.services.store, approval.id)
     assert record is not None and record.state == "expired"

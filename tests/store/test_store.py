@@ -68,17 +68,20 @@ def replica(store: Store) -> Iterator[Store]:
 
 # --- migrations -----------------------------------------------------------------------------
 
+# The newest migration, whichever it is (the chain grows with schema changes).
+HEAD = "0002_approvals"
+
 
 def test_upgrade_from_empty_creates_everything_and_is_idempotent(store_url: str) -> None:
     store = open_store(store_url)
     try:
         assert schema_version(store) is None
         upgrade(store)
-        assert schema_version(store) == head_revision() == "0001"
+        assert schema_version(store) == head_revision() == HEAD
         tables = set(inspect(store.engine).get_table_names())
         assert tables == set(metadata.tables) | {"alembic_version"}
         upgrade(store)
-        assert schema_version(store) == "0001"
+        assert schema_version(store) == HEAD
     finally:
         store.dispose()
 
@@ -87,7 +90,7 @@ def test_concurrent_upgrades_both_succeed(store_url: str) -> None:
     stores = [open_store(store_url) for _ in range(2)]
     try:
         race(2, lambda i: upgrade(stores[i]))
-        assert [schema_version(s) for s in stores] == ["0001", "0001"]
+        assert [schema_version(s) for s in stores] == [HEAD, HEAD]
     finally:
         for s in stores:
             s.dispose()
@@ -149,7 +152,7 @@ def test_upgrade_waits_for_another_process_holding_the_upgrade_lock(store_url: s
         hold()
         worker.join(30)
     assert got.is_set() and not worker.is_alive()
-    assert schema_version(store) == "0001"
+    assert schema_version(store) == HEAD
     store.dispose()
 
 

@@ -113,6 +113,8 @@ def _told(fake: FakeSlack, user: str, words: str, timeout: float = 15.0) -> str:
     def find() -> str | None:
         texts = [text_of(p.body) for p in fake.response_posts() if p.user == user]
         texts += [_shown(e) for e in fake.ephemerals(user=user)]
+        # What the bot tells a requester about their request arrives as a direct message.
+        texts += [_shown(m) for m in fake.messages(f"D_{user}")]
         return next((t for t in texts if words in t), None)
 
     return fake.wait_for(find, timeout)
@@ -351,10 +353,12 @@ def test_order_lock_is_held_across_replicas(pair: Replicas, store: Store) -> Non
     assert (
         "Order 10015 is busy: <@U_CAROL> is running “Approve orders 10014, 10015” since" in refusal
     )
-    assert "Try again when it has finished." in refusal
+    assert "nothing ran: it could not start" in refusal and "Ask again once" in refusal
     told = _told(fake, "U_DAVE", "did not start")
-    assert "Approve order 10015* did not start: one of its orders is busy" in told
+    assert "Approve order 10015* did not start: Order 10015 is busy: <@U_CAROL>" in told
     assert "Nothing ran; <@U_BOB> was told why" in told
+    closed = _new_message(fake, "C_APPROVALS", "Not run: Approve order 10015", set())
+    assert closed.ts == one.ts  # the request itself says it did not run
     thread = _new_message(fake, "C_APPROVALS", "did not start", set())
     assert thread.thread_ts == one.ts
     done = _run_state(fake, run, "finished")

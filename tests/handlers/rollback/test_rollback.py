@@ -94,6 +94,10 @@ def _told(bot: RunningBot, user: str, words: str, timeout: float = 10.0) -> str:
         texts += [
             text_of({"text": e.text, "blocks": e.blocks}) for e in bot.fake.ephemerals(user=user)
         ]
+        # What the bot tells the requester about their request arrives as a direct message.
+        texts += [
+            text_of({"text": m.text, "blocks": m.blocks}) for m in bot.fake.messages(f"D_{user}")
+        ]
         return next((t for t in texts if words in t), None)
 
     return bot.fake.wait_for(find, timeout)
