@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -102,11 +102,14 @@ class Audit:
         failed_only: bool = False,
         since: float | None = None,
         limit: int = 20,
+        order_keys: Sequence[str] = (),
     ) -> list[AuditEvent]:
+        """The newest events matching every filter; `order_keys`: about any of them."""
         return await asyncio.to_thread(
             search,
             self.store,
             order_key=order_key,
+            order_keys=tuple(order_keys),
             actor=actor,
             failed_only=failed_only,
             since=since,

@@ -16,6 +16,12 @@ class KnownCause:
     pattern: re.Pattern[str]
     cause: str
     fix: str
+    # The fix for a POS order whose refresh failed this way, where it differs: a POS sale has
+    # no address to add in Shopify, and its old version must go before a new import.
+    pos_fix: str | None = None
+
+    def fix_for(self, pos_refresh: bool) -> str:
+        return self.pos_fix if pos_refresh and self.pos_fix else self.fix
 
 
 CAUSES: tuple[KnownCause, ...] = (
@@ -28,9 +34,12 @@ CAUSES: tuple[KnownCause, ...] = (
             re.IGNORECASE,
         ),
         "The customer's address or phone number is missing in Shopify.",
-        "Fix the address or phone in Shopify, then re-import the order. (A POS order whose "
-        "refresh fails this way is recovered with HotWax support: the failed refresh's "
-        "Plan the recovery button prepares their request.)",
+        "Fix the address or phone in Shopify, then re-import the order.",
+        pos_fix=(
+            "Nothing needs changing in Shopify (a POS sale has no shipping address): HotWax "
+            "support removes this order's rows in HotWax, then `/oms import` brings the order "
+            "back. The recovery button below prepares their request."
+        ),
     ),
     KnownCause(
         "bad-email",
