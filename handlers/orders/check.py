@@ -45,6 +45,7 @@ from handlers.orders.lookup import (
     versions_line,
     when,
 )
+from handlers.orders.reimport import is_web
 
 CHECK_ACTION = "check.order"
 JOB_THEN_CHECK_ACTION = "check.run_job"
@@ -240,7 +241,7 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             known = explain(error)
             line = f"Import failed: {error}"
             if known:
-                line += f"\nCause: {known.cause}\nFix: {known.fix}"
+                line += f"\nCause: {known.cause}\nFix: {known.fix_for(web=is_web(shop))}"
             diag.findings.append(line)
         diag.verdict = (
             f"{shop.name} is in Shopify but HotWax failed to import it "

@@ -40,13 +40,19 @@ SUMMARY_MAX = 300  # an audit summary's length (the run engine's too)
 Arrived = Callable[[], Awaitable[str | None]]
 
 
-def describe_failure(error: str, *, pos_refresh: bool = False) -> str:
-    """The OMS's error, followed by its known cause and fix when there is one (`pos_refresh`:
-    the fix for a POS order being refreshed, which differs from a web order's)."""
+def describe_failure(error: str, *, web: bool = False, pos_refresh: bool = False) -> str:
+    """The OMS's error, followed by its known cause and fix when there is one: a web order's
+    (`web`) or a POS order's refresh's (`pos_refresh`) where they differ."""
     known = explain(error)
     if known is None:
         return error
-    return f"{error} (cause: {known.cause} Fix: {known.fix_for(pos_refresh)})"
+    fix = known.fix_for(web=web, pos_refresh=pos_refresh)
+    return f"{error} (cause: {known.cause} Fix: {fix})"
+
+
+def is_web(order: ShopifyOrder) -> bool:
+    """Whether the Shopify order was not a POS sale (its address can be corrected)."""
+    return (order.source_name or "").lower() != "pos"
 
 
 def failure_code(error: str) -> str | None:
@@ -71,7 +77,8 @@ class _Watch:
     seen: dict[str, str] = field(default_factory=dict)  # log id -> status
     read_failures: set[str] = field(default_factory=set)  # logs whose failed records were read
     last_change: float = field(default_factory=time.monotonic)
-    pos_refresh: bool = False  # which known fixes the failures name
+    web: bool = False  # which known fix the failures name: a web order's,
+    pos_refresh: bool = False  # or a POS order's refresh's
 
 
 async def replay_and_wait(
@@ -96,7 +103,9 @@ async def replay_and_wait(
     sync = order_sync(ctx.tools)
     await sync.check()  # the job syncs this shop and is not mid-replay: checked before writing
     await _until_ready(ctx, sync, order)
-    watch = _Watch(since=datetime.now(UTC) - CLOCK_SLACK, pos_refresh=pos_refresh)
+    watch = _Watch(
+        since=datetime.now(UTC) - CLOCK_SLACK, web=is_web(order), pos_refresh=pos_refresh
+    )
     run_id = await ctx.oms_write(
         f"replay the order sync to re-import {order.name}",
         {"shopifyOrderId": order.id, "job": sync.job_name, "fromDate": "updatedAt - 1 min"},
@@ -133,7 +142,7 @@ async def _wait_for_import(
     watch: _Watch,
     nothing_came: str,
 ) -> str:
-    await _follow_run(ctx, sync, run_id, watch.pos_refresh)
+    await _follow_run(ctx, sync, run_id, watch)
     watch.last_change = time.monotonic()
     limits = ctx.tools.policy.limits
     deadline = time.monotonic() + limits.import_wait_minutes * 60
@@ -168,7 +177,7 @@ async def _until_ready(ctx: RunContext, sync: OrderSync, order: ShopifyOrder) ->
         await asyncio.sleep(wait)
 
 
-async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str, pos_refresh: bool) -> None:
+async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str, watch: _Watch) -> None:
     result = await sync.follow(run_id, timeout=FOLLOW_SECONDS)
     if not result.finished:
         raise StepFailed(
@@ -177,7 +186,10 @@ async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str, pos_refresh
         )
     if result.has_error:
         error = result.errors or "the order-sync job run failed"
-        raise StepFailed(describe_failure(error, pos_refresh=pos_refresh), code=failure_code(error))
+        raise StepFailed(
+            describe_failure(error, web=watch.web, pos_refresh=watch.pos_refresh),
+            code=failure_code(error),
+        )
 
 
 async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> bool:
@@ -198,7 +210,9 @@ async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> boo
                 if record.is_order(order.id, order.name):
                     raise StepFailed(
                         f"HotWax's import of {order.name} failed (MDM {log.log_id}): "
-                        + describe_failure(record.error, pos_refresh=watch.pos_refresh),
+                        + describe_failure(
+                            record.error, web=watch.web, pos_refresh=watch.pos_refresh
+                        ),
                         code=failure_code(record.error),
                     )
     return active
