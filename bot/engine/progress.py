@@ -1,7 +1,9 @@
 """A run's progress message: the checklist of its steps, its state, and its buttons.
 
 The run engine renders it when the run starts, after every step, and at the end; a failed or
-interrupted run gets a Resume button that continues from the first unfinished step.
+interrupted run gets a Resume button that continues from the first unfinished step, unless the
+runbook's failure outcome says a retry cannot help (then only its own buttons show); Resume is
+primary only when the outcome offers no primary button of its own.
 """
 
 from __future__ import annotations

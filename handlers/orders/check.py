@@ -10,6 +10,11 @@ Not in HotWax but in Shopify -> the recorded import failures (the Shopify order 
 records, and logInsights where the tenant has it) with their known causes and a Re-import
 button; none recorded -> run the New orders job or re-import this order.
 In neither -> the order was never placed.
+
+Each verdict names its first fix, and only a button for that fix is primary: where the first
+fix is outside the bot (the payment, the address in Shopify), no button is. A button that runs
+a job (Approve orders, New orders, the order sync) starts it through the jobs family, and when
+the run has ended checks the order again, replacing the check's message with the new verdict.
 """
 
 from __future__ import annotations
