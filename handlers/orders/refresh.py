@@ -186,7 +186,7 @@ async def _cancel_old(ctx: RunContext) -> str:
             f"no live new version of {order.order_id} is in HotWax, so it was not cancelled"
         )
     await ctx.oms_write(
-        "cancel order (old version)",
+        f"cancel order {order.order_id} as the old version of {newer.order_id}",
         {
             "orderId": order.order_id,
             "statusId": "ORDER_CANCELLED",
