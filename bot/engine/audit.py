@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     SCHEDULED_POST = "scheduled_post"  # a digest (or a note about one) posted in a channel
 
 
+RUN_ENDS = ("ok", "failed", "interrupted")  # the outcomes of a run's last audit event
+
+
 class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -115,6 +118,28 @@ class Audit:
             since=since,
             limit=limit,
         )
+
+    async def search_if_readable(
+        self, *, order_keys: Sequence[str], limit: int = 20
+    ) -> list[AuditEvent] | None:
+        """`search` by order keys, or None (logged) when the database cannot be read: for an
+        answer the audit only adds to (`/oms order`), which must not fail with it."""
+        try:
+            return await self.search(order_keys=order_keys, limit=limit)
+        except StoreUnavailable as exc:
+            log.warning("audit not read: %s", exc)
+            return None
+
+    async def run_end(self, run_id: str) -> AuditEvent | None:
+        """The event of a run's end (its outcome ok, failed or interrupted, with its summary);
+        None while it runs, or when the database cannot be read (logged): a caller waiting for
+        the end keeps waiting."""
+        try:
+            events = await self.run_events(run_id, EventKind.RUN)
+        except StoreUnavailable as exc:
+            log.warning("audit not read: %s", exc)
+            return None
+        return next((e for e in events if e.outcome in RUN_ENDS), None)
 
     async def run_events(self, run_id: str, kind: EventKind) -> list[AuditEvent]:
         """Every event of `kind` a run recorded, oldest first (its snapshot, its writes)."""

@@ -32,7 +32,6 @@ from bot.engine import (
     ButtonSpec,
     Click,
     CommandSpec,
-    EventKind,
     Invocation,
     Provides,
     Toolbox,
@@ -364,7 +363,7 @@ async def _on_job_then_check(click: Click) -> None:
     if ended is None:
         note = f"“{run.title}” has not ended yet; this is the order as it is now."
     else:
-        result = "finished" if ended.outcome == "ok" else "failed"
+        result = {"ok": "finished", "failed": "failed"}.get(ended.outcome, "was interrupted")
         note = f"Checked again after “{run.title}” {result}."
     message = await render(click.tools, diag, click.user_id, click.channel_id, note=note)
     await click.reply.ephemeral(message, replace=True)
@@ -377,8 +376,7 @@ async def _run_end(tools: Toolbox, run_id: str) -> AuditEvent | None:
     deadline = time.monotonic() + limits.job_follow_minutes * 60 + 60
     poll = min(limits.job_poll_seconds, RUN_END_POLL_SECONDS)
     while time.monotonic() < deadline:
-        events = await tools.audit.run_events(run_id, EventKind.RUN)
-        end = next((e for e in events if e.outcome in ("ok", "failed")), None)
+        end = await tools.audit.run_end(run_id)
         if end is not None:
             return end
         await asyncio.sleep(poll)

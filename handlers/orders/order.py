@@ -176,7 +176,8 @@ async def removal_of(
         ),
         None,
     )
-    events = await tools.audit.search(order_keys=[order.order_id], limit=AUDIT_READ)
+    events = await tools.audit.search_if_readable(order_keys=[order.order_id], limit=AUDIT_READ)
+    events = events or []
     write = next((e for e in events if _cancels(e, order.order_id)), None)
     run = None
     if write is not None and write.run_id:
@@ -201,7 +202,7 @@ def _cancels(event: AuditEvent, order_id: str) -> bool:
 async def _audit_note(tools: Toolbox, ref: OrderRef) -> str | None:
     """What oms-bot's audit knows of an order HotWax does not have (any more)."""
     keys = await references_of(tools, ref)
-    events = await tools.audit.search(order_keys=keys, limit=AUDIT_READ)
+    events = await tools.audit.search_if_readable(order_keys=keys, limit=AUDIT_READ)
     if not events:
         return None
     newest = events[0]
