@@ -51,6 +51,7 @@ from bot.kit.blocks import (
     section,
 )
 from bot.oms import Order, OrderRef, ShopifyOrder, parse_order_ref, records
+from handlers.orders.imports import import_button
 from handlers.orders.lookup import (
     live_version,
     order_references,
@@ -69,6 +70,9 @@ ROLE = "operator"
 CONFIRM_ACTION = "refresh.confirm"
 COMPLETED = "ORDER_COMPLETED"
 POS_CHANNEL = "POS_SALES_CHANNEL"
+# Failure codes of the first step: what the refresh needs is not there, so Resume cannot help.
+NOT_REFRESHABLE = "not-refreshable"  # the order is not in HotWax, or not in Shopify
+NO_LIVE_VERSION = "no-live-version"  # cancelled, with no version that replaced it
 
 
 async def _order(ctx: RunContext, order_id: str) -> Order | None:
@@ -96,19 +100,23 @@ def _expected(shop: ShopifyOrder | None) -> str | None:
 async def _check_both(ctx: RunContext) -> str:
     order = await _order(ctx, ctx.params["order_id"])
     if order is None:
-        raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax")
+        raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax", code=NOT_REFRESHABLE)
     ctx.add_references(*order_references(order))
     if order.is_cancelled:
         newer = await _new_version(ctx)
         if newer is None:
             raise StepFailed(
                 f"{order.order_id} is cancelled and no live version of it is in HotWax; "
-                "re-import the Shopify order with `/oms import` instead"
+                "re-import the Shopify order with `/oms import` instead",
+                code=NO_LIVE_VERSION,
             )
         ctx.scratch["new_order"] = newer.order_id
     shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
     if shop is None:
-        raise StepFailed("the order is not in Shopify, so there is nothing to refresh from")
+        raise StepFailed(
+            "the order is not in Shopify, so there is nothing to refresh from",
+            code=NOT_REFRESHABLE,
+        )
     await order_sync(ctx.tools).check()
     ctx.scratch["status_before"] = order.status_id
     return (
@@ -242,6 +250,20 @@ async def _refresh_outcome(ctx: RunContext) -> Outcome:
 
 
 async def _refresh_failed(ctx: RunContext, failure: Failure) -> Outcome | None:
+    if NO_LIVE_VERSION in failure.codes:
+        name = ctx.params.get("shopify_name") or ctx.params["shopify_id"]
+        target = [{"id": ctx.params["shopify_id"], "name": name}]
+        return Outcome(
+            "Nothing was changed. There is no live version to refresh; importing the Shopify "
+            "order brings one in.",
+            buttons=(import_button(target, f"Import {name} from Shopify"),),
+            resumable=False,
+        )
+    if NOT_REFRESHABLE in failure.codes:
+        # The order or its Shopify side is gone: a retry would find the same.
+        return Outcome(
+            "Nothing was changed; `/oms check` says where the order is.", resumable=False
+        )
     if CONTACT_MECH not in failure.codes:
         return None
     order_id = ctx.params["order_id"]

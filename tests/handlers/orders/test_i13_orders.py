@@ -270,3 +270,22 @@ def test_order_of_a_version_cancelled_outside_the_bot_names_hotwax_s_record(
     line = next(x for x in shown.splitlines() if x.startswith(":wastebasket: `10003`"))
     assert "(reason: Old Version)" in line and "The live version is `10013`" in line
     assert "oms-bot by" not in line
+
+
+def test_a_refresh_of_a_cancelled_order_with_no_live_version_offers_the_import_not_resume(
+    ops: RunningBot,
+) -> None:
+    ops.sandbox.state.tenant = tenant_named("sync-new-version")  # a sync imports it anew
+    with ops.sandbox.state.lock:  # #1002's only version was cancelled in HotWax
+        ops.sandbox.state.data.orders["10002"].status_id = "ORDER_CANCELLED"
+    failed = _refresh(ops, "10002")
+    shown = _shown(failed)
+    assert failed.text.endswith("failed"), shown
+    assert "10002 is cancelled and no live version of it is in HotWax" in shown
+    assert "Resume retries" not in shown
+    buttons = _buttons(failed.blocks)
+    assert [b["action_id"] for b in buttons] == ["oms:import.confirm#0"]
+    assert buttons[0]["text"]["text"] == "Import #1002 from Shopify"
+    ops.driver.click(failed, "oms:import.confirm#0")
+    done = ops.wait_message(lambda m: m.text == "Import #1002 from Shopify: finished", timeout=30)
+    assert "imported as" in _shown(done)
