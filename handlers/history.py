@@ -73,7 +73,10 @@ async def show_history(inv: Invocation) -> None:
     lines = [await _line(inv, e) for e in newest]
     blocks: list[Block] = [header("Audit history")]
     blocks += [section(chunk) for chunk in chunk_lines(lines)]
-    blocks.append(context(f"Newest {len(newest)} entries, newest first · {escape(described)}"))
+    searched = f" · searched by {escape(', '.join(keys))}" if len(keys) > 1 else ""
+    blocks.append(
+        context(f"Newest {len(newest)} entries, newest first · {escape(described)}{searched}")
+    )
     await inv.reply.ephemeral(
         Message(text=f"Audit history ({described}): {len(newest)} entries", blocks=blocks),
         replace=True,

@@ -101,6 +101,8 @@ def test_history_finds_a_refresh_by_every_reference_of_the_order(ops: RunningBot
         shown = _reply(ops, f"history {ref}")
         assert f"cancel order 10002 as the old version of {new}" in shown, ref
         assert "Refreshed: the new version is" in shown, ref
+        searched = shown.splitlines()[-1]  # the context line names every reference searched
+        assert all(r in searched for r in (new, "#1002", "6100000000002", "10002")), searched
     # The rows themselves carry every reference, so the history needs no OMS to find them.
     (cancel,) = [
         e
