@@ -281,10 +281,10 @@ async def _refresh_failed(ctx: RunContext, failure: Failure) -> Outcome | None:
     return Outcome(
         "HotWax could not import the new version: the Shopify order has no shipping address, "
         f"as POS sales often do (createOrderContactMech). {unchanged} Trying again fails the "
-        "same way, and nothing needs changing in Shopify. The recovery: HotWax support removes "
-        f"the order's rows in HotWax, then `/oms import {ctx.params['shopify_id']}` brings it "
-        "back. The button lists every row to remove and prepares their request; it changes "
-        "nothing itself.",
+        "same way, and nothing needs changing in Shopify. The recovery needs a second person, "
+        "HotWax support: they remove the order's rows in HotWax, then "
+        f"`/oms import {ctx.params['shopify_id']}` brings it back. The button lists every row "
+        "to remove and prepares their request; it changes nothing itself.",
         buttons=(
             recovery_button(
                 order_id,

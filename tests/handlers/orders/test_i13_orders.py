@@ -176,6 +176,7 @@ def test_a_pos_refresh_failing_for_the_address_leads_with_the_recovery_and_no_re
     assert "Resume retries" not in shown
     assert "Trying again fails the same way, and nothing needs changing in Shopify" in shown
     assert "`/oms import 6100000000004` brings it back" in shown
+    assert "The recovery needs a second person, HotWax support" in shown
     assert "Fix the address or phone in Shopify" not in shown  # the web order's fix
     assert "/oms refresh" not in shown and "failed refresh" not in shown
 
