@@ -1,4 +1,8 @@
-"""`/oms history [<order>] [--mine] [--failed] [--since 7d]`: the audit trail, from Slack."""
+"""`/oms history [<order>] [--mine] [--failed] [--since 7d]`: the audit trail, from Slack.
+
+An order is searched by every reference it has (handlers.orders.references_of: each
+version's HotWax id, the Shopify order id and name, from HotWax or else Shopify), since the
+audit records each event under the references known when it happened."""
 
 from __future__ import annotations
 
