@@ -1,14 +1,18 @@
-"""`/oms history [<order>] [--mine] [--failed] [--since 7d]`: the audit trail, from Slack."""
+"""`/oms history [<order>] [--mine] [--failed] [--since 7d]`: the audit trail, from Slack.
+
+An order is searched by every reference it has (handlers.orders.references_of: each
+version's HotWax id, the Shopify order id and name, from HotWax or else Shopify), since the
+audit records each event under the references known when it happened."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 from bot.engine import Arg, AuditEvent, CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
 from bot.kit.durations import describe_duration, fmt_time, parse_duration
-from bot.oms import OmsError, OrderRef, parse_order_ref
+from bot.oms import OrderRef, parse_order_ref
+from handlers.orders import references_of
 
 LIMIT = 20
 OUTCOME_ICONS = {
@@ -25,15 +29,6 @@ OUTCOME_ICONS = {
     "stale": ":warning:",
     "interrupted": ":warning:",
 }
-
-
-async def _order_keys(inv: Invocation, ref: OrderRef) -> list[str]:
-    """The audit keys an order reference stands for: its HotWax ids, and the text itself."""
-    keys = [ref.value]
-    # If the OMS is away, the audit can still be searched by the text the user gave.
-    with contextlib.suppress(OmsError):
-        keys += [o.order_id for o in await inv.tools.oms.find_orders(ref)]
-    return list(dict.fromkeys(keys))
 
 
 async def _line(inv: Invocation, event: AuditEvent) -> str:
@@ -53,19 +48,16 @@ async def show_history(inv: Invocation) -> None:
     mine = bool(inv.command.flag("mine"))
     failed = bool(inv.command.flag("failed"))
     since = time.time() - since_seconds if since_seconds else None
-    audit = inv.tools.audit
-    events: list[AuditEvent] = []
-    keys = await _order_keys(inv, ref) if ref else [None]
-    for key in keys:
-        events += await audit.search(
-            order_key=key,
-            actor=inv.user_id if mine else None,
-            failed_only=failed,
-            since=since,
-            limit=LIMIT,
-        )
-    unique = {e.id: e for e in events}
-    newest = sorted(unique.values(), key=lambda e: (e.at, e.id or 0), reverse=True)[:LIMIT]
+    # Every reference of the order (each version's HotWax id, the Shopify id and name): the
+    # audit has each event under the references known when it was recorded.
+    keys = await references_of(inv.tools, ref) if ref else []
+    newest = await inv.tools.audit.search(
+        order_keys=keys,
+        actor=inv.user_id if mine else None,
+        failed_only=failed,
+        since=since,
+        limit=LIMIT,
+    )
     filters = [
         f"order {ref.value}" if ref else None,
         "mine" if mine else None,
@@ -85,7 +77,10 @@ async def show_history(inv: Invocation) -> None:
     lines = [await _line(inv, e) for e in newest]
     blocks: list[Block] = [header("Audit history")]
     blocks += [section(chunk) for chunk in chunk_lines(lines)]
-    blocks.append(context(f"Newest {len(newest)} entries, newest first · {escape(described)}"))
+    searched = f" · searched by {escape(', '.join(keys))}" if len(keys) > 1 else ""
+    blocks.append(
+        context(f"Newest {len(newest)} entries, newest first · {escape(described)}{searched}")
+    )
     await inv.reply.ephemeral(
         Message(text=f"Audit history ({described}): {len(newest)} entries", blocks=blocks),
         replace=True,

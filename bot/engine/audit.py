@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -41,6 +41,9 @@ class EventKind(StrEnum):
     APPROVAL_REQUEST = "approval_request"
     APPROVAL_DECISION = "approval_decision"
     SCHEDULED_POST = "scheduled_post"  # a digest (or a note about one) posted in a channel
+
+
+RUN_ENDS = ("ok", "failed", "interrupted")  # the outcomes of a run's last audit event
 
 
 class Audit:
@@ -102,16 +105,41 @@ class Audit:
         failed_only: bool = False,
         since: float | None = None,
         limit: int = 20,
+        order_keys: Sequence[str] = (),
     ) -> list[AuditEvent]:
+        """The newest events matching every filter; `order_keys`: about any of them."""
         return await asyncio.to_thread(
             search,
             self.store,
             order_key=order_key,
+            order_keys=tuple(order_keys),
             actor=actor,
             failed_only=failed_only,
             since=since,
             limit=limit,
         )
+
+    async def search_if_readable(
+        self, *, order_keys: Sequence[str], limit: int = 20
+    ) -> list[AuditEvent] | None:
+        """`search` by order keys, or None (logged) when the database cannot be read: for an
+        answer the audit only adds to (`/oms order`), which must not fail with it."""
+        try:
+            return await self.search(order_keys=order_keys, limit=limit)
+        except StoreUnavailable as exc:
+            log.warning("audit not read: %s", exc)
+            return None
+
+    async def run_end(self, run_id: str) -> AuditEvent | None:
+        """The event of a run's end (its outcome ok, failed or interrupted, with its summary);
+        None while it runs, or when the database cannot be read (logged): a caller waiting for
+        the end keeps waiting."""
+        try:
+            events = await self.run_events(run_id, EventKind.RUN)
+        except StoreUnavailable as exc:
+            log.warning("audit not read: %s", exc)
+            return None
+        return next((e for e in events if e.outcome in RUN_ENDS), None)
 
     async def run_events(self, run_id: str, kind: EventKind) -> list[AuditEvent]:
         """Every event of `kind` a run recorded, oldest first (its snapshot, its writes)."""

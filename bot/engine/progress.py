@@ -1,7 +1,9 @@
 """A run's progress message: the checklist of its steps, its state, and its buttons.
 
 The run engine renders it when the run starts, after every step, and at the end; a failed or
-interrupted run gets a Resume button that continues from the first unfinished step.
+interrupted run gets a Resume button that continues from the first unfinished step, unless the
+runbook's failure outcome says a retry cannot help (then only its own buttons show); Resume is
+primary only when the outcome offers no primary button of its own.
 """
 
 from __future__ import annotations
@@ -62,13 +64,13 @@ def _state_block(run: RunRecord, steps: list[StepRecord], outcome: Outcome | Non
     if run.state == "done" and outcome is not None:
         return [section(f":white_check_mark: {escape(outcome.summary)}")]
     if run.state == "failed":
-        blocks = [
-            section(
-                f":x: The run stopped: {escape(run.error or 'a step failed')}"
-                "\nResume retries what failed and what did not run; steps check the OMS "
-                "first, so nothing is done twice."
-            )
-        ]
+        resume = (
+            "\nResume retries what failed and what did not run; steps check the OMS "
+            "first, so nothing is done twice."
+            if _resumable(outcome)
+            else ""
+        )
+        blocks = [section(f":x: The run stopped: {escape(run.error or 'a step failed')}{resume}")]
         if outcome is not None:
             blocks.append(section(escape(outcome.summary)))
         return blocks
@@ -83,6 +85,10 @@ def _state_block(run: RunRecord, steps: list[StepRecord], outcome: Outcome | Non
             )
         ]
     return []
+
+
+def _resumable(outcome: Outcome | None) -> bool:
+    return outcome is None or outcome.resumable
 
 
 async def render_run(
@@ -102,13 +108,17 @@ async def render_run(
         context(f"Run `{run.id[:8]}` · started by <@{run.requested_by}> · {state} · {elapsed:.1f}s")
     )
     specs: list[ButtonSpec] = list(outcome.buttons) if outcome is not None else []
-    if run.state in ("failed", "interrupted") and runbook is not None:
+    resumable = run.state == "interrupted" or (run.state == "failed" and _resumable(outcome))
+    if resumable and runbook is not None:
+        # The runbook's own next step, when it offers one, is the one to take: Resume is
+        # then the second choice.
+        leads = any(spec.style == "primary" for spec in specs)
         specs.append(
             ButtonSpec(
                 "Resume",
                 RESUME_ACTION,
                 {"run_id": run.id, "order_keys": list(run.order_keys)},
-                style="primary",
+                style=None if leads else "primary",
                 allowed_role=runbook.role,
             )
         )

@@ -248,7 +248,12 @@ class RunEngine:
                 run.runbook,
                 extra={"run_id": run_id, "runbook": run.runbook},
             )
-            ctx = RunContext(run=run, tools=self.host, actor=actor)
+            ctx = RunContext(
+                run=run,
+                tools=self.host,
+                actor=actor,
+                references=runbook.audit_keys(run.params, list(run.order_keys)),
+            )
             steps = runbook.steps(run.params)
             records = await asyncio.to_thread(run_store.get_steps, store, run_id)
             failures: list[StepFailure] = []
@@ -285,6 +290,7 @@ class RunEngine:
                 actor,
                 "ok" if state == "done" else "failed",
                 outcome.summary if outcome else (failure.text if failure else state),
+                keys=ctx.audit_keys,
             )
             self._finished(final, state, time.monotonic() - started)
         except StoreUnavailable as exc:
@@ -475,7 +481,20 @@ class RunEngine:
             except SlackApiError as exc:
                 log.warning("could not notify %s: %s", channel, exc.response.get("error"))
 
-    async def _audit_run(self, run: RunRecord, actor: str, outcome: str, summary: str) -> None:
+    async def _audit_run(
+        self,
+        run: RunRecord,
+        actor: str,
+        outcome: str,
+        summary: str,
+        keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """Audit a run's start, resume, end or interruption under every reference of its
+        orders (`keys`: what the steps learnt; else the leased keys and the references)."""
+        if keys is None:
+            runbook = self.runbooks.get(run.runbook)
+            leased = list(run.order_keys)
+            keys = tuple(runbook.audit_keys(run.params, leased) if runbook else leased)
         await self.host.audit.record(
             AuditEvent(
                 kind=EventKind.RUN,
@@ -485,7 +504,7 @@ class RunEngine:
                 channel_id=run.channel_id,
                 command=run.title,
                 run_id=run.id,
-                order_keys=tuple(run.order_keys),
+                order_keys=keys,
                 message_channel=run.channel_id,
                 message_ts=run.message_ts,
             )

@@ -66,6 +66,9 @@ class Outcome:
 
     summary: str
     buttons: tuple[ButtonSpec, ...] = ()
+    # False when running the failed steps again cannot help (the OMS would refuse the same
+    # way): the message then offers no Resume, only the outcome's own buttons.
+    resumable: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,19 @@ class Runbook:
     outcome: Callable[[RunContext], Awaitable[Outcome]] | None = None
     # What to say and offer when a step failed (e.g. the recovery after a failed refresh).
     on_failure: Callable[[RunContext, Failure], Awaitable[Outcome | None]] | None = None
+    # More references of the orders, for the audit only (not leased): the Shopify order name
+    # and id next to the HotWax id, so `/oms history` finds the run by any of them.
+    references: Callable[[dict[str, Any]], list[str]] | None = None
+
+    def audit_keys(self, params: dict[str, Any], leased: list[str]) -> list[str]:
+        """What the run's audit events are found by: its leased keys and its references."""
+        extra = self.references(params) if self.references is not None else []
+        return unique_keys([*leased, *extra])
+
+
+def unique_keys(keys: list[str | None]) -> list[str]:
+    """The keys without blanks or repeats, in their first order."""
+    return list(dict.fromkeys(k for k in keys if k))
 
 
 JOB_KEY_PREFIX = "job:"
@@ -127,6 +143,18 @@ class RunContext:
     scratch: dict[str, Any] = field(default_factory=dict)  # shared by steps, this process only
     # Set by the engine while a step runs: shows a new detail beside the running step.
     progress_hook: Callable[[str], Awaitable[None]] | None = None
+    # Every reference of the run's orders its audit events carry: the leased keys, the
+    # runbook's references, and what the steps learn (a new version's id).
+    references: list[str] = field(default_factory=list)
+
+    def add_references(self, *keys: str | None) -> None:
+        """Audit this run's later events under these references of its orders too (a new
+        version's HotWax id, the Shopify order name), so `/oms history` finds them by each."""
+        self.references = unique_keys([*self.references, *keys])
+
+    @property
+    def audit_keys(self) -> tuple[str, ...]:
+        return tuple(unique_keys([*self.run.order_keys, *self.references]))
 
     async def progress(self, detail: str) -> None:
         """Update the running step's detail in the progress message (long steps use it)."""
@@ -145,7 +173,7 @@ class RunContext:
             parameters=parameters,
             actor=self.actor,
             channel_id=self.run.channel_id,
-            order_keys=tuple(self.run.order_keys),
+            order_keys=self.audit_keys,
             run_id=self.run.id,
         )
 
@@ -173,7 +201,7 @@ class RunContext:
                 summary=what,
                 run_id=self.run.id,
                 detail=detail,
-                order_keys=tuple(self.run.order_keys),
+                order_keys=self.audit_keys,
                 channel_id=self.run.channel_id,
             )
         )

@@ -5,6 +5,7 @@ There is deliberately no update or delete here: nothing the bot records is ever 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,14 +75,17 @@ def search(
     failed_only: bool = False,
     since: float | None = None,
     limit: int = 20,
+    order_keys: Sequence[str] = (),
 ) -> list[AuditEvent]:
-    """The newest `limit` events matching every given filter, newest first."""
+    """The newest `limit` events matching every given filter, newest first. `order_key` and
+    `order_keys` find the events about any of them (one order's several references)."""
     query = select(audit_events)
-    if order_key is not None:
+    wanted = [*([order_key] if order_key is not None else []), *order_keys]
+    if wanted:
         query = query.where(
             audit_events.c.id.in_(
                 select(audit_event_orders.c.event_id).where(
-                    audit_event_orders.c.order_key == order_key
+                    audit_event_orders.c.order_key.in_(wanted)
                 )
             )
         )

@@ -6,5 +6,6 @@ Other families use only what is exported here.
 """
 
 from handlers.orders.causes import CAUSES, KnownCause, explain
+from handlers.orders.lookup import references_of
 
-__all__ = ["CAUSES", "KnownCause", "explain"]
+__all__ = ["CAUSES", "KnownCause", "explain", "references_of"]

@@ -47,7 +47,7 @@ from bot.kit.blocks import (
 )
 from bot.kit.reply import Replier
 from bot.oms import Order, OrderRef, parse_order_ref
-from handlers.orders.lookup import live_order, status_words
+from handlers.orders.lookup import live_order, order_references, status_words
 
 NAME = "approve"
 ROLE = "operator"
@@ -81,6 +81,7 @@ def _approve_step(order_id: str) -> Step:
         order = await live_order(ctx.tools.oms, OrderRef("order_id", order_id, explicit=True))
         if order is None:
             raise StepFailed(f"order {order_id} was not found in the OMS")
+        ctx.add_references(*order_references(order))  # audited under its Shopify id and name
         if order.status_id == TARGET:
             raise StepSkipped("already approved; nothing to do")
         reason = why_not_approvable(order)

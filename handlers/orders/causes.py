@@ -15,7 +15,20 @@ class KnownCause:
     title: str  # a short name for the cause
     pattern: re.Pattern[str]
     cause: str
-    fix: str
+    fix: str  # for a list that mixes web and POS orders (the digest, `/oms mdm`)
+    # Where a web order's fix and a POS order's differ: a web order's Shopify order can be
+    # corrected; a POS sale has no address to add, and a refreshed POS order's old version
+    # must go before a new import.
+    web_fix: str | None = None
+    pos_refresh_fix: str | None = None
+
+    def fix_for(self, *, web: bool = False, pos_refresh: bool = False) -> str:
+        """The fix for one order: a web order's, a POS order's refresh's, or the general one."""
+        if pos_refresh and self.pos_refresh_fix:
+            return self.pos_refresh_fix
+        if web and self.web_fix:
+            return self.web_fix
+        return self.fix
 
 
 CAUSES: tuple[KnownCause, ...] = (
@@ -28,9 +41,15 @@ CAUSES: tuple[KnownCause, ...] = (
             re.IGNORECASE,
         ),
         "The customer's address or phone number is missing in Shopify.",
-        "Fix the address or phone in Shopify, then re-import the order. (A POS order whose "
-        "refresh fails this way is recovered with HotWax support: the failed refresh's "
-        "Plan the recovery button prepares their request.)",
+        "Fix the address or phone in Shopify, then re-import the order. A POS sale has none "
+        "to add: when its refresh fails this way, the failed run offers the recovery with "
+        "HotWax support.",
+        web_fix="Fix the address or phone in Shopify, then re-import the order.",
+        pos_refresh_fix=(
+            "Nothing needs changing in Shopify (a POS sale has no shipping address): HotWax "
+            "support removes this order's rows in HotWax, then `/oms import` brings the order "
+            "back. The recovery button below prepares their request."
+        ),
     ),
     KnownCause(
         "bad-email",

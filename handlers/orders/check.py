@@ -10,16 +10,25 @@ Not in HotWax but in Shopify -> the recorded import failures (the Shopify order 
 records, and logInsights where the tenant has it) with their known causes and a Re-import
 button; none recorded -> run the New orders job or re-import this order.
 In neither -> the order was never placed.
+
+Each verdict names its first fix, and only a button for that fix is primary: where the first
+fix is outside the bot (the payment, the address in Shopify), no button is. A button that runs
+a job (Approve orders, New orders, the order sync) starts it through the jobs family, and when
+the run has ended checks the order again, replacing the check's message with the new verdict.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.engine import (
     ActionSpec,
     Arg,
+    AuditEvent,
     ButtonSpec,
     Click,
     CommandSpec,
@@ -28,19 +37,24 @@ from bot.engine import (
     Toolbox,
 )
 from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
-from bot.oms import Order, OrderRef, ShopifyOrder, mdm, parse_order_ref, search
-from handlers.jobs import run_job_button, run_service_job_button
+from bot.oms import Order, OrderRef, ShopifyOrder, button_ref, mdm, parse_order_ref, search
+from handlers.jobs import run_job_button, run_service_job_button, start_job_run
 from handlers.orders import approve, imports, refresh
 from handlers.orders.causes import explain
 from handlers.orders.lookup import (
     live_version,
+    order_references,
     shopify_order_for,
     status_words,
     versions_line,
     when,
 )
+from handlers.orders.reimport import is_web
 
 CHECK_ACTION = "check.order"
+JOB_THEN_CHECK_ACTION = "check.run_job"
+# How often the job run's end is looked for in the audit, at most (a local database read).
+RUN_END_POLL_SECONDS = 1.0
 GOOD_PAYMENTS = approve.GOOD_PAYMENTS
 MDM_LOGS_SCANNED = 10
 
@@ -111,25 +125,42 @@ async def _in_hotwax(tools: Toolbox, ref: OrderRef, order: Order, orders: list[O
     if order.sales_channel_enum_id == "POS_SALES_CHANNEL":
         await _pos_stuck(tools, ref, order, orders, diag, stuck)
     else:
-        _web_stuck(order, diag, stuck, await _ofbiz_job_button(tools, "approve-orders"))
+        job = await _ofbiz_job_button(tools, "approve-orders", f"order:{order.order_id}")
+        _web_stuck(order, diag, stuck, job)
     return diag
 
 
-async def _ofbiz_job_button(tools: Toolbox, job_key: str) -> ButtonSpec | None:
+async def _ofbiz_job_button(tools: Toolbox, job_key: str, recheck: str) -> ButtonSpec | None:
     """A Run button for an OFBiz catalogue job, where the tenant's OFBiz JobSandbox holds
-    jobs; None on a tenant without it (a Moqui-only one), where the button could only fail."""
+    jobs; None on a tenant without it (a Moqui-only one), where the button could only fail.
+    When the run ends, the order `recheck` names is checked again."""
     if "ofbiz" in (await tools.oms.profile()).job_backends:
-        return run_job_button(job_key)
+        job = run_job_button(job_key)
+        return _then_check(job, f"{job.label} and check again", recheck)
     return None
 
 
-async def _order_sync_button(tools: Toolbox) -> ButtonSpec | None:
+async def _order_sync_button(tools: Toolbox, recheck: str) -> ButtonSpec | None:
     """Run now for the shop's order-sync job (the Moqui Job Manager's import of new
     orders), where the tenant's Moqui Job Manager holds jobs and the policy names it."""
     job = tools.policy.stores.order_sync_job
     if job and "moqui" in (await tools.oms.profile()).job_backends:
-        return run_service_job_button(job, "Run the order sync now")
+        button = run_service_job_button(job)
+        return _then_check(button, "Run the order sync now and check again", recheck)
     return None
+
+
+def _then_check(job: ButtonSpec, label: str, recheck: str) -> ButtonSpec:
+    """The jobs family's Run button (its confirm dialog, its role), pressed here instead: the
+    job runs as the jobs runbook, and when it ends the order is checked again. Secondary:
+    each verdict says which button is the first thing to do."""
+    return dataclasses.replace(
+        job,
+        label=label,
+        action=JOB_THEN_CHECK_ACTION,
+        params={**job.params, "ref": recheck},
+        style=None,
+    )
 
 
 def _web_stuck(order: Order, diag: Diagnosis, stuck: str, job: ButtonSpec | None) -> None:
@@ -138,8 +169,9 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str, job: ButtonSpec | None
     if not paid:
         diag.verdict = (
             f"{stuck} The Approve orders job only approves orders whose payment is authorised "
-            f"or settled; this one's payment is {', '.join(payments)}. Fix the payment (in "
-            "Shopify or the payment gateway), then run the Approve orders job."
+            f"or settled; this one's payment is {', '.join(payments)}. First fix the payment "
+            "(in Shopify or the payment gateway); then run the Approve orders job"
+            + (": the button runs it and checks the order again." if job else ".")
         )
         diag.buttons += [job] if job else []
         return
@@ -152,7 +184,7 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str, job: ButtonSpec | None
         ButtonSpec(
             "Approve now",
             approve.CHECK_APPROVE_ACTION,
-            {"orders": [order.order_id], "order_keys": [order.order_id]},
+            {"orders": [order.order_id], "order_keys": order_references(order)},
             style="primary",
             allowed_role=approve.ROLE,
         )
@@ -187,7 +219,7 @@ async def _pos_stuck(
         ButtonSpec(
             "Refresh",
             CHECK_ACTION,
-            {"then": "refresh", "order_id": order.order_id, "order_keys": [order.order_id]},
+            {"then": "refresh", "order_id": order.order_id, "order_keys": order_references(order)},
             style="primary",
             allowed_role=refresh.ROLE,
         )
@@ -213,13 +245,15 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             known = explain(error)
             line = f"Import failed: {error}"
             if known:
-                line += f"\nCause: {known.cause}\nFix: {known.fix}"
+                line += f"\nCause: {known.cause}\nFix: {known.fix_for(web=is_web(shop))}"
             diag.findings.append(line)
         diag.verdict = (
             f"{shop.name} is in Shopify but HotWax failed to import it "
-            f"({len(set(errors))} recorded error(s)). Fix the cause, then re-import."
+            f"({len(set(errors))} recorded error(s)). First fix the cause in Shopify, then "
+            "re-import."
         )
-        diag.buttons.append(imports.import_button(target))
+        # The first fix is in Shopify, not here: the Re-import is the second step.
+        diag.buttons.append(dataclasses.replace(imports.import_button(target), style=None))
         return diag
     diag.verdict = (
         f"{shop.name} is in Shopify, not in HotWax, and no import failure is "
@@ -228,9 +262,14 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
     )
     # Orders come in through the shop's Moqui order sync where the tenant has it (HotWax's
     # current import), through the OFBiz New orders job on a legacy tenant.
-    job = await _order_sync_button(tools) or await _ofbiz_job_button(tools, "new-orders")
-    diag.buttons += [job] if job else []
-    diag.buttons.append(imports.import_button(target, "Re-import this order"))
+    recheck = button_ref(shop.id, shop.name) or shop.name
+    job = await _order_sync_button(tools, recheck) or await _ofbiz_job_button(
+        tools, "new-orders", recheck
+    )
+    # The job is the first fix the verdict names; re-importing just this order the second.
+    diag.buttons += [dataclasses.replace(job, style="primary")] if job else []
+    reimport = imports.import_button(target, "Re-import this order")
+    diag.buttons.append(dataclasses.replace(reimport, style=None) if job else reimport)
     return diag
 
 
@@ -247,8 +286,12 @@ async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
     return found
 
 
-async def render(tools: Toolbox, diag: Diagnosis, user: str, channel: str) -> Message:
+async def render(
+    tools: Toolbox, diag: Diagnosis, user: str, channel: str, note: str | None = None
+) -> Message:
     blocks: list[Block] = [header(diag.title)]
+    if note:
+        blocks.append(context(escape(note)))
     if diag.facts:
         blocks.append(fields(diag.facts))
     blocks += [section(escape(f)) for f in diag.findings[:10]]
@@ -298,6 +341,48 @@ async def _on_check(click: Click) -> None:
     await click.reply.ephemeral(await render(click.tools, diag, click.user_id, click.channel_id))
 
 
+async def _on_job_then_check(click: Click) -> None:
+    """Run the job (as the jobs runbook, with its own progress message), then, when the run
+    has ended, check the order again and show the new verdict in place of the old one."""
+    params = click.params
+    backend = params.get("backend")
+    run = await start_job_run(
+        click.tools,
+        str(params["job"]),
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        client=click.client,
+        reply=click.reply,
+        **({"backend": str(backend)} if backend else {}),
+    )
+    if run is None:
+        return  # not started: the user was told why
+    ended = await _run_end(click.tools, run.id)
+    ref = parse_order_ref(str(params["ref"]))
+    diag = await diagnose(click.tools, ref)
+    if ended is None:
+        note = f"“{run.title}” has not ended yet; this is the order as it is now."
+    else:
+        result = {"ok": "finished", "failed": "failed"}.get(ended.outcome, "was interrupted")
+        note = f"Checked again after “{run.title}” {result}."
+    message = await render(click.tools, diag, click.user_id, click.channel_id, note=note)
+    await click.reply.ephemeral(message, replace=True)
+
+
+async def _run_end(tools: Toolbox, run_id: str) -> AuditEvent | None:
+    """The audit event of the run's end (read from the audit, which any replica writes), or
+    None when it has not ended within the jobs runbook's own follow time."""
+    limits = tools.policy.limits
+    deadline = time.monotonic() + limits.job_follow_minutes * 60 + 60
+    poll = min(limits.job_poll_seconds, RUN_END_POLL_SECONDS)
+    while time.monotonic() < deadline:
+        end = await tools.audit.run_end(run_id)
+        if end is not None:
+            return end
+        await asyncio.sleep(poll)
+    return None
+
+
 def check_button(ref: str, label: str = "Check") -> ButtonSpec:
     return ButtonSpec(label, CHECK_ACTION, {"ref": ref})
 
@@ -316,5 +401,12 @@ PROVIDES = Provides(
     ),
     actions=(
         ActionSpec(CHECK_ACTION, _on_check, pressed_note=lambda c: f"Opened by <@{c.user_id}>"),
+        ActionSpec(
+            JOB_THEN_CHECK_ACTION,
+            _on_job_then_check,
+            pressed_note=lambda c: (
+                f"Job run started by <@{c.user_id}>; the order is checked again when it ends"
+            ),
+        ),
     ),
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
-from bot.engine import Toolbox
-from bot.oms import OmsClient, Order, OrderRef, OrderSync, ShopifyOrder, ShopifyProxy
+from bot.engine import NotConfigured, Toolbox
+from bot.oms import OmsClient, OmsError, Order, OrderRef, OrderSync, ShopifyOrder, ShopifyProxy
 from handlers.orders.shop import shopify_setup
 
 
@@ -62,3 +63,29 @@ async def shopify_order_for(
     if ref.kind == "shopify_id" or ref.value.isdigit():
         return await proxy.order_by_id(ref.value)
     return None
+
+
+def order_references(order: Order) -> list[str]:
+    """Every reference of one HotWax version: its id, its Shopify order id and name. The
+    audit carries them all, so `/oms history` finds an event by whichever the user has."""
+    return [r for r in (order.order_id, order.shopify_order_id, order.shopify_order_name) if r]
+
+
+async def references_of(tools: Toolbox, ref: OrderRef) -> list[str]:
+    """Every reference of the order `ref` names, as far as HotWax and Shopify know it: the
+    text as given, the HotWax id of every version, the Shopify order id and name. An order
+    HotWax no longer has (removed for a recovery, never imported) is found in Shopify."""
+    found: list[str] = [ref.value]
+    # If the OMS or Shopify is away, the audit is still searched by what it could learn.
+    with contextlib.suppress(OmsError):
+        orders = await tools.oms.find_orders(ref)
+        shopify_ids = {o.shopify_order_id for o in orders if o.shopify_order_id}
+        for shopify_id in sorted(shopify_ids):
+            orders += await tools.oms.find_orders_by_shopify_id(shopify_id)
+        for order in orders:
+            found += order_references(order)
+        if not orders and ref.kind != "order_id":
+            with contextlib.suppress(NotConfigured):
+                shop = await shopify_order_for(tools, ref, None)
+                found += [shop.id, shop.name] if shop else []
+    return list(dict.fromkeys(found))

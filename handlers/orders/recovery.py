@@ -33,18 +33,25 @@ FAILING_SERVICE = "createOrderContactMech"
 ERROR_MAX = 500
 
 
-def recovery_button(order_id: str, shopify_id: str, error: str) -> ButtonSpec:
-    """The button a failed refresh offers: it reads what the recovery would remove."""
+RECOVER_LABEL = "Plan the recovery: HotWax support removes the order"
+
+
+def recovery_button(
+    order_id: str, shopify_id: str, error: str, *, shopify_name: str | None = None
+) -> ButtonSpec:
+    """The button a failed POS refresh offers. It reads what the recovery would remove and
+    prepares HotWax support's request: the removal itself needs them (a second person with
+    webtools access), so the label says so. It writes nothing, hence no confirm dialog."""
     return ButtonSpec(
-        "Plan the recovery",
+        RECOVER_LABEL,
         RECOVER_ACTION,
         {
             "order_id": order_id,
             "shopify_id": shopify_id,
             "error": error[:ERROR_MAX],
-            "order_keys": [order_id],
+            "order_keys": [k for k in (order_id, shopify_id, shopify_name) if k],
         },
-        style="danger",
+        style="primary",
         allowed_role=ROLE,
     )
 

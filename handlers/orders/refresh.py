@@ -13,8 +13,9 @@ destructive before the bot knows it can finish:
   4. verify the live version against Shopify.
 If no new version comes and the order was not updated (skipped, an MDM failure, a timeout), the
 order is untouched and the run says what happened. When the import fails with the
-createOrderContactMech error (no shipping address in Shopify), the run offers the recovery
-(handlers/orders/recovery.py).
+createOrderContactMech error (no shipping address in Shopify), a POS order's run offers the
+recovery (handlers/orders/recovery.py) and no Resume, which would fail the same way; a web
+order's says to add the address in Shopify and Resume.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ from bot.kit.blocks import (
     section,
 )
 from bot.oms import Order, OrderRef, ShopifyOrder, parse_order_ref, records
+from handlers.orders.imports import import_button
 from handlers.orders.lookup import (
     live_version,
+    order_references,
     order_sync,
     shopify,
     shopify_order_for,
@@ -66,6 +69,10 @@ NAME = "refresh"
 ROLE = "operator"
 CONFIRM_ACTION = "refresh.confirm"
 COMPLETED = "ORDER_COMPLETED"
+POS_CHANNEL = "POS_SALES_CHANNEL"
+# Failure codes of the first step: what the refresh needs is not there, so Resume cannot help.
+NOT_REFRESHABLE = "not-refreshable"  # the order is not in HotWax, or not in Shopify
+NO_LIVE_VERSION = "no-live-version"  # cancelled, with no version that replaced it
 
 
 async def _order(ctx: RunContext, order_id: str) -> Order | None:
@@ -76,6 +83,10 @@ async def _order(ctx: RunContext, order_id: str) -> Order | None:
 async def _new_version(ctx: RunContext) -> Order | None:
     """A live version of the Shopify order other than the one being refreshed."""
     versions = await ctx.tools.oms.find_orders_by_shopify_id(ctx.params["shopify_id"])
+    # The run's later audit events carry every version's id: `/oms history <new id>` finds
+    # the refresh that made it.
+    for version in versions:
+        ctx.add_references(*order_references(version))
     return next(
         (o for o in versions if o.order_id != ctx.params["order_id"] and not o.is_cancelled), None
     )
@@ -89,18 +100,23 @@ def _expected(shop: ShopifyOrder | None) -> str | None:
 async def _check_both(ctx: RunContext) -> str:
     order = await _order(ctx, ctx.params["order_id"])
     if order is None:
-        raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax")
+        raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax", code=NOT_REFRESHABLE)
+    ctx.add_references(*order_references(order))
     if order.is_cancelled:
         newer = await _new_version(ctx)
         if newer is None:
             raise StepFailed(
                 f"{order.order_id} is cancelled and no live version of it is in HotWax; "
-                "re-import the Shopify order with `/oms import` instead"
+                "re-import the Shopify order with `/oms import` instead",
+                code=NO_LIVE_VERSION,
             )
         ctx.scratch["new_order"] = newer.order_id
     shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
     if shop is None:
-        raise StepFailed("the order is not in Shopify, so there is nothing to refresh from")
+        raise StepFailed(
+            "the order is not in Shopify, so there is nothing to refresh from",
+            code=NOT_REFRESHABLE,
+        )
     await order_sync(ctx.tools).check()
     ctx.scratch["status_before"] = order.status_id
     return (
@@ -118,6 +134,7 @@ async def _import_fresh(ctx: RunContext) -> str:
         ctx, ctx.params["shopify_id"], "the order is no longer in Shopify; nothing was changed"
     )
     old = await _order(ctx, ctx.params["order_id"])
+    pos = old is not None and old.sales_channel_enum_id == POS_CHANNEL
     if old is not None and not old.is_cancelled and _matches(old, shop):
         ctx.scratch["in_place"] = old.order_id
         raise StepSkipped(f"{old.order_id} already matches Shopify; nothing to import")
@@ -150,6 +167,7 @@ async def _import_fresh(ctx: RunContext) -> str:
             "was cancelled: the order is as it was. HotWax's sync may skip an order it sees "
             "as unchanged; ask HotWax support to refresh it from the order page."
         ),
+        pos_refresh=pos,
     )
 
 
@@ -176,7 +194,7 @@ async def _cancel_old(ctx: RunContext) -> str:
             f"no live new version of {order.order_id} is in HotWax, so it was not cancelled"
         )
     await ctx.oms_write(
-        "cancel order (old version)",
+        f"cancel order {order.order_id} as the old version of {newer.order_id}",
         {
             "orderId": order.order_id,
             "statusId": "ORDER_CANCELLED",
@@ -232,16 +250,51 @@ async def _refresh_outcome(ctx: RunContext) -> Outcome:
 
 
 async def _refresh_failed(ctx: RunContext, failure: Failure) -> Outcome | None:
+    if NO_LIVE_VERSION in failure.codes:
+        name = ctx.params.get("shopify_name") or ctx.params["shopify_id"]
+        target = [{"id": ctx.params["shopify_id"], "name": name}]
+        return Outcome(
+            "Nothing was changed. There is no live version to refresh; importing the Shopify "
+            "order brings one in.",
+            buttons=(import_button(target, f"Import {name} from Shopify"),),
+            resumable=False,
+        )
+    if NOT_REFRESHABLE in failure.codes:
+        # The order or its Shopify side is gone: a retry would find the same.
+        return Outcome(
+            "Nothing was changed; `/oms check` says where the order is.", resumable=False
+        )
     if CONTACT_MECH not in failure.codes:
         return None
+    order_id = ctx.params["order_id"]
+    order = await _order(ctx, order_id)
+    unchanged = f"Nothing was cancelled: {order_id} is as it was."
+    if order is not None and order.sales_channel_enum_id != POS_CHANNEL:
+        # A web order's Shopify order can be given the address: then the import succeeds.
+        return Outcome(
+            "HotWax could not import the new version: the Shopify order has no shipping "
+            f"address (createOrderContactMech). {unchanged} Add the shipping address to the "
+            "order in Shopify, then press Resume: the import is tried again."
+        )
+    # A POS sale has no shipping address to add, so every import fails the same way until
+    # HotWax support has removed the old order: Resume cannot help, the recovery can.
     return Outcome(
-        "The refresh failed because the Shopify order has no shipping address "
-        f"(createOrderContactMech). Nothing was cancelled: {ctx.params['order_id']} is as it "
-        "was. Plan the recovery to see every row HotWax support must remove before the "
-        "order can be imported afresh.",
+        "HotWax could not import the new version: the Shopify order has no shipping address, "
+        f"as POS sales often do (createOrderContactMech). {unchanged} Trying again fails the "
+        "same way, and nothing needs changing in Shopify. The recovery needs a second person, "
+        "HotWax support: they remove the order's rows in HotWax, then "
+        f"`/oms import {ctx.params['shopify_id']}` brings it back. The button lists every row "
+        "to remove and prepares their request; it changes nothing itself.",
         buttons=(
-            recovery_button(ctx.params["order_id"], ctx.params["shopify_id"], failure.text[:500]),
+            recovery_button(
+                order_id,
+                ctx.params["shopify_id"],
+                failure.text[:500],
+                shopify_name=ctx.params.get("shopify_name")
+                or (order.shopify_order_name if order else None),
+            ),
         ),
+        resumable=False,
     )
 
 
@@ -258,6 +311,7 @@ REFRESH = Runbook(
         *(k for k in (p["order_id"], p.get("shopify_id")) if k),
         *sync_job_keys(p),
     ],
+    references=lambda p: [p["shopify_name"]] if p.get("shopify_name") else [],
     role=ROLE,
     outcome=_refresh_outcome,
     on_failure=_refresh_failed,
@@ -266,7 +320,7 @@ REFRESH = Runbook(
 
 def _warnings(order: Order, shop_fulfilled: bool | None, has_address: bool | None) -> list[str]:
     warnings = []
-    if order.sales_channel_enum_id != "POS_SALES_CHANNEL":
+    if order.sales_channel_enum_id != POS_CHANNEL:
         warnings.append(
             f"This is not a POS order ({order.sales_channel_label}); refresh is "
             "meant for POS orders downloaded before Shopify marked them fulfilled."
@@ -278,10 +332,14 @@ def _warnings(order: Order, shop_fulfilled: bool | None, has_address: bool | Non
             "Shopify does not show the order fulfilled; the new version will still be Created."
         )
     if has_address is False:
+        then = (
+            "the run then offers the recovery with HotWax support."
+            if order.sales_channel_enum_id == POS_CHANNEL
+            else "add the address to the order in Shopify before refreshing."
+        )
         warnings.append(
-            "The Shopify order has no shipping address: the import of the new "
-            "version is likely to fail with the createOrderContactMech error; the "
-            "run then offers the recovery."
+            "The Shopify order has no shipping address: the import of the new version is "
+            f"likely to fail with the createOrderContactMech error; {then}"
         )
     return warnings
 
@@ -342,7 +400,8 @@ async def refresh_card(
     params = {
         "order_id": order.order_id,
         "shopify_id": order.shopify_order_id,
-        "order_keys": [order.order_id],
+        "shopify_name": order.shopify_order_name,
+        "order_keys": order_references(order),
     }
     _, buttons = await tools.actions.buttons(
         [
@@ -396,6 +455,7 @@ async def start_refresh(click: Click, params: dict[str, Any]) -> None:
         {
             "order_id": params["order_id"],
             "shopify_id": params["shopify_id"],
+            "shopify_name": params.get("shopify_name"),
             "sync_job": shopify_setup(click.tools).sync_job,
         },
         actor=click.user_id,

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.engine import RunContext, StepFailed
-from bot.oms import OrderSync, ShopifyOrder, mdm
+from bot.kit.blocks import clip
+from bot.oms import OmsError, OrderSync, ShopifyOrder, mdm
 from handlers.orders.causes import explain
 from handlers.orders.lookup import order_sync, shopify
 
@@ -34,15 +35,24 @@ CLOCK_SLACK = timedelta(minutes=2)
 CONTACT_MECH = "create-order-contact-mech"
 CONTACT_MECH_SERVICE = "createOrderContactMech"
 
+SUMMARY_MAX = 300  # an audit summary's length (the run engine's too)
+
 Arrived = Callable[[], Awaitable[str | None]]
 
 
-def describe_failure(error: str) -> str:
-    """The OMS's error, followed by its known cause and fix when there is one."""
+def describe_failure(error: str, *, web: bool = False, pos_refresh: bool = False) -> str:
+    """The OMS's error, followed by its known cause and fix when there is one: a web order's
+    (`web`) or a POS order's refresh's (`pos_refresh`) where they differ."""
     known = explain(error)
     if known is None:
         return error
-    return f"{error} (cause: {known.cause} Fix: {known.fix})"
+    fix = known.fix_for(web=web, pos_refresh=pos_refresh)
+    return f"{error} (cause: {known.cause} Fix: {fix})"
+
+
+def is_web(order: ShopifyOrder) -> bool:
+    """Whether the Shopify order was not a POS sale (its address can be corrected)."""
+    return (order.source_name or "").lower() != "pos"
 
 
 def failure_code(error: str) -> str | None:
@@ -67,29 +77,72 @@ class _Watch:
     seen: dict[str, str] = field(default_factory=dict)  # log id -> status
     read_failures: set[str] = field(default_factory=set)  # logs whose failed records were read
     last_change: float = field(default_factory=time.monotonic)
+    web: bool = False  # which known fix the failures name: a web order's,
+    pos_refresh: bool = False  # or a POS order's refresh's
 
 
 async def replay_and_wait(
-    ctx: RunContext, order: ShopifyOrder, arrived: Arrived, *, nothing_came: str
+    ctx: RunContext,
+    order: ShopifyOrder,
+    arrived: Arrived,
+    *,
+    nothing_came: str,
+    pos_refresh: bool = False,
 ) -> str:
     """Replay the sync around `order` and wait for HotWax's import (see the module's doc).
 
     Returns what `arrived` said; StepFailed otherwise, ending with `nothing_came` when HotWax
-    recorded nothing about the order."""
+    recorded nothing about the order. `pos_refresh` picks the known fixes for a POS order's
+    refresh. The import's result is audited beside the replay: the replay's write succeeding
+    says nothing about whether HotWax took the order in."""
     assert order.updated_at is not None
+    ctx.add_references(order.id, order.name)
     found = await arrived()
     if found is not None:
         return found  # already there (a resumed run whose earlier replay did it): no replay
     sync = order_sync(ctx.tools)
     await sync.check()  # the job syncs this shop and is not mid-replay: checked before writing
     await _until_ready(ctx, sync, order)
-    watch = _Watch(since=datetime.now(UTC) - CLOCK_SLACK)
+    watch = _Watch(
+        since=datetime.now(UTC) - CLOCK_SLACK, web=is_web(order), pos_refresh=pos_refresh
+    )
     run_id = await ctx.oms_write(
-        "re-import a Shopify order (order-sync replay)",
+        f"replay the order sync to re-import {order.name}",
         {"shopifyOrderId": order.id, "job": sync.job_name, "fromDate": "updatedAt - 1 min"},
         sync.replay(order.updated_at),
     )
-    await _follow_run(ctx, sync, run_id)
+    try:
+        found = await _wait_for_import(ctx, sync, run_id, order, arrived, watch, nothing_came)
+    except (StepFailed, OmsError) as exc:
+        why = exc.message if isinstance(exc, OmsError) else str(exc)
+        await ctx.audit_read_back(
+            clip(f"re-import {order.name} from Shopify: failed: {why}", SUMMARY_MAX),
+            False,
+            {"shopifyOrderId": order.id, "orderSyncRun": run_id, "error": why},
+        )
+        raise
+    # The new version's HotWax id, for the audit of what follows (the refresh's cancel).
+    ctx.add_references(
+        *(o.order_id for o in await ctx.tools.oms.find_orders_by_shopify_id(order.id))
+    )
+    await ctx.audit_read_back(
+        clip(f"re-import {order.name} from Shopify: {found}", SUMMARY_MAX),
+        True,
+        {"shopifyOrderId": order.id, "orderSyncRun": run_id, "result": found},
+    )
+    return found
+
+
+async def _wait_for_import(
+    ctx: RunContext,
+    sync: OrderSync,
+    run_id: str,
+    order: ShopifyOrder,
+    arrived: Arrived,
+    watch: _Watch,
+    nothing_came: str,
+) -> str:
+    await _follow_run(ctx, sync, run_id, watch)
     watch.last_change = time.monotonic()
     limits = ctx.tools.policy.limits
     deadline = time.monotonic() + limits.import_wait_minutes * 60
@@ -124,7 +177,7 @@ async def _until_ready(ctx: RunContext, sync: OrderSync, order: ShopifyOrder) ->
         await asyncio.sleep(wait)
 
 
-async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str) -> None:
+async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str, watch: _Watch) -> None:
     result = await sync.follow(run_id, timeout=FOLLOW_SECONDS)
     if not result.finished:
         raise StepFailed(
@@ -133,7 +186,10 @@ async def _follow_run(ctx: RunContext, sync: OrderSync, run_id: str) -> None:
         )
     if result.has_error:
         error = result.errors or "the order-sync job run failed"
-        raise StepFailed(describe_failure(error), code=failure_code(error))
+        raise StepFailed(
+            describe_failure(error, web=watch.web, pos_refresh=watch.pos_refresh),
+            code=failure_code(error),
+        )
 
 
 async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> bool:
@@ -154,7 +210,9 @@ async def _watch_mdm(ctx: RunContext, order: ShopifyOrder, watch: _Watch) -> boo
                 if record.is_order(order.id, order.name):
                     raise StepFailed(
                         f"HotWax's import of {order.name} failed (MDM {log.log_id}): "
-                        + describe_failure(record.error),
+                        + describe_failure(
+                            record.error, web=watch.web, pos_refresh=watch.pos_refresh
+                        ),
                         code=failure_code(record.error),
                     )
     return active

@@ -104,9 +104,9 @@ def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
     shown = _shown(reply)
     assert "payment is PAYMENT_NOT_AUTH" in shown
     assert "Approve orders job only approves orders whose payment is authorised" in shown
-    _, job = find_element(reply.blocks, "oms:jobs.run#0")
-    assert job["text"]["text"] == "Run the Approve orders job"
-    ops.driver.click_ephemeral(reply, "oms:jobs.run#0")  # the jobs runbook takes it from here
+    _, job = find_element(reply.blocks, "oms:check.run_job#0")
+    assert job["text"]["text"] == "Run the Approve orders job and check again"
+    ops.driver.click_ephemeral(reply, "oms:check.run_job#0")  # the jobs runbook runs it
     scheduled = ops.fake.wait_for(
         lambda: (
             [
@@ -161,8 +161,8 @@ def test_check_missing_order_without_failure(ops: RunningBot, tenant: str, label
     shown = _shown(reply)
     assert "no import failure is recorded" in shown
     assert "Re-import this order" in shown
-    _, job = find_element(reply.blocks, "oms:jobs.run#0")
-    assert job["text"]["text"] == label
+    _, job = find_element(reply.blocks, "oms:check.run_job#0")
+    assert job["text"]["text"] == f"{label} and check again"
 
 
 def test_check_offers_no_ofbiz_job_on_a_moqui_only_tenant(

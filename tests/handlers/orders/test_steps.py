@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.engine import Failure
 from bot.sandbox import SandboxServer, tenant_named
-from handlers.orders.recovery import RECOVER_ACTION
+from handlers.orders.recovery import RECOVER_ACTION, RECOVER_LABEL
 from handlers.orders.reimport import CONTACT_MECH
 from tests.handlers.steps import StepRunner
 
@@ -81,7 +81,8 @@ async def test_the_import_failure_names_its_cause_by_code(
     assert refresh.on_failure is not None
     offered = await refresh.on_failure(ctx, Failure(failed.detail, frozenset({CONTACT_MECH})))
     assert offered is not None
-    assert [(b.label, b.action) for b in offered.buttons] == [("Plan the recovery", RECOVER_ACTION)]
+    assert [(b.label, b.action) for b in offered.buttons] == [(RECOVER_LABEL, RECOVER_ACTION)]
+    assert not offered.resumable  # a POS order's import fails the same way every time
     assert _status_writes(sandbox) == []  # the import failed before anything was cancelled
     # The recovery is offered for the code, never for words that happen to be in a message.
     assert await refresh.on_failure(ctx, Failure(failed.detail)) is None
