@@ -157,8 +157,9 @@ OFBIZ_LABEL = BACKEND_LABELS[OFBIZ]
 
 
 def _name_arg(text: str) -> str:
-    value = text.strip()
-    if not value or len(value) > 100 or any(c.isspace() for c in value):
+    # Spaces inside are fine: a quoted category name ("Initial load") is one of its names.
+    value = " ".join(text.split())
+    if not value or len(value) > 100:
         raise ValueError(f"`{text[:40]}` is not a job or category name")
     return value
 
@@ -199,10 +200,14 @@ async def _overview(inv: Invocation) -> Message:
         scheduled = await api.scheduled()
         if scheduled or await api.has_jobs():
             counts: dict[str, set[str]] = {c.key: set() for c in CATEGORIES}
+            # Scheduled jobs of an enum type the catalogue has no category for: still shown.
+            others: dict[str, set[str]] = {}
             for job in scheduled:
                 cat = _category_of(job)
                 if cat is not None and job.system_job_enum_id:
                     counts[cat.key].add(job.system_job_enum_id)
+                elif job.system_job_enum_id:
+                    others.setdefault(job.enum_type_id or "", set()).add(job.system_job_enum_id)
             lines = []
             for cat in CATEGORIES:
                 n = len(counts[cat.key])
@@ -212,7 +217,15 @@ async def _overview(inv: Invocation) -> Message:
                     f"*{cat.label}* (`{cat.key}`): {n} scheduled of {known} jobs\n"
                     f"      _{escape(cat.description)}_"
                 )
-            total += sum(len(v) for v in counts.values())
+            for enum_type, enum_ids in sorted(others.items()):
+                shown = f"`{escape(enum_type)}`" if enum_type else "no enum type"
+                how = f"`/oms jobs {escape(enum_type)}`" if enum_type else "`/oms job <enum id>`"
+                lines.append(
+                    f"*{shown}*: {len(enum_ids)} scheduled "
+                    f"({', '.join(sorted(enum_ids))}); not a category of oms-bot's catalogue, "
+                    f"{how} lists them"
+                )
+            total += sum(len(v) for v in counts.values()) + sum(len(v) for v in others.values())
             for i, chunk in enumerate(chunk_lines(lines)):
                 title = f"*{OFBIZ_LABEL}* (OFBiz `findJobs`)\n" if i == 0 else ""
                 blocks.append(section(title + chunk))
@@ -243,6 +256,8 @@ async def _category_card(inv: Invocation, wanted: str) -> Message:
         catalog = await moqui.load_catalog(ServiceJobsApi(inv.tools.oms))
         moqui_cats = catalog.find_categories(wanted, also=cat.enum_type_id if cat else None)
     ofbiz_cat = cat if cat is not None and OFBIZ in backends else None
+    if ofbiz_cat is None and OFBIZ in backends:
+        ofbiz_cat = await _oms_category(JobsApi(inv.tools.oms), wanted)
     if ofbiz_cat is None and not moqui_cats:
         choices = category_choices() if OFBIZ in backends else {}
         for moqui_cat in catalog.categories if catalog else []:
@@ -274,6 +289,21 @@ async def _category_card(inv: Invocation, wanted: str) -> Message:
         scheduled += count
     blocks.append(context(f"Times in {zone.key}. `/oms job <job>` shows a job's runs and buttons."))
     return Message(text=f"{label}: {scheduled} jobs scheduled", blocks=blocks)
+
+
+async def _oms_category(api: JobsApi, wanted: str) -> Category | None:
+    """An OFBiz job enum type the catalogue has no category for, when the OMS has jobs of
+    it (`/oms jobs RETURN_SYS_JOB`): its jobs are listed as the OMS names them."""
+    enum_type = wanted.strip().upper()
+    if not _ENUM_ID.match(enum_type):
+        return None
+    rows = await api.jobs_of(
+        [], [oms_jobs.DRAFT, oms_jobs.PENDING], enum_type_id=enum_type, operation="list the jobs"
+    )
+    if not rows:
+        return None
+    about = f"The OMS's jobs of enum type {enum_type}, which oms-bot's catalogue does not group."
+    return Category(enum_type, enum_type, enum_type, about, ())
 
 
 def _did_you_mean(guess: str | None, command: str) -> str:

@@ -165,8 +165,13 @@ async def category_blocks(
             f"Last run: {_last_run(runs, zone)}"
         )
     blocks = [section(title)] + [section(text) for text in chunk_lines(entries)]
-    if len(jobs) > MAX_LISTED:
-        blocks.append(context(f"{len(jobs) - MAX_LISTED} more jobs are not listed here."))
+    rest = jobs[MAX_LISTED:]
+    if rest:
+        # Every job of the category is named, the ones past the cards by name only.
+        names = ", ".join(f"`{escape(j.job_name)}`" for j in rest)
+        blocks.append(
+            context(clip(f"{len(rest)} more (`/oms job <name>` shows one): {names}", 2900))
+        )
     scheduled = sum(1 for j in jobs if not j.is_template and not j.is_paused and j.cron_expression)
     return blocks, scheduled
 

@@ -6,6 +6,7 @@ category and topic names, and full-width text normalised before it is parsed."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,49 @@ def test_full_width_digits_and_signs_are_read_as_plain_ones(
     assert "New orders (JOB_IMP_ORD)" in job
     hidden = text_of(bot.ack("order #1002\u200b"))
     assert "control character (U+200B)" in hidden
+
+
+def test_jobs_of_an_enum_type_the_catalogue_has_no_category_for_are_shown(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = _bot(make_bot, tmp_path)
+    (draft,) = _rows(bot, "JOB_APR_ORD", "SERVICE_DRAFT")
+    (pending,) = _rows(bot, "JOB_APR_ORD", "SERVICE_PENDING")
+    with bot.sandbox.state.lock:
+        jobs = bot.sandbox.state.jobs.jobs
+        for row, job_id in ((draft, "D90001"), (pending, "90002")):
+            jobs[job_id] = {
+                **row,
+                "jobId": job_id,
+                "systemJobEnumId": "JOB_RTN_SYNC",
+                "enumTypeId": "RETURN_SYS_JOB",
+                "description": "Sync returns to the ERP",
+                "jobName": "Sync returns to the ERP",
+            }
+    overview = _shown(_reply(bot, "jobs"))
+    assert "*`RETURN_SYS_JOB`*: 1 scheduled (JOB_RTN_SYNC)" in overview
+    assert "`/oms jobs RETURN_SYS_JOB` lists them" in overview
+    listed = _shown(_reply(bot, "jobs return_sys_job"))
+    assert "*Sync returns to the ERP* `JOB_RTN_SYNC`" in listed
+    assert "Every 15 minutes · next run" in listed
+    assert "Sync returns to the ERP (JOB_RTN_SYNC)" in _shown(_reply(bot, "job JOB_RTN_SYNC"))
+
+
+def test_a_quoted_category_name_with_a_space_is_read(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = _bot(make_bot, tmp_path)
+    shown = _shown(_reply(bot, 'jobs "Initial load"'))
+    assert "*Import products in bulk* `import-products-bulk`" in shown
+
+
+def test_every_moqui_job_of_a_long_category_is_named(make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = _bot(make_bot, tmp_path, "moqui-only")
+    with bot.sandbox.state.lock:
+        jobs = bot.sandbox.state.data.service_jobs
+        model = jobs["bulkApprove_WarehouseTransferOrders"]
+        for n in range(30):
+            clone = replace(model, job_name=f"bulkApprove_WarehouseTransferOrders_{n:02d}")
+            jobs[clone.job_name] = clone
+    shown = _shown(_reply(bot, "jobs ORDER_SYS_JOB"))
+    names = [f"bulkApprove_WarehouseTransferOrders_{n:02d}" for n in range(30)]
+    assert all(name in shown for name in names)
+    assert "more (`/oms job <name>` shows one)" in shown
