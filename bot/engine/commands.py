@@ -67,7 +67,26 @@ class Registry:
         if not tokens:
             tokens = ["help"]
         spec, rest = self._match(tokens)
-        return _bind(spec, rest, text)
+        try:
+            return _bind(spec, rest, text)
+        except UsageError as err:
+            raise self._subcommand_typo(spec, rest) or err from None
+
+    def _subcommand_typo(self, spec: CommandSpec, rest: list[str]) -> UsageError | None:
+        """`/oms webhooks subscrib returns` matched `webhooks`, which takes no such
+        arguments: when the first one is close to a subcommand, that is the likely mistake."""
+        if not rest or rest[0].startswith("--"):
+            return None
+        prefix = spec.name + " "
+        subwords = {n[len(prefix) :].split()[0] for n in self._commands if n.startswith(prefix)}
+        guess = suggest.closest(rest[0].lower(), subwords)
+        if guess is None:
+            return None
+        sub = self._commands.get(prefix + guess)
+        shown = rest[0] if len(rest[0]) <= 40 else rest[0][:40] + "…"
+        return UsageError(
+            f"`/oms {spec.name}` has no `{shown}`.", spec=sub or spec, suggestion=prefix + guess
+        )
 
     def _match(self, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
         for size in range(min(MAX_NAME_WORDS, len(tokens)), 0, -1):

@@ -149,3 +149,16 @@ def test_a_mistyped_choice_in_an_argument_gets_the_closest_one() -> None:
         build_registry().parse("webhooks subscribe refunds")
     assert "unknown webhook topic `refunds`" in info.value.problem
     assert info.value.suggestion == "returns"
+
+
+def test_a_mistyped_subcommand_gets_the_closest_one() -> None:
+    with pytest.raises(UsageError) as info:
+        build_registry().parse("webhooks subscrib returns")
+    assert info.value.suggestion == "webhooks subscribe"
+    assert info.value.spec is not None and info.value.spec.name == "webhooks subscribe"
+    with pytest.raises(UsageError) as info:
+        build_registry().parse("job resum new-orders")
+    assert info.value.suggestion == "job resume"
+    with pytest.raises(UsageError) as info:  # no close subcommand: the usual error
+        _registry().parse("history a b")
+    assert "Too many arguments" in info.value.problem and info.value.suggestion is None

@@ -288,6 +288,9 @@ def test_mistyped_names_get_a_suggestion(make_bot: BotFactory, tmp_path: Path) -
     assert "Did you mean `returns`?" in topic
     option = text_of(bot.ack("history --sinse 7d"))
     assert "Unknown option `--sinse`" in option and "Did you mean `--since`?" in option
+    sub = text_of(bot.ack("webhooks subscrib returns"))
+    assert "`/oms webhooks` has no `subscrib`." in sub
+    assert "Did you mean `webhooks subscribe`?" in sub
     # No close name: the list of valid ones, and no guess.
     nothing = _shown(_reply(bot, "job frobnicate"))
     assert "Did you mean" not in nothing and "the jobs are: import-products-bulk" in nothing
