@@ -1,15 +1,20 @@
-"""`/oms jobs [<category>]` and `/oms job <job>`: HotWax's Job Manager from Slack (HotWax's
-"Job categories"), on both backends a tenant may have (`OmsClient.profile().job_backends`):
-the Moqui Job Manager (current; handlers/jobs/moqui.py) and the OFBiz JobSandbox (legacy).
+"""`/oms jobs [<category>]`, `/oms job <job>` and `/oms job resume <job>`: HotWax's Job
+Manager from Slack (HotWax's "Job categories"), on both backends a tenant may have
+(`OmsClient.profile().job_backends`): the Moqui Job Manager (current; handlers/jobs/moqui.py)
+and the OFBiz JobSandbox (legacy).
 
 `jobs` counts each backend's jobs per category and says which backend they live in; `jobs
 <category>` shows each job's description, schedule, next run (in the user's time zone) and
 last run, from every backend that has the category (a catalogue key such as `orders`, or a
 Moqui category id or name); `job <job>` shows a job's schedule and last 10 runs with a Run now
-button (confirm), and for operators Pause, and Skip once where it exists (OFBiz: Moqui has no
-skip). A Moqui job is named by its job name, an OFBiz one by its friendly name or enum id.
-Running is the run-job runbook (handlers/jobs/run.py); skip and pause are single audited
-writes. Every change needs the operator role, checked again when a button is pressed.
+button (confirm), and for operators Pause, Resume schedule on a paused job, and Skip once
+where it exists (OFBiz: Moqui has no skip); `job resume <job>` offers Resume on its own. A
+Moqui job is named by its job name, an OFBiz one by its friendly name or any enum id the OMS
+has: the catalogue (handlers/jobs/catalog.py) only adds friendly names and descriptions, and
+every job the OMS has in a category is listed. A name that matches nothing gets the closest
+one ("did you mean"). Running is the run-job runbook (handlers/jobs/run.py); skip, pause and
+resume are single audited writes, each read back. Every change needs the operator role,
+checked again when a button is pressed.
 
 Other families offer a job button with `run_job_button("new-orders")` from `handlers.jobs`.
 """
@@ -148,7 +153,7 @@ def _shown_name(info: JobInfo) -> str:
     """How a job is named in a list: with its catalogue key, or its enum id alone."""
     if info.catalogued:
         return f"*{escape(info.name)}* `{info.key}` ({info.enum_id})"
-    return f"*{escape(info.name)}* `{info.enum_id}`"
+    return f"*{escape(info.name)}* `{escape(info.enum_id)}`"
 
 
 # ---- /oms jobs -------------------------------------------------------------------------------
@@ -222,7 +227,8 @@ async def _overview(inv: Invocation) -> Message:
                 how = f"`/oms jobs {escape(enum_type)}`" if enum_type else "`/oms job <enum id>`"
                 lines.append(
                     f"*{shown}*: {len(enum_ids)} scheduled "
-                    f"({', '.join(sorted(enum_ids))}); not a category of oms-bot's catalogue, "
+                    f"({escape(', '.join(sorted(enum_ids)))}); not a category of oms-bot's "
+                    "catalogue, "
                     f"{how} lists them"
                 )
             total += sum(len(v) for v in counts.values()) + sum(len(v) for v in others.values())
@@ -307,7 +313,8 @@ async def _oms_category(api: JobsApi, wanted: str) -> Category | None:
 
 
 def _did_you_mean(guess: str | None, command: str) -> str:
-    """ "; did you mean `/oms jobs orders`? " or "; " before the list of valid names."""
+    """What goes between "unknown job `x`" and the list of valid names: ". Did you mean
+    `/oms job new-orders`? Otherwise " when a name is close, else "; "."""
     return f". Did you mean `{command} {guess}`? Otherwise " if guess else "; "
 
 
@@ -386,25 +393,24 @@ async def job_command(inv: Invocation) -> None:
     if info is not None and OFBIZ in backends:
         await inv.reply.ephemeral(await _job_card(inv, info), replace=True)
         return
-    moqui_names: list[str] = []
     if MOQUI in backends:
-        api = ServiceJobsApi(inv.tools.oms)
-        job = await moqui.find_job(api, wanted)
+        job = await moqui.find_job(ServiceJobsApi(inv.tools.oms), wanted)
         if job is not None:
             await inv.reply.ephemeral(await moqui.job_card(inv, job), replace=True)
             return
-        moqui_names = [j.job_name for j in await api.jobs()]
     if OFBIZ in backends:
         found = await _find_ofbiz_job(JobsApi(inv.tools.oms), wanted)
         if found is not None:
             await inv.reply.ephemeral(await _job_card(inv, found), replace=True)
             return
-    await inv.reply.ephemeral(_no_such_job(wanted, info, backends, moqui_names), replace=True)
+    await inv.reply.ephemeral(await _no_such_job(inv, wanted, info, backends), replace=True)
 
 
-def _no_such_job(
-    wanted: str, info: JobInfo | None, backends: frozenset[str], moqui_names: list[str]
+async def _no_such_job(
+    inv: Invocation, wanted: str, info: JobInfo | None, backends: frozenset[str]
 ) -> Message:
+    """Why no job is called `wanted`, with the closest name (catalogue names and enum ids,
+    the tenant's Moqui job names) and the valid ones."""
     if info is not None:
         return error_message(
             f"{info.name} is an OFBiz job",
@@ -413,7 +419,8 @@ def _no_such_job(
             "`/oms jobs` lists the jobs it has.",
         )
     choices = job_choices() if OFBIZ in backends else {}
-    choices.update({name: name for name in moqui_names})
+    if MOQUI in backends:
+        choices.update({j.job_name: j.job_name for j in await ServiceJobsApi(inv.tools.oms).jobs()})
     known = ""
     if OFBIZ in backends:
         known = (
@@ -791,20 +798,17 @@ async def resume_command(inv: Invocation) -> None:
     wanted: str = inv.command.arg("job")
     backends = await _backends(inv)
     info = find_job(wanted)
-    moqui_names: list[str] = []
     if MOQUI in backends and not (info is not None and OFBIZ in backends):
-        api = ServiceJobsApi(inv.tools.oms)
-        job = await moqui.find_job(api, wanted)
+        job = await moqui.find_job(ServiceJobsApi(inv.tools.oms), wanted)
         if job is not None:
             await inv.reply.ephemeral(await moqui.resume_card(inv, job), replace=True)
             return
-        moqui_names = [j.job_name for j in await api.jobs()]
     if OFBIZ in backends:
         found = await _find_ofbiz_job(JobsApi(inv.tools.oms), wanted)
         if found is not None:
             await inv.reply.ephemeral(await _resume_card(inv, found), replace=True)
             return
-    await inv.reply.ephemeral(_no_such_job(wanted, info, backends, moqui_names), replace=True)
+    await inv.reply.ephemeral(await _no_such_job(inv, wanted, info, backends), replace=True)
 
 
 async def _on_resume(click: Click) -> None:

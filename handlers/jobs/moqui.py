@@ -4,8 +4,9 @@ Jobs and categories are the tenant's own data, read the way HotWax's Job Manager
 the jobs that have a product (`admin/serviceJobs`), the categories whose primary parent is
 SYSTEM_JOB, and each job's categories from its product's category memberships. Like HotWax's
 app, a template (a job whose store parameter is empty) is shown only where no job of the same
-product is set up. A job is named by its `jobName`. Pausing is a PUT of `paused: "Y"`, read
-back; Moqui has no "skip once" (docs/oms-api.md, "Jobs and webhooks").
+product is set up. A job is named by its `jobName`. Pausing is a PUT of `paused: "Y"`,
+resuming one of `paused: "N"`, each read back; Moqui has no "skip once" (docs/oms-api.md,
+"Jobs and webhooks").
 """
 
 from __future__ import annotations
