@@ -56,6 +56,8 @@ class Topic:
     # and/or the Moqui Shopify connector (a SystemMessageType under ShopifyWebhook).
     ofbiz: bool = True
     moqui: bool = False
+    # False: a topic the OMS has a subscription for that this catalogue does not name.
+    catalogued: bool = True
 
     @property
     def graphql(self) -> str:
@@ -469,6 +471,26 @@ def parse_job(text: str) -> JobInfo:
             closest_of(text, job_choices()),
         )
     return found
+
+
+_SHOPIFY_TOPIC = re.compile(r"^[a-z_]+/[a-z_]+$")
+
+
+def other_topic(topic: str) -> Topic:
+    """A Shopify topic (`orders/paid`) the catalogue does not name: a subscription the OMS
+    has may still be shown and removed."""
+    return Topic(topic, topic.upper().replace("/", "_"), topic, topic, None, "", True, True, False)
+
+
+def parse_any_topic(text: str) -> Topic:
+    """`parse_topic`, or any Shopify topic written as Shopify writes it (`orders/paid`)."""
+    try:
+        return parse_topic(text)
+    except NotAChoice:
+        wanted = text.strip().lower()
+        if _SHOPIFY_TOPIC.match(wanted):
+            return other_topic(wanted)
+        raise
 
 
 def parse_topic(text: str) -> Topic:

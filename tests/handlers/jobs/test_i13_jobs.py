@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.sandbox import DEMO_API_TOKEN, DEMO_SHOPIFY_REMOTE
+from bot.sandbox.jobs_data import SHOPIFY_CONFIG
 from bot.sandbox.tenant import tenant_named
 from bot.store.audit import search
 from tests.conftest import BotFactory, RunningBot, text_of
@@ -23,22 +24,26 @@ PAUSE_OFBIZ = "oms:jobs.pause#2"
 ACK = "sendShopifyFulfillmentAckFeed_STORE"
 JOBS = "/rest/s1/admin/serviceJobs"
 
-POLICY = f"""
+ROLES_AND_LIMITS = """
 [roles]
 operator = ["U_ALICE", "S_OPERATORS", "U_DAVE"]
-
-[stores]
-shopify_remote = "{DEMO_SHOPIFY_REMOTE}"
 
 [limits]
 job_poll_seconds = 0.1
 job_follow_minutes = 1
 """
+# With the shop connection the webhooks are the Moqui connector's; without, the OFBiz ones.
+STORES = f"""
+[stores]
+shopify_remote = "{DEMO_SHOPIFY_REMOTE}"
+"""
 
 
-def _bot(make_bot: BotFactory, tmp_path: Path, tenant: str | None = None) -> RunningBot:
+def _bot(
+    make_bot: BotFactory, tmp_path: Path, tenant: str | None = None, *, remote: bool = True
+) -> RunningBot:
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
-    path.write_text(POLICY)
+    path.write_text(ROLES_AND_LIMITS + (STORES if remote else ""))
     extra: dict[str, Any] = {}
     if tenant is not None and not tenant_named(tenant).ofbiz:
         extra["oms_api_token"] = DEMO_API_TOKEN
@@ -356,3 +361,30 @@ def test_every_moqui_job_of_a_long_category_is_named(make_bot: BotFactory, tmp_p
     names = [f"bulkApprove_WarehouseTransferOrders_{n:02d}" for n in range(30)]
     assert all(name in shown for name in names)
     assert "more (`/oms job <name>` shows one)" in shown
+
+
+def test_a_webhook_subscription_the_catalogue_does_not_name_is_shown_and_removable(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = _bot(make_bot, tmp_path, remote=False)
+    with bot.sandbox.state.lock:
+        bot.sandbox.state.jobs.webhooks[SHOPIFY_CONFIG].append(
+            {"id": "1053799", "topic": "orders/paid", "address": "https://x.test/h"}
+        )
+    listed = _shown(_reply(bot, "webhooks"))
+    assert "*orders/paid*: subscribed (webhook 1053799)" in listed
+    assert "`/oms webhooks unsubscribe orders/paid` removes it" in listed
+    assert len(_bodies(bot, "/api/service/getShopifyWebhooks")) == 1
+
+    card = _reply(bot, "webhooks unsubscribe orders/paid")
+    bot.driver.click_ephemeral(card, "oms:webhooks.unsubscribe#0", user="U_ALICE")
+    _told(bot, "U_ALICE", "Unsubscribed orders/paid: webhook 1053799 removed.")
+    assert _bodies(bot, "/api/service/removeShopifyWebhook") == [
+        {"webhookId": "1053799", "shopifyConfigId": SHOPIFY_CONFIG}
+    ]
+    absent = _shown(_reply(bot, "webhooks unsubscribe orders/edited"))
+    assert "The OMS has no subscription to orders/edited" in absent
+    assert "Did you mean `/oms webhooks unsubscribe orders-updated`?" in absent
+    # Subscribing stays limited to the topics the OMS has a handler for.
+    refused = text_of(bot.ack("webhooks subscribe orders/paid"))
+    assert "unknown webhook topic `orders/paid`" in refused
