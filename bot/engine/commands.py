@@ -18,6 +18,9 @@ from bot.kit import suggest
 
 MAX_TEXT_LENGTH = 1000
 _REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+# Typographic double quotes (Slack and phones turn "x" into “x”) quote like the plain one;
+# single ones are left alone, as an apostrophe (don’t) must not open a quote.
+_DOUBLE_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb", '"'))
 # Multi-word commands ("rollback undo", "webhooks subscribe") are matched longest first.
 MAX_NAME_WORDS = 3
 
@@ -55,10 +58,10 @@ class Registry:
         The text is checked as typed (a zero-width or control character is refused before
         anything could fold it away), then normalised with Unicode NFKC, so full-width
         digits, letters and signs (`＃１００２`, `－－ｍｉｎｅ`) and other compatibility forms
-        reach every argument as their plain characters; the result is checked again (NFKC
-        can lengthen text)."""
+        reach every argument as their plain characters, and typographic double quotes quote;
+        the result is checked again (NFKC can lengthen text)."""
         check_text(text)
-        text = unicodedata.normalize("NFKC", text)
+        text = unicodedata.normalize("NFKC", text).translate(_DOUBLE_QUOTES)
         check_text(text)
         try:
             tokens = shlex.split(text)

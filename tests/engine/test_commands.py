@@ -162,3 +162,8 @@ def test_a_mistyped_subcommand_gets_the_closest_one() -> None:
     with pytest.raises(UsageError) as info:  # no close subcommand: the usual error
         _registry().parse("history a b")
     assert "Too many arguments" in info.value.problem and info.value.suggestion is None
+
+
+def test_typographic_double_quotes_quote() -> None:
+    cmd = build_registry().parse("jobs \u201cInitial load\u201d")
+    assert cmd.arg("category") == "Initial load"
