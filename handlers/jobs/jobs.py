@@ -489,8 +489,12 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
     if history:
         lines = []
         for run in history:
+            words = status_words(run.status_id)
+            if run.status_id == oms_jobs.CANCELLED and run.temp_expr_id and not run.start_date_time:
+                # A scheduled run cancelled before it started: a Pause, not a run that stopped.
+                words = "schedule cancelled (paused)"
             line = (
-                f"{STATUS_ICONS.get(run.status_id or '', '•')} {status_words(run.status_id)} · "
+                f"{STATUS_ICONS.get(run.status_id or '', '•')} {words} · "
                 f"{fmt_local(run.run_time, zone)} · {fmt_duration(run.duration_seconds)} · "
                 f"job {run.job_id}"
             )

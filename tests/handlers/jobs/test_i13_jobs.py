@@ -105,6 +105,8 @@ def test_a_paused_ofbiz_job_is_resumed_with_its_old_frequency(
 
     paused = _reply(bot, "job approve-orders")
     assert "paused (was every 15 minutes)" in _shown(paused)
+    assert "schedule cancelled (paused) · " in _shown(paused)
+    assert f"job {schedule['jobId']}" in _shown(paused)
     assert _labels(paused) == ["Run now", "Resume schedule"]
     button = next(
         e
