@@ -14,8 +14,13 @@ import unicodedata
 from typing import Any
 
 from bot.engine.contract import CommandSpec, ParsedCommand, UsageError, ValueParser
+from bot.kit import suggest
 
 MAX_TEXT_LENGTH = 1000
+_REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+# Typographic double quotes (Slack and phones turn "x" into “x”) quote like the plain one;
+# single ones are left alone, as an apostrophe (don’t) must not open a quote.
+_DOUBLE_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb", '"'))
 # Multi-word commands ("rollback undo", "webhooks subscribe") are matched longest first.
 MAX_NAME_WORDS = 3
 
@@ -48,7 +53,15 @@ class Registry:
         return match[0] if match else None
 
     def parse(self, text: str) -> ParsedCommand:
-        """Turn the text after `/oms` into a command, or raise UsageError."""
+        """Turn the text after `/oms` into a command, or raise UsageError.
+
+        The text is checked as typed (a zero-width or control character is refused before
+        anything could fold it away), then normalised with Unicode NFKC, so full-width
+        digits, letters and signs (`＃１００２`, `－－ｍｉｎｅ`) and other compatibility forms
+        reach every argument as their plain characters, and typographic double quotes quote;
+        the result is checked again (NFKC can lengthen text)."""
+        check_text(text)
+        text = unicodedata.normalize("NFKC", text).translate(_DOUBLE_QUOTES)
         check_text(text)
         try:
             tokens = shlex.split(text)
@@ -57,7 +70,26 @@ class Registry:
         if not tokens:
             tokens = ["help"]
         spec, rest = self._match(tokens)
-        return _bind(spec, rest, text)
+        try:
+            return _bind(spec, rest, text)
+        except UsageError as err:
+            raise self._subcommand_typo(spec, rest) or err from None
+
+    def _subcommand_typo(self, spec: CommandSpec, rest: list[str]) -> UsageError | None:
+        """`/oms webhooks subscrib returns` matched `webhooks`, which takes no such
+        arguments: when the first one is close to a subcommand, that is the likely mistake."""
+        if not rest or rest[0].startswith("--"):
+            return None
+        prefix = spec.name + " "
+        subwords = {n[len(prefix) :].split()[0] for n in self._commands if n.startswith(prefix)}
+        guess = suggest.closest(rest[0].lower(), subwords)
+        if guess is None:
+            return None
+        sub = self._commands.get(prefix + guess)
+        shown = rest[0] if len(rest[0]) <= 40 else rest[0][:40] + "…"
+        return UsageError(
+            f"`/oms {spec.name}` has no `{shown}`.", spec=sub or spec, suggestion=prefix + guess
+        )
 
     def _match(self, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
         for size in range(min(MAX_NAME_WORDS, len(tokens)), 0, -1):
@@ -78,7 +110,8 @@ def check_text(text: str) -> None:
             f"The command text is {len(text)} characters long; the limit is {MAX_TEXT_LENGTH}."
         )
     for ch in text:
-        if ch != " " and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        # Zl/Zp (U+2028, U+2029) break a line as surely as a newline does.
+        if ch != " " and unicodedata.category(ch) in _REFUSED_CATEGORIES:
             raise UsageError(
                 f"The command text contains a control character (U+{ord(ch):04X}); "
                 "type the command on one line with plain characters."
@@ -98,7 +131,12 @@ def _bind(spec: CommandSpec, tokens: list[str], text: str) -> ParsedCommand:
             flag = flags_by_name.get(name)
             if flag is None:
                 known = ", ".join(f"--{f}" for f in flags_by_name) or "none"
-                raise UsageError(f"Unknown option `--{name}` (options here: {known}).", spec)
+                guess = suggest.closest(name, flags_by_name)
+                raise UsageError(
+                    f"Unknown option `--{name}` (options here: {known}).",
+                    spec,
+                    suggestion=f"--{guess}" if guess else None,
+                )
             if name in flags:
                 raise UsageError(f"Option `--{name}` is given twice.", spec)
             if not flag.takes_value:
@@ -154,5 +192,7 @@ def _bind_positionals(spec: CommandSpec, values: list[str]) -> dict[str, Any]:
 def _convert(spec: CommandSpec, what: str, parse: ValueParser, value: str) -> Any:
     try:
         return parse(value)
+    except suggest.NotAChoice as exc:
+        raise UsageError(f"{what}: {exc}", spec, suggestion=exc.suggestion) from None
     except ValueError as exc:
         raise UsageError(f"{what}: {exc}", spec) from None

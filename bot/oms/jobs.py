@@ -171,6 +171,23 @@ def run_now_body(draft: Job, schedule: Job | None, *, user: str) -> dict[str, An
     return {k: v for k, v in body.items() if v not in (None, "")}
 
 
+def resume_body(draft: Job, previous: Job, run_time: int, *, user: str) -> dict[str, Any]:
+    """The `scheduleService` body that schedules a paused (cancelled) job again, as HotWax's
+    legacy Job Manager re-enables one: the SERVICE_DRAFT template is scheduled with the
+    frequency (`SERVICE_TEMP_EXPR`, `jobFields.tempExprId`), `SERVICE_TIME` the first run,
+    `SERVICE_RUN_AS_SYSTEM`, and `jobFields.maxRecurrenceCount "-1"` and `runAsUser "system"`
+    (job-manager@v2.35.2 src/components/JobConfiguration.vue:438-453, a draft is scheduled
+    with scheduleService; src/store/modules/job/actions.ts:590-634, the body). The frequency,
+    store and shop are those of the cancelled schedule, the rest is `run_now_body`'s."""
+    if not previous.temp_expr_id:
+        raise JobNotRunnable(f"job {previous.job_id} had no frequency to schedule again")
+    body = run_now_body(draft, previous, user=user)
+    body["SERVICE_TIME"] = str(run_time)
+    body["SERVICE_RUN_AS_SYSTEM"] = "Y"
+    body["jobFields"] = {**body["jobFields"], "maxRecurrenceCount": "-1", "runAsUser": "system"}
+    return body
+
+
 def _docs(answer: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
     if answer is None:
         return []
@@ -284,6 +301,28 @@ class JobsApi:
         pending = next((j for j in rows if j.status_id == PENDING and j.temp_expr_id), None)
         return draft, pending
 
+    async def last_schedule(self, enum_id: str) -> Job | None:
+        """The newest cancelled row of a job that had a frequency: the schedule a Pause
+        cancelled, which Resume schedules again."""
+        rows = await self.find_jobs(
+            {"systemJobEnumId": enum_id, "statusId": CANCELLED, "tempExprId_op": "not-empty"},
+            order_by="cancelDateTime DESC",
+            view_size=1,
+            operation=f"read the paused schedule of {enum_id}",
+        )
+        return rows[0] if rows else None
+
+    async def any_row(self, enum_id: str) -> Job | None:
+        """One JobSandbox row of a job enum (template first), or None: whether the OMS has
+        the job at all, and what it calls it."""
+        rows = await self.find_jobs(
+            {"systemJobEnumId": enum_id},
+            order_by="statusId ASC",
+            view_size=5,
+            operation=f"read the job {enum_id}",
+        )
+        return next((r for r in rows if r.status_id == DRAFT), rows[0] if rows else None)
+
     async def job(self, job_id: str) -> Job | None:
         rows = await self.find_jobs({"jobId": job_id}, operation=f"read job {job_id}")
         return rows[0] if rows else None
@@ -382,6 +421,14 @@ class JobsApi:
             "lastModifiedByUserLogin": user,
         }
         return await self._write("updateJobSandbox", body, "skip the next run")
+
+    async def resume(
+        self, draft: Job, previous: Job, run_time: int, *, user: str
+    ) -> dict[str, Any]:
+        """`POST /api/scheduleService` with `resume_body`: the paused job is scheduled again
+        with its old frequency, the first run at `run_time` (epoch ms)."""
+        body = resume_body(draft, previous, run_time, user=user)
+        return await self._write("scheduleService", body, "schedule the job again", service=False)
 
     async def pause(self, job_id: str) -> dict[str, Any]:
         """`service/cancelScheduledJob`: the schedule stops (the template stays)."""

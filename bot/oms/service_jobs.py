@@ -249,6 +249,17 @@ class ServiceJobsApi:
             json={"jobName": job_name, "paused": "Y"},
         )
 
+    async def resume(self, job_name: str) -> Any:
+        """`PUT admin/serviceJobs/{job}` `{jobName, paused: "N"}`: the job's cron schedule
+        runs again (HotWax's Job Manager: Resume sets `paused` N and saves the job); like
+        `pause`, nothing else is sent."""
+        return await self.oms.maarg_call(
+            "PUT",
+            f"admin/serviceJobs/{path_part(job_name)}",
+            operation=f"resume {job_name}",
+            json={"jobName": job_name, "paused": "N"},
+        )
+
     # ---- categories -----------------------------------------------------------------------
 
     async def categories(self) -> list[JobCategory]:

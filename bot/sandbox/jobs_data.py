@@ -99,6 +99,15 @@ JOB_ENUMS: tuple[tuple[str, str | None, str, str, str | None], ...] = (
         "importMissingShopifyOrders",
         "CRT_SHOPIFY_ORDER",
     ),
+    # Not in the bot's catalogue (handlers/jobs/catalog.py): a job the OMS has that the bot
+    # must still list and address by its enum id (HotWax docs, "Upload Cancelled Orders").
+    (
+        "JOB_UL_CNCLD_ORD",
+        "ORDER_SYS_JOB",
+        "Upload cancelled orders to Shopify",
+        "bulkCancelOrdersOnShopify",
+        None,
+    ),
     ("JOB_BKR_ORD", "BROKER_SYS_JOB", "Brokering new orders", "brokerOrders", None),
     (
         "JOB_BKR_REJ_ORD",
@@ -163,6 +172,7 @@ SCHEDULES: dict[str, tuple[str, int, tuple[str, ...]]] = {
     "JOB_IMP_ORD_UPD": ("EVERY_15_MIN", 3, ("FINISHED", "FINISHED")),
     "JOB_IMP_ORD_CNCL": ("HOURLY", 42, ("FAILED", "FINISHED", "FINISHED")),
     "JOB_IMP_RTN": ("HOURLY", 18, ("CRASHED", "FINISHED")),
+    "JOB_UL_CNCLD_ORD": ("EVERY_30_MIN", 13, ("FINISHED",)),
     "JOB_BKR_ORD": ("EVERY_15_MIN", 9, ("FINISHED",)),
     "JOB_SHIP_ORD_PKD": ("EVERY_30_MIN", 21, ("FINISHED", "FINISHED")),
     "JOB_CNCL_ORD_DTE": ("EVERYDAY", 300, ("FINISHED",)),

@@ -17,14 +17,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.kit.suggest import NotAChoice, closest_of
+
 
 @dataclass(frozen=True)
 class JobInfo:
-    key: str  # the friendly name, e.g. "new-orders"
+    key: str  # the friendly name, e.g. "new-orders" (the enum id for a job not catalogued)
     enum_id: str  # systemJobEnumId, e.g. "JOB_IMP_ORD"
     name: str
     description: str
-    category: str  # the category key
+    category: str  # the category key ("" when the job's enum type is no catalogue category)
+    # False: a job the OMS has that this catalogue does not name; its name is the OMS's.
+    catalogued: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Topic:
     # and/or the Moqui Shopify connector (a SystemMessageType under ShopifyWebhook).
     ofbiz: bool = True
     moqui: bool = False
+    # False: a topic the OMS has a subscription for that this catalogue does not name.
+    catalogued: bool = True
 
     @property
     def graphql(self) -> str:
@@ -387,6 +393,48 @@ def norm(text: str) -> str:
     return _norm(text)
 
 
+def oms_job(
+    enum_id: str, name: str | None, description: str | None, enum_type_id: str | None
+) -> JobInfo:
+    """A job the OMS has in JobSandbox that the catalogue does not name (a tenant's own, or
+    one HotWax added): addressed by its enum id, named as the OMS names it."""
+    cat = category_of_type(enum_type_id)
+    return JobInfo(
+        enum_id,
+        enum_id,
+        name or enum_id,
+        description or "",
+        cat.key if cat else "",
+        catalogued=False,
+    )
+
+
+def category_of_type(enum_type_id: str | None) -> Category | None:
+    return next((c for c in CATEGORIES if c.enum_type_id and c.enum_type_id == enum_type_id), None)
+
+
+def job_choices() -> dict[str, str]:
+    """What users may type for a catalogue job, each mapped to what to suggest: the friendly
+    name for a friendly name, the enum id for an enum id."""
+    choices = {job.key: job.key for job in ALL_JOBS}
+    choices.update({job.enum_id: job.enum_id for job in ALL_JOBS})
+    return choices
+
+
+def category_choices() -> dict[str, str]:
+    choices = {cat.key: cat.key for cat in CATEGORIES}
+    choices.update({cat.label: cat.key for cat in CATEGORIES})
+    return choices
+
+
+def topic_choices() -> dict[str, str]:
+    choices = {topic.key: topic.key for topic in TOPICS}
+    for topic in TOPICS:
+        choices.setdefault(topic.enum_key, topic.key)
+        choices.setdefault(topic.topic, topic.key)
+    return choices
+
+
 def find_category(text: str) -> Category | None:
     wanted = _norm(text)
     for cat in CATEGORIES:
@@ -401,7 +449,10 @@ def parse_category(text: str) -> Category:
     found = find_category(text)
     if found is None:
         valid = ", ".join(cat.key for cat in CATEGORIES)
-        raise ValueError(f"unknown category `{text[:40]}`; the categories are: {valid}")
+        raise NotAChoice(
+            f"unknown category `{text[:40]}`; the categories are: {valid}",
+            closest_of(text, category_choices()),
+        )
     return found
 
 
@@ -414,11 +465,32 @@ def parse_job(text: str) -> JobInfo:
     found = find_job(text)
     if found is None:
         valid = ", ".join(job.key for job in ALL_JOBS)
-        raise ValueError(
+        raise NotAChoice(
             f"unknown job `{text[:40]}`; the jobs are: {valid} "
-            "(or their enum ids, such as JOB_IMP_ORD; `/oms jobs <category>` lists them)"
+            "(or their enum ids, such as JOB_IMP_ORD; `/oms jobs <category>` lists them)",
+            closest_of(text, job_choices()),
         )
     return found
+
+
+_SHOPIFY_TOPIC = re.compile(r"^[a-z_]+/[a-z_]+$")
+
+
+def other_topic(topic: str) -> Topic:
+    """A Shopify topic (`orders/paid`) the catalogue does not name: a subscription the OMS
+    has may still be shown and removed."""
+    return Topic(topic, topic.upper().replace("/", "_"), topic, topic, None, "", True, True, False)
+
+
+def parse_any_topic(text: str) -> Topic:
+    """`parse_topic`, or any Shopify topic written as Shopify writes it (`orders/paid`)."""
+    try:
+        return parse_topic(text)
+    except NotAChoice:
+        wanted = text.strip().lower()
+        if _SHOPIFY_TOPIC.match(wanted):
+            return other_topic(wanted)
+        raise
 
 
 def parse_topic(text: str) -> Topic:
@@ -427,4 +499,7 @@ def parse_topic(text: str) -> Topic:
         if wanted in (_norm(topic.key), _norm(topic.enum_key), _norm(topic.topic)):
             return topic
     valid = ", ".join(topic.key for topic in TOPICS)
-    raise ValueError(f"unknown webhook topic `{text[:40]}`; the topics are: {valid}")
+    raise NotAChoice(
+        f"unknown webhook topic `{text[:40]}`; the topics are: {valid}",
+        closest_of(text, topic_choices()),
+    )

@@ -4,8 +4,9 @@ Jobs and categories are the tenant's own data, read the way HotWax's Job Manager
 the jobs that have a product (`admin/serviceJobs`), the categories whose primary parent is
 SYSTEM_JOB, and each job's categories from its product's category memberships. Like HotWax's
 app, a template (a job whose store parameter is empty) is shown only where no job of the same
-product is set up. A job is named by its `jobName`. Pausing is a PUT of `paused: "Y"`, read
-back; Moqui has no "skip once" (docs/oms-api.md, "Jobs and webhooks").
+product is set up. A job is named by its `jobName`. Pausing is a PUT of `paused: "Y"`,
+resuming one of `paused: "N"`, each read back; Moqui has no "skip once" (docs/oms-api.md,
+"Jobs and webhooks").
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from handlers.jobs.common import (
 from handlers.jobs.run import run_service_job_button, template_text
 
 PAUSE_ACTION = "jobs.pause_service_job"
+RESUME_ACTION = "jobs.resume_service_job"
 HISTORY_SIZE = 10
 MAX_LISTED = 25  # jobs listed in one category card
 LABEL = BACKEND_LABELS[MOQUI]
@@ -164,8 +166,13 @@ async def category_blocks(
             f"Last run: {_last_run(runs, zone)}"
         )
     blocks = [section(title)] + [section(text) for text in chunk_lines(entries)]
-    if len(jobs) > MAX_LISTED:
-        blocks.append(context(f"{len(jobs) - MAX_LISTED} more jobs are not listed here."))
+    rest = jobs[MAX_LISTED:]
+    if rest:
+        # Every job of the category is named, the ones past the cards by name only.
+        names = ", ".join(f"`{escape(j.job_name)}`" for j in rest)
+        blocks.append(
+            context(clip(f"{len(rest)} more (`/oms job <name>` shows one): {names}", 2900))
+        )
     scheduled = sum(1 for j in jobs if not j.is_template and not j.is_paused and j.cron_expression)
     return blocks, scheduled
 
@@ -240,7 +247,7 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
     if job.is_template:
         note += f" {template_text(job)}"
     if not is_operator:
-        note += " Running and pausing need the *operator* role."
+        note += " Running, pausing and resuming need the *operator* role."
     blocks.append(context(escape(note) if job.is_template else note))
     return Message(
         text=f"{job.job_name}: {describe_cron(job.cron_expression)}"
@@ -249,10 +256,62 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
     )
 
 
+def resume_problem(job: ServiceJob) -> str | None:
+    """Why a job cannot be resumed from here, or None. HotWax's Job Manager refuses to save
+    a job without a schedule ("Please select a scheduling for job") and clones a template for
+    a store before scheduling it (job-manager src/views/JobDetail.vue:965-991)."""
+    if job.is_template:
+        return template_text(job).replace("run that store's copy", "resume that store's copy")
+    if not job.is_paused:
+        schedule = describe_cron(job.cron_expression)
+        return f"{job.job_name} is not paused ({schedule}); nothing to resume."
+    if not job.cron_expression:
+        return (
+            f"{job.job_name} has no schedule (no cron expression), so resuming it would not "
+            "run it: give it a schedule in the Job Manager."
+        )
+    return None
+
+
+def resume_button(job: ServiceJob) -> ButtonSpec:
+    """Resume schedule: `paused` back to N, with Slack's confirm dialog."""
+    return ButtonSpec(
+        "Resume schedule",
+        RESUME_ACTION,
+        {"job": job.job_name, "order_keys": [lock_key(job.job_name)]},
+        style="primary",
+        allowed_role=ROLE,
+        confirm=confirm_dialog(
+            f"Resume {job.job_name}?",
+            f"The job runs again on its schedule ({describe_cron(job.cron_expression)}) in "
+            "the OMS; its parameters are not changed.",
+            "Resume schedule",
+        ),
+    )
+
+
+async def resume_card(inv: Invocation, job: ServiceJob) -> Message:
+    """`/oms job resume` of a Moqui job: what Resume would do, with the button (confirm)."""
+    problem = resume_problem(job)
+    if problem is not None:
+        return Message(text=problem, blocks=[section(escape(problem))])
+    _, elements = await inv.tools.actions.buttons(
+        [resume_button(job)], created_by=inv.user_id, channel_id=inv.channel_id, ttl=15 * 60
+    )
+    title = f"Resume {job.job_name}?"
+    what = (
+        f"{job.job_name} is paused. Resume sets paused = N in the OMS, so it runs again on its "
+        f"schedule ({describe_cron(job.cron_expression)}); nothing else is changed."
+    )
+    return Message(text=title, blocks=[header(title), section(escape(what)), actions(elements)])
+
+
 def _buttons(job: ServiceJob, is_operator: bool) -> list[ButtonSpec]:
     if job.is_template:
         return []
     specs = [run_service_job_button(job.job_name, "Run now")]
+    if is_operator and resume_problem(job) is None:
+        specs.append(resume_button(job))
     if is_operator and not job.is_paused:
         specs.append(
             ButtonSpec(
@@ -264,7 +323,7 @@ def _buttons(job: ServiceJob, is_operator: bool) -> list[ButtonSpec]:
                 confirm=confirm_dialog(
                     f"Pause {job.job_name}?",
                     f"The job's schedule ({describe_cron(job.cron_expression)}) stops in the "
-                    "OMS until the job is resumed in the Job Manager.",
+                    "OMS until the job is resumed (Resume schedule on `/oms job`).",
                     "Pause",
                 ),
             )
@@ -295,22 +354,7 @@ async def _on_pause(click: Click) -> None:
     )
     after = await api.job(name)
     differences = _pause_differences(before, after)
-    await click.tools.audit.record(
-        AuditEvent(
-            kind=EventKind.OMS_READ,
-            actor=click.user_id,
-            outcome="failed" if differences else "ok",
-            summary=f"read back {name} after pausing it",
-            # Names only: a parameter's value may be a credential.
-            detail={
-                "paused": after.paused if after else None,
-                "cron_kept": after is not None and after.cron_expression == before.cron_expression,
-                "parameters_changed": _changed_parameters(before, after),
-            },
-            order_keys=(lock_key(name),),
-            channel_id=click.channel_id,
-        )
-    )
+    await _audit_read_back(click, f"read back {name} after pausing it", before, after, differences)
     if differences:
         await click.reply.safe_ephemeral(
             error_message(
@@ -326,10 +370,88 @@ async def _on_pause(click: Click) -> None:
     text = (
         f"Paused {name}: read back from the OMS with paused = Y; its schedule "
         f"({describe_cron(before.cron_expression)}) and parameters read back unchanged. Resume "
-        "it in the Job Manager."
+        f"it with `/oms job resume {name}`."
     )
     await click.reply.safe_ephemeral(
         Message(text=text, blocks=[section(f":double_vertical_bar: {escape(text)}")])
+    )
+
+
+async def _audit_read_back(
+    click: Click,
+    what: str,
+    before: ServiceJob,
+    after: ServiceJob | None,
+    differences: list[str],
+) -> None:
+    name = before.job_name
+    await click.tools.audit.record(
+        AuditEvent(
+            kind=EventKind.OMS_READ,
+            actor=click.user_id,
+            outcome="failed" if differences else "ok",
+            summary=what,
+            # Names only: a parameter's value may be a credential.
+            detail={
+                "paused": after.paused if after else None,
+                "cron_kept": after is not None and after.cron_expression == before.cron_expression,
+                "parameters_changed": _changed_parameters(before, after),
+            },
+            order_keys=(lock_key(name),),
+            channel_id=click.channel_id,
+        )
+    )
+
+
+async def _on_resume(click: Click) -> None:
+    name = str(click.params["job"])
+    api = ServiceJobsApi(click.tools.oms)
+    before = await api.job(name)
+    if before is None:
+        await click.reply.safe_ephemeral(
+            error_message(f"{name} is gone", "The OMS no longer has this job; nothing changed.")
+        )
+        return
+    problem = resume_problem(before)
+    if problem is not None:
+        # Read again at the press: someone may have resumed it meanwhile.
+        await click.reply.safe_ephemeral(Message(text=problem, blocks=[section(escape(problem))]))
+        return
+    await click.tools.audit.write(
+        api.resume(name),
+        operation=f"resume {name}",
+        parameters={"jobName": name, "paused": "N", "cronExpression": before.cron_expression},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        order_keys=(lock_key(name),),
+    )
+    after = await api.job(name)
+    differences = _pause_differences(before, after, paused="N")
+    await _audit_read_back(click, f"read back {name} after resuming it", before, after, differences)
+    if differences or after is None:
+        await click.reply.safe_ephemeral(
+            error_message(
+                f"{name} does not read back as resumed with nothing else changed",
+                "The OMS accepted the change (only `paused: N` was sent), but reading the job "
+                "back shows: " + "; ".join(differences or ["nothing"]) + ".",
+                f"Open {name} in the Job Manager and check its schedule and parameters (each "
+                "line gives the value before; secret values are hidden), then check it with "
+                f"`/oms job {name}`.",
+            )
+        )
+        return
+    zone = await user_zone(click.client, click.user_id)
+    upcoming = (
+        f" The next run is {fmt_moment(after.next_execution, zone)}."
+        if after.next_execution
+        else ""
+    )
+    text = (
+        f"Resumed {name}: read back from the OMS with paused = N; its schedule "
+        f"({describe_cron(after.cron_expression)}) and parameters read back unchanged.{upcoming}"
+    )
+    await click.reply.safe_ephemeral(
+        Message(text=text, blocks=[section(f":arrow_forward: {escape(text)}")])
     )
 
 
@@ -342,13 +464,19 @@ def _changed_parameters(before: ServiceJob, after: ServiceJob | None) -> list[st
     return sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
 
 
-def _pause_differences(before: ServiceJob, after: ServiceJob | None) -> list[str]:
-    """What the job read back after a pause says that the pause did not write, in words."""
+def _pause_differences(
+    before: ServiceJob, after: ServiceJob | None, paused: str = "Y"
+) -> list[str]:
+    """What the job read back after a pause (or a resume, `paused` N) says that the write
+    did not ask for, in words."""
     if after is None:
         return ["the job is no longer in the OMS"]
     found = []
-    if not after.is_paused:
-        found.append(f"paused = {after.paused or 'not set'}, not Y: the job is still scheduled")
+    if after.paused != paused:
+        found.append(
+            f"paused = {after.paused or 'not set'}, not {paused}: the job is "
+            + ("still scheduled" if paused == "Y" else "still paused")
+        )
     if after.cron_expression != before.cron_expression:
         found.append(
             f"its schedule is now {describe_cron(after.cron_expression)} "
@@ -366,5 +494,6 @@ def _pause_differences(before: ServiceJob, after: ServiceJob | None) -> list[str
 PROVIDES = Provides(
     actions=(
         ActionSpec(PAUSE_ACTION, _on_pause, pressed_note=lambda c: f"Paused by <@{c.user_id}>"),
+        ActionSpec(RESUME_ACTION, _on_resume, pressed_note=lambda c: f"Resumed by <@{c.user_id}>"),
     ),
 )

@@ -46,7 +46,7 @@ from bot.kit.durations import fmt_time
 from bot.kit.reply import Replier
 from bot.oms import Job, JobNotRunnable, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
-from handlers.jobs.catalog import JobInfo, job_by_enum, parse_job
+from handlers.jobs.catalog import JobInfo, job_by_enum, oms_job, parse_job
 from handlers.jobs.common import (
     MOQUI,
     OFBIZ,
@@ -72,14 +72,33 @@ BEFORE = "runs_before"  # the snapshot's key: the job's run ids before this bot 
 
 
 def _job(params: dict[str, Any]) -> JobInfo:
-    job = job_by_enum(str(params["job"]))
-    if job is None:
-        raise StepFailed(f"{params['job']} is not a job this bot knows")
-    return job
+    """The job of a run: a catalogue job, or one the OMS has that the catalogue does not
+    name (its OMS name travels in the parameters)."""
+    enum_id = str(params["job"])
+    name = params.get("name")
+    return job_by_enum(enum_id) or oms_job(enum_id, str(name) if name else None, None, None)
 
 
 def _since_ms(ctx: RunContext) -> int:
     return int(ctx.run.created_at * 1000) - CLOCK_SLACK_MS
+
+
+async def _own_copy(ctx: RunContext, api: JobsApi, draft: Job) -> Job | None:
+    """The run-now copy this bot run scheduled, or None while there is none.
+
+    The copies of the template scheduled since this run began (less the clock slack) that
+    were not there before it wrote (the snapshot of `_check_idle`): a run now a minute after
+    another must not take the other's copy, finished or not, as its own. `scheduleService`
+    answers no job id, so this is how the copy is told apart. Without a snapshot (a run
+    recorded before one was taken) only copies strictly after the run began count."""
+    saved = await ctx.saved_snapshot()
+    if saved is None or BEFORE not in saved:
+        since, before = int(ctx.run.created_at * 1000), set[str]()
+    else:
+        since, before = _since_ms(ctx), {str(i) for i in saved[BEFORE]}
+    mine = [c for c in await api.copies_since(draft.job_id, since) if c.job_id not in before]
+    # The first copy since this run wrote: a later one is someone else's run now.
+    return min(mine, key=lambda c: (c.run_time or 0, c.job_id)) if mine else None
 
 
 def already_running_text(job: JobInfo, active: Job, zone: ZoneInfo | None = None) -> str:
@@ -108,6 +127,12 @@ async def _check_idle(ctx: RunContext) -> str:
         oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
     except JobNotRunnable as exc:
         raise StepFailed(f"{job.name} was not run: {exc}.") from None
+    # The copies already there (an earlier run now's, finished or not): none is this run's.
+    copies = await api.copies_since(draft.job_id, _since_ms(ctx))
+    await ctx.audit_snapshot(
+        f"run-now copies of {job.enum_id} before this run",
+        {"job": job.enum_id, BEFORE: [c.job_id for c in copies]},
+    )
     return f"not queued or running; template {draft.job_id} ({draft.service_name})"
 
 
@@ -117,9 +142,11 @@ async def _schedule(ctx: RunContext) -> str:
     draft, schedule = await api.templates(job.enum_id)
     if draft is None:
         raise StepFailed(f"the template of {job.name} disappeared from the OMS")
-    copies = await api.copies_since(draft.job_id, _since_ms(ctx))
-    if copies:
-        raise StepSkipped(f"the run-now copy is already scheduled (job {copies[0].job_id})")
+    # This step stopped after scheduleService scheduled the copy (its answer lost): the
+    # copy is there, and scheduling another would run the job twice.
+    copy = await _own_copy(ctx, api, draft)
+    if copy is not None:
+        raise StepSkipped(f"the run-now copy is already scheduled (job {copy.job_id})")
     try:
         oms_jobs.run_now_body(draft, schedule, user=ctx.actor)
     except JobNotRunnable as exc:
@@ -129,9 +156,9 @@ async def _schedule(ctx: RunContext) -> str:
         {"job": job.enum_id, "service": draft.service_name, "template": draft.job_id},
         api.run_now(draft, schedule, user=ctx.actor),
     )
-    copies = await api.copies_since(draft.job_id, _since_ms(ctx))
-    if copies:
-        return f"job {copies[0].job_id} is {status_words(copies[0].status_id)}"
+    copy = await _own_copy(ctx, api, draft)
+    if copy is not None:
+        return f"job {copy.job_id} is {status_words(copy.status_id)}"
     return "scheduled with scheduleService"
 
 
@@ -148,8 +175,7 @@ async def _follow(ctx: RunContext) -> str:
     shown: str | None = None
     copy: Job | None = None
     while True:
-        copies = await api.copies_since(draft.job_id, _since_ms(ctx))
-        copy = copies[0] if copies else None
+        copy = await _own_copy(ctx, api, draft)
         if copy is not None and copy.status_id in oms_jobs.ENDED:
             break
         waited = time.monotonic() - started
@@ -243,8 +269,13 @@ async def _started_run(ctx: RunContext, api: ServiceJobsApi) -> str | None:
         if event.summary == RUN_NOW and event.outcome == "ok" and result:
             ctx.scratch["job_run_id"] = str(result)
             return str(result)
-    since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
-    before = set((await ctx.saved_snapshot() or {}).get(BEFORE, ()))
+    saved = await ctx.saved_snapshot()
+    if saved is None or BEFORE not in saved:
+        # No list of the runs before this one: only a run strictly after it began counts.
+        since, before = ctx.run.created_at, set[str]()
+    else:
+        since = ctx.run.created_at - CLOCK_SLACK_MS / 1000
+        before = {str(i) for i in saved[BEFORE]}
     started = [
         run
         for run in await api.runs(str(ctx.params["job"]), RUNS_READ)
@@ -361,8 +392,7 @@ RUNBOOK = Runbook(
 def _title_name(params: dict[str, Any]) -> str:
     if _backend(params) == MOQUI:
         return f"the {params.get('job')} job"
-    job = job_by_enum(str(params.get("job")))
-    return f"the {job.name} job" if job else str(params.get("job"))
+    return f"the {_job(params).name} job"
 
 
 # ---- starting a run (the public API) ---------------------------------------------------------
@@ -372,11 +402,18 @@ def run_job_button(job_key: str, label: str | None = None) -> ButtonSpec:
     """A "Run the <job> job" button for any message; pressing it (operators only) starts
     the run-job runbook on an OFBiz JobSandbox job. `job_key` is a friendly name or enum id
     (`new-orders`, `JOB_APR_ORD`); an unknown one raises ValueError listing the valid ones."""
-    job = parse_job(job_key)
+    return job_run_button(parse_job(job_key), label)
+
+
+def job_run_button(job: JobInfo, label: str | None = None) -> ButtonSpec:
+    """The Run now button of an OFBiz job, catalogued or only in the OMS (`/oms job`)."""
+    params: dict[str, Any] = {"job": job.enum_id, "order_keys": [lock_key(job.enum_id)]}
+    if not job.catalogued:
+        params["name"] = job.name
     return ButtonSpec(
         label or f"Run the {job.name} job",
         RUN_ACTION,
-        {"job": job.enum_id, "order_keys": [lock_key(job.enum_id)]},
+        params,
         style="primary",
         allowed_role=ROLE,
         confirm=confirm_dialog(
@@ -414,9 +451,11 @@ async def start_job_run(
     client: AsyncWebClient,
     reply: Replier,
     backend: str = OFBIZ,
+    oms_name: str | None = None,
 ) -> RunRecord | None:
     """Start the run-job runbook, unless the job is already queued or running (in the OMS,
-    or as another bot run); the user is told why when it is not started."""
+    or as another bot run); the user is told why when it is not started. `oms_name`: the
+    OMS's name of an OFBiz job the catalogue does not name."""
     if backend == MOQUI:
         name, shown = job_key, job_key
         params: dict[str, Any] = {"job": job_key, "backend": MOQUI}
@@ -429,9 +468,12 @@ async def start_job_run(
             else None
         )
     else:
-        job = parse_job(job_key)
+        # An OFBiz job the catalogue does not name comes with the name the OMS gives it.
+        job = _job({"job": job_key, "name": oms_name}) if oms_name else parse_job(job_key)
         name, shown = job.enum_id, job.name
         params = {"job": job.enum_id}
+        if not job.catalogued:
+            params["name"] = job.name
         active = await JobsApi(tools.oms).active(job.enum_id)
         refusal = (
             already_running_text(job, active[0], await user_zone(client, actor)) if active else None
@@ -465,6 +507,7 @@ async def _on_run(click: Click) -> None:
         client=click.client,
         reply=click.reply,
         backend=_backend(click.params),
+        oms_name=str(click.params["name"]) if click.params.get("name") else None,
     )
 
 

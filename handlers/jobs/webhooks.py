@@ -39,8 +39,17 @@ from bot.kit.blocks import (
     section,
 )
 from bot.kit.reply import Replier
+from bot.kit.suggest import closest_of
 from bot.oms import JobsApi, OmsRequestError, ServiceJobsApi
-from handlers.jobs.catalog import MOQUI_TOPICS, OFBIZ_TOPICS, TOPICS, Topic, parse_topic
+from handlers.jobs.catalog import (
+    MOQUI_TOPICS,
+    OFBIZ_TOPICS,
+    TOPICS,
+    Topic,
+    parse_any_topic,
+    parse_topic,
+    topic_choices,
+)
 from handlers.jobs.common import MOQUI, OFBIZ, ROLE
 
 SUBSCRIBE_ACTION = "webhooks.subscribe"
@@ -103,9 +112,12 @@ async def _place(tools: Toolbox, reply: Replier) -> Place | None:
     return Place(OFBIZ, config) if config else None
 
 
-async def _hooks(tools: Toolbox, place: Place, topics: tuple[Topic, ...]) -> dict[str, Hook]:
-    """topic key -> its subscription, for the topics subscribed. The connector answers one
-    topic a call; the OFBiz service lists them all."""
+async def _hooks(
+    tools: Toolbox, place: Place, topics: tuple[Topic, ...]
+) -> tuple[dict[str, Hook], dict[str, Hook]]:
+    """(topic key -> its subscription, for the topics subscribed; Shopify topic -> the
+    subscriptions the OMS has to topics the catalogue does not name). The connector answers
+    one topic a call, so only the OFBiz service, which lists them all, shows the others."""
     found: dict[str, Hook] = {}
     if place.backend == MOQUI:
         api = ServiceJobsApi(tools.oms)
@@ -113,21 +125,28 @@ async def _hooks(tools: Toolbox, place: Place, topics: tuple[Topic, ...]) -> dic
             hooks = await api.webhooks(place.target, topic.graphql)
             if hooks:
                 found[topic.key] = Hook(hooks[0].subscription_id, hooks[0].callback_url)
-        return found
+        return found, {}
     listed = await JobsApi(tools.oms).webhooks(place.target)
     for topic in topics:
         hook = next((h for h in listed if h.topic == topic.topic), None)
         if hook is not None:
             found[topic.key] = Hook(hook.webhook_id, hook.address)
-    return found
+    named = {topic.topic for topic in TOPICS}
+    others = {h.topic: Hook(h.webhook_id, h.address) for h in listed if h.topic not in named}
+    return found, others
 
 
 async def _hook(tools: Toolbox, place: Place, topic: Topic) -> Hook | None:
-    return (await _hooks(tools, place, (topic,))).get(topic.key)
+    return (await _hooks(tools, place, (topic,)))[0].get(topic.key)
 
 
 def _topics(place: Place) -> tuple[Topic, ...]:
     return MOQUI_TOPICS if place.backend == MOQUI else OFBIZ_TOPICS
+
+
+def _label(topic: Topic) -> str:
+    """ "Returns (refunds/create)", or the Shopify topic alone where the catalogue has no name."""
+    return f"{topic.name} ({topic.topic})" if topic.catalogued else topic.topic
 
 
 def _say(text: str, icon: str = "") -> Message:
@@ -167,7 +186,7 @@ async def list_command(inv: Invocation) -> None:
     if place is None:
         return
     topics = _topics(place)
-    hooks = await _hooks(inv.tools, place, topics)
+    hooks, others = await _hooks(inv.tools, place, topics)
     lines = []
     subscribed = 0
     for topic in topics:
@@ -182,6 +201,13 @@ async def list_command(inv: Invocation) -> None:
             lines.append(f":warning: {name}: no endpoint configured in the OMS")
         else:
             lines.append(f":white_circle: {name}: not subscribed")
+    # Every subscription the OMS has is shown, the catalogue only names the usual ones.
+    for shopify_topic, hook in sorted(others.items()):
+        lines.append(
+            f":large_green_circle: *{escape(shopify_topic)}*: subscribed (webhook "
+            f"{escape(hook.hook_id)}), a topic oms-bot's catalogue does not name; "
+            f"`/oms webhooks unsubscribe {escape(shopify_topic)}` removes it"
+        )
     if place.backend == MOQUI:
         where = f"Through {CONNECTOR}, shop connection `{escape(place.target)}`."
     else:
@@ -219,7 +245,14 @@ async def _change_command(inv: Invocation, subscribe: bool) -> None:
         await inv.reply.ephemeral(_say(text), replace=True)
         return
     if not subscribe and hook is None:
-        text = f"{topic.name} ({topic.topic}) is not subscribed; nothing to remove."
+        text = f"{_label(topic)} is not subscribed; nothing to remove."
+        if not topic.catalogued:
+            guess = closest_of(topic.topic, topic_choices())
+            text = (
+                f"The OMS has no subscription to {topic.topic}, a topic oms-bot's catalogue "
+                "does not name; nothing to remove."
+                + (f" Did you mean `/oms webhooks unsubscribe {guess}`?" if guess else "")
+            )
         await inv.reply.ephemeral(_say(text), replace=True)
         return
     verb = "Subscribe" if subscribe else "Unsubscribe"
@@ -307,7 +340,7 @@ async def _on_subscribe(click: Click) -> None:
 
 
 async def _on_unsubscribe(click: Click) -> None:
-    topic = parse_topic(str(click.params["topic"]))
+    topic = parse_any_topic(str(click.params["topic"]))
     place = _clicked_place(click)
     hook = await _hook(click.tools, place, topic)
     if hook is None:
@@ -336,7 +369,7 @@ async def _on_unsubscribe(click: Click) -> None:
         )
         await click.reply.safe_ephemeral(_say(text, ":warning:"))
         return
-    text = f"Unsubscribed {topic.name} ({topic.topic}): webhook {hook.hook_id} removed."
+    text = f"Unsubscribed {_label(topic)}: webhook {hook.hook_id} removed."
     await click.reply.safe_ephemeral(_say(text, ":white_check_mark:"))
 
 
@@ -344,7 +377,16 @@ async def _on_cancel(click: Click) -> None:
     return None  # the buttons are gone already; nothing was changed
 
 
-def _topic_arg() -> Arg:
+def _topic_arg(*, any_topic: bool = False) -> Arg:
+    """A catalogue topic; with `any_topic`, also any Shopify topic (`orders/paid`): a
+    subscription the OMS has to a topic the catalogue does not name can still be removed."""
+    if any_topic:
+        return Arg(
+            "topic",
+            "a topic: " + ", ".join(t.key for t in TOPICS) + ", or a Shopify topic such as "
+            "orders/paid that the OMS has a subscription for",
+            parse=parse_any_topic,
+        )
     return Arg("topic", "a topic: " + ", ".join(t.key for t in TOPICS), parse=parse_topic)
 
 
@@ -369,7 +411,7 @@ PROVIDES = Provides(
             name="webhooks unsubscribe",
             summary="Remove a Shopify webhook subscription (asks to confirm).",
             handler=unsubscribe_command,
-            args=(_topic_arg(),),
+            args=(_topic_arg(any_topic=True),),
             examples=("/oms webhooks unsubscribe bulk-operations-finish",),
             role=ROLE,
             changes_oms=True,

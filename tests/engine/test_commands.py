@@ -106,3 +106,64 @@ def test_duplicate_registration_is_refused() -> None:
     registry = _registry()
     with pytest.raises(ValueError, match="twice"):
         registry.add(CommandSpec(name="rollback", summary="again", handler=_noop))
+
+
+def test_full_width_text_is_normalised_before_parsing() -> None:
+    """NFKC at the parser's entry: full-width digits, signs and letters reach every
+    argument and option as their plain characters (issue 13)."""
+    cmd = _registry().parse("ｈｉｓｔｏｒｙ　＃１００２　－－ｓｉｎｃｅ＝７ｄ")
+    assert cmd.spec.name == "history"
+    assert cmd.arg("order") == "#1002" and cmd.flag("since") == "7d"
+    assert cmd.text == "history #1002 --since=7d"
+    assert build_registry().parse("order ＃１００２").arg("order") == OrderRef(
+        kind="shopify_name", value="#1002"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("history \u2028#1002", "control character (U+2028)"),  # a line separator
+        ("history \u00ad#1002", "control character (U+00AD)"),  # NFKC keeps it: still refused
+        ("history #1002\ufeff", "control character (U+FEFF)"),
+        ("\ufdfa" * 60, "limit is 1000"),  # NFKC makes each 18 characters long
+    ],
+)
+def test_text_is_checked_before_and_after_normalising(text: str, problem: str) -> None:
+    with pytest.raises(UsageError) as info:
+        _registry().parse(text)
+    assert problem in info.value.problem
+
+
+def test_a_mistyped_option_gets_the_closest_one() -> None:
+    with pytest.raises(UsageError) as info:
+        _registry().parse("history --sinse 7d")
+    assert info.value.suggestion == "--since"
+    with pytest.raises(UsageError) as info:
+        _registry().parse("history --zzz")
+    assert info.value.suggestion is None
+
+
+def test_a_mistyped_choice_in_an_argument_gets_the_closest_one() -> None:
+    with pytest.raises(UsageError) as info:
+        build_registry().parse("webhooks subscribe refunds")
+    assert "unknown webhook topic `refunds`" in info.value.problem
+    assert info.value.suggestion == "returns"
+
+
+def test_a_mistyped_subcommand_gets_the_closest_one() -> None:
+    with pytest.raises(UsageError) as info:
+        build_registry().parse("webhooks subscrib returns")
+    assert info.value.suggestion == "webhooks subscribe"
+    assert info.value.spec is not None and info.value.spec.name == "webhooks subscribe"
+    with pytest.raises(UsageError) as info:
+        build_registry().parse("job resum new-orders")
+    assert info.value.suggestion == "job resume"
+    with pytest.raises(UsageError) as info:  # no close subcommand: the usual error
+        _registry().parse("history a b")
+    assert "Too many arguments" in info.value.problem and info.value.suggestion is None
+
+
+def test_typographic_double_quotes_quote() -> None:
+    cmd = build_registry().parse("jobs \u201cInitial load\u201d")
+    assert cmd.arg("category") == "Initial load"

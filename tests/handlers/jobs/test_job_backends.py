@@ -295,7 +295,7 @@ def test_pause_on_moqui_puts_paused_and_reads_it_back(make_bot: BotFactory, tmp_
     reads = [e for e in search(bot.services.store, actor="U_ALICE") if e.kind == "oms_read"]
     assert [(e.summary, e.outcome) for e in reads] == [(f"read back {ACK} after pausing it", "ok")]
     after = _reply(bot, f"job {ACK}")
-    assert _labels(after) == ["Run now"] and "paused (hourly)" in _shown(after)
+    assert _labels(after) == ["Run now", "Resume schedule"] and "paused (hourly)" in _shown(after)
 
 
 def test_a_pause_that_reads_back_with_other_parameters_fails_and_says_what_is_set(
@@ -378,7 +378,7 @@ def test_jobs_on_ofbiz_say_which_backend_has_jobs(make_bot: BotFactory, tmp_path
     shown = _shown(_reply(bot, "jobs"))
     assert "*Moqui Job Manager*: no jobs in this OMS." in shown
     assert "*OFBiz JobSandbox (legacy)* (OFBiz `findJobs`)" in shown
-    assert "*Orders* (`orders`): 5 scheduled of 7 jobs" in shown
+    assert "*Orders* (`orders`): 6 scheduled of 8 jobs" in shown
     card = _reply(bot, "job new-orders")
     assert "OFBiz JobSandbox (legacy)" in _shown(card)
     assert _labels(card) == ["Run now", "Skip once", "Pause"]
