@@ -7,7 +7,7 @@ import time
 
 from bot.engine import Arg, AuditEvent, CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.kit.durations import describe_duration, fmt_time, parse_duration
+from bot.kit.durations import describe_duration, parse_duration, plural, slack_time
 from bot.oms import OmsError, OrderRef, parse_order_ref
 
 LIMIT = 20
@@ -40,7 +40,7 @@ async def _line(inv: Invocation, event: AuditEvent) -> str:
     icon = OUTCOME_ICONS.get(event.outcome, "•")
     who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
     what = escape(event.summary or event.command or event.kind)
-    line = f"{icon} {fmt_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
+    line = f"{icon} {slack_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
     link = await inv.tools.message_link(event.message_channel, event.message_ts)
     if link:
         line += f" · <{link}|message>"
@@ -85,9 +85,16 @@ async def show_history(inv: Invocation) -> None:
     lines = [await _line(inv, e) for e in newest]
     blocks: list[Block] = [header("Audit history")]
     blocks += [section(chunk) for chunk in chunk_lines(lines)]
-    blocks.append(context(f"Newest {len(newest)} entries, newest first · {escape(described)}"))
+    blocks.append(
+        context(
+            f"Newest {plural(len(newest), 'entry', 'entries')}, newest first · {escape(described)}"
+        )
+    )
     await inv.reply.ephemeral(
-        Message(text=f"Audit history ({described}): {len(newest)} entries", blocks=blocks),
+        Message(
+            text=f"Audit history ({described}): {plural(len(newest), 'entry', 'entries')}",
+            blocks=blocks,
+        ),
         replace=True,
     )
 

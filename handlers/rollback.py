@@ -356,7 +356,7 @@ async def _outcome(ctx: RunContext) -> Outcome:
         return Outcome(f"Store {params['store']} restored: {values}.")
     return Outcome(
         f"Store {params['store']} rolled back: {values}. "
-        "To restore the saved values: /oms rollback undo."
+        f"To restore the saved values: /oms rollback undo {params['store']}."
     )
 
 
@@ -434,7 +434,7 @@ def _consequences(params: dict[str, Any]) -> str:
         "Every Shopify shop of the store loses access: no orders are imported from Shopify, "
         "no inventory or fulfilment updates are synced, and Shopify webhooks are ignored. "
         "Order brokering stops: new orders stay unallocated until it is turned back on. "
-        "Undo with /oms rollback undo."
+        f"Undo with /oms rollback undo {params['store']}."
     )
 
 
@@ -456,13 +456,16 @@ def _store_of(inv: Invocation) -> str | None:
 
 
 async def _no_store(inv: Invocation) -> None:
+    # The hint names the subcommand the user typed: `rollback`, `rollback undo` or
+    # `rollback status`.
+    command = f"/oms {inv.command.spec.name}"
     await inv.reply.ephemeral(
         Message(
             text="Which product store? None was given and the policy names no default.",
             blocks=[
                 section(
                     ":warning: Which product store? None was given and the policy names no "
-                    "default. Give one (`/oms rollback STORE`), or ask whoever runs the bot to "
+                    f"default. Give one (`{command} STORE`), or ask whoever runs the bot to "
                     'set `[stores] default = "STORE"` in the policy file.'
                 )
             ],
@@ -472,20 +475,34 @@ async def _no_store(inv: Invocation) -> None:
 
 
 async def _store_exists(inv: Invocation, store_id: str) -> bool:
+    """Whether the OMS has product store `store_id`; if not, the user is told which it has."""
     try:
         await stores.get_product_store(inv.tools.oms, store_id)
     except OmsRequestError as exc:
         if exc.status_code != 404:
             raise
+        known = await stores.list_product_stores(inv.tools.oms)
+        listed = ", ".join(
+            f"`{escape(sid)}`" + (f" ({escape(name)})" if name else "") for sid, name in known
+        )
+        command = f"/oms {inv.command.spec.name}"
+        example = f"`{command} {escape(known[0][0])}`" if known else f"`{command} STORE`"
         await inv.reply.ephemeral(
             Message(
                 text=f"There is no product store {store_id} in the OMS.",
                 blocks=[
                     section(
-                        f":warning: There is no product store `{escape(store_id)}` in the OMS "
-                        f"({escape(exc.message)}). Check the id; it is the productStoreId "
+                        f":warning: There is no product store `{escape(store_id)}` in the OMS. "
+                        + (
+                            f"Its product stores are: {listed}."
+                            if listed
+                            else "The OMS lists no product store."
+                        )
+                    ),
+                    context(
+                        f"Give one of them, e.g. {example}; the id is the productStoreId "
                         "shown in HotWax's Company app."
-                    )
+                    ),
                 ],
             ),
             replace=True,
@@ -593,6 +610,8 @@ async def undo_command(inv: Invocation) -> None:
     store_id = _store_of(inv)
     if store_id is None:
         await _no_store(inv)
+        return
+    if not await _store_exists(inv, store_id):
         return
     tools = inv.tools
     last = await tools.approvals.latest(NAME, _is("rollback", store_id), states=("executed",))

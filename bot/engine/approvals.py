@@ -39,7 +39,7 @@ from bot.kit.blocks import (
     plain,
     section,
 )
-from bot.kit.durations import fmt_time
+from bot.kit.durations import slack_time
 from bot.kit.reply import Replier
 from bot.store import approvals as approval_store
 from bot.store.approvals import Approval
@@ -189,7 +189,7 @@ class Approvals:
                     section(
                         f":raised_hand: *{escape(action.summary(params))}* needs a second person. "
                         f"I asked for approval {where}; it expires at "
-                        f"{fmt_time(approval.expires_at)}. Nothing runs until someone holding "
+                        f"{slack_time(approval.expires_at)}. Nothing runs until someone holding "
                         f"the {' or '.join(roles)} role approves it."
                     )
                 ],
@@ -211,7 +211,7 @@ class Approvals:
             fields(
                 [
                     ("Requested by", f"<@{approval.requested_by}>"),
-                    ("Expires", fmt_time(approval.expires_at)),
+                    ("Expires", slack_time(approval.expires_at)),
                     ("Approver role", " or ".join(approval.approver_role.split("|"))),
                     ("Parameters", f"`{escape(json.dumps(params, sort_keys=True))}`"),
                 ]
@@ -425,13 +425,13 @@ class Approvals:
         if approval is None:
             text = "This approval request no longer exists. Nothing ran."
         elif approval.state == "pending" or approval.expires_at <= time.time():
-            text = f"This request expired at {fmt_time(approval.expires_at)}; nothing ran."
+            text = f"This request expired at {slack_time(approval.expires_at)}; nothing ran."
         else:
             text = (
                 f"Already {approval.state} by <@{approval.decided_by}> at "
-                f"{fmt_time(approval.decided_at or 0)}."
+                f"{slack_time(approval.decided_at or 0)}."
             )
-        return Message(text=text, blocks=[context(f":no_entry: {escape(text)}")])
+        return Message(text=text, blocks=[context(f":no_entry: {text}")])
 
     # ---- housekeeping ---------------------------------------------------------------------
 
@@ -457,7 +457,7 @@ class Approvals:
                     section(
                         f":hourglass: *{escape(summary)}* requested by "
                         f"<@{approval.requested_by}> expired at "
-                        f"{fmt_time(approval.expires_at)} without approval. "
+                        f"{slack_time(approval.expires_at)} without approval. "
                         "Nothing ran."
                     )
                 ],

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from bot.engine.audit import EventKind
 from bot.engine.contract import ButtonSpec, Toolbox
 from bot.kit.blocks import Message, escape, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import slack_time
 from bot.store.audit import AuditEvent
 from bot.store.locks import LockHolder
 from bot.store.runs import RunRecord
@@ -106,10 +106,10 @@ class OrderBusy(Exception):
             else f"Order {key}"
         )
         text = (
-            f"{what} is busy: <@{h.holder}> is running “{h.what}” since "
-            f"{fmt_time(h.acquired_at)}. Try again when it has finished."
+            f"{escape(what)} is busy: <@{h.holder}> is running “{escape(h.what)}” since "
+            f"{slack_time(h.acquired_at)}. Try again when it has finished."
         )
-        return Message(text=text, blocks=[section(f":lock: {escape(text)}")])
+        return Message(text=text, blocks=[section(f":lock: {text}")])
 
 
 @dataclass

@@ -44,6 +44,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
+from bot.kit.durations import plural
 from bot.oms import JOB_PROBES, Frequency, Job, JobCategory, JobsApi, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
 from handlers.jobs import moqui
@@ -356,7 +357,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
             if run.status_id != "SERVICE_FINISHED" and run.job_result:
                 line += f"\n      {escape(clip(run.job_result, 300))}"
             lines.append(line)
-        blocks.append(section(f"*Last {len(history)} runs*\n" + "\n".join(lines)))
+        blocks.append(section(f"*Last {plural(len(history), 'run')}*\n" + "\n".join(lines)))
     else:
         blocks.append(section("*Last runs*\nNo runs recorded."))
     buttons = _buttons(info, draft, schedule, freqs, is_operator, zone)

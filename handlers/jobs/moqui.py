@@ -37,6 +37,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
+from bot.kit.durations import plural
 from bot.oms import JobCategory, ServiceJob, ServiceJobRun, ServiceJobsApi
 from handlers.jobs.catalog import norm
 from handlers.jobs.common import (
@@ -224,7 +225,7 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
     blocks.append(divider())
     if runs:
         lines = [run_line(run, zone) for run in runs]
-        blocks.append(section(f"*Last {len(runs)} runs*\n" + "\n".join(lines)))
+        blocks.append(section(f"*Last {plural(len(runs), 'run')}*\n" + "\n".join(lines)))
     else:
         blocks.append(section("*Last runs*\nNo runs recorded."))
     buttons = _buttons(job, is_operator)

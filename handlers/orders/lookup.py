@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.engine import Toolbox
+from bot.kit.durations import slack_time_or
 from bot.oms import OmsClient, Order, OrderRef, OrderSync, ShopifyOrder, ShopifyProxy
 from handlers.orders.shop import shopify_setup
 
@@ -17,7 +18,8 @@ def status_words(status_id: str | None) -> str:
 
 
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
+    """A moment of the order in mrkdwn (each reader's own time zone)."""
+    return slack_time_or(value)
 
 
 def live_version(orders: list[Order]) -> Order | None:
