@@ -44,7 +44,7 @@ from bot.engine import (
     run_approved,
 )
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import plural, slack_time
 from bot.oms import (
     OmsError,
     OmsRequestError,
@@ -287,7 +287,7 @@ async def _verify(ctx: RunContext) -> str:
         raise StepFailed(
             await _state_report(ctx, f"The OMS does not hold the new values: {differ}")
         )
-    return f"all {len(values)} value(s) read back at their targets"
+    return f"all {plural(len(values), 'value')} read back at their targets"
 
 
 async def _check_access(ctx: RunContext) -> str:
@@ -680,10 +680,12 @@ def _saved(snapshot: dict[str, Any] | None) -> dict[str, str | None]:
 async def _request_line(tools: Toolbox, what: str, approval: Approval | None) -> str:
     if approval is None:
         return f"*{what}:* none recorded"
-    parts = [f"asked by <@{approval.requested_by}> at {fmt_time(approval.created_at)}"]
+    parts = [f"asked by <@{approval.requested_by}> at {slack_time(approval.created_at)}"]
     if approval.decided_by:
         verb = "approved" if approval.state in ("approved", "executed", "stale") else "denied"
-        parts.append(f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}")
+        parts.append(
+            f"{verb} by <@{approval.decided_by}> at {slack_time(approval.decided_at or 0)}"
+        )
     outcome = {
         "pending": "waiting for approval",
         "denied": "denied; nothing ran",
@@ -698,7 +700,7 @@ async def _request_line(tools: Toolbox, what: str, approval: Approval | None) ->
         if run is not None:
             outcome = {"done": "finished", "running": "running"}.get(run.state, run.state)
             if run.finished_at:
-                outcome += f" at {fmt_time(run.finished_at)}"
+                outcome += f" at {slack_time(run.finished_at)}"
             if run.error:
                 outcome += f": {escape(run.error.splitlines()[0])}"
     parts.append(f"outcome: {outcome}")

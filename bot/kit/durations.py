@@ -54,6 +54,16 @@ def describe_duration(seconds: float) -> str:
     return plural(max(1, whole // 60), "minute")
 
 
+def typed_duration(seconds: float) -> str:
+    """A duration as a command takes it back (`7d`, `24h`, `90m`): for a hint that repeats
+    what the user asked for."""
+    whole = int(seconds)
+    for unit in ("d", "h"):
+        if whole >= _UNITS[unit] and whole % _UNITS[unit] == 0:
+            return f"{whole // _UNITS[unit]}{unit}"
+    return f"{max(1, whole // 60)}m"
+
+
 def plural(count: int, singular: str, many: str | None = None) -> str:
     """`1 run`, `2 runs`, `0 runs`; `many` for a word not made plural by adding s
     (`plural(n, "entry", "entries")`)."""

@@ -13,6 +13,7 @@ from bot.kit.durations import describe_duration, parse_duration, plural, slack_t
 from bot.kit.posting import slack_error
 from bot.oms import parse_store_id
 from handlers.digest.report import (
+    DEFAULT_WINDOW,
     FOLLOWUP_ACTION,
     DigestReport,
     UnknownStore,
@@ -22,7 +23,7 @@ from handlers.digest.report import (
     render_digest,
 )
 
-DEFAULT_SINCE = 24 * 3600.0
+DEFAULT_SINCE = DEFAULT_WINDOW
 
 
 SINCE = Flag("since", "how far back to look (default 24h)", metavar="24h", parse=parse_duration)
@@ -115,11 +116,12 @@ async def post_digest_now(inv: Invocation) -> None:
     )  # fmt: skip
     await inv.reply.ephemeral(
         Message(
-            text=f"Posted the digest here: {digest_title(report)} ({report.total} failures).",
+            text=f"Posted the digest here: {digest_title(report)} "
+            f"({plural(report.total, 'failure')}).",
             blocks=[
                 section(
                     f":white_check_mark: Posted *{escape(digest_title(report))}* here "
-                    f"({report.total} failures)."
+                    f"({plural(report.total, 'failure')})."
                 )
             ],
         ),

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import ButtonSpec, Toolbox
 from bot.kit.blocks import Block, Message, actions, context, divider, escape, header, section
-from bot.kit.durations import describe_duration, plural, slack_time
+from bot.kit.durations import describe_duration, plural, slack_time, typed_duration
 from bot.kit.posting import post_message, with_rate_limit
 from bot.oms import (
     FAILURE_PROBES,
@@ -40,6 +40,7 @@ from handlers.digest.grouping import Aggregator, Counter, Group
 from handlers.digest.links import OrderLinks, find_links
 
 MAX_GROUPS_SHOWN = 12
+DEFAULT_WINDOW = 24 * 3600.0  # `--since` when it is not given
 FOLLOWUP_ACTION = "digest_followup"
 SOURCE_NAMES = {
     loginsights.MDM: "Shopify order MDM (SYNC_ and UPDATE_SHOPIFY_ORDER)",
@@ -303,6 +304,18 @@ def _sources_text(report: DigestReport) -> str:
     return "from " + " and ".join(SOURCE_NAMES.get(s, s) for s in report.sources)
 
 
+def digest_now_command(report: DigestReport) -> str:
+    """`/oms digest now` for the same window and store as this report (the hint must not
+    post a different digest than the one the user is looking at)."""
+    command = "/oms digest now"
+    window = report.until - report.since
+    if abs(window - DEFAULT_WINDOW) >= 60:
+        command += f" --since {typed_duration(window)}"
+    if report.store:
+        command += f" --store {report.store}"
+    return command
+
+
 def digest_title(report: DigestReport) -> str:
     scope = f" · {report.store}" if report.store else ""
     return f"Failed Shopify imports · last {report.window_text()}{scope}"
@@ -367,7 +380,8 @@ async def render_digest(
             note = (
                 f":page_facing_up: {plural(report.total - report.listed, 'failed order')} "
                 "not listed here. "
-                "`/oms digest now` posts this digest in the channel with every order as a CSV "
+                f"`{digest_now_command(report)}` posts this digest in the channel with every "
+                "order as a CSV "
                 "file in its thread."
             )
         blocks.append(context(note))
@@ -429,7 +443,9 @@ async def post_digest(
                 file=str(report.csv_path),
                 filename=f"failed-imports-{stamp}.csv",
                 title=f"All {report.total} failed imports",
-                initial_comment=f"Every failed order of this digest ({report.total} rows).",
+                initial_comment=(
+                    f"Every failed order of this digest ({plural(report.total, 'row')})."
+                ),
             )
         )
         files = resp.get("files") or [resp.get("file") or {}]

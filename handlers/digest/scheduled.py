@@ -27,7 +27,7 @@ from bot.engine import (
     record_post,
 )
 from bot.kit.blocks import Message, context, escape, section
-from bot.kit.durations import describe_duration, fmt_time, slack_time
+from bot.kit.durations import describe_duration, fmt_time, plural, slack_time
 from bot.kit.posting import slack_error
 from bot.oms import OmsError
 from handlers.digest.report import (
@@ -102,7 +102,7 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
         channel=schedule.channel, ts=posted.ts, detail=detail | {"csv": posted.csv_file_id},
     )  # fmt: skip
     return SlotResult(
-        "posted", f"{report.total} failures", posted.ts, "posted-late" if note else "posted"
+        "posted", plural(report.total, "failure"), posted.ts, "posted-late" if note else "posted"
     )
 
 

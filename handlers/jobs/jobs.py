@@ -68,6 +68,7 @@ from handlers.jobs.common import (
     fmt_duration,
     fmt_local,
     lock_key,
+    slack_ms,
     status_words,
     user_zone,
 )
@@ -89,7 +90,7 @@ def _last_run_text(run: Job | None, zone: ZoneInfo) -> str:
     if run is None:
         return "no runs recorded"
     icon = STATUS_ICONS.get(run.status_id or "", "•")
-    text = f"{icon} {status_words(run.status_id)} {fmt_local(run.run_time, zone)}"
+    text = f"{icon} {status_words(run.status_id)} {slack_ms(run.run_time)}"
     if run.status_id != "SERVICE_FINISHED" and run.job_result:
         text += f": {escape(clip(run.job_result, 200))}"
     return text
@@ -160,7 +161,8 @@ async def _overview(inv: Invocation) -> Message:
             for cat in CATEGORIES:
                 n = len(counts[cat.key])
                 lines.append(
-                    f"*{cat.label}* (`{cat.key}`): {n} scheduled of {len(cat.jobs)} jobs\n"
+                    f"*{cat.label}* (`{cat.key}`): {n} scheduled of "
+                    f"{plural(len(cat.jobs), 'job')}\n"
                     f"      _{escape(cat.description)}_"
                 )
             total += sum(len(v) for v in counts.values())
@@ -182,7 +184,7 @@ async def _overview(inv: Invocation) -> Message:
             + (f" ({how})." if how else ".")
         )
     )
-    return Message(text=f"Job categories: {total} jobs scheduled", blocks=blocks)
+    return Message(text=f"Job categories: {plural(total, 'job')} scheduled", blocks=blocks)
 
 
 async def _category_card(inv: Invocation, wanted: str) -> Message:
@@ -253,7 +255,7 @@ async def _ofbiz_category_blocks(
             scheduled += 1
             state = (
                 f":large_green_circle: {escape(_frequency(schedule, freqs))} · next run "
-                f"{fmt_local(schedule.run_time, zone)}"
+                f"{slack_ms(schedule.run_time)}"
             )
         elif draft is not None:
             state = ":white_circle: not scheduled"
@@ -333,7 +335,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
                 ("Frequency", _frequency(schedule, freqs)),
                 (
                     "Next run",
-                    fmt_local(schedule.run_time, zone) if schedule else "not scheduled",
+                    slack_ms(schedule.run_time) if schedule else "not scheduled",
                 ),
             ]
         ),
@@ -342,7 +344,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
         blocks.append(
             section(
                 f"{STATUS_ICONS.get(run.status_id or '', '•')} Now {status_words(run.status_id)}:"
-                f" job {run.job_id} since {fmt_local(run.start_date_time or run.run_time, zone)}"
+                f" job {run.job_id} since {slack_ms(run.start_date_time or run.run_time)}"
             )
         )
     blocks.append(divider())
@@ -351,7 +353,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
         for run in history:
             line = (
                 f"{STATUS_ICONS.get(run.status_id or '', '•')} {status_words(run.status_id)} · "
-                f"{fmt_local(run.run_time, zone)} · {fmt_duration(run.duration_seconds)} · "
+                f"{slack_ms(run.run_time)} · {fmt_duration(run.duration_seconds)} · "
                 f"job {run.job_id}"
             )
             if run.status_id != "SERVICE_FINISHED" and run.job_result:
@@ -498,8 +500,8 @@ async def _on_skip(click: Click) -> None:
         )
         return
     text = (
-        f"Skipped the {info.name} run due {fmt_local(schedule.run_time, zone)}. Read back from "
-        f"the OMS: the next run is {fmt_local(after.run_time, zone)} (job {after.job_id}, "
+        f"Skipped the {info.name} run due {slack_ms(schedule.run_time)}. Read back from "
+        f"the OMS: the next run is {slack_ms(after.run_time)} (job {after.job_id}, "
         f"{status_words(after.status_id)})."
     )
     await click.reply.safe_ephemeral(Message(text=text, blocks=[section(f":fast_forward: {text}")]))

@@ -28,6 +28,7 @@ from bot.engine import (
     Toolbox,
 )
 from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
+from bot.kit.durations import plural
 from bot.oms import Order, OrderRef, ShopifyOrder, mdm, parse_order_ref, search
 from handlers.jobs import run_job_button, run_service_job_button
 from handlers.orders import approve, imports, refresh
@@ -217,7 +218,7 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             diag.findings.append(line)
         diag.verdict = (
             f"{shop.name} is in Shopify but HotWax failed to import it "
-            f"({len(set(errors))} recorded error(s)). Fix the cause, then re-import."
+            f"({plural(len(set(errors)), 'recorded error')}). Fix the cause, then re-import."
         )
         diag.buttons.append(imports.import_button(target))
         return diag

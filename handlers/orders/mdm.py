@@ -140,7 +140,8 @@ async def mdm_command(inv: Invocation) -> None:
             unattached.append(f"{log.log_id} ({exc.response.get('error')})")
     done = "Posted the MDM report in the channel."
     if unattached:
-        done += " Slack refused the failed-records file(s) of " + ", ".join(unattached) + "."
+        which = "file" if len(unattached) == 1 else "files"
+        done += f" Slack refused the failed-records {which} of " + ", ".join(unattached) + "."
     await inv.reply.ephemeral(Message(text=done, blocks=[section(escape(done))]), replace=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.engine import Arg, CommandSpec, Invocation, Provides
 from bot.kit.blocks import Block, Message, context, divider, escape, fields, header, section
+from bot.kit.durations import plural
 from bot.oms import Order, OrderRef, StatusChange, parse_order_ref
 from handlers.orders.lookup import status_words, when
 
@@ -41,7 +42,7 @@ def history_lines(history: list[StatusChange]) -> list[str]:
         for change in shown
     ]
     if len(history) > len(shown):
-        lines.insert(0, f"… {len(history) - len(shown)} earlier changes not shown")
+        lines.insert(0, f"… {plural(len(history) - len(shown), 'earlier change')} not shown")
     return lines
 
 

@@ -17,6 +17,7 @@ from bot.kit.durations import (
     render_slack_dates,
     slack_time,
     slack_time_or,
+    typed_duration,
 )
 
 MOMENT = datetime(2026, 11, 30, 8, 55, 12, tzinfo=UTC)
@@ -37,6 +38,13 @@ MOMENT = datetime(2026, 11, 30, 8, 55, 12, tzinfo=UTC)
 )
 def test_a_duration_reads_back_in_words_never_in_weeks(typed: str, read_back: str) -> None:
     assert describe_duration(parse_duration(typed)) == read_back
+
+
+@pytest.mark.parametrize(
+    ("typed", "again"), [("7d", "7d"), ("2w", "14d"), ("24h", "1d"), ("36h", "36h"), ("90m", "90m")]
+)
+def test_a_duration_typed_back_into_a_command(typed: str, again: str) -> None:
+    assert typed_duration(parse_duration(typed)) == again
 
 
 def test_plural_counts() -> None:
@@ -60,7 +68,8 @@ def test_slack_time_is_slack_date_formatting_with_a_utc_fallback() -> None:
 def test_the_console_renders_slack_dates_in_a_zone() -> None:
     text = f"due at {slack_time(MOMENT)} and {slack_time(MOMENT.timestamp() + 86400)}."
     paris = ZoneInfo("Europe/Paris")
-    assert render_slack_dates(text, paris) == "due at 2026-11-30 09:55 CET and 2026-12-01 09:55 CET."
+    shown = render_slack_dates(text, paris)
+    assert shown == "due at 2026-11-30 09:55 CET and 2026-12-01 09:55 CET."
     assert local_time(MOMENT.timestamp(), ZoneInfo("America/New_York")) == "2026-11-30 03:55 EST"
     assert "<!date" not in render_slack_dates(text)  # the machine's own zone
 
