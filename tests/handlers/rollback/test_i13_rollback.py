@@ -75,3 +75,20 @@ def test_a_failed_rollback_prints_the_state_of_every_value_once(
     sandbox_stores.clear_failures(bot.sandbox.state)
     bot.driver.click(failed, "oms:run.resume#0", user="U_ALICE")
     _rolled_back(bot)
+
+
+def test_the_demo_orders_belong_to_the_store_rollback_knows(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # One set of demo ids: an order's product store is the store `/oms rollback` acts on.
+    bot = _bot(make_bot, tmp_path)
+    order = text_of(gated(bot.reply_post(bot.slash("order 10002"), timeout=15).body))
+    store = order.split("*Store*\n")[1].split("\n")[0]
+    assert store == "STORE"
+    status = text_of(gated(bot.reply_post(bot.slash(f"rollback status {store}")).body))
+    assert "Rollback status of store STORE" in status
+    assert "shop 10000 (Demo Shop US) access scope" in status
+    with bot.sandbox.state.lock:
+        jobs = list(bot.sandbox.state.jobs.jobs.values())
+    assert {j["productStoreId"] for j in jobs} == {"STORE"}
+    assert {j["shopId"] for j in jobs} == {"10000"}
