@@ -775,7 +775,7 @@ PROVIDES = Provides(
             summary="Restore what the last rollback changed, with a second person's approval.",
             handler=undo_command,
             args=(_store_arg(),),
-            examples=("/oms rollback undo",),
+            examples=("/oms rollback undo", "/oms rollback undo STORE"),
             role=ROLE,
             changes_oms=True,
         ),

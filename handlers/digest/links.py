@@ -83,7 +83,8 @@ class _Lookup:
         """The Shopify id of order `name` in the shop at `host`."""
         shop = next((s for s in self.shops if s.domain == host), None)
         proxy = await self.proxy(shop) if shop else None
-        if proxy is None or not name.startswith("#") or not self.spend():
+        # "(no order name)" and the like: nothing Shopify could find.
+        if proxy is None or not name or name.startswith("(") or not self.spend():
             return None
         order = await proxy.order_by_name(name)
         return order.id if order else None
