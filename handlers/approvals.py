@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.engine import CommandSpec, Invocation, Provides
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import plural, slack_time
 
 
 async def list_approvals(inv: Invocation) -> None:
@@ -25,7 +25,7 @@ async def list_approvals(inv: Invocation) -> None:
         link = await tools.message_link(approval.approvals_channel, approval.request_message_ts)
         line = (
             f"• *{escape(what)}* · asked by <@{approval.requested_by}> at "
-            f"{fmt_time(approval.created_at)} · expires {fmt_time(approval.expires_at)} · "
+            f"{slack_time(approval.created_at)} · expires {slack_time(approval.expires_at)} · "
             f"approver: {' or '.join(approval.approver_role.split('|'))}"
         )
         if link:
@@ -35,7 +35,8 @@ async def list_approvals(inv: Invocation) -> None:
     blocks += [section(chunk) for chunk in chunk_lines(lines)]
     blocks.append(context("Approve or deny from the request message in the approvals channel."))
     await inv.reply.ephemeral(
-        Message(text=f"{len(pending)} approval request(s) pending", blocks=blocks), replace=True
+        Message(text=f"{plural(len(pending), 'approval request')} pending", blocks=blocks),
+        replace=True,
     )
 
 

@@ -10,7 +10,7 @@ import time
 
 from bot.engine import Arg, AuditEvent, CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.kit.durations import describe_duration, fmt_time, parse_duration
+from bot.kit.durations import describe_duration, parse_duration, plural, slack_time
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders import references_of
 
@@ -35,7 +35,7 @@ async def _line(inv: Invocation, event: AuditEvent) -> str:
     icon = OUTCOME_ICONS.get(event.outcome, "•")
     who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
     what = escape(event.summary or event.command or event.kind)
-    line = f"{icon} {fmt_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
+    line = f"{icon} {slack_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
     link = await inv.tools.message_link(event.message_channel, event.message_ts)
     if link:
         line += f" · <{link}|message>"
@@ -79,10 +79,16 @@ async def show_history(inv: Invocation) -> None:
     blocks += [section(chunk) for chunk in chunk_lines(lines)]
     searched = f" · searched by {escape(', '.join(keys))}" if len(keys) > 1 else ""
     blocks.append(
-        context(f"Newest {len(newest)} entries, newest first · {escape(described)}{searched}")
+        context(
+            f"Newest {plural(len(newest), 'entry', 'entries')}, newest first · "
+            f"{escape(described)}{searched}"
+        )
     )
     await inv.reply.ephemeral(
-        Message(text=f"Audit history ({described}): {len(newest)} entries", blocks=blocks),
+        Message(
+            text=f"Audit history ({described}): {plural(len(newest), 'entry', 'entries')}",
+            blocks=blocks,
+        ),
         replace=True,
     )
 

@@ -44,7 +44,7 @@ from bot.engine import (
     run_approved,
 )
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import plural, slack_time
 from bot.oms import (
     OmsError,
     OmsRequestError,
@@ -287,7 +287,7 @@ async def _verify(ctx: RunContext) -> str:
         raise StepFailed(
             await _state_report(ctx, f"The OMS does not hold the new values: {differ}")
         )
-    return f"all {len(values)} value(s) read back at their targets"
+    return f"all {plural(len(values), 'value')} read back at their targets"
 
 
 async def _check_access(ctx: RunContext) -> str:
@@ -356,7 +356,7 @@ async def _outcome(ctx: RunContext) -> Outcome:
         return Outcome(f"Store {params['store']} restored: {values}.")
     return Outcome(
         f"Store {params['store']} rolled back: {values}. "
-        "To restore the saved values: /oms rollback undo."
+        f"To restore the saved values: /oms rollback undo {params['store']}."
     )
 
 
@@ -434,7 +434,7 @@ def _consequences(params: dict[str, Any]) -> str:
         "Every Shopify shop of the store loses access: no orders are imported from Shopify, "
         "no inventory or fulfilment updates are synced, and Shopify webhooks are ignored. "
         "Order brokering stops: new orders stay unallocated until it is turned back on. "
-        "Undo with /oms rollback undo."
+        f"Undo with /oms rollback undo {params['store']}."
     )
 
 
@@ -469,13 +469,16 @@ def _store_of(inv: Invocation) -> str | None:
 
 
 async def _no_store(inv: Invocation) -> None:
+    # The hint names the subcommand the user typed: `rollback`, `rollback undo` or
+    # `rollback status`.
+    command = f"/oms {inv.command.spec.name}"
     await inv.reply.ephemeral(
         Message(
             text="Which product store? None was given and the policy names no default.",
             blocks=[
                 section(
                     ":warning: Which product store? None was given and the policy names no "
-                    "default. Give one (`/oms rollback STORE`), or ask whoever runs the bot to "
+                    f"default. Give one (`{command} STORE`), or ask whoever runs the bot to "
                     'set `[stores] default = "STORE"` in the policy file.'
                 )
             ],
@@ -485,20 +488,34 @@ async def _no_store(inv: Invocation) -> None:
 
 
 async def _store_exists(inv: Invocation, store_id: str) -> bool:
+    """Whether the OMS has product store `store_id`; if not, the user is told which it has."""
     try:
         await stores.get_product_store(inv.tools.oms, store_id)
     except OmsRequestError as exc:
         if exc.status_code != 404:
             raise
+        known = await stores.list_product_stores(inv.tools.oms)
+        listed = ", ".join(
+            f"`{escape(sid)}`" + (f" ({escape(name)})" if name else "") for sid, name in known
+        )
+        command = f"/oms {inv.command.spec.name}"
+        example = f"`{command} {escape(known[0][0])}`" if known else f"`{command} STORE`"
         await inv.reply.ephemeral(
             Message(
                 text=f"There is no product store {store_id} in the OMS.",
                 blocks=[
                     section(
-                        f":warning: There is no product store `{escape(store_id)}` in the OMS "
-                        f"({escape(exc.message)}). Check the id; it is the productStoreId "
+                        f":warning: There is no product store `{escape(store_id)}` in the OMS. "
+                        + (
+                            f"Its product stores are: {listed}."
+                            if listed
+                            else "The OMS lists no product store."
+                        )
+                    ),
+                    context(
+                        f"Give one of them, e.g. {example}; the id is the productStoreId "
                         "shown in HotWax's Company app."
-                    )
+                    ),
                 ],
             ),
             replace=True,
@@ -607,6 +624,8 @@ async def undo_command(inv: Invocation) -> None:
     if store_id is None:
         await _no_store(inv)
         return
+    if not await _store_exists(inv, store_id):
+        return
     tools = inv.tools
     last = await tools.approvals.latest(NAME, _is("rollback", store_id), states=("executed",))
     if last is None or not last.run_id:
@@ -674,10 +693,12 @@ def _saved(snapshot: dict[str, Any] | None) -> dict[str, str | None]:
 async def _request_line(tools: Toolbox, what: str, approval: Approval | None) -> str:
     if approval is None:
         return f"*{what}:* none recorded"
-    parts = [f"asked by <@{approval.requested_by}> at {fmt_time(approval.created_at)}"]
+    parts = [f"asked by <@{approval.requested_by}> at {slack_time(approval.created_at)}"]
     if approval.decided_by:
         verb = "approved" if approval.state in ("approved", "executed", "stale") else "denied"
-        parts.append(f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}")
+        parts.append(
+            f"{verb} by <@{approval.decided_by}> at {slack_time(approval.decided_at or 0)}"
+        )
     outcome = {
         "pending": "waiting for approval",
         "denied": "denied; nothing ran",
@@ -692,7 +713,7 @@ async def _request_line(tools: Toolbox, what: str, approval: Approval | None) ->
         if run is not None:
             outcome = {"done": "finished", "running": "running"}.get(run.state, run.state)
             if run.finished_at:
-                outcome += f" at {fmt_time(run.finished_at)}"
+                outcome += f" at {slack_time(run.finished_at)}"
             if run.error:
                 outcome += f": {escape(run.error.splitlines()[0])}"
     parts.append(f"outcome: {outcome}")
@@ -767,7 +788,7 @@ PROVIDES = Provides(
             summary="Restore what the last rollback changed, with a second person's approval.",
             handler=undo_command,
             args=(_store_arg(),),
-            examples=("/oms rollback undo",),
+            examples=("/oms rollback undo", "/oms rollback undo STORE"),
             role=ROLE,
             changes_oms=True,
         ),

@@ -28,7 +28,7 @@ from bot.engine.contract import (
     NotConfigured,
 )
 from bot.kit.blocks import Block, Message, button, context, error_message
-from bot.kit.durations import fmt_time
+from bot.kit.durations import fmt_time, slack_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError
@@ -225,7 +225,7 @@ class Actions:
 
     async def _replace_buttons(self, press: _Press, reply: Replier, note: str) -> None:
         blocks = [b for b in press.blocks if b.get("type") != "actions"]
-        blocks.append(context(f":white_check_mark: {note} at {fmt_time(time.time())}"))
+        blocks.append(context(f":white_check_mark: {note} at {slack_time(time.time())}"))
         # The message keeps its own fallback text (notifications, screen readers).
         message = Message(text=press.text or note, blocks=blocks)
         try:

@@ -44,7 +44,7 @@ from bot.kit.blocks import (
     plain,
     section,
 )
-from bot.kit.durations import fmt_time
+from bot.kit.durations import slack_time
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import approvals as approval_store
@@ -225,7 +225,7 @@ class Approvals:
                     section(
                         f":raised_hand: *{escape(action.summary(params))}* needs a second person. "
                         f"I asked for approval {where}; it expires at "
-                        f"{fmt_time(approval.expires_at)}. Nothing runs until someone holding "
+                        f"{slack_time(approval.expires_at)}. Nothing runs until someone holding "
                         f"the {' or '.join(roles)} role approves it. I will tell you in a direct "
                         "message when it is approved, denied or expires."
                     )
@@ -249,8 +249,8 @@ class Approvals:
         )
         text = (
             f":hourglass_flowing_sand: *{escape(summary)}* is already waiting for approval: "
-            f"{who} at {fmt_time(approval.created_at)}, and it expires at "
-            f"{fmt_time(approval.expires_at)}. Nothing new was asked; see {where}."
+            f"{who} at {slack_time(approval.created_at)}, and it expires at "
+            f"{slack_time(approval.expires_at)}. Nothing new was asked; see {where}."
         )
         await reply.ephemeral(
             Message(text=f"Already waiting for approval: {summary}", blocks=[section(text)]),
@@ -287,7 +287,7 @@ class Approvals:
                 [
                     ("Requested by", f"<@{approval.requested_by}>"),
                     # Once closed, the ending says when it was decided or expired.
-                    *([("Expires", fmt_time(approval.expires_at))] if ending is None else []),
+                    *([("Expires", slack_time(approval.expires_at))] if ending is None else []),
                     ("Approver role", " or ".join(approval.approver_role.split("|"))),
                 ]
             ),
@@ -643,7 +643,7 @@ class Approvals:
         if approval.state == "pending" and self.host.slack is not None:
             await self.sweep_expired(self.host.slack)
         return (
-            f"This request expired at {fmt_time(approval.expires_at)} without a decision, so "
+            f"This request expired at {slack_time(approval.expires_at)} without a decision, so "
             f"nothing ran. Only <@{approval.requested_by}>, who asked for it, can ask again."
         )
 
@@ -669,7 +669,7 @@ class Approvals:
                 client,
                 f"Your request expired: {summary}",
                 f":hourglass: Your request *{escape(summary)}* expired at "
-                f"{fmt_time(approval.expires_at)} without a decision, so nothing ran. Ask "
+                f"{slack_time(approval.expires_at)} without a decision, so nothing ran. Ask "
                 "again if it is still needed.",
             )
         return expired
@@ -744,12 +744,12 @@ class Approvals:
 
 
 def _decided_by(approval: Approval, verb: str) -> str:
-    return f"{verb} by <@{approval.decided_by}> at {fmt_time(approval.decided_at or 0)}"
+    return f"{verb} by <@{approval.decided_by}> at {slack_time(approval.decided_at or 0)}"
 
 
 def _expired(approval: Approval) -> Ending:
     note = (
-        f":hourglass: Expired at {fmt_time(approval.expires_at)} without a decision. "
+        f":hourglass: Expired at {slack_time(approval.expires_at)} without a decision. "
         f"Nothing ran; <@{approval.requested_by}> can ask again if it is still needed."
     )
     return Ending("Expired", note)

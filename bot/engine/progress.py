@@ -64,13 +64,19 @@ def _state_block(run: RunRecord, steps: list[StepRecord], outcome: Outcome | Non
     if run.state == "done" and outcome is not None:
         return [section(f":white_check_mark: {escape(outcome.summary)}")]
     if run.state == "failed":
+        error = run.error or "a step failed"
+        headline, _, rest = error.partition("\n")
+        if rest and any(s.state == "failed" and s.detail == error for s in steps):
+            # The failed step above shows the whole text (a rollback's state of every value):
+            # its first line says why the run stopped, without printing the rest twice.
+            error = f"{headline} (details in the failed step above)"
         resume = (
             "\nResume retries what failed and what did not run; steps check the OMS "
             "first, so nothing is done twice."
             if _resumable(outcome)
             else ""
         )
-        blocks = [section(f":x: The run stopped: {escape(run.error or 'a step failed')}{resume}")]
+        blocks = [section(f":x: The run stopped: {escape(error)}{resume}")]
         if outcome is not None:
             blocks.append(section(escape(outcome.summary)))
         return blocks

@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.engine.scheduled import ScheduledPost, Slot, SlotEnd, SlotResult, post_note
 from bot.engine.schedules import Schedule
 from bot.kit.blocks import Message, context, escape, section
-from bot.kit.durations import describe_duration, fmt_time
+from bot.kit.durations import describe_duration, fmt_time, slack_time
 from bot.store.slots import claim_slot, finish_slot, get_slot, last_slots, renew_slot
 
 if TYPE_CHECKING:
@@ -212,13 +212,11 @@ class SlotScheduler:
     ) -> SlotResult:
         schedule = slot.schedule
         text = (
-            f"{post.name.capitalize()} missed: the {post.title} due at "
-            f"{fmt_time(slot.time)} was not posted (no replica was running within its "
-            f"{describe_duration(schedule.grace)} grace time)."
+            f"{escape(post.name.capitalize())} missed: the {escape(post.title)} due at "
+            f"{slack_time(slot.time)} was not posted (no replica was running within its grace "
+            f"time of {describe_duration(schedule.grace)})."
         )
-        message = Message(
-            text=text, blocks=[section(f":hourglass: {escape(text)}"), context(post.hint)]
-        )
+        message = Message(text=text, blocks=[section(f":hourglass: {text}"), context(post.hint)])
         detail = {"schedule": schedule.id, "slot_time": slot.time, "slot": fmt_time(slot.time)}
         return await post_note(
             self.host, client, post.name, slot, message, outcome="missed", state="missed",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from bot.engine.audit import EventKind
 from bot.engine.contract import ButtonSpec, Toolbox
 from bot.kit.blocks import Message, escape, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import slack_time
 from bot.store.audit import AuditEvent
 from bot.store.locks import LockHolder
 from bot.store.runs import RunRecord
@@ -125,7 +125,7 @@ class OrderBusy(Exception):
         )
         return (
             f"{escape(what)} is busy: <@{h.holder}> is running “{escape(h.what)}” since "
-            f"{fmt_time(h.acquired_at)}"
+            f"{slack_time(h.acquired_at)}"
         )
 
     def message(self) -> Message:

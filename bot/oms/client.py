@@ -10,9 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -77,6 +78,8 @@ class OmsClient:
         )
         self._profile: TenantProfile | None = None
         self._profile_lock = asyncio.Lock()
+        self._time_zone: tzinfo | None = None
+        self._time_zone_read = False
 
     @property
     def base_url(self) -> str:
@@ -182,11 +185,30 @@ class OmsClient:
         username = body.get("username") if isinstance(body, dict) else None
         if not isinstance(username, str) or not username:
             raise OmsBadResponse(operation, "the user profile has no username")
+        self._remember_zone(body.get("timeZone"))
         return username
 
     async def _ofbiz_user(self, operation: str) -> str:
         body = await self._session.ofbiz("GET", "user-profile", operation=operation, read=True)
-        return parse_models(UserProfile, [body or {}], operation)[0].user_login_id
+        profile = parse_models(UserProfile, [body or {}], operation)[0]
+        self._remember_zone(profile.user_time_zone)
+        return profile.user_login_id
+
+    def _remember_zone(self, name: object) -> None:
+        self._time_zone_read = True
+        try:
+            self._time_zone = ZoneInfo(name) if isinstance(name, str) and name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            self._time_zone = None
+
+    async def time_zone(self) -> tzinfo | None:
+        """The OMS user's time zone, as the user profile names it (Maarg `timeZone`, OFBiz
+        `userTimeZone`; read once, with the login check): the zone HotWax writes its
+        zone-less human times in (docs/oms-api.md, "Times without a zone"). None when the
+        profile names no known zone."""
+        if not self._time_zone_read:
+            await self.check_login()
+        return self._time_zone
 
     # -- orders ---------------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.kit.durations import parse_oms_text_time
 from bot.kit.redact import redact_contacts
 from bot.oms.client import OmsClient
 from bot.oms.errors import OmsBadResponse, OmsError, OmsRequestError
@@ -52,6 +53,9 @@ class FailedImport:
     first_attempted: str  # the OMS's human text, e.g. "January 3, 2024 10:15:12 PM"
     order_created: datetime | None
     timestamp: datetime
+    # `first_attempted` as a moment: the text names no zone; it is read in the OMS user's
+    # zone (docs/oms-api.md, "Times without a zone"). None when that zone or the form is unknown.
+    first_attempted_at: datetime | None = None
 
 
 def solr_time(moment: float) -> str:
@@ -79,14 +83,16 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def parse_doc(doc: Any) -> FailedImport | None:
-    """A document in the documented shape, or None for one too broken to show."""
+def parse_doc(doc: Any, zone: tzinfo | None = None) -> FailedImport | None:
+    """A document in the documented shape, or None for one too broken to show; `zone` is the
+    one its zone-less `firstAttemptedImport` is read in (OmsClient.time_zone)."""
     if not isinstance(doc, dict):
         return None
     timestamp = _parse_time(doc.get("timestamp"))
     if timestamp is None:
         return None
     name = str(doc.get("shopifyOrderName") or "").strip() or "(no order name)"
+    first = str(doc.get("firstAttemptedImport") or "").strip()
     return FailedImport(
         source=LOGINSIGHTS,
         reference=str(doc.get("document-id") or ""),
@@ -95,9 +101,10 @@ def parse_doc(doc: Any) -> FailedImport | None:
         shop=shop_host(str(doc.get("site") or "")),
         error_message=redact_contacts(str(doc.get("errorMessage") or "").strip())
         or "(no error message)",
-        first_attempted=str(doc.get("firstAttemptedImport") or "").strip(),
+        first_attempted=first,
         order_created=_parse_time(doc.get("orderCreatedDate")),
         timestamp=timestamp,
+        first_attempted_at=parse_oms_text_time(first, zone) if zone else None,
     )
 
 
@@ -153,6 +160,10 @@ async def iter_failed_import_pages(
     # The window is checked again on each document: the core's schema is not public, and a
     # range it did not apply must not bring older failures in.
     low, high = (_whole_second(moment) for moment in (since, until))  # as window_filter says
+    try:
+        zone = await client.time_zone()
+    except OmsError:
+        zone = None  # the first attempts are shown as the OMS wrote them
     start = 0
     while True:
         answer = await client.solr_query(
@@ -160,7 +171,9 @@ async def iter_failed_import_pages(
         )
         found, docs = _response(answer)
         page = [
-            f for f in (parse_doc(d) for d in docs) if f is not None and low <= f.timestamp < high
+            f
+            for f in (parse_doc(d, zone) for d in docs)
+            if f is not None and low <= f.timestamp < high
         ]
         if wanted is not None:
             page = [f for f in page if f.shop in wanted]

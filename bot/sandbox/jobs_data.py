@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-STORE = "DEMO_STORE"
-SHOP = "DEMO_SHOP"
+from bot.sandbox.records import DEMO_SHOP, DEMO_STORE
+
+# The demo tenant's store and shop (one set of ids: bot/sandbox/records.py).
+STORE = DEMO_STORE
+SHOP = DEMO_SHOP
 SHOPIFY_CONFIG = "DEMO_SHOPIFY_CONFIG"
 RunOutcome = Literal["finished", "failed"]
 

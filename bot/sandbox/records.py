@@ -11,6 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+# The demo tenant's ids, one set for every part of the sandbox (orders, jobs, MDM logs,
+# product stores and shops): the product store the demo orders belong to, and the shop they
+# come from (bot/sandbox/stores_data.py seeds both).
+DEMO_STORE = "STORE"
+DEMO_SHOP = "10000"
+
 
 @dataclass
 class ItemRecord:
@@ -67,7 +73,7 @@ class OrderRecord:
     customer_name: str
     customer_email: str
     facility_id: str
-    product_store_id: str = "DEMO_STORE"
+    product_store_id: str = DEMO_STORE
     currency_uom: str = "USD"
     shipment_method_type_id: str = "STANDARD"
     items: list[ItemRecord] = field(default_factory=list)

@@ -30,11 +30,11 @@ from bot.sandbox.maarg import maarg_routes
 from bot.sandbox.middleware import SandboxMiddleware
 from bot.sandbox.ofbiz import ofbiz_routes
 from bot.sandbox.order_admin import order_admin_routes
+from bot.sandbox.records import DEMO_STORE
 from bot.sandbox.service_jobs import service_job_routes
 from bot.sandbox.shopify import shopify_routes
 from bot.sandbox.state import SandboxState
 from bot.sandbox.stores import stores_routes
-from bot.sandbox.stores_data import DEMO_STORE
 from bot.sandbox.sync import sync_routes
 from bot.sandbox.tenant import Tenant, tenant_named
 

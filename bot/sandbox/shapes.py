@@ -8,15 +8,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.sandbox.data import DEMO_SHOPIFY_SHOP_ID, SHOP_DOMAIN
 from bot.sandbox.records import (
+    DEMO_STORE,
     IdentificationRecord,
     ImportFailure,
     MdmLog,
     OrderRecord,
     SeedData,
 )
+
+# The zone the sandbox's user profiles name (admin/user/profile `timeZone`, OFBiz
+# user-profile `userTimeZone`): the one its zone-less human times are written in.
+PROFILE_TIME_ZONE = ZoneInfo("America/New_York")
 
 _STATUS_DESC = {
     "ORDER_CREATED": "Created",
@@ -187,7 +193,7 @@ def moqui_mdm_log(log: MdmLog) -> dict[str, Any]:
         "finishDateTime": epoch_ms(log.finish_date_time),
         "totalRecordCount": log.total_record_count,
         "failedRecordCount": len(log.failed_records),
-        "productStoreId": "DEMO_STORE",
+        "productStoreId": DEMO_STORE,
         "createdByUserLogin": "system",
         "logContentId": log.log_content_id,
         "errorLogContentId": log.error_log_content_id,
@@ -353,7 +359,8 @@ def log_insights_doc(failure: ImportFailure) -> dict[str, Any]:
     the order's status page on the shop's myshopify domain (shop id, a token, `authenticate?key=`),
     and there is no Shopify order id field."""
     expire = failure.timestamp + timedelta(days=60)  # matches ttl "+60DAYS"
-    first = failure.first_attempted
+    # Zone-less, in the OMS user's zone (docs/oms-api.md, "Times without a zone").
+    first = failure.first_attempted.astimezone(PROFILE_TIME_ZONE)
     token = failure.document_id.replace("-", "")
     return {
         "docType": "SHOPIFY_ORDER",

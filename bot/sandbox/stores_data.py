@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sandbox.data import DEMO_SHOPIFY_REMOTE, DEMO_SHOPIFY_SHOP_ID, SHOP_DOMAIN
+from bot.sandbox.records import DEMO_SHOP, DEMO_STORE
 
-DEMO_STORE = "STORE"
 ACCESS_SCOPES = ("SHOP_NO_ACCESS", "SHOP_READ_ACCESS", "SHOP_RW_ACCESS", "SHOP_READ_WRITE_ACCESS")
 # The fields a product store record carries; a PUT must send every one of them.
 STORE_FIELDS = (
@@ -86,7 +86,7 @@ def seed_stores() -> StoresData:
     """
     data = StoresData()
     for shop_id, name, shopify_id, domain, remote_id, linked in (
-        ("10000", "Demo Shop US", DEMO_SHOPIFY_SHOP_ID, SHOP_DOMAIN, DEMO_SHOPIFY_REMOTE, True),
+        (DEMO_SHOP, "Demo Shop US", DEMO_SHOPIFY_SHOP_ID, SHOP_DOMAIN, DEMO_SHOPIFY_REMOTE, True),
         ("10001", "Demo Shop CA", "60123456790", "demo-shop-ca.myshopify.com",
          "SHOP_CONFIG_10001", False),
     ):  # fmt: skip

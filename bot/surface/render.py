@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.kit.durations import render_slack_dates
+
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
 _MENTION = re.compile(r"<([@#])([A-Z0-9_]+)>")
@@ -28,6 +30,7 @@ EMOJI = {
 
 
 def mrkdwn_to_text(text: str) -> str:
+    text = render_slack_dates(text)  # <!date^…> in the terminal's local time
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = _BARE_LINK.sub(lambda m: m.group(1), text)
     text = _MENTION.sub(lambda m: f"{m.group(1)}{m.group(2)}", text)

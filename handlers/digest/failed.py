@@ -9,10 +9,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.engine import ActionSpec, Click, CommandSpec, Flag, Invocation, Provides, record_post
 from bot.kit.blocks import Block, Message, context, error_message, escape, header, section
-from bot.kit.durations import describe_duration, fmt_time, parse_duration
+from bot.kit.durations import describe_duration, parse_duration, plural, slack_time
 from bot.kit.posting import slack_error
 from bot.oms import parse_store_id
 from handlers.digest.report import (
+    DEFAULT_WINDOW,
     FOLLOWUP_ACTION,
     DigestReport,
     UnknownStore,
@@ -22,7 +23,7 @@ from handlers.digest.report import (
     render_digest,
 )
 
-DEFAULT_SINCE = 24 * 3600.0
+DEFAULT_SINCE = DEFAULT_WINDOW
 
 
 SINCE = Flag("since", "how far back to look (default 24h)", metavar="24h", parse=parse_duration)
@@ -115,11 +116,12 @@ async def post_digest_now(inv: Invocation) -> None:
     )  # fmt: skip
     await inv.reply.ephemeral(
         Message(
-            text=f"Posted the digest here: {digest_title(report)} ({report.total} failures).",
+            text=f"Posted the digest here: {digest_title(report)} "
+            f"({plural(report.total, 'failure')}).",
             blocks=[
                 section(
                     f":white_check_mark: Posted *{escape(digest_title(report))}* here "
-                    f"({report.total} failures)."
+                    f"({plural(report.total, 'failure')})."
                 )
             ],
         ),
@@ -151,7 +153,7 @@ async def list_digests(inv: Invocation) -> None:
         slots = await tools.slot_history(schedule.id, 1)
         if slots:
             slot = slots[0]
-            last = f"{fmt_time(slot.slot_time)} · {slot.state}"
+            last = f"{slack_time(slot.slot_time)} · {escape(slot.state)}"
             if slot.outcome:
                 last += f" ({escape(slot.outcome)})"
         else:
@@ -163,11 +165,11 @@ async def list_digests(inv: Invocation) -> None:
             f"{describe_duration(schedule.window)} · grace {describe_duration(schedule.grace)}"
             + (f" · store {escape(schedule.store)}" if schedule.store else ""),
             f"Last run: {last}",
-            f"Next run: {fmt_time(upcoming) if upcoming else 'never'}",
+            f"Next run: {slack_time(upcoming) if upcoming else 'never'}",
         ]
         blocks.append(section("\n".join(lines)))
     await inv.reply.ephemeral(
-        Message(text=f"{len(schedules)} digest schedule(s)", blocks=blocks), replace=True
+        Message(text=plural(len(schedules), "digest schedule"), blocks=blocks), replace=True
     )
 
 

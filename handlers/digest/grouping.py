@@ -16,6 +16,7 @@ import heapq
 import re
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import IO
 
@@ -201,7 +202,10 @@ class Aggregator:
                     failure.source,
                     failure.reference,
                     failure.timestamp.isoformat(),
-                    failure.first_attempted,
+                    # As a moment where the OMS's zone is known; else as the OMS wrote it.
+                    failure.first_attempted_at.astimezone(UTC).isoformat()
+                    if failure.first_attempted_at
+                    else failure.first_attempted,
                     failure.order_created.isoformat() if failure.order_created else "",
                 )
             )

@@ -11,6 +11,7 @@ of the OMS is that store's. What a source could not cover is said in the digest.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import ButtonSpec, Toolbox
 from bot.kit.blocks import Block, Message, actions, context, divider, escape, header, section
-from bot.kit.durations import describe_duration, fmt_time
+from bot.kit.durations import describe_duration, plural, slack_time, typed_duration
 from bot.kit.posting import post_message, with_rate_limit
 from bot.oms import (
     FAILURE_PROBES,
@@ -36,8 +37,10 @@ from bot.oms import (
     stores,
 )
 from handlers.digest.grouping import Aggregator, Counter, Group
+from handlers.digest.links import OrderLinks, find_links
 
 MAX_GROUPS_SHOWN = 12
+DEFAULT_WINDOW = 24 * 3600.0  # `--since` when it is not given
 FOLLOWUP_ACTION = "digest_followup"
 SOURCE_NAMES = {
     loginsights.MDM: "Shopify order MDM (SYNC_ and UPDATE_SHOPIFY_ORDER)",
@@ -57,7 +60,7 @@ class Scope:
     shops: frozenset[str] | None  # the store's myshopify hosts; None: every shop
     mdm: bool  # whether the MDM's records (which name no shop) belong to it
     mdm_shop: str | None  # the one shop every MDM record comes from, when there is one
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # mrkdwn, escaped
 
 
 async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
@@ -82,7 +85,9 @@ async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
     domains = frozenset(shop.domain for shop in mine if shop.domain)
     notes: list[str] = []
     if not mine:
-        notes.append(f"Product store {store} has no Shopify shops, so no order of it can fail.")
+        notes.append(
+            f"Product store {escape(store)} has no Shopify shops, so no order of it can fail."
+        )
     elif len(domains) < len(mine):
         notes.append(
             "Some of the store's shops have no myshopify domain in the OMS: logInsights "
@@ -111,7 +116,7 @@ class DigestReport:
     newest: list[FailedImport]
     csv_path: Path
     sources: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # mrkdwn, escaped
 
     @property
     def listed(self) -> int:
@@ -169,13 +174,13 @@ async def _collect(
             if pages:
                 read.append(loginsights.LOGINSIGHTS)
                 notes.append(
-                    f"logInsights stopped answering after {pages} page(s) ({exc.message}): "
-                    "its part of this digest is incomplete."
+                    f"logInsights stopped answering after {plural(pages, 'page')} "
+                    f"({escape(exc.message)}): its part of this digest is incomplete."
                 )
             else:
                 notes.append(
-                    f"logInsights could not be read ({exc.message}): this tenant may not "
-                    "have it. Only the Shopify order MDM is in this digest."
+                    f"logInsights could not be read ({escape(exc.message)}): this tenant may "
+                    "not have it. Only the Shopify order MDM is in this digest."
                 )
     return read, notes
 
@@ -184,7 +189,8 @@ def _absent_notes(profile: TenantProfile) -> list[str]:
     """A note for each failure source the tenant's profile found absent (a Moqui-only
     tenant's missing logInsights is how such tenants are, so it is not noted)."""
     return [
-        f"{probe.source} could not be read ({probe.detail}): this tenant may not have it, so "
+        f"{escape(probe.source)} could not be read ({escape(probe.detail)}): this tenant may "
+        "not have it, so "
         "its failed imports are not in this digest."
         for probe in profile.unused()
         if probe.source in FAILURE_PROBES
@@ -194,17 +200,7 @@ def _absent_notes(profile: TenantProfile) -> list[str]:
 
 
 def _on_shop(failure: FailedImport, shop: str) -> FailedImport:
-    return FailedImport(
-        source=failure.source,
-        reference=failure.reference,
-        shopify_order_name=failure.shopify_order_name,
-        shopify_order_id=failure.shopify_order_id,
-        shop=shop,
-        error_message=failure.error_message,
-        first_attempted=failure.first_attempted,
-        order_created=failure.order_created,
-        timestamp=failure.timestamp,
-    )
+    return dataclasses.replace(failure, shop=shop)
 
 
 def _retention_notes(sources: list[str], since: float, until: float, now: float) -> list[str]:
@@ -216,13 +212,13 @@ def _retention_notes(sources: list[str], since: float, until: float, now: float)
     if since < kept_from:
         return [
             f"logInsights keeps failed imports for {days} days: it has no data older than "
-            f"{fmt_time(kept_from)}, so failures before that are missing from this window "
+            f"{slack_time(kept_from)}, so failures before that are missing from this window "
             "(and from the previous one it is compared with)."
         ]
     if since - (until - since) < kept_from:
         return [
             f"logInsights keeps failed imports for {days} days: the previous window reaches "
-            f"back before {fmt_time(kept_from)}, so the change is against an incomplete count."
+            f"back before {slack_time(kept_from)}, so the change is against an incomplete count."
         ]
     return []
 
@@ -280,33 +276,25 @@ def _change(total: int, previous: int) -> str:
     return f"{arrow} {abs(delta)} ({percent}%) vs {previous} in the previous window"
 
 
-def order_link(failure: FailedImport) -> str:
-    """The Shopify order name, linked to the order in its shop's Shopify admin when both the
-    shop and the order id are known (never to logInsights' `site`: it is the customer's order
-    status page, with its token)."""
-    name = escape(failure.shopify_order_name)
-    shop, order_id = failure.shop, failure.shopify_order_id or ""
-    if shop and order_id.isdigit() and stores.shop_host(shop) == shop:
-        return f"<https://{shop}/admin/orders/{order_id}|{name}>"
-    return name
-
-
-def _example(failure: FailedImport) -> str:
-    if failure.first_attempted:
+def _example(failure: FailedImport, links: OrderLinks) -> str:
+    if failure.first_attempted_at:
+        when = f"first attempted {slack_time(failure.first_attempted_at)}"
+    elif failure.first_attempted:
+        # Not in the known form, or the OMS's zone is unknown: as the OMS wrote it.
         when = f"first attempted {escape(failure.first_attempted)}"
     else:
-        when = f"failed {fmt_time(failure.timestamp.timestamp())}"
+        when = f"failed {slack_time(failure.timestamp)}"
     source = "MDM" if failure.source == loginsights.MDM else "logInsights"
-    return f"  • {order_link(failure)} · {when} ({source})"
+    return f"  • {links.link(failure)} · {when} ({source})"
 
 
-def _group_text(group: Group) -> str:
+def _group_text(group: Group, links: OrderLinks) -> str:
     lines = [f"*{group.count} × {escape(group.title)}*"]
     if group.fix:
         lines.append(f":wrench: {escape(group.fix)}")
     else:
         lines.append("_No known fix; the text above is the OMS's error with ids taken out._")
-    lines += [_example(f) for f in group.examples]
+    lines += [_example(f, links) for f in group.examples]
     return "\n".join(lines)
 
 
@@ -314,6 +302,18 @@ def _sources_text(report: DigestReport) -> str:
     if not report.sources:
         return "no source read"
     return "from " + " and ".join(SOURCE_NAMES.get(s, s) for s in report.sources)
+
+
+def digest_now_command(report: DigestReport) -> str:
+    """`/oms digest now` for the same window and store as this report (the hint must not
+    post a different digest than the one the user is looking at)."""
+    command = "/oms digest now"
+    window = report.until - report.since
+    if abs(window - DEFAULT_WINDOW) >= 60:
+        command += f" --since {typed_duration(window)}"
+    if report.store:
+        command += f" --store {report.store}"
+    return command
 
 
 def digest_title(report: DigestReport) -> str:
@@ -330,13 +330,14 @@ async def render_digest(
     late_note: str | None = None,
     in_thread_csv: bool = True,
 ) -> Message:
-    """The digest message: totals and change, causes with fixes and examples, buttons."""
+    """The digest message: totals and change, causes with fixes and examples, buttons.
+    `late_note` is mrkdwn."""
     title = digest_title(report)
-    period = f"{fmt_time(report.since)} → {fmt_time(report.until)} · {_sources_text(report)}"
+    period = f"{slack_time(report.since)} → {slack_time(report.until)} · {_sources_text(report)}"
     blocks: list[Block] = [header(title)]
     if late_note:
-        blocks.append(context(f":hourglass: {escape(late_note)}"))
-    notes = [context(f":information_source: {escape(note)}") for note in report.notes]
+        blocks.append(context(f":hourglass: {late_note}"))
+    notes = [context(f":information_source: {note}") for note in report.notes]
     if report.total == 0:
         change = _change(0, report.previous)
         blocks += [
@@ -344,23 +345,31 @@ async def render_digest(
             context(period),
             *notes,
         ]
-        text = f"{title}: no failed imports ({period})"
+        text = f"{escape(title)}: no failed imports ({period})"
         return Message(text=text, blocks=blocks)
     causes = len(report.groups)
     blocks.append(
         section(
-            f"*{report.total} failed import{'s' if report.total != 1 else ''}* in "
-            f"{causes} cause{'s' if causes != 1 else ''} · {_change(report.total, report.previous)}"
+            f"*{plural(report.total, 'failed import')}* in {plural(causes, 'cause')} · "
+            f"{_change(report.total, report.previous)}"
         )
     )
     blocks.append(context(period))
     blocks += notes
-    for group in report.groups[:MAX_GROUPS_SHOWN]:
-        blocks.append(section(_group_text(group)))
+    shown_groups = report.groups[:MAX_GROUPS_SHOWN]
+    links = await find_links(
+        tools.oms, [f for g in shown_groups for f in g.examples] + list(report.newest)
+    )
+    for group in shown_groups:
+        blocks.append(section(_group_text(group, links)))
     hidden = report.groups[MAX_GROUPS_SHOWN:]
     if hidden:
         count = sum(g.count for g in hidden)
-        blocks.append(context(f"… {len(hidden)} more causes ({count} failures) not shown."))
+        blocks.append(
+            context(
+                f"… {plural(len(hidden), 'more cause')} ({plural(count, 'failure')}) not shown."
+            )
+        )
     if not report.fits:
         if in_thread_csv:
             note = (
@@ -369,17 +378,19 @@ async def render_digest(
             )
         else:
             note = (
-                f":page_facing_up: {report.total - report.listed} failed orders are not listed. "
-                "`/oms digest now` posts this digest in the channel with every order as a CSV "
+                f":page_facing_up: {plural(report.total - report.listed, 'failed order')} "
+                "not listed here. "
+                f"`{digest_now_command(report)}` posts this digest in the channel with every "
+                "order as a CSV "
                 "file in its thread."
             )
         blocks.append(context(note))
     if report.newest:
         blocks.append(divider())
-        names = ", ".join(order_link(f) for f in report.newest)
+        names = ", ".join(links.link(f) for f in report.newest)
         blocks.append(section(f"*Newest failures:* {names}"))
         blocks.append(actions(await followup_buttons(tools, report.newest, created_by, channel_id)))
-    text = f"{title}: {report.total} failed imports ({period})"
+    text = f"{escape(title)}: {plural(report.total, 'failed import')} ({period})"
     return Message(text=text, blocks=blocks)
 
 
@@ -432,7 +443,9 @@ async def post_digest(
                 file=str(report.csv_path),
                 filename=f"failed-imports-{stamp}.csv",
                 title=f"All {report.total} failed imports",
-                initial_comment=f"Every failed order of this digest ({report.total} rows).",
+                initial_comment=(
+                    f"Every failed order of this digest ({plural(report.total, 'row')})."
+                ),
             )
         )
         files = resp.get("files") or [resp.get("file") or {}]

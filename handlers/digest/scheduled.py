@@ -27,7 +27,7 @@ from bot.engine import (
     record_post,
 )
 from bot.kit.blocks import Message, context, escape, section
-from bot.kit.durations import describe_duration, fmt_time
+from bot.kit.durations import describe_duration, fmt_time, plural, slack_time
 from bot.kit.posting import slack_error
 from bot.oms import OmsError
 from handlers.digest.report import (
@@ -77,7 +77,7 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
         note = None
         if slot.late or lateness > slot.late_after:
             note = (
-                f"Posted late: this digest was due at {fmt_time(slot.time)} "
+                f"Posted late: this digest was due at {slack_time(slot.time)} "
                 f"({describe_duration(max(60.0, lateness - lateness % 60))} ago)."
             )
         message = await render_digest(
@@ -102,7 +102,7 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
         channel=schedule.channel, ts=posted.ts, detail=detail | {"csv": posted.csv_file_id},
     )  # fmt: skip
     return SlotResult(
-        "posted", f"{report.total} failures", posted.ts, "posted-late" if note else "posted"
+        "posted", plural(report.total, "failure"), posted.ts, "posted-late" if note else "posted"
     )
 
 
@@ -110,13 +110,14 @@ async def _unavailable(
     tools: Toolbox, client: AsyncWebClient, slot: Slot, error: str, detail: dict[str, object]
 ) -> SlotResult:
     text = (
-        f"Failed-imports digest for {fmt_time(slot.time)}: the source is unavailable. "
-        f"The OMS did not answer within the {describe_duration(slot.schedule.grace)} grace time."
+        f"Failed-imports digest for {slack_time(slot.time)}: the source is unavailable. "
+        "The OMS did not answer within the grace time "
+        f"({describe_duration(slot.schedule.grace)})."
     )
     message = Message(
         text=text,
         blocks=[
-            section(f":warning: {escape(text)}"),
+            section(f":warning: {text}"),
             context(
                 f"Last error: {escape(error[:500])} · `/oms digest now` tries again "
                 "once the OMS is back."
@@ -132,11 +133,11 @@ async def _unavailable(
 async def _bad_store(
     tools: Toolbox, client: AsyncWebClient, slot: Slot, error: str, detail: dict[str, object]
 ) -> SlotResult:
-    text = f"Failed-imports digest for {fmt_time(slot.time)}: {error}"
+    text = f"Failed-imports digest for {slack_time(slot.time)}: {escape(error)}"
     message = Message(
         text=text,
         blocks=[
-            section(f":warning: {escape(text)}"),
+            section(f":warning: {text}"),
             context(
                 f"Fix `store` of the `{escape(slot.schedule.id)}` schedule in the policy file "
                 "(a product store id), or remove it for every shop."

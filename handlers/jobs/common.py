@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import job_lock_key
 from bot.kit.blocks import clip, escape
+from bot.kit.durations import slack_time, slack_time_or
 from bot.oms import ServiceJobRun
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,12 @@ def fmt_local(epoch_ms: int | None, zone: ZoneInfo) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 
+def slack_ms(epoch_ms: int | None) -> str:
+    """A Job Manager moment (epoch ms) in mrkdwn: Slack shows it in each reader's zone.
+    `fmt_local` is for plain text (confirm dialogs) and texts that are escaped."""
+    return "unknown" if epoch_ms is None else slack_time(epoch_ms / 1000)
+
+
 def fmt_moment(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "unknown"
@@ -121,7 +128,7 @@ def run_line(run: ServiceJobRun, zone: ZoneInfo, *, error_chars: int = 300) -> s
     """One Moqui run: status, start, duration, id, and the error of a failed run."""
     line = (
         f"{RUN_ICONS.get(run.status, '•')} {run.status} · "
-        f"{fmt_moment(run.start_time or run.end_time, zone)} · "
+        f"{slack_time_or(run.start_time or run.end_time)} · "
         f"{fmt_duration(run.duration_seconds)} · run {run.job_run_id}"
     )
     if run.status == "failed" and run.errors:

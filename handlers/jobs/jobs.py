@@ -52,6 +52,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
+from bot.kit.durations import plural
 from bot.kit.suggest import closest_of
 from bot.oms import (
     JOB_PROBES,
@@ -87,6 +88,7 @@ from handlers.jobs.common import (
     fmt_duration,
     fmt_local,
     lock_key,
+    slack_ms,
     status_words,
     user_zone,
 )
@@ -114,7 +116,7 @@ def _last_run_text(run: Job | None, zone: ZoneInfo) -> str:
     if run is None:
         return "no runs recorded"
     icon = STATUS_ICONS.get(run.status_id or "", "•")
-    text = f"{icon} {status_words(run.status_id)} {fmt_local(run.run_time, zone)}"
+    text = f"{icon} {status_words(run.status_id)} {slack_ms(run.run_time)}"
     if run.status_id != "SERVICE_FINISHED" and run.job_result:
         text += f": {escape(clip(run.job_result, 200))}"
     return text
@@ -219,7 +221,7 @@ async def _overview(inv: Invocation) -> Message:
                 # A scheduled job the catalogue does not name is one of the category's jobs.
                 known = len(set(cat.enum_ids) | counts[cat.key])
                 lines.append(
-                    f"*{cat.label}* (`{cat.key}`): {n} scheduled of {known} jobs\n"
+                    f"*{cat.label}* (`{cat.key}`): {n} scheduled of {plural(known, 'job')}\n"
                     f"      _{escape(cat.description)}_"
                 )
             for enum_type, enum_ids in sorted(others.items()):
@@ -250,7 +252,7 @@ async def _overview(inv: Invocation) -> Message:
             + (f" ({how})." if how else ".")
         )
     )
-    return Message(text=f"Job categories: {total} jobs scheduled", blocks=blocks)
+    return Message(text=f"Job categories: {plural(total, 'job')} scheduled", blocks=blocks)
 
 
 async def _category_card(inv: Invocation, wanted: str) -> Message:
@@ -355,7 +357,7 @@ async def _ofbiz_category_blocks(
             scheduled += 1
             state = (
                 f":large_green_circle: {escape(_frequency(schedule, freqs))} · next run "
-                f"{fmt_local(schedule.run_time, zone)}"
+                f"{slack_ms(schedule.run_time)}"
             )
         elif draft is not None:
             state = ":white_circle: not scheduled"
@@ -473,7 +475,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
                 ("Frequency", frequency),
                 (
                     "Next run",
-                    fmt_local(schedule.run_time, zone) if schedule else "not scheduled",
+                    slack_ms(schedule.run_time) if schedule else "not scheduled",
                 ),
             ]
         ),
@@ -482,7 +484,7 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
         blocks.append(
             section(
                 f"{STATUS_ICONS.get(run.status_id or '', '•')} Now {status_words(run.status_id)}:"
-                f" job {run.job_id} since {fmt_local(run.start_date_time or run.run_time, zone)}"
+                f" job {run.job_id} since {slack_ms(run.start_date_time or run.run_time)}"
             )
         )
     blocks.append(divider())
@@ -495,13 +497,13 @@ async def _job_card(inv: Invocation, info: JobInfo) -> Message:
                 words = "schedule cancelled (paused)"
             line = (
                 f"{STATUS_ICONS.get(run.status_id or '', '•')} {words} · "
-                f"{fmt_local(run.run_time, zone)} · {fmt_duration(run.duration_seconds)} · "
+                f"{slack_ms(run.run_time)} · {fmt_duration(run.duration_seconds)} · "
                 f"job {run.job_id}"
             )
             if run.status_id != "SERVICE_FINISHED" and run.job_result:
                 line += f"\n      {escape(clip(run.job_result, 300))}"
             lines.append(line)
-        blocks.append(section(f"*Last {len(history)} runs*\n" + "\n".join(lines)))
+        blocks.append(section(f"*Last {plural(len(history), 'run')}*\n" + "\n".join(lines)))
     else:
         blocks.append(section("*Last runs*\nNo runs recorded."))
     buttons = _buttons(info, draft, schedule, freqs, is_operator, zone)
@@ -648,8 +650,8 @@ async def _on_skip(click: Click) -> None:
         )
         return
     text = (
-        f"Skipped the {info.name} run due {fmt_local(schedule.run_time, zone)}. Read back from "
-        f"the OMS: the next run is {fmt_local(after.run_time, zone)} (job {after.job_id}, "
+        f"Skipped the {info.name} run due {slack_ms(schedule.run_time)}. Read back from "
+        f"the OMS: the next run is {slack_ms(after.run_time)} (job {after.job_id}, "
         f"{status_words(after.status_id)})."
     )
     await click.reply.safe_ephemeral(Message(text=text, blocks=[section(f":fast_forward: {text}")]))

@@ -38,6 +38,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
+from bot.kit.durations import plural, slack_time, slack_time_or
 from bot.oms import JobCategory, ServiceJob, ServiceJobRun, ServiceJobsApi
 from handlers.jobs.catalog import norm
 from handlers.jobs.common import (
@@ -109,7 +110,7 @@ def state_text(job: ServiceJob, zone: ZoneInfo) -> str:
         return f":double_vertical_bar: paused ({describe_cron(job.cron_expression)})"
     if not job.cron_expression:
         return ":white_circle: no schedule"
-    upcoming = f" · next run {fmt_moment(job.next_execution, zone)}" if job.next_execution else ""
+    upcoming = f" · next run {slack_time(job.next_execution)}" if job.next_execution else ""
     return f":large_green_circle: {describe_cron(job.cron_expression)}{upcoming}"
 
 
@@ -138,7 +139,7 @@ def overview_lines(catalog: MoquiCatalog) -> list[str]:
         )
     other = [j for j in catalog.jobs if not catalog.categories_of(j)]
     if other:
-        lines.append(f"_In no category_: {len(other)} jobs")
+        lines.append(f"_In no category_: {plural(len(other), 'job')}")
     return lines
 
 
@@ -225,13 +226,13 @@ async def job_card(inv: Invocation, job: ServiceJob) -> Message:
         blocks.append(
             section(
                 f":hourglass_flowing_sand: Now running: run {run.job_run_id} since "
-                f"{fmt_moment(run.start_time, zone)}"
+                f"{slack_time_or(run.start_time)}"
             )
         )
     blocks.append(divider())
     if runs:
         lines = [run_line(run, zone) for run in runs]
-        blocks.append(section(f"*Last {len(runs)} runs*\n" + "\n".join(lines)))
+        blocks.append(section(f"*Last {plural(len(runs), 'run')}*\n" + "\n".join(lines)))
     else:
         blocks.append(section("*Last runs*\nNo runs recorded."))
     buttons = _buttons(job, is_operator)

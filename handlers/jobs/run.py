@@ -42,7 +42,7 @@ from bot.engine import (
     Toolbox,
 )
 from bot.kit.blocks import Message, clip, confirm_dialog, escape, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import slack_time
 from bot.kit.reply import Replier
 from bot.oms import Job, JobNotRunnable, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
@@ -491,7 +491,7 @@ async def start_job_run(
         h = busy.holder
         text = (
             f"{shown} is already being run by <@{h.holder}> (“{h.what}”, since "
-            f"{fmt_time(h.acquired_at)}), so it was not started again."
+            f"{slack_time(h.acquired_at)}), so it was not started again."
         )
         # Not escaped: the mention must stay a mention; the other parts are our own text.
         await reply.safe_ephemeral(Message(text=text, blocks=[section(f":lock: {text}")]))

@@ -45,6 +45,7 @@ from bot.kit.blocks import (
     refusal_message,
     section,
 )
+from bot.kit.durations import plural
 from bot.kit.reply import Replier
 from bot.oms import Order, OrderRef, parse_order_ref
 from handlers.orders.lookup import live_order, order_references, status_words
@@ -110,7 +111,7 @@ async def _verify(ctx: RunContext) -> str:
 
 async def _outcome(ctx: RunContext) -> Outcome:
     orders = ctx.params["orders"]
-    return Outcome(f"Approved {len(orders)} order(s): {', '.join(orders)}.")
+    return Outcome(f"Approved {plural(len(orders), 'order')}: {', '.join(orders)}.")
 
 
 RUNBOOK = Runbook(

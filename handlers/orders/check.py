@@ -37,6 +37,7 @@ from bot.engine import (
     Toolbox,
 )
 from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
+from bot.kit.durations import plural
 from bot.oms import Order, OrderRef, ShopifyOrder, button_ref, mdm, parse_order_ref, search
 from handlers.jobs import run_job_button, run_service_job_button, start_job_run
 from handlers.orders import approve, imports, refresh
@@ -249,8 +250,8 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             diag.findings.append(line)
         diag.verdict = (
             f"{shop.name} is in Shopify but HotWax failed to import it "
-            f"({len(set(errors))} recorded error(s)). First fix the cause in Shopify, then "
-            "re-import."
+            f"({plural(len(set(errors)), 'recorded error')}). First fix the cause in Shopify, "
+            "then re-import."
         )
         # The first fix is in Shopify, not here: the Re-import is the second step.
         diag.buttons.append(dataclasses.replace(imports.import_button(target), style=None))

@@ -35,6 +35,7 @@ from bot.kit.blocks import (
     refusal_message,
     section,
 )
+from bot.kit.durations import plural
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders.lookup import live_version, shopify, status_words
 from handlers.orders.reimport import replay_and_wait, shopify_order
@@ -96,7 +97,8 @@ def _title(params: dict[str, Any]) -> str:
 
 
 async def _outcome(ctx: RunContext) -> Outcome:
-    return Outcome(f"{len(ctx.params['orders'])} order(s) are in HotWax.")
+    count = len(ctx.params["orders"])
+    return Outcome(f"{plural(count, 'order')} {'is' if count == 1 else 'are'} in HotWax.")
 
 
 RUNBOOK = Runbook(
@@ -167,7 +169,7 @@ async def import_command(inv: Invocation) -> None:
         )
         return
     _, buttons = await tools.actions.buttons(
-        [import_button(orders, f"Import {len(orders)} order{'s' if len(orders) > 1 else ''}")],
+        [import_button(orders, f"Import {plural(len(orders), 'order')}")],
         created_by=inv.user_id,
         channel_id=inv.channel_id,
         ttl=15 * 60,

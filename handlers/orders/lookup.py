@@ -6,6 +6,7 @@ import contextlib
 from datetime import datetime
 
 from bot.engine import NotConfigured, Toolbox
+from bot.kit.durations import slack_time_or
 from bot.oms import OmsClient, OmsError, Order, OrderRef, OrderSync, ShopifyOrder, ShopifyProxy
 from handlers.orders.shop import shopify_setup
 
@@ -18,7 +19,8 @@ def status_words(status_id: str | None) -> str:
 
 
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
+    """A moment of the order in mrkdwn (each reader's own time zone)."""
+    return slack_time_or(value)
 
 
 def live_version(orders: list[Order]) -> Order | None:

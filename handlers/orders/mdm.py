@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.engine import CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, actions, chunk_lines, context, escape, header, section
-from bot.kit.durations import describe_duration, parse_duration
+from bot.kit.durations import describe_duration, parse_duration, plural, slack_time_or
 from bot.oms import button_ref, mdm
 from handlers.orders import check, imports
 from handlers.orders.causes import explain
@@ -27,7 +27,7 @@ MAX_FILES = 5
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%m-%d %H:%M") if value else "?"
+    return slack_time_or(value, "?")
 
 
 def _run_line(log: mdm.MdmLog) -> str:
@@ -93,18 +93,20 @@ async def mdm_command(inv: Invocation) -> None:
     if len(records) > MAX_RECORDS_SHOWN:
         blocks.append(
             context(
-                f"{len(records) - MAX_RECORDS_SHOWN} more failed records are in the attached files."
+                "The attached files hold "
+                f"{plural(len(records) - MAX_RECORDS_SHOWN, 'more failed record')}."
             )
         )
     failed_runs = sum(1 for log in logs if log.failed)
     blocks.append(
         context(
-            f"{len(logs)} runs ({escape(described)}), {failed_runs} with "
+            f"{plural(len(logs), 'run')} ({escape(described)}), {failed_runs} with "
             f"failures · asked by <@{inv.user_id}>"
         )
     )
     message = Message(
-        text=f"Shopify Order MDM: {len(logs)} runs, {failed_runs} with failures", blocks=blocks
+        text=f"Shopify Order MDM: {plural(len(logs), 'run')}, {failed_runs} with failures",
+        blocks=blocks,
     )
     try:
         ts = await inv.reply.post(message)
@@ -138,7 +140,8 @@ async def mdm_command(inv: Invocation) -> None:
             unattached.append(f"{log.log_id} ({exc.response.get('error')})")
     done = "Posted the MDM report in the channel."
     if unattached:
-        done += " Slack refused the failed-records file(s) of " + ", ".join(unattached) + "."
+        which = "file" if len(unattached) == 1 else "files"
+        done += f" Slack refused the failed-records {which} of " + ", ".join(unattached) + "."
     await inv.reply.ephemeral(Message(text=done, blocks=[section(escape(done))]), replace=True)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.engine import Arg, AuditEvent, CommandSpec, EventKind, Invocation, Provides, Toolbox
 from bot.kit.blocks import Block, Message, context, divider, escape, fields, header, section
-from bot.kit.durations import fmt_time
+from bot.kit.durations import plural, slack_time
 from bot.oms import Order, OrderRef, StatusChange, parse_order_ref
 from handlers.orders.lookup import live_version, references_of, status_words, when
 
@@ -60,7 +60,7 @@ def history_lines(history: list[StatusChange]) -> list[str]:
         for change in shown
     ]
     if len(history) > len(shown):
-        lines.insert(0, f"… {len(history) - len(shown)} earlier changes not shown")
+        lines.insert(0, f"… {plural(len(history) - len(shown), 'earlier change')} not shown")
     return lines
 
 
@@ -77,7 +77,7 @@ def removal_line(removal: Removal, live: Order) -> str:
     if write is not None:
         title = f": {escape(removal.run.command)}" if removal.run and removal.run.command else ""
         link = f" (<{removal.link}|message>)" if removal.link else ""
-        text += f", through oms-bot by <@{write.actor}> at {fmt_time(write.at)}{title}{link}"
+        text += f", through oms-bot by <@{write.actor}> at {slack_time(write.at)}{title}{link}"
     if change is None and write is None:
         text += "; neither HotWax's status history nor oms-bot's audit says when or by whom"
     if live.order_id != removal.order_id and not live.is_cancelled:
@@ -208,10 +208,14 @@ async def _audit_note(tools: Toolbox, ref: OrderRef) -> str | None:
     newest = events[0]
     who = f"<@{newest.actor}>" if newest.actor != "system" else "oms-bot"
     what = escape(newest.summary or newest.command or newest.kind)
-    count = f"{len(events)}+" if len(events) >= AUDIT_READ else str(len(events))
+    count = (
+        f"{len(events)}+ entries"
+        if len(events) >= AUDIT_READ
+        else plural(len(events), "entry", "entries")
+    )
     return (
-        f"HotWax does not have it now, but oms-bot's audit trail has {count} entries about it; "
-        f"the newest: {what} ({who}, {fmt_time(newest.at)}). `/oms history {escape(ref.value)}` "
+        f"HotWax does not have it now, but oms-bot's audit trail has {count} about it; "
+        f"the newest: {what} ({who}, {slack_time(newest.at)}). `/oms history {escape(ref.value)}` "
         "lists them."
     )
 

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.engine import ActionSpec, ButtonSpec, Click, Provides
 from bot.kit.blocks import Message, chunk_lines, context, escape, header, section
+from bot.kit.durations import plural
 from bot.oms import Order, OrderRef, records
 from handlers.orders.lookup import status_words
 
@@ -119,9 +120,9 @@ async def _on_recover(click: Click) -> None:
     )
     title = f"Recovery of order {order_id}: HotWax support must remove it"
     text = (
-        f"Removing order {order_id} means removing {len(plan)} rows, and {why}. Nothing was "
-        "written. The file in this thread has what HotWax support needs; once they have "
-        f"removed the order, run `/oms import {params['shopify_id']}`."
+        f"Removing order {order_id} means removing {plural(len(plan), 'row')}, and {why}. "
+        "Nothing was written. The file in this thread has what HotWax support needs; once they "
+        f"have removed the order, run `/oms import {params['shopify_id']}`."
     )
     blocks = [
         header(title),

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.engine import RunContext, StepFailed
 from bot.kit.blocks import clip
+from bot.kit.durations import plural
 from bot.oms import OmsError, OrderSync, ShopifyOrder, mdm
 from handlers.orders.causes import explain
 from handlers.orders.lookup import order_sync, shopify
@@ -223,6 +224,7 @@ def _what_happened(watch: _Watch) -> str:
         return "the sync ran, and no MDM import was recorded since the replay"
     ended = sum(1 for status in watch.seen.values() if status in mdm.ENDED_STATUSES)
     return (
-        f"{len(watch.seen)} MDM import(s) since the replay ({', '.join(sorted(watch.seen))}), "
+        f"{plural(len(watch.seen), 'MDM import')} since the replay "
+        f"({', '.join(sorted(watch.seen))}), "
         f"{ended} ended, none with this order failing"
     )

@@ -73,7 +73,7 @@ def test_request_shows_a_live_preview_and_the_approver_runs_it(
     assert _writes(bot) == []
     bot.driver.click(request, APPROVE, user="U_CAROL")  # an approver through S_APPROVERS
     done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
-    assert "Approved 2 order(s)" in _shown(done)
+    assert "Approved 2 orders" in _shown(done)
     assert "started by <@U_CAROL>" in _shown(done)
     thread = bot.wait_message(lambda m: m.thread_ts == request.ts, channel="C_APPROVALS")
     assert "finished" in thread.text

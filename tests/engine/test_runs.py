@@ -40,7 +40,7 @@ def test_progress_message_is_updated_step_by_step(make_bot: BotFactory, tmp_path
     _start(bot, "approve 10014 #1015")
     final = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
     shown = _shown(final)
-    assert "Approved 2 order(s): 10014, 10015." in shown
+    assert "Approved 2 orders: 10014, 10015." in shown
     assert shown.count(":white_check_mark:") >= 3
     versions = [_shown(r) for r in final.history] + [shown]
     # Posted with every step pending, then each step shown running, then done, in order.
@@ -106,7 +106,7 @@ def test_failed_step_stops_the_run_and_resume_retries_it(
     assert "Resume retries what failed and what did not run" in shown
     bot.driver.click(failed, "oms:run.resume#0")
     done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
-    assert "Approved 2 order(s)" in _shown(done)
+    assert "Approved 2 orders" in _shown(done)
     assert _writes(bot.sandbox) == ["10014", "10014", "10015"]  # the faulted try, then once each
 
 
@@ -115,7 +115,7 @@ def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_pat
     bot.fake.fail_next("chat.update", "cant_update_message", times=50)
     _start(bot, "approve 10014")
     result = bot.wait_message(lambda m: "finished" in m.text and not m.history, timeout=15)
-    assert "Approved 1 order(s): 10014." in _shown(result)
+    assert "Approved 1 order: 10014." in _shown(result)
     assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
 
 
@@ -204,7 +204,7 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
             lambda: next((m for m in fake_slack.messages("C_OPS") if "finished" in m.text), None),
             timeout=20,
         )
-        assert "Approved 2 order(s): 10014, 10015." in _shown(done)
+        assert "Approved 2 orders: 10014, 10015." in _shown(done)
         assert _writes(sandbox) == ["10014", "10015"]  # nothing written twice
     finally:
         for proc in (first, second):

@@ -8,6 +8,7 @@ errors: a short reason followed by `[json-pointer:/path]`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,6 +91,7 @@ def check_blocks(blocks: object, *, limit: int = MAX_MESSAGE_BLOCKS) -> list[str
         problems.extend(_round_trip(block, pointer))
         problems.extend(_check_section_text(block, pointer))
         problems.extend(_check_button_text(block, pointer))
+        problems.extend(_check_dates(block, pointer))
         block_id = block.get("block_id")
         if isinstance(block_id, str):
             if block_id in seen_block_ids:
@@ -160,6 +162,28 @@ def _check_button_text(block: dict[str, Any], pointer: str) -> list[str]:
         label = node.get("text")
         if not (isinstance(label, dict) and label.get("type") == "plain_text"):
             found.append(problem("button text must be a plain_text object", f"{path}/text"))
+    return found
+
+
+# Slack's date formatting, `<!date^EPOCH^TOKENS[^LINK]|FALLBACK>` (docs.slack.dev, "Formatting
+# text for app surfaces"): whole-second epoch, a token string, a fallback.
+_DATE = re.compile(r"<!date\^\d+\^[^^|<>]*\{[a-z_]+\}[^^|<>]*(\^[^|<>]+)?\|[^<>|]+>")
+
+
+def _check_dates(block: dict[str, Any], pointer: str) -> list[str]:
+    """`<!date…>` is mrkdwn: Slack shows it as typed in plain_text, and malformed it shows
+    raw text everywhere."""
+    found: list[str] = []
+    for path, node in _walk(block, pointer):
+        text = node.get("text")
+        if not isinstance(text, str) or "<!date" not in text:
+            continue
+        if node.get("type") == "plain_text":
+            found.append(problem("<!date> is not formatted in plain_text", f"{path}/text"))
+        elif node.get("type") == "mrkdwn":
+            tokens = re.findall(r"<!date[^>]*>", text)
+            if any(not _DATE.fullmatch(t) for t in tokens):
+                found.append(problem("malformed <!date> token", f"{path}/text"))
     return found
 
 

@@ -203,7 +203,7 @@ def test_shell_buttons_and_a_second_person(tmp_path: Path) -> None:
     assert "You asked for this, so someone else must approve it." in out
     assert "Now acting as U0SECOND." in out
     assert "Approved by @U0SECOND" in out
-    assert "✅ Approved 1 order(s): 10014." in out
+    assert "✅ Approved 1 order: 10014." in out
     assert result.returncode == 1  # the refused self-approval counts as a failed line
 
 

@@ -166,7 +166,7 @@ def test_oms_bad_answer_to_a_write_fails_the_run_then_resume_finishes(
 
     bot.driver.click(failed, RESUME)
     done = _run_message(bot, "finished")
-    assert "Approved 1 order(s): 10014." in _shown(done)
+    assert "Approved 1 order: 10014." in _shown(done)
     assert _writes(bot.sandbox) == ["10014", "10014"]  # the faulted try, then the real one
     assert bot.sandbox.state.data.orders["10014"].status_id == "ORDER_APPROVED"
     events = _run_audited(bot, "10014")
@@ -188,7 +188,7 @@ def test_oms_slower_than_the_timeout(make_bot: BotFactory, tmp_path: Path) -> No
 
     bot.sandbox.state.latency = 0
     bot.driver.click(failed, RESUME)
-    assert "Approved 1 order(s): 10014." in _shown(_run_message(bot, "finished"))
+    assert "Approved 1 order: 10014." in _shown(_run_message(bot, "finished"))
     assert _writes(bot.sandbox) == ["10014"]
     _still_serving(bot)
 
@@ -204,7 +204,7 @@ def test_token_expiring_mid_run_logs_in_again_and_the_run_finishes(
     logins_before = len(bot.sandbox.state.requests("/api/login", "POST"))
     bot.sandbox.state.expire_tokens()  # the OMS forgets the bot's session between two steps
     done = _run_message(bot, "finished", timeout=30)
-    assert "Approved 2 order(s): 10014, 10015." in _shown(done)
+    assert "Approved 2 orders: 10014, 10015." in _shown(done)
     assert len(bot.sandbox.state.requests("/api/login", "POST")) == logins_before + 1
     assert _writes(bot.sandbox) == ["10014", "10015"]
     writes = [e for e in _events(bot) if e.kind == "oms_write"]
@@ -251,7 +251,7 @@ def test_slack_429_on_post_and_updates_is_waited_out(make_bot: BotFactory, tmp_p
     bot.fake.rate_limit_next("chat.update", retry_after=1, times=2)
     _confirm(bot, "approve 10014")
     done = _run_message(bot, "finished")
-    assert "Approved 1 order(s): 10014." in _shown(done)
+    assert "Approved 1 order: 10014." in _shown(done)
     # Each 429 was retried after Retry-After, and the retry went through.
     assert _statuses(bot, "chat.postMessage")[:2] == [429, 200]
     assert _statuses(bot, "chat.update")[:3] == [429, 429, 200]
@@ -268,7 +268,7 @@ def test_slack_500_on_every_update_posts_the_result_anew(
     with captured_logs() as logs:
         _confirm(bot, "approve 10014")
         result = bot.wait_message(lambda m: m.text.endswith(": finished") and not m.history)
-    assert "Approved 1 order(s): 10014." in _shown(result)
+    assert "Approved 1 order: 10014." in _shown(result)
     assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
     assert set(_statuses(bot, "chat.update")) == {500}
     assert any("posting it anew" in m for m in logs.messages())
@@ -289,7 +289,7 @@ def test_slack_500_on_the_first_post_shows_progress_to_the_user(
     )
     assert "Approve order 10014" in _shown(progress[0])
     done = _run_message(bot, "finished")
-    assert "Approved 1 order(s): 10014." in _shown(done)
+    assert "Approved 1 order: 10014." in _shown(done)
     assert _kinds(_run_audited(bot, "10014"))[-1] == ("run", "ok")
     _still_serving(bot)
 
@@ -301,7 +301,7 @@ def test_slack_invalid_blocks_on_updates_posts_the_result_anew(
     bot.fake.fail_next("chat.update", "invalid_blocks", times=50)
     _confirm(bot, "approve 10014")
     result = bot.wait_message(lambda m: m.text.endswith(": finished") and not m.history)
-    assert "Approved 1 order(s): 10014." in _shown(result)
+    assert "Approved 1 order: 10014." in _shown(result)
     assert _kinds(_run_audited(bot, "10014"))[-1] == ("run", "ok")
     _still_serving(bot)
 
@@ -315,7 +315,7 @@ def test_slack_channel_not_found_sends_progress_and_result_to_the_user(
 
     def result() -> list[ResponsePost]:
         posts = bot.fake.response_posts(click.response_url)
-        return [p for p in posts if "Approved 1 order(s): 10014." in _shown(p)]
+        return [p for p in posts if "Approved 1 order: 10014." in _shown(p)]
 
     (final,) = bot.fake.wait_for(result, timeout=20)
     assert "finished" in _shown(final)
@@ -407,7 +407,7 @@ def test_database_going_away_mid_run_stops_it_then_resume_finishes(
         bot.driver.click(interrupted, RESUME)
         done = _run_message(bot, "finished", timeout=30)
         shown = _shown(done)
-        assert "Approved 2 order(s): 10014, 10015." in shown
+        assert "Approved 2 orders: 10014, 10015." in shown
         assert "already approved; nothing to do" in shown  # step one read the OMS first
         assert _writes(bot.sandbox) == ["10014", "10015"]  # nothing written twice
         kinds = _kinds(_run_audited(bot, "10015"))

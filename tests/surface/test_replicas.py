@@ -306,7 +306,7 @@ def test_fifty_approvals_over_both_replicas_execute_once(pair: Replicas, store: 
         t.join()
     assert statuses == [200] * len(APPROVERS)
     done = _new_message(fake, "C_OPS", "Approve order 10014: finished", before, timeout=30)
-    assert "Approved 1 order(s): 10014." in _shown(done)
+    assert "Approved 1 order: 10014." in _shown(done)
 
     def refusals() -> int | None:
         told = sum(
@@ -362,7 +362,7 @@ def test_order_lock_is_held_across_replicas(pair: Replicas, store: Store) -> Non
     thread = _new_message(fake, "C_APPROVALS", "did not start", set())
     assert thread.thread_ts == one.ts
     done = _run_state(fake, run, "finished")
-    assert "Approved 2 order(s): 10014, 10015." in _shown(done)
+    assert "Approved 2 orders: 10014, 10015." in _shown(done)
     assert _writes(sandbox) == ["10014", "10015"]  # the refused approval wrote nothing
     refused = [
         e
@@ -410,7 +410,7 @@ def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
     assert any(e.kind == "run" and e.outcome == "interrupted" for e in events)
     second.click(interrupted, RESUME, user="U_ALICE")
     done = _run_state(fake, progress, "finished")
-    assert "Approved 2 order(s): 10002, 10004." in _shown(done)
+    assert "Approved 2 orders: 10002, 10004." in _shown(done)
     assert _writes(sandbox) == ["10002", "10004"]  # nothing written twice
     (finished,) = [r for r in list_runs(store) if r.id == run.id]
     assert finished.state == "done"

@@ -134,7 +134,7 @@ def test_failed_groups_by_cause_with_fixes_and_paging(make_bot: BotFactory, tmp_
     assert "createShopifyOrder failed without a message" in text
     # An unknown cause is shown with its ids taken out; the known ones come with their fix.
     assert "Shopify variant <n> (SKU MLS-BLU-M)" in text
-    assert "#1006 · failed" in text and "(MDM)" in text and "(logInsights)" in text
+    assert "|#1006> · failed <!date^" in text and "(MDM)" in text and "(logInsights)" in text
     # logInsights' `site` is the customer's order status page, with its token: never shown.
     assert "authenticate?key=" not in json.dumps(body)
     assert "/oms digest now" in text  # 31 failures do not fit: where to get them all

@@ -90,7 +90,9 @@ def test_an_mdm_only_tenant_reads_the_mdm_and_never_logInsights(
     sandbox.state.tenant = tenant_named("moqui-only")
     bot = make_bot(omsbot_policy=digest_policy(tmp_path), oms_api_token=DEMO_API_TOKEN)
     text = _failed(bot, "failed --since 7d")
-    assert "1 failed import" in text and "#1006 · failed" in text
+    assert "1 failed import" in text and "|#1006> · failed" in text
+    # The MDM names no shop and the OMS has two: the shop is the one whose Shopify has it.
+    assert "<https://demo-shop.myshopify.com/admin/orders/6100000000006|#1006>" in text
     assert "Customer address or phone missing" in text
     assert "from Shopify order MDM (SYNC_ and UPDATE_SHOPIFY_ORDER)" in text
     assert "logInsights" not in text

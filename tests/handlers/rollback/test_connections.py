@@ -65,7 +65,7 @@ def test_a_shop_whose_remote_is_found_only_by_remote_id_is_rolled_back(
     assert "shop 10000 → DEMO_SHOP_REMOTE, shop 10001 → SHOP_CONFIG_10001" in shown
     bot.driver.click(request, APPROVE, user="U_DAVE")
     done = _shown(_rolled_back(bot))
-    assert "all 3 value(s) read back at their targets" in done
+    assert "all 3 values read back at their targets" in done
     assert "via SHOP_CONFIG_10001: Shopify refused" in done
     assert _remote_puts(bot, "SHOP_CONFIG_10001") == [
         {"systemMessageRemoteId": "SHOP_CONFIG_10001", "accessScopeEnumId": "SHOP_NO_ACCESS"}

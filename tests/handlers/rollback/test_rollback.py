@@ -138,7 +138,7 @@ def test_a_second_operator_approves_and_every_value_is_changed_and_verified(
     done = _shown(_rolled_back(bot))
     assert "Store STORE rolled back" in done and "/oms rollback undo" in done
     assert "SHOP_RW_ACCESS → SHOP_NO_ACCESS" in done and "Y → N" in done
-    assert "all 3 value(s) read back at their targets" in done
+    assert "all 3 values read back at their targets" in done
     # Then Shopify itself is asked through each shop's connection, and refuses.
     for remote in REMOTES:
         assert (
@@ -410,7 +410,7 @@ def test_an_unset_brokering_flag_is_saved_and_restored_as_null(
     bot.driver.click(undo, APPROVE, user="U_CAROL")
     done = _shown(_rolled_back(bot, "Undo the rollback of store STORE: finished"))
     assert "Set order brokering back to unset (null)" in done
-    assert "N → unset (null)" in done and "all 3 value(s) read back at their targets" in done
+    assert "N → unset (null)" in done and "all 3 values read back at their targets" in done
     assert _store_puts(bot) == [{**seed_stores().product_stores["STORE"], "enableBrokering": None}]
     with state.lock:
         assert state.stores.product_stores["STORE"]["enableBrokering"] is None
