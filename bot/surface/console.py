@@ -2,52 +2,135 @@
 
 It runs the same Bolt app as Slack does. Commands are dispatched as Socket Mode requests (no
 signature to forge), the Web API points at a local stand-in, and every message the bot
-sends or updates is printed as text; buttons become numbered choices that `click N` presses.
+sends or updates is printed as text, marked with who sees it (only you, or the channel).
+Buttons are numbered across every message shown (`[3] Approve`) and `click N` presses one;
+a button with Slack's "are you sure?" dialog asks the same as a y/N question. Files the bot
+uploads are saved in a folder whose path is printed.
+
+At a terminal, lines are read with readline (editing, and a history kept in the user's state
+folder) and the prompt comes back while a run goes on: its updates print as they arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import queue
 import sys
+import tempfile
 import time
 import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.kit.serve import ThreadedServer
+from bot.store.runs import list_runs
 from bot.surface.app import build_bolt_app
 from bot.surface.console_slack import CONSOLE_CHANNEL, CONSOLE_TEAM, ConsoleMessage, ConsoleSlack
-from bot.surface.render import render_blocks
+from bot.surface.render import mrkdwn_to_text, render_blocks
 from bot.surface.wiring import Services
 
 DEFAULT_USER = "U0CONSOLE"
 PROMPT = "oms> "
 INTRO = (
     "oms-bot console{target}. Type /oms help, `click N` to press a button, `as U123` to act\n"
-    "as another user (a second person for approvals), or quit. Acting as {user}."
+    "as another user (a second person for approvals), or quit. Acting as {user}.\n"
+    "Files the bot uploads are saved in {files}."
 )
 # How long the console waits for a command's last message once its work is done.
 SETTLE_SECONDS = 0.05
+# At a terminal, how long a line waits for its work before the prompt comes back (the rest
+# of a run prints as it goes).
+PROMPT_BACK_SECONDS = 2.0
+YES = ("y", "yes")
+NO = ("n", "no")
+# A line's messages that mean it failed: error_message's shape (bot/kit/blocks.py).
+_ERROR_MARK = ":warning: *"
+
+Ask = Callable[[str], Awaitable[str | None]]
+
+
+def state_dir() -> Path:
+    """Where the console keeps its history: $XDG_STATE_HOME/oms-bot (~/.local/state)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "oms-bot"
+
+
+class LineEditing:
+    """readline when the standard library has it (editing, arrows, a history file);
+    plain input() when it does not (some Python builds lack it)."""
+
+    def __init__(self, history: Path | None) -> None:
+        self.history = history
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - depends on how Python was built
+            self._readline: Any = None
+            return
+        self._readline = readline
+        readline.set_history_length(1000)
+        if history is not None and history.exists():
+            # An unreadable history is not worth refusing to start.
+            with contextlib.suppress(OSError):
+                readline.read_history_file(history)
+
+    @property
+    def active(self) -> bool:
+        return self._readline is not None
+
+    def buffer(self) -> str:
+        """What the user has typed at the prompt so far."""
+        return str(self._readline.get_line_buffer()) if self._readline else ""
+
+    def save(self) -> None:
+        if self._readline is None or self.history is None:
+            return
+        try:
+            self.history.parent.mkdir(parents=True, exist_ok=True)
+            self._readline.write_history_file(self.history)
+        except OSError:
+            pass  # a read-only home loses the history, not the session
 
 
 class Console:
     """Feeds lines to the app and prints what the bot answers."""
 
-    def __init__(self, services: Services, *, user_id: str, out: TextIO) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        user_id: str,
+        out: TextIO,
+        ask: Ask | None = None,
+        files_dir: Path | None = None,
+    ) -> None:
         self.services = services
         self.user_id = user_id
         self.out = out
-        self.buttons: list[dict[str, Any]] = []
-        self._fresh_output = True
+        self.ask = ask
+        # Every button shown, by its number; a message's buttons are renumbered when it
+        # changes, and the numbers it had go stale.
+        self.buttons: dict[int, dict[str, Any]] = {}
+        self._numbers: dict[tuple[str, str], list[int]] = {}
+        self._next_number = 1
         self._inbox: queue.Queue[ConsoleMessage] = queue.Queue()
-        self._slack = ConsoleSlack(self._inbox.put)
+        self.files_dir = files_dir or Path(tempfile.mkdtemp(prefix="oms-bot-files-"))
+        self._slack = ConsoleSlack(self._inbox.put, self.files_dir)
         self._server = ThreadedServer(self._slack.app)
         self._app: AsyncApp | None = None
         self._outcomes: list[str] = []
+        self._error_replies = 0
+        # At a terminal: the prompt is showing, so a message arriving redraws it below.
+        self.at_prompt = False
+        self.prompt = PROMPT
+        self.line_editing: LineEditing | None = None
         services.outcome_listeners.append(lambda _name, outcome: self._outcomes.append(outcome))
         # The console's local user holds every role (it is someone at the machine itself).
         services.set_policy(services.policy.with_superuser(user_id))
@@ -68,13 +151,16 @@ class Console:
     def print(self, line: str = "") -> None:
         print(line, file=self.out, flush=True)
 
-    async def run_line(self, line: str) -> bool:
-        """Run one console line; False when it failed (bad input, an OMS error, ...)."""
+    # ---- lines -----------------------------------------------------------------------------
+
+    async def run_line(self, line: str, *, wait: float | None = None) -> bool:
+        """Run one console line; False when it failed (bad input, an error reply, a run that
+        failed, ...). `wait`: at most this long for its work (None: until it is done)."""
         line = line.strip()
         if not line:
             return True
-        if line.startswith("click"):
-            return await self._click(line)
+        if line == "click" or line.startswith("click "):
+            return await self._click(line, wait)
         if line.startswith("as "):
             return self._switch_user(line.removeprefix("as ").strip())
         if not line.startswith("/oms"):
@@ -92,7 +178,7 @@ class Console:
             "response_url": self._slack.response_url(),
             "trigger_id": uuid.uuid4().hex,
         }
-        return await self._dispatch(body)
+        return await self._dispatch(body, wait)
 
     def _switch_user(self, user_id: str) -> bool:
         """Act as another local user, e.g. to approve a request as a second person."""
@@ -104,29 +190,46 @@ class Console:
         self.print(f"Now acting as {user_id}.")
         return True
 
-    async def _click(self, line: str) -> bool:
+    def _shown_numbers(self) -> str:
+        numbers = sorted(self.buttons)
+        if not numbers:
+            return "There is no button to click."
+        return "Buttons shown: " + ", ".join(
+            f"[{n}] {mrkdwn_to_text(str(self.buttons[n]['text'].get('text', '')))}" for n in numbers
+        )
+
+    async def _click(self, line: str, wait: float | None) -> bool:
         _, _, number = line.partition(" ")
-        if not number.strip().isdigit() or not 1 <= int(number) <= len(self.buttons):
-            shown = len(self.buttons)
-            self.print(
-                f"click takes a button number from 1 to {shown}."
-                if shown
-                else "There is no button to click."
-            )
+        if not number.strip().isdigit():
+            self.print("click takes the number of a button, e.g. `click 1`.")
+            self.print(self._shown_numbers())
             return False
-        button = self.buttons[int(number) - 1]
+        button = self.buttons.get(int(number))
+        if button is None:
+            gone = 1 <= int(number) < self._next_number
+            self.print(
+                f"Button {int(number)} is no longer shown: its message changed or was removed."
+                if gone
+                else f"There is no button {int(number)}."
+            )
+            self.print(self._shown_numbers())
+            return False
+        if button.get("confirm") and not await self._confirmed(button["confirm"]):
+            self.print("Not pressed.")
+            return False
+        channel, ts = button["_channel"], button["_ts"]
         body = {
             "type": "block_actions",
             "user": {"id": self.user_id, "name": self.user_id.lower(), "team_id": CONSOLE_TEAM},
             "team": {"id": CONSOLE_TEAM, "domain": "console"},
-            "channel": {"id": button["_channel"], "name": "console"},
+            "channel": {"id": channel, "name": "console"},
             "container": {
                 "type": "message",
-                "message_ts": button["_ts"],
-                "channel_id": button["_channel"],
+                "message_ts": ts,
+                "channel_id": channel,
                 "is_ephemeral": button["_ephemeral"],
             },
-            "message": {"ts": button["_ts"], "text": "", "blocks": button["_blocks"]},
+            "message": {"ts": ts, "text": "", "blocks": button["_blocks"]},
             "actions": [
                 {
                     "type": "button",
@@ -137,16 +240,31 @@ class Console:
                     "action_ts": f"{time.time():.6f}",
                 }
             ],
-            "response_url": self._slack.response_url(),
+            "response_url": self._slack.response_url((channel, ts)),
             "trigger_id": uuid.uuid4().hex,
         }
-        return await self._dispatch(body)
+        return await self._dispatch(body, wait)
 
-    async def _dispatch(self, body: dict[str, Any]) -> bool:
+    async def _confirmed(self, dialog: dict[str, Any]) -> bool:
+        """Slack's "are you sure?" dialog as a y/N question."""
+        title = mrkdwn_to_text(str((dialog.get("title") or {}).get("text", "Are you sure?")))
+        text = mrkdwn_to_text(str((dialog.get("text") or {}).get("text", "")))
+        yes = mrkdwn_to_text(str((dialog.get("confirm") or {}).get("text", "Yes")))
+        self.print(title)
+        if text:
+            self.print(text)
+        question = f"{yes}? [y/N] "
+        answer = await self.ask(question) if self.ask is not None else None
+        if answer is None:
+            self.print(f"{question}(no answer)")
+            return False
+        return answer.strip().lower() in YES
+
+    async def _dispatch(self, body: dict[str, Any], wait: float | None) -> bool:
         assert self._app is not None, "start() first"
         self._outcomes.clear()
-        # Buttons stay pressable until newer ones appear (a refused press changes nothing).
-        self._fresh_output = True
+        self._error_replies = 0
+        started = time.time()
         response = await self._app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
         ok = response.status == 200
         if response.status == 404:
@@ -155,51 +273,149 @@ class Console:
             self.print(f"The bot answered HTTP {response.status}: {response.body}")
         elif response.body:
             ack = json.loads(response.body)
-            self._show(
-                ConsoleMessage(
-                    "ack", CONSOLE_CHANNEL, "", ack.get("text", ""), ack.get("blocks") or []
-                )
+            message = ConsoleMessage(
+                "response",
+                CONSOLE_CHANNEL,
+                self._slack.new_ts(),
+                ack.get("text", ""),
+                ack.get("blocks") or [],
+                in_channel=ack.get("response_type") == "in_channel",
             )
-        await self._follow()
-        return ok and all(outcome == "ok" for outcome in self._outcomes)
+            # The ack is the reply a later replace_original (the command's answer) replaces.
+            self._slack.set_original(str(body["response_url"]), (message.channel, message.ts))
+            self._show(message)
+        finished = await self._follow(wait)
+        if not finished:
+            return ok and all(outcome == "ok" for outcome in self._outcomes)
+        runs_failed = await self._runs_failed_since(started)
+        return (
+            ok
+            and all(outcome == "ok" for outcome in self._outcomes)
+            and not self._error_replies
+            and not runs_failed
+        )
 
-    async def _follow(self) -> None:
-        """Print the command's later messages as they arrive, until its work is done."""
+    async def _runs_failed_since(self, started: float) -> bool:
+        """Whether a run that ended since `started` failed or was interrupted (its failure is
+        the line's, though the click that started it went fine)."""
+        ended = await asyncio.to_thread(
+            list_runs, self.services.store, states=("failed", "interrupted"), limit=10
+        )
+        return any(run.finished_at is not None and run.finished_at >= started for run in ended)
+
+    async def _follow(self, wait: float | None) -> bool:
+        """Print the line's later messages as they arrive, until its work is done (True) or
+        `wait` seconds have passed (False: the rest prints as it arrives)."""
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
-            self._drain_inbox()
+            self.drain_inbox()
             if not self.services.tasks.pending:
                 await asyncio.sleep(SETTLE_SECONDS)
-                self._drain_inbox()
-                return
+                self.drain_inbox()
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
             await asyncio.sleep(0.02)
 
-    def _drain_inbox(self) -> None:
+    def drain_inbox(self) -> None:
         while True:
             try:
                 self._show(self._inbox.get_nowait())
             except queue.Empty:
                 return
 
-    def _show(self, message: ConsoleMessage) -> None:
-        labels = {"updated": "(updated)", "replaced": "(updated)", "ephemeral": "(only you)"}
-        if self._fresh_output and any(b.get("type") == "actions" for b in message.blocks):
-            self.buttons = []
-            self._fresh_output = False
-        first = len(self.buttons)
-        lines = render_blocks(message.blocks, message.text, self.buttons)
-        for button in self.buttons[first:]:
+    # ---- showing messages ------------------------------------------------------------------
+
+    def _where(self, message: ConsoleMessage) -> str:
+        name = "#console" if message.channel == CONSOLE_CHANNEL else f"#{message.channel}"
+        where = "only you see this" if message.only_you else f"in {name}"
+        if message.thread_ts and not message.only_you:
+            where += ", in a thread"
+        if message.kind in ("updated", "replaced"):
+            where = f"updated, {where}"
+        return f"({where})"
+
+    def _number(self, message: ConsoleMessage, found: list[dict[str, Any]]) -> int:
+        """Number the message's buttons; the numbers it had before go stale."""
+        key = (message.channel, message.ts)
+        for old in self._numbers.pop(key, []):
+            self.buttons.pop(old, None)
+        first = self._next_number
+        numbers = []
+        for button in found:
+            number = self._next_number
+            self._next_number += 1
+            self.buttons[number] = button
+            numbers.append(number)
             button.update(
                 _channel=message.channel,
                 _ts=message.ts,
-                _ephemeral=message.kind in ("ack", "response", "replaced", "ephemeral"),
+                _ephemeral=message.only_you,
                 _blocks=message.blocks,
             )
-        tag = labels.get(message.kind)
-        if tag:
-            self.print(tag)
+        if numbers:
+            self._numbers[key] = numbers
+        return first
+
+    def _show(self, message: ConsoleMessage) -> None:
+        if message.kind == "deleted":
+            self._number(message, [])
+            self._write(["(the reply above was removed)", ""])
+            return
+        if message.file is not None:
+            note = message.file
+            lines = [
+                self._where(message),
+                f"📎 {note.name} ({note.lines} lines) saved to {note.path}",
+            ]
+            if message.text:
+                lines.append(mrkdwn_to_text(message.text))
+            self._write([*lines, ""])
+            return
+        if message.blocks and message.blocks[0].get("type") == "section":
+            first_text = str((message.blocks[0].get("text") or {}).get("text", ""))
+            if first_text.startswith(_ERROR_MARK):
+                self._error_replies += 1
+        found: list[dict[str, Any]] = []
+        # Render once to collect the buttons, then number them and render with the numbers.
+        render_blocks(message.blocks, message.text, found)
+        first = self._number(message, found)
+        lines = render_blocks(message.blocks, message.text, [], first_number=first)
+        self._write([self._where(message), *lines, ""])
+
+    def _write(self, lines: list[str]) -> None:
+        """Print lines; at a terminal prompt, above the prompt and what is typed so far."""
+        redraw = self.at_prompt and self.line_editing is not None
+        if redraw:
+            self.out.write("\r\x1b[K")
         for line in lines:
             self.print(line)
-        self.print()
+        if redraw and self.line_editing is not None:
+            self.out.write(self.prompt + self.line_editing.buffer())
+            self.out.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+async def _read_line(console: Console, prompt: str) -> str:
+    """input() off the event loop, so the bot's messages print while the user types."""
+    console.at_prompt, console.prompt = True, prompt
+    try:
+        return await asyncio.to_thread(input, prompt)
+    finally:
+        console.at_prompt = False
+
+
+async def _pump(console: Console) -> None:
+    """Print messages as they arrive while the prompt waits (a run's progress)."""
+    while True:
+        console.drain_inbox()
+        await asyncio.sleep(0.05)
 
 
 async def run_console(
@@ -208,26 +424,61 @@ async def run_console(
     user_id: str = DEFAULT_USER,
     lines: list[str] | None = None,
     out: TextIO = sys.stdout,
+    files_dir: Path | None = None,
 ) -> int:
     """Run the given lines and return an exit code, or read lines until EOF / quit."""
-    console = Console(services, user_id=user_id, out=out)
+    script = deque(lines or [])
+
+    async def answer_from_script(question: str) -> str | None:
+        # A `-c n` (or `-c y`) right after a click answers its question; without one, the
+        # script's click is taken as meant, and the console says so.
+        if script and script[0].strip().lower() in YES + NO:
+            answer = script.popleft().strip()
+            console.print(f"{question}{answer}")
+            return answer
+        console.print(f"{question}y (the -c click; put -c n after it to answer no)")
+        return "y"
+
+    async def answer_from_input(question: str) -> str | None:
+        try:
+            return await _read_line(console, question)
+        except EOFError:
+            return None
+
+    ask = answer_from_script if lines is not None else answer_from_input
+    console = Console(services, user_id=user_id, out=out, ask=ask, files_dir=files_dir)
     console.start()
     await services.sweep()  # runs a dead console left behind show up as interrupted
+    pump: asyncio.Task[None] | None = None
     try:
         if lines is not None:
-            results = [await console.run_line(line) for line in lines]
+            results = []
+            while script:
+                results.append(await console.run_line(script.popleft()))
             return 0 if all(results) else 1
+        terminal = _is_terminal(sys.stdin)
+        if terminal:
+            console.line_editing = LineEditing(state_dir() / "console_history")
+            pump = asyncio.create_task(_pump(console))
         target = " (embedded HotWax sandbox)" if services.sandbox else ""
-        console.print(INTRO.format(target=target, user=user_id))
-        while True:
-            try:
-                line = await asyncio.to_thread(input, PROMPT)
-            except EOFError:
-                return 0
-            if line.strip() in ("quit", "exit"):
-                return 0
-            await console.run_line(line)
+        console.print(INTRO.format(target=target, user=user_id, files=console.files_dir))
+        try:
+            while True:
+                try:
+                    line = await _read_line(console, PROMPT)
+                except EOFError:
+                    return 0
+                if line.strip() in ("quit", "exit"):
+                    return 0
+                # At a terminal the prompt comes back while a run goes on; piped lines wait
+                # for each line's work, as a script must.
+                await console.run_line(line, wait=PROMPT_BACK_SECONDS if terminal else None)
+        finally:
+            if console.line_editing is not None:
+                console.line_editing.save()
     finally:
+        if pump is not None:
+            pump.cancel()
         console.stop()
         await services.tasks.drain(services.settings.omsbot_shutdown_timeout)
         await services.aclose()

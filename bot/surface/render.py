@@ -40,9 +40,16 @@ def _text(obj: dict[str, Any] | None) -> str:
 
 
 def render_blocks(
-    blocks: list[dict[str, Any]], fallback: str, buttons: list[dict[str, Any]]
+    blocks: list[dict[str, Any]],
+    fallback: str,
+    buttons: list[dict[str, Any]],
+    *,
+    first_number: int | None = None,
 ) -> list[str]:
-    """Lines for the blocks; every button is appended to `buttons` and shown as [N]."""
+    """Lines for the blocks; every button is appended to `buttons` and shown as [N]: its
+    place in `buttons`, or counted from `first_number` (the console numbers the buttons of
+    every message it shows in one series)."""
+    number = len(buttons) if first_number is None else first_number - 1
     if not blocks:
         return [mrkdwn_to_text(fallback)]
     lines: list[str] = []
@@ -67,7 +74,8 @@ def render_blocks(
                 if element.get("type") == "button":
                     buttons.append({**element, "block_id": block.get("block_id")})
                     style = f" ({element['style']})" if element.get("style") else ""
-                    labels.append(f"[{len(buttons)}] {_text(element.get('text'))}{style}")
+                    number += 1
+                    labels.append(f"[{number}] {_text(element.get('text'))}{style}")
             lines.append("  " + "   ".join(labels) + "   (type `click N`)")
         elif kind == "rich_text":
             lines.append(mrkdwn_to_text(fallback))
