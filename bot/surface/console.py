@@ -48,7 +48,7 @@ INTRO = (
 SETTLE_SECONDS = 0.05
 # At a terminal, how long a line waits for its work before the prompt comes back (the rest
 # of a run prints as it goes).
-PROMPT_BACK_SECONDS = 2.0
+PROMPT_BACK_SECONDS = 1.0
 YES = ("y", "yes")
 NO = ("n", "no")
 # A line's messages that mean it failed: error_message's shape (bot/kit/blocks.py).
@@ -88,6 +88,13 @@ class LineEditing:
     def buffer(self) -> str:
         """What the user has typed at the prompt so far."""
         return str(self._readline.get_line_buffer()) if self._readline else ""
+
+    def forget_last(self) -> None:
+        """Drop the newest history line (a y/N answer is not a command to recall)."""
+        if self._readline is not None:
+            length = self._readline.get_current_history_length()
+            if length:
+                self._readline.remove_history_item(length - 1)
 
     def save(self) -> None:
         if self._readline is None or self.history is None:
@@ -441,9 +448,12 @@ async def run_console(
 
     async def answer_from_input(question: str) -> str | None:
         try:
-            return await _read_line(console, question)
+            answer = await _read_line(console, question)
         except EOFError:
             return None
+        if console.line_editing is not None and answer.strip():
+            console.line_editing.forget_last()
+        return answer
 
     ask = answer_from_script if lines is not None else answer_from_input
     console = Console(services, user_id=user_id, out=out, ask=ask, files_dir=files_dir)
