@@ -20,12 +20,13 @@ import os
 import queue
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -55,6 +56,7 @@ NO = ("n", "no")
 _ERROR_MARK = ":warning: *"
 
 Ask = Callable[[str], Awaitable[str | None]]
+T = TypeVar("T")
 
 
 def state_dir() -> Path:
@@ -134,6 +136,8 @@ class Console:
         self._app: AsyncApp | None = None
         self._outcomes: list[str] = []
         self._error_replies = 0
+        # Modals the bot opened (a denial's reason), asked once the line is done.
+        self.views: deque[dict[str, Any]] = deque()
         # At a terminal: the prompt is showing, so a message arriving redraws it below.
         self.at_prompt = False
         self.prompt = PROMPT
@@ -160,14 +164,17 @@ class Console:
 
     # ---- lines -----------------------------------------------------------------------------
 
-    async def run_line(self, line: str, *, wait: float | None = None) -> bool:
+    async def run_line(
+        self, line: str, *, wait: float | None = None, confirmed: bool = False
+    ) -> bool:
         """Run one console line; False when it failed (bad input, an error reply, a run that
-        failed, ...). `wait`: at most this long for its work (None: until it is done)."""
+        failed, ...). `wait`: at most this long for its work (None: until it is done).
+        `confirmed`: a click's y/N question was already answered yes (see dialog_for)."""
         line = line.strip()
         if not line:
             return True
         if line == "click" or line.startswith("click "):
-            return await self._click(line, wait)
+            return await self._click(line, wait, confirmed)
         if line.startswith("as "):
             return self._switch_user(line.removeprefix("as ").strip())
         if not line.startswith("/oms"):
@@ -205,7 +212,15 @@ class Console:
             f"[{n}] {mrkdwn_to_text(str(self.buttons[n]['text'].get('text', '')))}" for n in numbers
         )
 
-    async def _click(self, line: str, wait: float | None) -> bool:
+    def dialog_for(self, line: str) -> dict[str, Any] | None:
+        """The confirm dialog of the button a `click N` line presses, if it has one."""
+        _, _, number = line.strip().partition(" ")
+        if not line.strip().startswith("click") or not number.strip().isdigit():
+            return None
+        button = self.buttons.get(int(number))
+        return button.get("confirm") if button else None
+
+    async def _click(self, line: str, wait: float | None, confirmed: bool) -> bool:
         _, _, number = line.partition(" ")
         if not number.strip().isdigit():
             self.print("click takes the number of a button, e.g. `click 1`.")
@@ -221,8 +236,7 @@ class Console:
             )
             self.print(self._shown_numbers())
             return False
-        if button.get("confirm") and not await self._confirmed(button["confirm"]):
-            self.print("Not pressed.")
+        if button.get("confirm") and not confirmed and not await self.confirm(button["confirm"]):
             return False
         channel, ts = button["_channel"], button["_ts"]
         body = {
@@ -252,20 +266,67 @@ class Console:
         }
         return await self._dispatch(body, wait)
 
-    async def _confirmed(self, dialog: dict[str, Any]) -> bool:
-        """Slack's "are you sure?" dialog as a y/N question."""
+    def show_dialog(self, dialog: dict[str, Any]) -> str:
+        """Print Slack's "are you sure?" dialog; return its y/N question."""
         title = mrkdwn_to_text(str((dialog.get("title") or {}).get("text", "Are you sure?")))
         text = mrkdwn_to_text(str((dialog.get("text") or {}).get("text", "")))
         yes = mrkdwn_to_text(str((dialog.get("confirm") or {}).get("text", "Yes")))
         self.print(title)
         if text:
             self.print(text)
-        question = f"{yes}? [y/N] "
-        answer = await self.ask(question) if self.ask is not None else None
-        if answer is None:
-            self.print(f"{question}(no answer)")
+        return f"{yes}? [y/N] "
+
+    async def confirm(self, dialog: dict[str, Any]) -> bool:
+        """The dialog as a y/N question, answered by `ask`; with nobody to ask (a script, a
+        benchmark) the click is taken as meant, and the console says so."""
+        question = self.show_dialog(dialog)
+        if self.ask is None:
+            answer: str | None = "y"
+            self.print(f"{question}y (the -c click; put -c n after it to answer no)")
+        else:
+            answer = await self.ask(question)
+        if answer is None or answer.strip().lower() not in YES:
+            if answer is None:
+                self.print(f"{question}(no answer)")
+            self.print("Not pressed.")
             return False
-        return answer.strip().lower() in YES
+        return True
+
+    @staticmethod
+    def view_inputs(view: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+        """A modal's text inputs: (block id, action id, label, optional)."""
+        found = []
+        for block in view.get("blocks") or []:
+            element = block.get("element") or {}
+            if block.get("type") == "input" and element.get("type") == "plain_text_input":
+                label = mrkdwn_to_text(str((block.get("label") or {}).get("text", "")))
+                found.append(
+                    (
+                        str(block.get("block_id") or ""),
+                        str(element.get("action_id") or ""),
+                        label,
+                        bool(block.get("optional")),
+                    )
+                )
+        return found
+
+    def view_title(self, view: dict[str, Any]) -> str:
+        return mrkdwn_to_text(str((view.get("title") or {}).get("text", "A form")))
+
+    async def submit_view(self, view: dict[str, Any], answers: dict[str, str]) -> bool:
+        """Submit a modal with the answers given to its inputs (by block id)."""
+        values = {
+            block_id: {action_id: {"type": "plain_text_input", "value": answers.get(block_id)}}
+            for block_id, action_id, _, _ in self.view_inputs(view)
+        }
+        body = {
+            "type": "view_submission",
+            "team": {"id": CONSOLE_TEAM, "domain": "console"},
+            "user": {"id": self.user_id, "name": self.user_id.lower(), "team_id": CONSOLE_TEAM},
+            "view": {**view, "state": {"values": values}},
+            "trigger_id": uuid.uuid4().hex,
+        }
+        return await self._dispatch(body, None)
 
     async def _dispatch(self, body: dict[str, Any], wait: float | None) -> bool:
         assert self._app is not None, "start() first"
@@ -365,6 +426,10 @@ class Console:
         return first
 
     def _show(self, message: ConsoleMessage) -> None:
+        if message.kind == "view":
+            if message.view:
+                self.views.append(message.view)
+            return
         if message.kind == "deleted":
             self._number(message, [])
             self._write(["(the reply above was removed)", ""])
@@ -409,15 +474,6 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-async def _read_line(console: Console, prompt: str) -> str:
-    """input() off the event loop, so the bot's messages print while the user types."""
-    console.at_prompt, console.prompt = True, prompt
-    try:
-        return await asyncio.to_thread(input, prompt)
-    finally:
-        console.at_prompt = False
-
-
 async def _pump(console: Console) -> None:
     """Print messages as they arrive while the prompt waits (a run's progress)."""
     while True:
@@ -425,16 +481,22 @@ async def _pump(console: Console) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run_console(
+async def _close(console: Console, services: Services) -> None:
+    console.stop()
+    await services.tasks.drain(services.settings.omsbot_shutdown_timeout)
+    await services.aclose()
+
+
+async def run_script(
     services: Services,
+    lines: list[str],
     *,
     user_id: str = DEFAULT_USER,
-    lines: list[str] | None = None,
     out: TextIO = sys.stdout,
     files_dir: Path | None = None,
 ) -> int:
-    """Run the given lines and return an exit code, or read lines until EOF / quit."""
-    script = deque(lines or [])
+    """Run the lines one after the other, each until its work is done; 1 if one failed."""
+    script = deque(lines)
 
     async def answer_from_script(question: str) -> str | None:
         # A `-c n` (or `-c y`) right after a click answers its question; without one, the
@@ -446,49 +508,148 @@ async def run_console(
         console.print(f"{question}y (the -c click; put -c n after it to answer no)")
         return "y"
 
-    async def answer_from_input(question: str) -> str | None:
-        try:
-            answer = await _read_line(console, question)
-        except EOFError:
-            return None
-        if console.line_editing is not None and answer.strip():
-            console.line_editing.forget_last()
-        return answer
-
-    ask = answer_from_script if lines is not None else answer_from_input
-    console = Console(services, user_id=user_id, out=out, ask=ask, files_dir=files_dir)
+    console = Console(
+        services, user_id=user_id, out=out, ask=answer_from_script, files_dir=files_dir
+    )
     console.start()
-    await services.sweep()  # runs a dead console left behind show up as interrupted
-    pump: asyncio.Task[None] | None = None
     try:
-        if lines is not None:
-            results = []
-            while script:
-                results.append(await console.run_line(script.popleft()))
-            return 0 if all(results) else 1
-        terminal = _is_terminal(sys.stdin)
-        if terminal:
-            console.line_editing = LineEditing(state_dir() / "console_history")
-            pump = asyncio.create_task(_pump(console))
-        target = " (embedded HotWax sandbox)" if services.sandbox else ""
-        console.print(INTRO.format(target=target, user=user_id, files=console.files_dir))
+        await services.sweep()  # runs a dead console left behind show up as interrupted
+        results = []
+        while script:
+            results.append(await console.run_line(script.popleft()))
+            while console.views:
+                title = console.view_title(console.views.popleft())
+                console.print(f"({title}: a form, skipped; the interactive console asks it)")
+        return 0 if all(results) else 1
+    finally:
+        await _close(console, services)
+
+
+class _Session:
+    """The interactive console: the bot's event loop on a thread of its own, the user's
+    input() on the main thread, so Ctrl-C reaches the prompt (and only the prompt) and
+    readline restores the terminal itself."""
+
+    def __init__(self, services: Services, console: Console, terminal: bool) -> None:
+        self.services = services
+        self.console = console
+        self.terminal = terminal
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="console", daemon=True)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def read(self, prompt: str) -> str:
+        self.console.at_prompt, self.console.prompt = True, prompt
         try:
+            return input(prompt)
+        finally:
+            self.console.at_prompt = False
+
+    def ask(self, question: str) -> bool:
+        try:
+            answer = self.read(question)
+        except (EOFError, KeyboardInterrupt):
+            self.console.print()
+            answer = ""
+        if self.console.line_editing is not None and answer.strip():
+            self.console.line_editing.forget_last()  # an answer is not a command to recall
+        if answer.strip().lower() in YES:
+            return True
+        self.console.print("Not pressed.")
+        return False
+
+    def run(self, user_id: str) -> int:
+        self._thread.start()
+        console = self.console
+        pump = None
+        try:
+            console.start()
+            self.call(self.services.sweep())  # runs a dead console left behind: interrupted
+            if self.terminal:
+                console.line_editing = LineEditing(state_dir() / "console_history")
+                pump = asyncio.run_coroutine_threadsafe(_pump(console), self.loop)
+            target = " (embedded HotWax sandbox)" if self.services.sandbox else ""
+            console.print(INTRO.format(target=target, user=user_id, files=console.files_dir))
             while True:
                 try:
-                    line = await _read_line(console, PROMPT)
+                    line = self.read(PROMPT)
                 except EOFError:
+                    console.print()
                     return 0
+                except KeyboardInterrupt:
+                    console.print()  # Ctrl-C drops the line typed, as a shell does
+                    continue
                 if line.strip() in ("quit", "exit"):
                     return 0
-                # At a terminal the prompt comes back while a run goes on; piped lines wait
-                # for each line's work, as a script must.
-                await console.run_line(line, wait=PROMPT_BACK_SECONDS if terminal else None)
+                self.run_line(line)
         finally:
+            if pump is not None:
+                pump.cancel()
             if console.line_editing is not None:
                 console.line_editing.save()
-    finally:
-        if pump is not None:
-            pump.cancel()
-        console.stop()
-        await services.tasks.drain(services.settings.omsbot_shutdown_timeout)
-        await services.aclose()
+            self.call(_close(console, self.services))
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+
+    def run_line(self, line: str) -> None:
+        dialog = self.console.dialog_for(line)
+        # A click's question is asked here, on the main thread, where the user types.
+        if dialog is not None and not self.ask(self.console.show_dialog(dialog)):
+            return
+        # At a terminal the prompt comes back while a run goes on (it prints as it goes);
+        # piped lines wait for each line's work, as a script must.
+        wait = PROMPT_BACK_SECONDS if self.terminal else None
+        future = asyncio.run_coroutine_threadsafe(
+            self.console.run_line(line, wait=wait, confirmed=dialog is not None), self.loop
+        )
+        try:
+            future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C while waiting: back to the prompt; the work goes on and prints.
+            self.console.print("(still working; its messages print as they arrive)")
+            return
+        self.fill_views()
+
+    def fill_views(self) -> None:
+        """Ask a modal's inputs (Slack's form) one by one; all skipped, it is not sent."""
+        console = self.console
+        while console.views:
+            view = console.views.popleft()
+            inputs = console.view_inputs(view)
+            if not inputs:
+                continue
+            console.print(f"{console.view_title(view)} (a form; Enter skips an optional field)")
+            answers: dict[str, str] = {}
+            for block_id, _, label, optional in inputs:
+                try:
+                    answer = self.read(f"{label}{'' if optional else ' (required)'}: ")
+                except (EOFError, KeyboardInterrupt):
+                    console.print()
+                    answers = {}
+                    break
+                if console.line_editing is not None and answer.strip():
+                    console.line_editing.forget_last()
+                if answer.strip():
+                    answers[block_id] = answer.strip()
+            if answers:
+                self.call(console.submit_view(view, answers))
+            else:
+                console.print("(form skipped)")
+
+
+def run_interactive(
+    services: Services,
+    *,
+    user_id: str = DEFAULT_USER,
+    out: TextIO = sys.stdout,
+    files_dir: Path | None = None,
+) -> int:
+    """Read lines until EOF or quit; with readline and a history at a terminal."""
+
+    async def unasked(_question: str) -> str | None:
+        return None  # the session asks before the click reaches the loop (see run_line)
+
+    console = Console(services, user_id=user_id, out=out, ask=unasked, files_dir=files_dir)
+    return _Session(services, console, _is_terminal(sys.stdin)).run(user_id)

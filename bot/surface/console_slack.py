@@ -56,6 +56,7 @@ class ConsoleMessage:
     thread_ts: str | None = None
     in_channel: bool = False
     file: ConsoleFile | None = None
+    view: dict[str, Any] | None = None  # kind "view": a modal the bot opened
 
     @property
     def only_you(self) -> bool:
@@ -129,7 +130,7 @@ class ConsoleSlack:
                 params.update(json.loads(body))
             else:
                 params.update(parse_qsl(body.decode()))
-        for key in ("blocks",):
+        for key in ("blocks", "view"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
@@ -187,9 +188,15 @@ class ConsoleSlack:
             return self._get_upload_url(p)
         if method == "files.completeUploadExternal":
             return self._complete_upload(p, channel)
-        if method in ("views.open", "views.update"):
-            # The console has no modals: an optional input (a denial reason) is skipped.
-            return JSONResponse({"ok": True, "view": {"id": "V0CONSOLE"}})
+        if method == "views.open":
+            # The console asks the modal's inputs as questions once the click is done.
+            given = p.get("view")
+            view: dict[str, Any] = given if isinstance(given, dict) else {}
+            view_id = f"V0CONSOLE{next(self._seq):06d}"
+            self._emit(ConsoleMessage("view", channel, view_id, "", view={**view, "id": view_id}))
+            return JSONResponse({"ok": True, "view": {"id": view_id}})
+        if method == "views.update":
+            return JSONResponse({"ok": True, "view": {"id": str(p.get("view_id") or "")}})
         return JSONResponse({"ok": False, "error": "unknown_method"})
 
     async def _response(self, request: Request) -> Response:

@@ -8,12 +8,14 @@ history is kept, and the prompt comes back while a run goes on."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -133,7 +135,34 @@ def test_piped_lines_answer_the_question(tmp_path: Path) -> None:
     assert "Refresh order 10002 from Shopify" not in result.stdout
 
 
+def test_a_form_the_bot_opens_is_asked(tmp_path: Path) -> None:
+    """Deny opens Slack's "Why?" modal; the console asks it and sends the answer."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[roles]\napprover = []\n[approvals.actions]\napprove = ["approver"]\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.surface.cli", "shell"],
+        cwd=tmp_path,
+        env=_env(tmp_path, OMSBOT_POLICY=str(policy)),
+        input="/oms approve 10014\nas U0SECOND\nclick 2\nThe stock count is wrong\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "[1] Approve (primary)   [2] Deny (danger)" in out
+    assert "Deny request (a form; Enter skips an optional field)\nWhy? (optional): " in out
+    assert "(in #console, in a thread)\nDenied by @U0SECOND: The stock count is wrong" in out
+
+
 # ---- at a terminal ---------------------------------------------------------------------------
+
+
+def _own_terminal() -> None:
+    """In the child: a session of its own whose controlling terminal is the pty (its stdin),
+    so Ctrl-C typed there reaches it as SIGINT, as at a real terminal."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Terminal:
@@ -149,6 +178,7 @@ class Terminal:
             cwd=cwd,
             env=env | {"TERM": "xterm"},
             close_fds=True,
+            preexec_fn=_own_terminal,
         )
         os.close(slave)
         self.screen = ""
@@ -200,6 +230,10 @@ def test_terminal_has_line_editing_history_and_a_prompt_during_runs(
     term = Terminal(env, tmp_path)
     try:
         at = term.wait_for("oms> ")
+        term.type("/oms nonsense")
+        at = term.wait_for("/oms nonsense", at)
+        term.type("\x03")  # Ctrl-C drops the line, as a shell does
+        at = term.wait_for("oms> ", at)
         term.type("\x1b[A\r")  # up arrow: the history file's line
         at = term.wait_for("/oms history", at)
         at = term.wait_for("oms> ", at)
