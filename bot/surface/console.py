@@ -42,9 +42,16 @@ DEFAULT_USER = "U0CONSOLE"
 PROMPT = "oms> "
 INTRO = (
     "oms-bot console{target}. Type /oms help, `click N` to press a button, `as U123` to act\n"
-    "as another user (a second person for approvals), or quit. Acting as {user}.\n"
-    "Files the bot uploads are saved in {files}."
+    "as another user (a second person for approvals), help for the console, or quit.\n"
+    "Acting as {user}. Files the bot uploads are saved in {files}."
 )
+CONSOLE_HELP = """The console's own lines:
+  /oms <command>   what you would type in Slack (/oms help lists the commands)
+  click N          press button [N] of any message shown; one that asks to confirm asks y/N
+  buttons          list the buttons that can be clicked now
+  as U123          act as another Slack user (a second person, to approve a request)
+  quit             leave (Ctrl-D too; Ctrl-C drops the line typed)
+Each reply says who would see it in Slack: "only you see this", or the channel (#console)."""
 # How long the console waits for a command's last message once its work is done.
 SETTLE_SECONDS = 0.05
 # At a terminal, how long a line waits for its work before the prompt comes back (the rest
@@ -177,8 +184,16 @@ class Console:
             return await self._click(line, wait, confirmed)
         if line.startswith("as "):
             return self._switch_user(line.removeprefix("as ").strip())
+        if line in ("help", "?"):
+            self.print(CONSOLE_HELP)
+            return True
+        if line == "buttons":
+            self.print(self._shown_numbers())
+            return True
+        if line == "oms" or line.startswith("oms "):
+            line = "/" + line  # the slash is easy to forget at a terminal
         if not line.startswith("/oms"):
-            self.print("Type a command such as /oms help, or `click N`.")
+            self.print("Type a command such as /oms help, `click N`, or help for the console.")
             return False
         text = line.removeprefix("/oms").strip()
         body = {

@@ -9,6 +9,10 @@ _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
 _MENTION = re.compile(r"<([@#])([A-Z0-9_]+)>")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
+# Slack's *bold* and _italic_ marks around whole words (not the underscores inside ids such
+# as queue_ShopifyOrderSync_10000): a terminal shows the words alone.
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_ITALIC = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
 # The emoji the bot uses, as a terminal shows them.
 EMOJI = {
     "white_check_mark": "✅",
@@ -32,6 +36,7 @@ def mrkdwn_to_text(text: str) -> str:
     text = _BARE_LINK.sub(lambda m: m.group(1), text)
     text = _MENTION.sub(lambda m: f"{m.group(1)}{m.group(2)}", text)
     text = _EMOJI_CODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+    text = _ITALIC.sub(r"\1", _BOLD.sub(r"\1", text))
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

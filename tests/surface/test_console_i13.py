@@ -107,6 +107,18 @@ def test_any_shown_message_s_buttons_can_be_clicked(tmp_path: Path) -> None:
     assert result.returncode == 1  # `click 99` failed
 
 
+def test_console_help_buttons_and_plain_text(tmp_path: Path) -> None:
+    result = _shell(tmp_path, "help", "oms check 10002", "buttons")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "click N          press button [N] of any message shown" in out
+    assert "Stuck in Created" in out  # `oms check` without the slash
+    assert "Buttons shown: [1] Refresh" in out
+    # Slack's *bold* and _italic_ marks are not printed; ids keep their underscores.
+    assert "*Verdict:*" not in out and "Verdict:" in out
+    assert "Store: DEMO_STORE" in out
+
+
 def test_a_confirm_dialog_is_a_y_n_question_and_no_presses_nothing(tmp_path: Path) -> None:
     result = _shell(tmp_path, "/oms refresh 10002", "click 1", "n", "click 1", "y", "click 1")
     out = result.stdout
