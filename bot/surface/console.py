@@ -551,6 +551,8 @@ class _Session:
         self.terminal = terminal
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="console", daemon=True)
+        # Lines read from a pipe are a script: one that failed makes the exit code 1, as -c.
+        self.failed = False
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -592,13 +594,15 @@ class _Session:
                     line = self.read(PROMPT)
                 except EOFError:
                     console.print()
-                    return 0
+                    break
                 except KeyboardInterrupt:
                     console.print()  # Ctrl-C drops the line typed, as a shell does
                     continue
                 if line.strip() in ("quit", "exit"):
-                    return 0
-                self.run_line(line)
+                    break
+                if not self.run_line(line):
+                    self.failed = True
+            return 1 if self.failed and not self.terminal else 0
         finally:
             if pump is not None:
                 pump.cancel()
@@ -608,11 +612,12 @@ class _Session:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
 
-    def run_line(self, line: str) -> None:
+    def run_line(self, line: str) -> bool:
+        """Run a line; False when it failed (or its click was not confirmed)."""
         dialog = self.console.dialog_for(line)
         # A click's question is asked here, on the main thread, where the user types.
         if dialog is not None and not self.ask(self.console.show_dialog(dialog)):
-            return
+            return False
         # At a terminal the prompt comes back while a run goes on (it prints as it goes);
         # piped lines wait for each line's work, as a script must.
         wait = PROMPT_BACK_SECONDS if self.terminal else None
@@ -620,12 +625,13 @@ class _Session:
             self.console.run_line(line, wait=wait, confirmed=dialog is not None), self.loop
         )
         try:
-            future.result()
+            ok = future.result()
         except KeyboardInterrupt:
             # Ctrl-C while waiting: back to the prompt; the work goes on and prints.
             self.console.print("(still working; its messages print as they arrive)")
-            return
+            return True
         self.fill_views()
+        return ok
 
     def fill_views(self) -> None:
         """Ask a modal's inputs (Slack's form) one by one; all skipped, it is not sent."""
