@@ -19,7 +19,6 @@ import json
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +42,8 @@ PROMPT = "oms> "
 INTRO = (
     "oms-bot console{target}. Type /oms help, `click N` to press a button, `as U123` to act\n"
     "as another user (a second person for approvals), help for the console, or quit.\n"
-    "Acting as {user}. Files the bot uploads are saved in {files}."
+    "Acting as {user}. Files the bot uploads are saved in a temporary folder (each path is\n"
+    "printed)."
 )
 CONSOLE_HELP = """The console's own lines:
   /oms <command>   what you would type in Slack (/oms help lists the commands)
@@ -137,8 +137,7 @@ class Console:
         self._numbers: dict[tuple[str, str], list[int]] = {}
         self._next_number = 1
         self._inbox: queue.Queue[ConsoleMessage] = queue.Queue()
-        self.files_dir = files_dir or Path(tempfile.mkdtemp(prefix="oms-bot-files-"))
-        self._slack = ConsoleSlack(self._inbox.put, self.files_dir)
+        self._slack = ConsoleSlack(self._inbox.put, files_dir)
         self._server = ThreadedServer(self._slack.app)
         self._app: AsyncApp | None = None
         self._outcomes: list[str] = []
@@ -588,7 +587,7 @@ class _Session:
                 console.line_editing = LineEditing(state_dir() / "console_history")
                 pump = asyncio.run_coroutine_threadsafe(_pump(console), self.loop)
             target = " (embedded HotWax sandbox)" if self.services.sandbox else ""
-            console.print(INTRO.format(target=target, user=user_id, files=console.files_dir))
+            console.print(INTRO.format(target=target, user=user_id))
             while True:
                 try:
                     line = self.read(PROMPT)

@@ -90,8 +90,9 @@ class ConsoleSlack:
         # What each response_url answers: the message a reply with replace_original replaces
         # (the clicked message, or the command's first reply).
         self._originals: dict[str, tuple[str, str] | None] = {}
-        # Where uploaded files are saved (the console prints the path); made on first use.
-        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "oms-bot-files"
+        # Where uploaded files are saved (the console prints each path); without one given,
+        # a temporary folder made at the first file.
+        self.files_dir = files_dir
         self._uploads: dict[str, tuple[str, bytes | None]] = {}
         self.app = Starlette(
             routes=[
@@ -257,6 +258,8 @@ class ConsoleSlack:
                 name, data = self._uploads.pop(file_id, ("", None))
             if data is None:
                 return JSONResponse({"ok": False, "error": "file_not_found"})
+            if self.files_dir is None:
+                self.files_dir = Path(tempfile.mkdtemp(prefix="oms-bot-files-"))
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / f"{file_id}-{_safe_name(name)}"
             path.write_bytes(data)
