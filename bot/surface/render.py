@@ -28,6 +28,17 @@ EMOJI = {
     "mag": "🔍",
     "ballot_box_with_check": "☑️",
     "arrow_forward": "▶️",
+    "large_green_circle": "🟢",
+    "double_vertical_bar": "⏸️",
+    "page_facing_up": "📄",
+    "no_entry_sign": "🚫",
+    "information_source": "ℹ️",
+    "wrench": "🔧",
+    "grey_question": "❔",
+    "calendar": "📆",
+    "boom": "💥",
+    "arrow_up": "⬆️",
+    "arrow_down": "⬇️",
 }
 
 

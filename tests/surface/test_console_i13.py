@@ -119,6 +119,13 @@ def test_console_help_buttons_and_plain_text(tmp_path: Path) -> None:
     assert "Store: DEMO_STORE" in out
 
 
+def test_every_emoji_the_bot_uses_is_shown_as_one(tmp_path: Path) -> None:
+    """A code the console does not know is printed raw (`:large_green_circle:`)."""
+    result = _shell(tmp_path, "/oms jobs", "/oms job new-orders", "/oms webhooks", "/oms digest")
+    raw = re.findall(r"(?<![\w/]):[a-z][a-z0-9_+-]*:(?![\w/])", result.stdout)
+    assert raw == [], raw
+
+
 def test_a_confirm_dialog_is_a_y_n_question_and_no_presses_nothing(tmp_path: Path) -> None:
     result = _shell(tmp_path, "/oms refresh 10002", "click 1", "n", "click 1", "y", "click 1")
     out = result.stdout
