@@ -7,6 +7,9 @@ from typing import Any
 
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
+# A link to a message of the console itself (the stand-in's workspace URL): no browser opens
+# it, so the console names the channel instead.
+_CONSOLE_MESSAGE = re.compile(r"^https://console\.invalid/archives/([A-Z0-9_]+)/p\d+$")
 _MENTION = re.compile(r"<([@#])([A-Z0-9_]+)>")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 # Slack's *bold* and _italic_ marks around whole words (not the underscores inside ids such
@@ -42,8 +45,16 @@ EMOJI = {
 }
 
 
+def _link(url: str, label: str) -> str:
+    console = _CONSOLE_MESSAGE.match(url)
+    if console:
+        channel = "console" if console.group(1) == "C0CONSOLE" else console.group(1)
+        return f"{label} (a message in #{channel} above)"
+    return f"{label} ({url})"
+
+
 def mrkdwn_to_text(text: str) -> str:
-    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
+    text = _LINK.sub(lambda m: _link(m.group(1), m.group(2)), text)
     text = _BARE_LINK.sub(lambda m: m.group(1), text)
     text = _MENTION.sub(lambda m: f"{m.group(1)}{m.group(2)}", text)
     text = _EMOJI_CODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)

@@ -126,6 +126,20 @@ def test_every_emoji_the_bot_uses_is_shown_as_one(tmp_path: Path) -> None:
     assert raw == [], raw
 
 
+def test_a_link_to_a_console_message_names_where_it_is(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[roles]\napprover = []\n[approvals.actions]\napprove = ["approver"]\n')
+    result = oms_bot(
+        "shell",
+        *("-c", "/oms approve 10014", "-c", "/oms approvals"),
+        cwd=tmp_path,
+        env=_env(tmp_path, OMSBOT_POLICY=str(policy)),
+        timeout=120,
+    )
+    assert "request (a message in #console above)" in result.stdout
+    assert "console.invalid" not in result.stdout
+
+
 def test_a_confirm_dialog_is_a_y_n_question_and_no_presses_nothing(tmp_path: Path) -> None:
     result = _shell(tmp_path, "/oms refresh 10002", "click 1", "n", "click 1", "y", "click 1")
     out = result.stdout
