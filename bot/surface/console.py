@@ -496,8 +496,13 @@ async def _pump(console: Console) -> None:
 
 
 async def _close(console: Console, services: Services) -> None:
+    """Let the work still running finish (its messages still print), then stop."""
+    timeout = services.settings.omsbot_shutdown_timeout
+    if services.tasks.pending:
+        console.print(f"(waiting at most {timeout:.0f}s for the work still running)")
+    await services.tasks.drain(timeout)
+    console.drain_inbox()
     console.stop()
-    await services.tasks.drain(services.settings.omsbot_shutdown_timeout)
     await services.aclose()
 
 
@@ -603,11 +608,11 @@ class _Session:
                     self.failed = True
             return 1 if self.failed and not self.terminal else 0
         finally:
-            if pump is not None:
-                pump.cancel()
             if console.line_editing is not None:
                 console.line_editing.save()
             self.call(_close(console, self.services))
+            if pump is not None:
+                pump.cancel()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
 

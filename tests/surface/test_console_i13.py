@@ -290,10 +290,12 @@ def test_terminal_has_line_editing_history_and_a_prompt_during_runs(
         assert "· finished ·" not in term.screen[running:prompt]
         term.type("/oms help order\r")
         answered = term.wait_for("/oms order <order>", prompt)
-        finished = term.wait_for("· finished ·", running)
-        assert answered < finished, term.screen[running:]
-        term.wait_for("oms> ", finished)
+        # Quitting while the run goes on waits for it, and its end still prints.
+        term.wait_for("oms> ", answered)
         term.type("quit\r")
+        waiting = term.wait_for("s for the work still running)", answered)
+        finished = term.wait_for("· finished ·", running)
+        assert answered < waiting < finished, term.screen[running:]
     finally:
         term.close()
     assert term.proc.returncode == 0
