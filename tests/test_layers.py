@@ -14,6 +14,10 @@ The layers, lowest first, and what each may import of ours:
                                       modules (names without a leading underscore); another
                                       family only through its package's `__all__`
   surface (bot.surface)               everything; nothing outside the surface imports it
+
+Runbooks (handlers/) also import no Slack or database library (slack_sdk, slack_bolt,
+sqlalchemy): they answer through the Replier (`reply.post`, `reply.upload`, ...) and name the
+Web API client and its error as bot.kit.posting's `SlackClient` and `SlackError`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ MAY_IMPORT = {
     "handlers": {"root", "kit", "oms", "engine", "handlers"},
     "surface": {"root", "kit", "oms", "store", "sandbox", "engine", "handlers", "surface"},
 }
+# Libraries a runbook never imports: Slack is the Replier's, the database the store's.
+RUNBOOK_FORBIDDEN_LIBRARIES = ("slack_sdk", "slack_bolt", "sqlalchemy")
+# Web API calls a runbook makes through the kit instead (Replier.upload, Replier.user_zone),
+# where a refused upload becomes a note rather than an error.
+RUNBOOK_FORBIDDEN_CALLS = ("files_upload_v2", "files_upload", "users_info")
 # Handlers see these two packages only through their public names.
 PUBLIC_FACES = {"engine": "bot.engine", "oms": "bot.oms"}
 
@@ -192,6 +201,26 @@ def _through_face(where: str, imp: Import, face: str, modules: dict[str, Path]) 
     return [f"{where}: {', '.join(hidden)} not in {face}.__all__"] if hidden else []
 
 
+def forbidden_calls(path: Path) -> list[tuple[str, int]]:
+    """The Web API methods of RUNBOOK_FORBIDDEN_CALLS a module names, with their lines."""
+    return [
+        (node.attr, node.lineno)
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute) and node.attr in RUNBOOK_FORBIDDEN_CALLS
+    ]
+
+
+def library_imports(path: Path) -> list[tuple[str, int]]:
+    """The top-level libraries a module imports (anywhere in it), with their lines."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split(".")[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append((node.module.split(".")[0], node.lineno))
+    return found
+
+
 def problems(root: Path) -> list[str]:
     """Every broken rule of the tree at `root`, one line each."""
     modules, imports = find_imports(root)
@@ -216,6 +245,20 @@ def problems(root: Path) -> list[str]:
                     out.append(f"{where}: {', '.join(private)} is private to its module")
             else:
                 out += _through_face(where, imp, f"handlers.{theirs}", modules)
+    for module, path in modules.items():
+        if layer(module) != "handlers":
+            continue
+        for library, line in library_imports(path):
+            if library in RUNBOOK_FORBIDDEN_LIBRARIES:
+                out.append(
+                    f"{module} (line {line}) imports {library}: a runbook answers through "
+                    "its Replier (bot.kit), never Slack's or the database's library"
+                )
+        for method, line in forbidden_calls(path):
+            out.append(
+                f"{module} (line {line}) calls {method}: a runbook uploads and looks users up "
+                "through its Replier (reply.upload, reply.user_zone)"
+            )
     for component in cycles(edges):
         out.append("import cycle: " + " -> ".join(component))
     return out
@@ -313,3 +356,27 @@ def test_checker_catches_a_runbook_in_a_sibling_familys_internals(tmp_path: Path
     found = problems(root)
     assert any("handlers.orders.check" in p and "imports handlers.jobs only" in p for p in found)
     assert any("_secret is private" in p for p in found)
+
+
+def test_checker_catches_a_runbook_importing_slack_or_the_database(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "handlers/one.py": "from slack_sdk.errors import SlackApiError\n",
+            "handlers/two.py": "def f():\n    import slack_sdk.web.async_client\n",
+            "handlers/three.py": "from slack_bolt.async_app import AsyncApp\n",
+            "handlers/four.py": "import sqlalchemy as sa\n",
+            "handlers/five.py": "async def f(inv):\n    await inv.client.files_upload_v2()\n",
+            "bot/surface/app.py": "from slack_sdk.errors import SlackApiError\n",
+        },
+    )
+    found = problems(root)
+    for module, library in (
+        ("handlers.one", "slack_sdk"),
+        ("handlers.two", "slack_sdk"),
+        ("handlers.three", "slack_bolt"),
+        ("handlers.four", "sqlalchemy"),
+    ):
+        assert any(p.startswith(f"{module} (line") and f"imports {library}:" in p for p in found)
+    assert any(p.startswith("handlers.five (line 2) calls files_upload_v2") for p in found)
+    assert not any(p.startswith("bot.surface") for p in found)  # the surface may

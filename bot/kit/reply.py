@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -10,8 +11,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.kit.blocks import Message
+from bot.kit.posting import Upload, Uploaded, upload_file
 
 log = logging.getLogger(__name__)
+
+
+async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
+    """The user's Slack time zone (users.info `tz`), or UTC when it cannot be read."""
+    try:
+        resp = await client.users_info(user=user_id)
+        user = resp.get("user") or {}
+        return ZoneInfo(str(user.get("tz") or "UTC"))
+    except (SlackApiError, ZoneInfoNotFoundError, ValueError) as exc:
+        log.info("no time zone for %s (%s); showing UTC", user_id, exc)
+        return ZoneInfo("UTC")
 
 
 class Replier:
@@ -80,3 +93,16 @@ class Replier:
             log.error("could not tell user %s: %s", self.user_id, exc)
             return False
         return True
+
+    async def upload(self, upload: Upload, *, thread_ts: str | None = None) -> Uploaded:
+        """Attach a file in the conversation (in the thread of `thread_ts`). It never raises
+        for Slack's sake: a failure is said in a short note in the thread, or to the user
+        when even that cannot be posted (see posting.upload_file)."""
+        result = await upload_file(self.client, self.channel_id, upload, thread_ts=thread_ts)
+        if not result.attached and not result.noted:
+            await self.safe_ephemeral(result.note(upload.what))
+        return result
+
+    async def user_zone(self) -> ZoneInfo:
+        """The time zone of the user this replier answers (UTC when Slack does not say)."""
+        return await user_zone(self.client, self.user_id)

@@ -126,7 +126,7 @@ def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
 
 def _shell(settings: Settings, *, user_id: str | None, lines: list[str] | None) -> int:
     from bot.store import StoreUnavailable
-    from bot.surface.console import DEFAULT_USER, run_console
+    from bot.surface.console import DEFAULT_USER, run_interactive, run_script
     from bot.surface.wiring import create_services
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -136,7 +136,9 @@ def _shell(settings: Settings, *, user_id: str | None, lines: list[str] | None) 
     except (ConfigError, StoreUnavailable) as exc:
         print(f"oms-bot: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run_console(services, user_id=user_id or DEFAULT_USER, lines=lines))
+    if lines is not None:
+        return asyncio.run(run_script(services, lines, user_id=user_id or DEFAULT_USER))
+    return run_interactive(services, user_id=user_id or DEFAULT_USER)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import time
 
-from slack_sdk.errors import SlackApiError
-
 from bot.engine import ActionSpec, Click, CommandSpec, Flag, Invocation, Provides, record_post
 from bot.kit.blocks import Block, Message, context, error_message, escape, header, section
 from bot.kit.durations import describe_duration, parse_duration, plural, slack_time
-from bot.kit.posting import slack_error
+from bot.kit.posting import SlackError, slack_error
 from bot.oms import parse_store_id
 from handlers.digest.report import (
     DEFAULT_WINDOW,
@@ -93,7 +91,7 @@ async def post_digest_now(inv: Invocation) -> None:
                 summary=f"digest could not be posted: {slack_error(exc)}",
                 channel=inv.channel_id, detail=detail,
             )  # fmt: skip
-            if not isinstance(exc, SlackApiError):
+            if not isinstance(exc, SlackError):
                 raise
             # Slack refused the post (most often: the bot is not in this channel). That is
             # the user's to fix, not an internal error.

@@ -16,14 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import ButtonSpec, Toolbox
 from bot.kit.blocks import Block, Message, actions, context, divider, escape, header, section
 from bot.kit.durations import describe_duration, plural, slack_time, typed_duration
-from bot.kit.posting import post_message, with_rate_limit
+from bot.kit.posting import SlackClient, Upload, post_message, upload_file
 from bot.oms import (
     FAILURE_PROBES,
     FailedImport,
@@ -429,25 +426,25 @@ class Posted:
 
 
 async def post_digest(
-    client: AsyncWebClient, channel: str, report: DigestReport, message: Message
+    client: SlackClient, channel: str, report: DigestReport, message: Message
 ) -> Posted:
-    """Post the digest; when it does not list every failure, upload the CSV in its thread."""
+    """Post the digest; when it does not list every failure, upload the CSV in its thread (a
+    refused upload is said there in a note: the digest itself is posted)."""
     ts = await post_message(client, channel, message)
     file_id: str | None = None
     if not report.fits:
         stamp = time.strftime("%Y%m%d-%H%M", time.gmtime(report.until))
-        resp: Any = await with_rate_limit(
-            lambda: client.files_upload_v2(
-                channel=channel,
-                thread_ts=ts,
-                file=str(report.csv_path),
+        uploaded = await upload_file(
+            client,
+            channel,
+            Upload(
                 filename=f"failed-imports-{stamp}.csv",
                 title=f"All {report.total} failed imports",
-                initial_comment=(
-                    f"Every failed order of this digest ({plural(report.total, 'row')})."
-                ),
-            )
+                path=report.csv_path,
+                comment=f"Every failed order of this digest ({plural(report.total, 'row')}).",
+                what=f"The CSV of the {plural(report.total, 'failed import')}",
+            ),
+            thread_ts=ts,
         )
-        files = resp.get("files") or [resp.get("file") or {}]
-        file_id = str(files[0].get("id")) if files and files[0].get("id") else None
+        file_id = uploaded.file_id
     return Posted(ts, file_id)

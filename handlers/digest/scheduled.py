@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.engine import (
     SYSTEM_ACTOR,
     Policy,
@@ -28,7 +25,7 @@ from bot.engine import (
 )
 from bot.kit.blocks import Message, context, escape, section
 from bot.kit.durations import describe_duration, fmt_time, plural, slack_time
-from bot.kit.posting import slack_error
+from bot.kit.posting import SlackClient, SlackError, slack_error
 from bot.oms import OmsError
 from handlers.digest.report import (
     DigestReport,
@@ -47,7 +44,7 @@ def _schedules(policy: Policy) -> tuple[Schedule, ...]:
     return policy.digests
 
 
-async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotResult:
+async def post_slot(tools: Toolbox, client: SlackClient, slot: Slot) -> SlotResult:
     """Post the digest of one slot; say how it ended."""
     schedule = slot.schedule
     detail: dict[str, object] = {
@@ -85,7 +82,7 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
         )
         try:
             posted = await post_digest(client, schedule.channel, report, message)
-        except (SlackApiError, OSError) as exc:
+        except (SlackError, OSError) as exc:
             await record_post(
                 tools, actor=SYSTEM_ACTOR, outcome="failed",
                 summary=f"digest {schedule.id} could not be posted: {slack_error(exc)}",
@@ -107,7 +104,7 @@ async def post_slot(tools: Toolbox, client: AsyncWebClient, slot: Slot) -> SlotR
 
 
 async def _unavailable(
-    tools: Toolbox, client: AsyncWebClient, slot: Slot, error: str, detail: dict[str, object]
+    tools: Toolbox, client: SlackClient, slot: Slot, error: str, detail: dict[str, object]
 ) -> SlotResult:
     text = (
         f"Failed-imports digest for {slack_time(slot.time)}: the source is unavailable. "
@@ -131,7 +128,7 @@ async def _unavailable(
 
 
 async def _bad_store(
-    tools: Toolbox, client: AsyncWebClient, slot: Slot, error: str, detail: dict[str, object]
+    tools: Toolbox, client: SlackClient, slot: Slot, error: str, detail: dict[str, object]
 ) -> SlotResult:
     text = f"Failed-imports digest for {slack_time(slot.time)}: {escape(error)}"
     message = Message(

@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from zoneinfo import ZoneInfo
 
 from bot.engine import job_lock_key
 from bot.kit.blocks import clip, escape
 from bot.kit.durations import slack_time, slack_time_or
+from bot.kit.reply import user_zone as user_zone  # the user's Slack zone (users.info)
 from bot.oms import ServiceJobRun
 
 log = logging.getLogger(__name__)
@@ -81,17 +79,6 @@ def lock_key(job: str) -> str:
 
 
 # ---- time shown in the user's time zone ------------------------------------------------------
-
-
-async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
-    """The user's Slack time zone (users.info `tz`), or UTC when it cannot be read."""
-    try:
-        resp = await client.users_info(user=user_id)
-        user = resp.get("user") or {}
-        return ZoneInfo(str(user.get("tz") or "UTC"))
-    except (SlackApiError, ZoneInfoNotFoundError, ValueError) as exc:
-        log.info("no time zone for %s (%s); showing UTC", user_id, exc)
-        return ZoneInfo("UTC")
 
 
 def fmt_local(epoch_ms: int | None, zone: ZoneInfo) -> str:

@@ -23,8 +23,6 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.engine import (
     ActionSpec,
     ButtonSpec,
@@ -43,6 +41,7 @@ from bot.engine import (
 )
 from bot.kit.blocks import Message, clip, confirm_dialog, escape, section
 from bot.kit.durations import slack_time
+from bot.kit.posting import SlackClient
 from bot.kit.reply import Replier
 from bot.oms import Job, JobNotRunnable, JobsApi, ServiceJob, ServiceJobRun, ServiceJobsApi
 from bot.oms import jobs as oms_jobs
@@ -448,7 +447,7 @@ async def start_job_run(
     *,
     actor: str,
     channel_id: str,
-    client: AsyncWebClient,
+    client: SlackClient,
     reply: Replier,
     backend: str = OFBIZ,
     oms_name: str | None = None,

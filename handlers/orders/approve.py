@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.engine import (
     ActionSpec,
     Arg,
@@ -46,6 +44,7 @@ from bot.kit.blocks import (
     section,
 )
 from bot.kit.durations import plural
+from bot.kit.posting import SlackClient
 from bot.kit.reply import Replier
 from bot.oms import Order, OrderRef, parse_order_ref
 from handlers.orders.lookup import live_order, order_references, status_words
@@ -196,7 +195,7 @@ async def begin(
     *,
     user: str,
     channel: str,
-    client: AsyncWebClient,
+    client: SlackClient,
     reply: Replier,
 ) -> None:
     """Ask for a second person's approval when the policy wants one, else show the card."""

@@ -13,11 +13,10 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
-
 from bot.engine import CommandSpec, Flag, Invocation, Provides
 from bot.kit.blocks import Block, Message, actions, chunk_lines, context, escape, header, section
 from bot.kit.durations import describe_duration, parse_duration, plural, slack_time_or
+from bot.kit.posting import SlackError, Upload, slack_error
 from bot.oms import button_ref, mdm
 from handlers.orders import check, imports
 from handlers.orders.causes import explain
@@ -110,14 +109,14 @@ async def mdm_command(inv: Invocation) -> None:
     )
     try:
         ts = await inv.reply.post(message)
-    except SlackApiError as exc:
+    except SlackError as exc:
         await inv.reply.ephemeral(
             Message(
                 text=message.text,
                 blocks=[
                     *message.blocks[:48],
                     context(
-                        f"I cannot post in this channel ({exc.response.get('error')}), so "
+                        f"I cannot post in this channel ({slack_error(exc)}), so "
                         "the failed-records files are not attached; invite me with "
                         "`/invite`."
                     ),
@@ -128,20 +127,25 @@ async def mdm_command(inv: Invocation) -> None:
         return
     unattached: list[str] = []
     for log, found in files:
-        try:
-            await inv.client.files_upload_v2(
-                channel=inv.channel_id,
-                thread_ts=ts,
-                content=_records_csv(found),
+        # The report is posted: a file Slack refuses is said in its thread, not an error.
+        uploaded = await inv.reply.upload(
+            Upload(
                 filename=f"mdm-{log.log_id}-failed-records.csv",
                 title=f"Failed records of MDM run {log.log_id}",
-            )
-        except SlackApiError as exc:
-            unattached.append(f"{log.log_id} ({exc.response.get('error')})")
+                content=_records_csv(found),
+                what=f"The CSV of the failed records of MDM run {log.log_id}",
+            ),
+            thread_ts=ts,
+        )
+        if not uploaded.attached:
+            unattached.append(log.log_id)
     done = "Posted the MDM report in the channel."
     if unattached:
         which = "file" if len(unattached) == 1 else "files"
-        done += f" Slack refused the failed-records {which} of " + ", ".join(unattached) + "."
+        done += (
+            f" The failed-records {which} of " + ", ".join(unattached) + " could not be "
+            "attached; the report's thread says why."
+        )
     await inv.reply.ephemeral(Message(text=done, blocks=[section(escape(done))]), replace=True)
 
 

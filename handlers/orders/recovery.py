@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from slack_sdk.errors import SlackApiError
-
 from bot.engine import ActionSpec, ButtonSpec, Click, Provides
 from bot.kit.blocks import Message, chunk_lines, context, escape, header, section
 from bot.kit.durations import plural
+from bot.kit.posting import SlackError, Upload, slack_error
 from bot.oms import Order, OrderRef, records
 from handlers.orders.lookup import status_words
 
@@ -134,15 +133,8 @@ async def _on_recover(click: Click) -> None:
     content = support_file(order, plan, str(params.get("error") or ""))
     try:
         ts = await click.reply.post(message, thread_ts=thread)
-        await click.client.files_upload_v2(
-            channel=click.channel_id,
-            thread_ts=thread or ts,
-            content=content,
-            filename=f"hotwax-support-order-{order_id}.md",
-            title=f"HotWax support request: remove order {order_id}",
-        )
-    except SlackApiError as exc:
-        error = exc.response.get("error")
+    except SlackError as exc:
+        error = slack_error(exc)
         log.warning("could not post the recovery plan of %s: %s", order_id, error)
         await click.reply.safe_ephemeral(
             Message(
@@ -156,6 +148,17 @@ async def _on_recover(click: Click) -> None:
                 ],
             )
         )
+        return
+    # The plan is posted: a file Slack refuses is said in the thread, not an error.
+    await click.reply.upload(
+        Upload(
+            filename=f"hotwax-support-order-{order_id}.md",
+            title=f"HotWax support request: remove order {order_id}",
+            content=content,
+            what=f"The HotWax support file of order {order_id}",
+        ),
+        thread_ts=thread or ts,
+    )
 
 
 PROVIDES = Provides(

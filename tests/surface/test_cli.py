@@ -28,7 +28,7 @@ def test_shell_shows_order_and_exits_nonzero_on_failure(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Working on" in result.stdout
     assert "2 versions share this Shopify order" in result.stdout
-    assert "(updated)" in result.stdout
+    assert "(updated, only you see this)" in result.stdout
     failed = oms_bot("shell", "-c", "/oms help", "-c", "/oms ordr 10002", cwd=tmp_path)
     assert failed.returncode == 1
     assert "Unknown command" in failed.stdout and "Did you mean `order`?" in failed.stdout
