@@ -107,6 +107,6 @@ def test_digest_is_posted_and_audited_ok_when_its_csv_is_refused(
     note = bot.wait_message(
         lambda m: m.thread_ts == digest.ts and "could not be attached" in m.text
     )
-    assert note.text.startswith(f"The CSV of all {total} failed imports could not be attached")
+    assert note.text.startswith(f"The CSV of the {total} failed imports could not be attached")
     events = [e for e in search(bot.services.store, limit=20) if e.kind == "scheduled_post"]
     assert [e.outcome for e in events] == ["ok"]
