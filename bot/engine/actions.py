@@ -28,7 +28,7 @@ from bot.engine.contract import (
     NotConfigured,
 )
 from bot.kit.blocks import Block, Message, button, context, error_message
-from bot.kit.durations import fmt_time, slack_time
+from bot.kit.durations import slack_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError
@@ -215,12 +215,12 @@ class Actions:
     async def _why_not_consumed(self, token_value: str) -> str:
         token = await asyncio.to_thread(get_token, self.host.store, token_value)
         if token is not None and token.consumed_at is not None:
-            return f"Already handled by <@{token.consumed_by}> at {fmt_time(token.consumed_at)}."
+            return f"Already handled by <@{token.consumed_by}> at {slack_time(token.consumed_at)}."
         if token is not None:
             spec = self.specs.get(token.action)
             if spec is not None and spec.expired_reason is not None:
                 return await spec.expired_reason(token)
-            return f"This button expired at {fmt_time(token.expires_at)}. Run the command again."
+            return f"This button expired at {slack_time(token.expires_at)}. Run the command again."
         return "This button is not recognised. Nothing was done."
 
     async def _replace_buttons(self, press: _Press, reply: Replier, note: str) -> None:

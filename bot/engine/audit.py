@@ -16,9 +16,11 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from bot.kit.durations import plain_dates
 from bot.oms import OmsError
 from bot.store import Store, StoreUnavailable
 from bot.store.audit import AuditEvent, append, run_events, search
@@ -52,6 +54,9 @@ class Audit:
 
     async def record(self, event: AuditEvent) -> int | None:
         now = time.time()
+        # Summaries are often the text a user was shown: a Slack date in it would be stored as
+        # markup that /oms history then shows escaped, so keep its plain UTC fallback.
+        event = replace(event, summary=plain_dates(event.summary))
         try:
             return await asyncio.to_thread(append, self.store, event, now)
         except StoreUnavailable as exc:

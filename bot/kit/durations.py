@@ -106,6 +106,12 @@ def render_slack_dates(text: str, zone: tzinfo | None = None) -> str:
     return _SLACK_DATE.sub(lambda m: local_time(float(m.group(1)), zone), text)
 
 
+def plain_dates(text: str) -> str:
+    """Every `<!date^…|fallback>` of a text as its fallback (`2026-11-30 08:55 UTC`): for the
+    audit trail and logs, which are read outside Slack and shown escaped."""
+    return _SLACK_DATE.sub(lambda m: m.group(3), text)
+
+
 def parse_oms_text_time(text: str, zone: tzinfo) -> datetime | None:
     """HotWax's human text for a moment (`January 3, 2024 10:15:12 PM`) read as a wall-clock
     time in `zone`; None when it is not in that form. The text names no zone: which one it is

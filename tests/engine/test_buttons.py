@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
@@ -62,6 +63,10 @@ def test_confirm_runs_once_and_a_double_click_is_refused(
         lambda: [t for t in _refusals(bot, "U_ALICE") if "Already handled by" in t] or None
     )
     assert "<@U_ALICE>" in shown[0]
+    # The reader sees the time in their own zone; the audit keeps its plain UTC fallback.
+    assert re.search(r"at <!date\^\d+\^[^|]+\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>", shown[0])
+    rejected = [e.summary for e in search(bot.services.store) if e.outcome == "rejected"]
+    assert rejected and all("<!date" not in s and " UTC" in s for s in rejected), rejected
 
 
 def _waiting_for_the_tokens_table(watch: psycopg.Connection[TupleRow]) -> int:

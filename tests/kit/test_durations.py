@@ -13,6 +13,7 @@ from bot.kit.durations import (
     local_time,
     parse_duration,
     parse_oms_text_time,
+    plain_dates,
     plural,
     render_slack_dates,
     slack_time,
@@ -72,6 +73,13 @@ def test_the_console_renders_slack_dates_in_a_zone() -> None:
     assert shown == "due at 2026-11-30 09:55 CET and 2026-12-01 09:55 CET."
     assert local_time(MOMENT.timestamp(), ZoneInfo("America/New_York")) == "2026-11-30 03:55 EST"
     assert "<!date" not in render_slack_dates(text)  # the machine's own zone
+
+
+def test_plain_dates_keep_the_fallback_for_the_audit() -> None:
+    text = f"Already handled by <@U1> at {slack_time(MOMENT)}; <https://x|link> stays."
+    assert plain_dates(text) == (
+        "Already handled by <@U1> at 2026-11-30 08:55 UTC; <https://x|link> stays."
+    )
 
 
 def test_hotwax_human_times_are_read_in_the_given_zone() -> None:
