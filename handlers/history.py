@@ -9,7 +9,16 @@ from __future__ import annotations
 import time
 
 from bot.engine import Arg, AuditEvent, CommandSpec, Flag, Invocation, Provides
-from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.kit.blocks import (
+    Block,
+    Message,
+    chunk_lines,
+    context,
+    escape,
+    escape_keeping_mentions,
+    header,
+    section,
+)
 from bot.kit.durations import describe_duration, parse_duration, plural, slack_time
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders import references_of
@@ -34,7 +43,7 @@ OUTCOME_ICONS = {
 async def _line(inv: Invocation, event: AuditEvent) -> str:
     icon = OUTCOME_ICONS.get(event.outcome, "•")
     who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
-    what = escape(event.summary or event.command or event.kind)
+    what = escape_keeping_mentions(event.summary or event.command or event.kind)
     line = f"{icon} {slack_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
     link = await inv.tools.message_link(event.message_channel, event.message_ts)
     if link:

@@ -41,6 +41,7 @@ from bot.engine import (
     StepFailed,
     StepSkipped,
     Toolbox,
+    decision_words,
     run_approved,
 )
 from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
@@ -695,19 +696,14 @@ async def _request_line(tools: Toolbox, what: str, approval: Approval | None) ->
         return f"*{what}:* none recorded"
     parts = [f"asked by <@{approval.requested_by}> at {slack_time(approval.created_at)}"]
     if approval.decided_by:
-        verb = "approved" if approval.state in ("approved", "executed", "stale") else "denied"
-        parts.append(
-            f"{verb} by <@{approval.decided_by}> at {slack_time(approval.decided_at or 0)}"
-        )
+        parts.append(decision_words(approval))
     outcome = {
         "pending": "waiting for approval",
-        "denied": "denied; nothing ran",
         "expired": "expired; nothing ran",
-        "stale": "the OMS changed before approval; nothing ran",
         "approved": "approved, starting",
-        # Executed without a run: the engine refused to start it (the store was busy).
-        "executed": "approved, but the run could not start (the store was busy)",
-    }.get(approval.state, approval.state)
+        "executed": "started",
+        "denied": "denied; nothing ran",
+    }.get(approval.state, "nothing ran")  # stale or failed: decision_words says why
     if approval.run_id:
         run = await tools.runs.get(approval.run_id)
         if run is not None:

@@ -203,6 +203,11 @@ def test_gate_passes_realistic_approval_message() -> None:
             "missing required key 'type' [json-pointer:/blocks/0]",
             id="missing-nested-type",
         ),
+        pytest.param(
+            {"text": "t", "blocks": [section("at &lt;!date^1796028912^{time}|08:55 UTC&gt;")]},
+            "escaped <!date> token shows as raw text [json-pointer:/blocks/0/text/text]",
+            id="escaped-date",
+        ),
     ],
 )
 def test_gate_catches(message: dict[str, Any], expected: str) -> None:

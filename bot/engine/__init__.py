@@ -6,6 +6,7 @@ and from nowhere else in it. The engine imports the kit, the OMS client and the 
 never imports the Slack surface or the runbooks.
 """
 
+from bot.engine.approvals import decision_words
 from bot.engine.audit import EventKind
 from bot.engine.contract import (
     ActionSpec,
@@ -94,6 +95,7 @@ __all__ = [
     "Toolbox",
     "UsageError",
     "command_help",
+    "decision_words",
     "help_list",
     "job_lock_key",
     "post_note",

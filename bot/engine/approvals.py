@@ -621,7 +621,7 @@ class Approvals:
                 # buttons with "checking…" after the request was closed: close it again.
                 await self._close(approval, click.client, _expired(approval))
         else:
-            text = f"Already {_decision_words(approval)}."
+            text = f"Already {decision_words(approval)}."
         # `text` is mrkdwn the bot wrote: its mentions must stay real mentions.
         return Message(text=text, blocks=[context(f":no_entry: {text}")])
 
@@ -633,7 +633,7 @@ class Approvals:
         if approval is None:
             return "This approval request no longer exists. Nothing ran."
         if approval.state not in ("pending", "expired"):
-            return f"Already {_decision_words(approval)}."
+            return f"Already {decision_words(approval)}."
         return await self._expired_text(approval)
 
     async def _expired_text(self, approval: Approval) -> str:
@@ -762,8 +762,9 @@ def _denied(approval: Approval) -> Ending:
     return Ending("Denied", note)
 
 
-def _decision_words(approval: Approval) -> str:
-    """ "approved by <@U> at T, and it started" and the like: the decision, then its fate."""
+def decision_words(approval: Approval) -> str:
+    """ "approved by <@U> at T, and it started" and the like: the decision, then its fate
+    (mrkdwn). The one wording of a decided request, for the approvals and `/oms rollback`."""
     if approval.state == "denied":
         return _decided_by(approval, "denied")
     fate = {

@@ -6,6 +6,7 @@ so a long OMS error or order list can never make Slack reject a message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,17 @@ def clip(text: str, limit: int) -> str:
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control sequences."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# A user mention as `escape` leaves it: `&lt;@U0123&gt;`.
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{1,20})&gt;")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """`escape`, but user mentions (`<@U0123>`) stay mentions: for stored texts the bot wrote
+    with mentions in them (audit summaries), shown again in Slack. `<!channel>` and links
+    stay escaped."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
 
 
 def plain(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:

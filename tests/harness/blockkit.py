@@ -176,6 +176,9 @@ def _check_dates(block: dict[str, Any], pointer: str) -> list[str]:
     found: list[str] = []
     for path, node in _walk(block, pointer):
         text = node.get("text")
+        if isinstance(text, str) and "&lt;!date" in text:
+            # An escaped token: Slack shows the markup instead of a time.
+            found.append(problem("escaped <!date> token shows as raw text", f"{path}/text"))
         if not isinstance(text, str) or "<!date" not in text:
             continue
         if node.get("type") == "plain_text":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -77,6 +78,9 @@ def test_history_links_to_the_slack_message(make_bot: BotFactory, tmp_path: Path
     shown = _history(bot, "history 10014")
     assert f"/archives/C_OPS/p{done.ts.replace('.', '')}" in shown
     assert "Approve order 10014" in shown
+    # The click's row names the person with a real mention, not the escaped `&lt;@U_ALICE&gt;`.
+    raw = json.dumps(bot.reply_post(bot.slash("history 10014")).body)
+    assert "Confirmed by <@U_ALICE>" in raw and "&lt;@" not in raw, raw
 
 
 def test_history_with_nothing_to_show(bot: RunningBot) -> None:

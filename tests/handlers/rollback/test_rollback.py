@@ -10,6 +10,7 @@ from typing import Any
 from bot.sandbox import stores as sandbox_stores
 from bot.sandbox.stores_data import seed_stores
 from bot.store.audit import search
+from bot.store.locks import acquire
 from tests.conftest import BotFactory, RunningBot, text_of
 from tests.harness.fakeslack import Message
 
@@ -232,6 +233,12 @@ def test_a_changed_state_stops_the_rollback(make_bot: BotFactory, tmp_path: Path
         "now `SHOP_READ_ACCESS`" in shown
     )
     assert _all_puts(bot) == []
+    # The status names the approval and why nothing ran (it once read "denied by" here).
+    status = text_of(bot.reply_post(bot.slash("rollback status", user="U_BOB")).body)
+    line = next(ln for ln in status.splitlines() if "Last rollback" in ln)
+    assert "approved by <@U_DAVE>" in line and "denied" not in line, line
+    assert "but nothing ran: the OMS had changed since the preview" in line
+    assert "outcome: nothing ran" in line
 
 
 def test_a_partial_failure_stops_shows_every_value_and_resumes(
@@ -350,6 +357,32 @@ def test_already_rolled_back_needs_no_approval(make_bot: BotFactory, tmp_path: P
     assert "store STORE order brokering: `N`" in reply
     time.sleep(0.3)
     assert not bot.fake.messages("C_APPROVALS") and _all_puts(bot) == []
+
+
+def test_status_of_an_approved_rollback_that_could_not_start(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = _bot(make_bot, tmp_path)
+    request = _request(bot)
+    # Another run (possibly on another replica) holds the store when the approval comes.
+    held = acquire(
+        bot.services.store,
+        ["store:STORE"],
+        run_id="run-of-bob",
+        holder="U_BOB",
+        what="Roll back store STORE",
+        now=time.time(),
+        lease=300,
+    )
+    assert held is None
+    bot.driver.click(request, APPROVE, user="U_DAVE")
+    _told(bot, "U_ALICE", "nothing ran")
+    status = text_of(bot.reply_post(bot.slash("rollback status", user="U_BOB")).body)
+    line = next(ln for ln in status.splitlines() if "Last rollback" in ln)
+    # It once read "denied by <@U_DAVE>": the approver approved, and the start failed.
+    assert "approved by <@U_DAVE>" in line and "denied" not in line, line
+    assert "but nothing ran: it could not start" in line and "outcome: nothing ran" in line
+    assert _all_puts(bot) == []
 
 
 def test_status_shows_values_and_the_last_rollback_and_undo(
