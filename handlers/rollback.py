@@ -44,7 +44,16 @@ from bot.engine import (
     decision_words,
     run_approved,
 )
-from bot.kit.blocks import Block, Message, chunk_lines, context, escape, header, section
+from bot.kit.blocks import (
+    Block,
+    Message,
+    chunk_lines,
+    context,
+    error_message,
+    escape,
+    header,
+    section,
+)
 from bot.kit.durations import plural, slack_time
 from bot.oms import (
     OmsError,
@@ -496,28 +505,17 @@ async def _store_exists(inv: Invocation, store_id: str) -> bool:
         if exc.status_code != 404:
             raise
         known = await stores.list_product_stores(inv.tools.oms)
-        listed = ", ".join(
-            f"`{escape(sid)}`" + (f" ({escape(name)})" if name else "") for sid, name in known
-        )
+        listed = ", ".join(f"`{sid}`" + (f" ({name})" if name else "") for sid, name in known)
         command = f"/oms {inv.command.spec.name}"
         example = f"`{command} {escape(known[0][0])}`" if known else f"`{command} STORE`"
+        # The same answer as `/oms failed --store`: an error, naming the stores there are.
         await inv.reply.ephemeral(
-            Message(
-                text=f"There is no product store {store_id} in the OMS.",
-                blocks=[
-                    section(
-                        f":warning: There is no product store `{escape(store_id)}` in the OMS. "
-                        + (
-                            f"Its product stores are: {listed}."
-                            if listed
-                            else "The OMS lists no product store."
-                        )
-                    ),
-                    context(
-                        f"Give one of them, e.g. {example}; the id is the productStoreId "
-                        "shown in HotWax's Company app."
-                    ),
-                ],
+            error_message(
+                "No such product store",
+                f"There is no product store `{store_id}` in the OMS. "
+                + (f"Its product stores are: {listed}." if listed else "It lists none."),
+                f"Give one of them, e.g. {example}; the id is the productStoreId shown in "
+                "HotWax's Company app.",
             ),
             replace=True,
         )

@@ -40,6 +40,7 @@ def test_an_unknown_store_lists_the_stores_of_the_oms(
     assert "`OUTLET` (Outlet Store), `STORE` (Demo Store)" in text
     assert f"`/oms {command} OUTLET`" in text
     assert "nothing to undo" not in text
+    assert "No such product store" in text  # an error, as `/oms failed --store` answers it
     assert bot.sandbox.state.requests(method="PUT") == []
 
 
