@@ -65,18 +65,23 @@ def _state_block(run: RunRecord, steps: list[StepRecord], outcome: Outcome | Non
         return [section(f":white_check_mark: {escape(outcome.summary)}")]
     if run.state == "failed":
         error = run.error or "a step failed"
-        headline, _, rest = error.partition("\n")
-        if rest and any(s.state == "failed" and s.detail == error for s in steps):
-            # The failed step above shows the whole text (a rollback's state of every value):
-            # its first line says why the run stopped, without printing the rest twice.
-            error = f"{headline} (details in the failed step above)"
+        failed = next((s for s in steps if s.state == "failed" and s.detail == error), None)
+        # When the failed step above already shows a long reason (a rollback's state of every
+        # value, an import failure with its cause and fix) or the outcome below explains it,
+        # name the step instead of printing the reason again; a short one is repeated here.
+        long_reason = "\n" in error or len(error) > 160 or outcome is not None
+        stopped = (
+            f"The run stopped at “{escape(failed.name)}” (the reason is under that step)."
+            if failed is not None and long_reason
+            else f"The run stopped: {escape(error)}"
+        )
         resume = (
             "\nResume retries what failed and what did not run; steps check the OMS "
             "first, so nothing is done twice."
             if _resumable(outcome)
             else ""
         )
-        blocks = [section(f":x: The run stopped: {escape(error)}{resume}")]
+        blocks = [section(f":x: {stopped}{resume}")]
         if outcome is not None:
             blocks.append(section(escape(outcome.summary)))
         return blocks

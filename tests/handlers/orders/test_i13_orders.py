@@ -179,6 +179,9 @@ def test_a_pos_refresh_failing_for_the_address_leads_with_the_recovery_and_no_re
     assert "The recovery needs a second person, HotWax support" in shown
     assert "Fix the address or phone in Shopify" not in shown  # the web order's fix
     assert "/oms refresh" not in shown and "failed refresh" not in shown
+    # The import's cause and fix show once, under the failed step, not again in "stopped".
+    assert shown.count("The customer's address or phone number is missing") == 1, shown
+    assert "The run stopped at “Import the fresh version from Shopify”" in shown
 
 
 def test_a_web_refresh_failing_for_the_address_says_to_add_it_and_resume(
