@@ -769,10 +769,11 @@ async def _resume_card(inv: Invocation, info: JobInfo) -> Message:
     zone = await user_zone(inv.client, inv.user_id)
     if schedule is not None:
         text = (
-            f"{info.name} is not paused: it runs {_frequency(schedule, freqs).lower()}, next "
-            f"{fmt_local(schedule.run_time, zone)}. Nothing to resume."
+            f"{escape(info.name)} is not paused: it runs "
+            f"{escape(_frequency(schedule, freqs).lower())}, next "
+            f"{slack_ms(schedule.run_time)}. Nothing to resume."
         )
-        return Message(text=text, blocks=[section(escape(text))])
+        return Message(text=text, blocks=[section(text)])
     previous = await api.last_schedule(info.enum_id)
     if previous is None or draft is None:
         why = "no job template" if draft is None else "no paused schedule"
@@ -793,11 +794,12 @@ async def _resume_card(inv: Invocation, info: JobInfo) -> Message:
     )
     title = f"Resume {info.name}?"
     what = (
-        f"{info.name} ({info.enum_id}) is paused: its {_frequency(previous, freqs).lower()} "
-        f"schedule (job {previous.job_id}) was cancelled. Resume schedules it again with the "
-        f"same frequency; the first run is about {fmt_local(plan, zone)}."
+        f"{escape(info.name)} ({escape(info.enum_id)}) is paused: its "
+        f"{escape(_frequency(previous, freqs).lower())} schedule (job "
+        f"{escape(previous.job_id)}) was cancelled. Resume schedules it again with the same "
+        f"frequency; the first run is about {slack_ms(plan)}."
     )
-    return Message(text=title, blocks=[header(title), section(escape(what)), actions(elements)])
+    return Message(text=title, blocks=[header(title), section(what), actions(elements)])
 
 
 async def resume_command(inv: Invocation) -> None:
@@ -825,10 +827,11 @@ async def _on_resume(click: Click) -> None:
     zone = await user_zone(click.client, click.user_id)
     if schedule is not None:
         text = (
-            f"{info.name} is scheduled already ({_frequency(schedule, freqs).lower()}, next "
-            f"run {fmt_local(schedule.run_time, zone)}); nothing was changed."
+            f"{escape(info.name)} is scheduled already "
+            f"({escape(_frequency(schedule, freqs).lower())}, next run "
+            f"{slack_ms(schedule.run_time)}); nothing was changed."
         )
-        await click.reply.safe_ephemeral(Message(text=text, blocks=[section(escape(text))]))
+        await click.reply.safe_ephemeral(Message(text=text, blocks=[section(text)]))
         return
     previous = await api.last_schedule(info.enum_id)
     if draft is None or previous is None or previous.job_id != click.params["previous"]:
@@ -884,11 +887,12 @@ async def _on_resume(click: Click) -> None:
         )
         return
     text = (
-        f"Resumed {info.name}: read back from the OMS, it runs {_frequency(after, freqs).lower()}"
-        f" again (job {after.job_id}); the next run is {fmt_local(after.run_time, zone)}."
+        f"Resumed {escape(info.name)}: read back from the OMS, it runs "
+        f"{escape(_frequency(after, freqs).lower())} again (job {escape(after.job_id)}); the "
+        f"next run is {slack_ms(after.run_time)}."
     )
     await click.reply.safe_ephemeral(
-        Message(text=text, blocks=[section(f":arrow_forward: {escape(text)}")])
+        Message(text=text, blocks=[section(f":arrow_forward: {text}")])
     )
 
 

@@ -46,7 +46,6 @@ from handlers.jobs.common import (
     MOQUI,
     ROLE,
     describe_cron,
-    fmt_moment,
     lock_key,
     parameter_text,
     run_line,
@@ -441,18 +440,16 @@ async def _on_resume(click: Click) -> None:
             )
         )
         return
-    zone = await user_zone(click.client, click.user_id)
     upcoming = (
-        f" The next run is {fmt_moment(after.next_execution, zone)}."
-        if after.next_execution
-        else ""
+        f" The next run is {slack_time(after.next_execution)}." if after.next_execution else ""
     )
     text = (
-        f"Resumed {name}: read back from the OMS with paused = N; its schedule "
-        f"({describe_cron(after.cron_expression)}) and parameters read back unchanged.{upcoming}"
+        f"Resumed {escape(name)}: read back from the OMS with paused = N; its schedule "
+        f"({escape(describe_cron(after.cron_expression))}) and parameters read back "
+        f"unchanged.{upcoming}"
     )
     await click.reply.safe_ephemeral(
-        Message(text=text, blocks=[section(f":arrow_forward: {escape(text)}")])
+        Message(text=text, blocks=[section(f":arrow_forward: {text}")])
     )
 
 

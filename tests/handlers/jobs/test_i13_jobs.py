@@ -120,6 +120,7 @@ def test_a_paused_ofbiz_job_is_resumed_with_its_old_frequency(
 
     bot.driver.click_ephemeral(paused, _action_id(paused, "Resume schedule"), user="U_ALICE")
     told = _told(bot, "U_ALICE", "Resumed Approve orders")
+    assert "the next run is <!date^" in told  # in the reader's zone, as every time is shown
     (sent,) = [b for b in _bodies(bot, "/api/scheduleService") if "SERVICE_TIME" in b]
     first = int(sent["SERVICE_TIME"])
     # The next time on the old cadence, at least a minute ahead.
@@ -150,7 +151,7 @@ def test_job_resume_command_confirms_first_and_refuses_a_job_not_paused(
     bot = _bot(make_bot, tmp_path)
     not_paused = _shown(_reply(bot, "job resume new-orders"))
     assert "New orders is not paused: it runs every 15 minutes" in not_paused
-    assert "Nothing to resume." in not_paused
+    assert "Nothing to resume." in not_paused and ", next <!date^" in not_paused
     refused = text_of(bot.ack("job resume new-orders", user="U_CAROL"))
     assert "operator" in refused
 
@@ -200,7 +201,7 @@ def test_a_paused_moqui_job_is_resumed_and_read_back(make_bot: BotFactory, tmp_p
     bot.driver.click_ephemeral(confirm, "oms:jobs.resume_service_job#0", user="U_ALICE")
     told = _told(bot, "U_ALICE", f"Resumed {ACK}")
     assert "read back from the OMS with paused = N" in told
-    assert "The next run is" in told
+    assert "The next run is <!date^" in told
     puts = bot.sandbox.state.requests(f"{JOBS}/{ACK}", "PUT")
     assert [p.body for p in puts] == [
         {"jobName": ACK, "paused": "Y"},
