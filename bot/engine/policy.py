@@ -33,7 +33,6 @@ malformed id, and (`Policy.check_names`, once the runbooks are known) a `[comman
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import re
 import time
@@ -49,6 +48,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.schedules import Schedule, parse_schedules
 from bot.kit.config import ConfigError
+from bot.kit.suggest import closest
 from bot.oms import parse_store_id
 
 log = logging.getLogger(__name__)
@@ -208,8 +208,8 @@ class Policy:
 
 
 def _closest(name: str, valid: list[str]) -> str:
-    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]}?)" if match else ""
+    match = closest(name, valid)
+    return f" (did you mean {match}?)" if match else ""
 
 
 _SECTION_FIELDS = {"limits": Limits.model_fields, "stores": Stores.model_fields}

@@ -9,7 +9,6 @@ as `OMS_BASEURL` would otherwise be ignored and the default used).
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,8 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.kit.suggest import closest
 
 DEFAULT_DATABASE_URL = "sqlite:///oms-bot.db"
 # HotWax's own rule for a bare Maarg instance name (accxui common/utils/commonUtil.ts:368-375).
@@ -312,7 +313,7 @@ def unknown_settings(
     for key, where in sorted(sources.items()):
         if not key.startswith(PREFIXES) or key in known or key in NOT_SETTINGS:
             continue
-        match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"did you mean {match[0]}?" if match else "the README lists the settings"
+        match = closest(key, known)
+        hint = f"did you mean {match}?" if match else "the README lists the settings"
         lines.append(f"{key} (in {' and '.join(where)}) is not an oms-bot setting; {hint}")
     return lines

@@ -8,7 +8,6 @@ and `groups:read`); and the database."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.policy import Policy, Stores
 from bot.kit.config import ConfigError, Settings, load_settings, unknown_settings
+from bot.kit.suggest import closest
 from bot.oms import JobsApi, OmsClient, OmsError, ServiceJobsApi, stores
 from bot.store import StoreUnavailable, open_store
 from bot.surface.wiring import connect_oms, load_checked_policy
@@ -202,8 +202,8 @@ async def _stores(
         ids = [store_id for store_id, _ in await stores.list_product_stores(client)]
         if value in ids:
             return ""
-        close = difflib.get_close_matches(value, ids, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        close = closest(value, ids)
+        hint = f" (did you mean {close}?)" if close else ""
         return (
             f"the OMS has no product store {value}{hint}; "
             f"its product stores are {', '.join(ids) or 'none'}"
