@@ -48,6 +48,7 @@ from bot.oms.service_jobs import (
 )
 from bot.oms.shopify import ShopifyOrder, ShopifyProxy
 from bot.oms.stores import ShopifyShop
+from bot.oms.together import reads_together
 
 __all__ = [
     "FAILURE_PROBES",
@@ -90,6 +91,7 @@ __all__ = [
     "mdm",
     "parse_order_ref",
     "parse_store_id",
+    "reads_together",
     "records",
     "search",
     "service_jobs",
