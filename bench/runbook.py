@@ -37,8 +37,8 @@ from bench.spans import Span, TimedOms, critical_path  # noqa: E402
 from bot.kit.config import load_settings  # noqa: E402
 from bot.oms import OmsClient  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
-from bot.surface.console import Console  # noqa: E402
 from bot.store import runs as run_store  # noqa: E402
+from bot.surface.console import Console  # noqa: E402
 from bot.surface.wiring import create_services  # noqa: E402
 
 CASES = {
@@ -78,7 +78,7 @@ class Waits:
             finally:
                 self.calls.append((start, time.perf_counter()))
 
-        asyncio.sleep = sleep  # type: ignore[assignment]
+        asyncio.sleep = sleep
 
     def uninstall(self) -> None:
         asyncio.sleep = self._real  # type: ignore[assignment]
@@ -184,8 +184,12 @@ def run_all(latency: float, rounds: int, tmp: str, policy: Path, waits: Waits) -
             runs = [
                 asyncio.run(
                     measure(
-                        lines, f"sqlite:///{tmp}/b{time.monotonic_ns()}.db", policy, latency,
-                        max_reads, waits,
+                        lines,
+                        f"sqlite:///{tmp}/b{time.monotonic_ns()}.db",
+                        policy,
+                        latency,
+                        max_reads,
+                        waits,
                     )
                 )
                 for _ in range(rounds)

@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     oms_password: SecretStr | None = None
     oms_api_token: SecretStr | None = None
     oms_timeout: float = Field(default=10.0, gt=0, le=120)
-    # Reads the bot has in flight on the OMS at once, all runbooks together (a tenant bound).
+    # Requests the bot has in flight on the OMS at once, all runs together: reads a step sends
+    # together wait for a slot, so the tenant is not flooded (bot/oms/transport.py).
     oms_max_concurrent_reads: int = Field(default=4, ge=1, le=32)
 
     # The bot itself.

@@ -62,8 +62,8 @@ class OmsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrent_reads: int = DEFAULT_MAX_CONCURRENT_READS,
     ) -> None:
-        # Every read of this client (so of this tenant) shares one bound of requests in
-        # flight, whichever runbook or step sends it: reads_together() cannot flood the OMS.
+        # Every request of this client (so of this tenant) shares one bound of requests in
+        # flight, whichever run or step sends it: reads_together() cannot flood the OMS.
         self._http = HttpTransport(
             timeout=timeout,
             read_retries=read_retries,
@@ -91,7 +91,7 @@ class OmsClient:
 
     @property
     def max_concurrent_reads(self) -> int:
-        """How many reads this client has in flight at once, at most."""
+        """How many requests this client has in flight at once, at most."""
         return self._http.max_concurrent_reads
 
     async def __aenter__(self) -> OmsClient:

@@ -23,7 +23,7 @@ from bot.oms.errors import OmsUnavailable
 
 log = logging.getLogger(__name__)
 
-# Reads one client has in flight at once unless told otherwise (OMS_MAX_CONCURRENT_READS).
+# Requests one client has in flight at once unless told otherwise (OMS_MAX_CONCURRENT_READS).
 DEFAULT_MAX_CONCURRENT_READS = 4
 
 # Gateway-ish statuses: the request most likely never reached the application, so a read is
@@ -113,23 +113,21 @@ class HttpTransport:
         self.observers: list[CallObserver] = []
         # One bound per event loop: an asyncio.Semaphore belongs to the loop it first waits
         # in, and a client may serve more than one (a start-up check, then the bot's loop).
-        self._read_slots: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
-        ] = weakref.WeakKeyDictionary()
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @contextlib.asynccontextmanager
-    async def _slot(self, read: bool) -> AsyncIterator[None]:
-        """A read waits for one of the tenant's read slots, so concurrent runbooks (and the
-        reads one step starts together) never put more than `max_concurrent_reads` requests
-        on the OMS at once. Writes skip the bound: the runbooks send them one at a time, and
-        a write must not queue behind a burst of reads it does not depend on."""
-        if not read:
-            yield
-            return
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the tenant's request slots, so concurrent runs (and the reads one step
+        sends together) never put more than `max_concurrent_reads` requests on the OMS at
+        once. Every request takes one: a POST may be a read (performFind, a Shopify GraphQL
+        query), and the runbooks send their writes one at a time, so a write waits at most
+        for reads already in flight."""
         loop = asyncio.get_running_loop()
-        slots = self._read_slots.get(loop)
+        slots = self._slots.get(loop)
         if slots is None:
-            slots = self._read_slots[loop] = asyncio.Semaphore(self.max_concurrent_reads)
+            slots = self._slots[loop] = asyncio.Semaphore(self.max_concurrent_reads)
         async with slots:
             yield
 
@@ -154,7 +152,7 @@ class HttpTransport:
             try:
                 # The slot is held for one attempt only: a read sleeping before its retry
                 # leaves the slot to others.
-                async with self._slot(read):
+                async with self._slot():
                     started = time.monotonic()
                     response = await self._client.request(
                         method, url, params=params, json=json, headers=headers
