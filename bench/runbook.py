@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.spans import Span, TimedOms, critical_path  # noqa: E402
+from bot.engine.runs import RunEngine  # noqa: E402
 from bot.kit.config import load_settings  # noqa: E402
 from bot.oms import OmsClient  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
@@ -87,6 +88,52 @@ class Waits:
         return sum(max(0.0, min(e, end) - max(s, start)) for s, e in self.calls)
 
 
+class Engine:
+    """Time the engine and the store spend inside each step: updating the run's message
+    (render + chat.update) and the database work (every asyncio.to_thread: the store is
+    synchronous SQLAlchemy). Told apart from the step's overhead so the runbook's own cost
+    shows; overlapping intervals count once."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, float]] = []
+        self._update = RunEngine._update
+        self._to_thread = asyncio.to_thread
+
+    def install(self) -> None:
+        update, to_thread = self._update, self._to_thread
+
+        async def timed_update(engine: RunEngine, *args: Any, **kwargs: Any) -> None:
+            start = time.perf_counter()
+            try:
+                await update(engine, *args, **kwargs)
+            finally:
+                self.calls.append((start, time.perf_counter()))
+
+        async def timed_to_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await to_thread(func, *args, **kwargs)
+            finally:
+                self.calls.append((start, time.perf_counter()))
+
+        RunEngine._update = timed_update  # type: ignore[method-assign, assignment]
+        asyncio.to_thread = timed_to_thread
+
+    def uninstall(self) -> None:
+        RunEngine._update = self._update  # type: ignore[method-assign]
+        asyncio.to_thread = self._to_thread
+
+    def within(self, start: float, end: float) -> float:
+        """The time inside [start, end] covered by at least one call."""
+        clipped = sorted((max(s, start), min(e, end)) for s, e in self.calls if e > start)
+        total, reach = 0.0, start
+        for s, e in clipped:
+            if e > reach:
+                total += e - max(s, reach)
+                reach = e
+        return total
+
+
 def _step_windows(services: Any) -> list[tuple[float, float]]:
     """Each step of the runs as the engine recorded them (time.time()), on the
     perf_counter clock of the spans. The store's own reads: a benchmark, not a runbook."""
@@ -100,7 +147,13 @@ def _step_windows(services: Any) -> list[tuple[float, float]]:
 
 
 async def measure(
-    lines: list[str], db: str, policy: Path, latency: float, max_reads: int, waits: Waits
+    lines: list[str],
+    db: str,
+    policy: Path,
+    latency: float,
+    max_reads: int,
+    waits: Waits,
+    updates: Engine,
 ) -> dict[str, Any]:
     settings = load_settings(_env_file=None, omsbot_database_url=db, omsbot_policy=policy)
     services = create_services(settings)
@@ -121,6 +174,7 @@ async def measure(
     await services.oms.profile()  # learned once per process: not the runbook's cost
     timed.recorder.clear()
     waits.calls.clear()
+    updates.calls.clear()
     console = Console(services, user_id="U0BENCH", out=io.StringIO())
     # When each message reached the Slack stand-in: a line's wall time ends at its last
     # message, not when the console has finished waiting for the bot to settle (its own
@@ -157,6 +211,7 @@ async def measure(
         "ok": all(ok),
         "waits": waits.within(start, end),
         "steps": _step_overheads(windows, spans, waits),
+        "step_updates": [updates.within(s, e) for s, e in windows],
     }
 
 
@@ -175,7 +230,9 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
-def run_all(latency: float, rounds: int, tmp: str, policy: Path, waits: Waits) -> None:
+def run_all(
+    latency: float, rounds: int, tmp: str, policy: Path, waits: Waits, updates: Engine
+) -> None:
     print(f"\nOMS latency {latency * 1000:.0f} ms per call; median of {rounds} rounds")
     head = f"{'runbook':<32} {'reads':<9} {'calls':>5} {'sum s':>7} {'crit s':>7} {'wall s':>7}"
     print(f"{head} {'w/sum':>6} {'w/crit':>6}")
@@ -190,6 +247,7 @@ def run_all(latency: float, rounds: int, tmp: str, policy: Path, waits: Waits) -
                         latency,
                         max_reads,
                         waits,
+                        updates,
                     )
                 )
                 for _ in range(rounds)
@@ -201,13 +259,17 @@ def run_all(latency: float, rounds: int, tmp: str, policy: Path, waits: Waits) -
                 f"{name:<32} {label:<9} {calls:>5.0f} {oms:>7.3f} {crit:>7.3f} {wall:>7.3f} "
                 f"{wall / oms:>6.2f} {wall / crit:>6.2f}"
             )
-            steps = [ms for r in runs for ms in r["steps"]]
+            steps = [x for r in runs for x in r["steps"]]
             if steps:
                 per_step = ", ".join(f"{1000 * x:.1f}" for x in runs[0]["steps"])
+                own = [
+                    x - u for r in runs for x, u in zip(r["steps"], r["step_updates"], strict=True)
+                ]
                 print(
                     f"{'':<32} {label:<9} overhead per step: median "
                     f"{1000 * statistics.median(steps):.1f} ms over {len(steps)} steps "
-                    f"(first round: {per_step} ms); deliberate waits "
+                    f"(first round: {per_step} ms); less the engine's message updates and "
+                    f"database work {1000 * statistics.median(own):.1f} ms; deliberate waits "
                     f"{_median(runs, 'waits'):.3f} s"
                 )
 
@@ -217,17 +279,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds at 50 ms a call")
     parser.add_argument("--slow-rounds", type=int, default=1, help="rounds at 500 ms a call")
     args = parser.parse_args()
-    waits = Waits()
+    waits, updates = Waits(), Engine()
     waits.install()
+    updates.install()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             policy = Path(tmp) / "policy.toml"
             policy.write_text(POLICY)
-            run_all(0.05, args.rounds, tmp, policy, waits)
+            run_all(0.05, args.rounds, tmp, policy, waits, updates)
             if args.slow_rounds:
-                run_all(0.5, args.slow_rounds, tmp, policy, waits)
+                run_all(0.5, args.slow_rounds, tmp, policy, waits, updates)
     finally:
         waits.uninstall()
+        updates.uninstall()
 
 
 if __name__ == "__main__":
