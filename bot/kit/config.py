@@ -50,6 +50,7 @@ FORMS: dict[str, str] = {
     "oms_password": "that user's password",
     "oms_api_token": "an OMS integration token (a JWT)",
     "oms_timeout": "a number of seconds above 0 and at most 120, e.g. 30",
+    "oms_max_concurrent_reads": "a whole number from 1 to 32, e.g. 4",
     "omsbot_database_url": "sqlite:///path/to/file.db or postgresql://user@host:5432/dbname",
     "omsbot_port": "a port number from 1 to 65535, e.g. 3000",
     "omsbot_host": "an address to listen on, e.g. 0.0.0.0 or 127.0.0.1",
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     oms_password: SecretStr | None = None
     oms_api_token: SecretStr | None = None
     oms_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Requests the bot has in flight on the OMS at once, all runs together: reads a step sends
+    # together wait for a slot, so the tenant is not flooded (bot/oms/transport.py).
+    oms_max_concurrent_reads: int = Field(default=4, ge=1, le=32)
 
     # The bot itself.
     omsbot_database_url: str = DEFAULT_DATABASE_URL

@@ -48,10 +48,12 @@ from bot.oms.service_jobs import (
 )
 from bot.oms.shopify import ShopifyOrder, ShopifyProxy
 from bot.oms.stores import ShopifyShop
+from bot.oms.together import Attempt, attempt, read_each, reads_together
 
 __all__ = [
     "FAILURE_PROBES",
     "JOB_PROBES",
+    "Attempt",
     "FailedImport",
     "Frequency",
     "Job",
@@ -83,6 +85,7 @@ __all__ = [
     "TenantProfile",
     "UserProfile",
     "Webhook",
+    "attempt",
     "button_ref",
     "failures",
     "jobs",
@@ -90,6 +93,8 @@ __all__ = [
     "mdm",
     "parse_order_ref",
     "parse_store_id",
+    "read_each",
+    "reads_together",
     "records",
     "search",
     "service_jobs",

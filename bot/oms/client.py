@@ -25,7 +25,7 @@ from bot.oms.probes import learn_profile
 from bot.oms.profile import TenantProfile
 from bot.oms.refs import OrderRef
 from bot.oms.session import DISCOVER_MAARG, LOGIN, Discovery, OmsSession
-from bot.oms.transport import CallObserver, HttpTransport
+from bot.oms.transport import DEFAULT_MAX_CONCURRENT_READS, CallObserver, HttpTransport
 
 # Some Maarg deployments silently cap a page at 50 rows whatever pageSize says.
 MAARG_PAGE_SIZE = 50
@@ -60,12 +60,16 @@ class OmsClient:
         read_retries: int = 2,
         retry_backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrent_reads: int = DEFAULT_MAX_CONCURRENT_READS,
     ) -> None:
+        # Every request of this client (so of this tenant) shares one bound of requests in
+        # flight, whichever run or step sends it: reads_together() cannot flood the OMS.
         self._http = HttpTransport(
             timeout=timeout,
             read_retries=read_retries,
             retry_backoff=retry_backoff,
             transport=transport,
+            max_concurrent_reads=max_concurrent_reads,
         )
         self._session = OmsSession(
             self._http,
@@ -84,6 +88,11 @@ class OmsClient:
     @property
     def base_url(self) -> str:
         return self._session.base_url
+
+    @property
+    def max_concurrent_reads(self) -> int:
+        """How many requests this client has in flight at once, at most."""
+        return self._http.max_concurrent_reads
 
     async def __aenter__(self) -> OmsClient:
         return self

@@ -8,10 +8,12 @@ the caller knows whether a POST (performFind, solr-query) is a read or a write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,9 @@ import httpx
 from bot.oms.errors import OmsUnavailable
 
 log = logging.getLogger(__name__)
+
+# Requests one client has in flight at once unless told otherwise (OMS_MAX_CONCURRENT_READS).
+DEFAULT_MAX_CONCURRENT_READS = 4
 
 # Gateway-ish statuses: the request most likely never reached the application, so a read is
 # safe to repeat. A plain 500 is the application failing and is not retried.
@@ -98,12 +103,33 @@ class HttpTransport:
         read_retries: int,
         retry_backoff: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrent_reads: int = DEFAULT_MAX_CONCURRENT_READS,
     ) -> None:
         self.timeout = timeout
         self.read_retries = max(0, read_retries)
         self.retry_backoff = max(0.0, retry_backoff)
+        self.max_concurrent_reads = max(1, max_concurrent_reads)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
         self.observers: list[CallObserver] = []
+        # One bound per event loop: an asyncio.Semaphore belongs to the loop it first waits
+        # in, and a client may serve more than one (a start-up check, then the bot's loop).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the tenant's request slots, so concurrent runs (and the reads one step
+        sends together) never put more than `max_concurrent_reads` requests on the OMS at
+        once. Every request takes one: a POST may be a read (performFind, a Shopify GraphQL
+        query), and the runbooks send their writes one at a time, so a write waits at most
+        for reads already in flight."""
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.max_concurrent_reads)
+        async with slots:
+            yield
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -124,9 +150,13 @@ class HttpTransport:
             last_try = attempt == attempts - 1
             started = time.monotonic()
             try:
-                response = await self._client.request(
-                    method, url, params=params, json=json, headers=headers
-                )
+                # The slot is held for one attempt only: a read sleeping before its retry
+                # leaves the slot to others.
+                async with self._slot():
+                    started = time.monotonic()
+                    response = await self._client.request(
+                        method, url, params=params, json=json, headers=headers
+                    )
             except httpx.TransportError as exc:
                 self._observe(operation, method, url, failure_status(exc), started)
                 if last_try:

@@ -209,6 +209,7 @@ def connect_oms(settings: Settings) -> tuple[OmsClient, SandboxServer | None]:
             # The sandbox serves its Maarg under /instances/{name} as well (a bare name).
             maarg_url_template=f"{sandbox.url}/instances/{{name}}",
             timeout=settings.oms_timeout,
+            max_concurrent_reads=settings.oms_max_concurrent_reads,
         )
         return client, sandbox
     assert settings.oms_base_url is not None
@@ -220,6 +221,7 @@ def connect_oms(settings: Settings) -> tuple[OmsClient, SandboxServer | None]:
         maarg_url=settings.oms_maarg_url,
         maarg_url_template=settings.oms_maarg_url_template,
         timeout=settings.oms_timeout,
+        max_concurrent_reads=settings.oms_max_concurrent_reads,
     )
     return client, None
 

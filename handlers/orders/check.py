@@ -24,6 +24,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.engine import (
     ActionSpec,
@@ -38,7 +39,19 @@ from bot.engine import (
 )
 from bot.kit.blocks import Block, Message, actions, context, escape, fields, header, section
 from bot.kit.durations import plural
-from bot.oms import Order, OrderRef, ShopifyOrder, button_ref, mdm, parse_order_ref, search
+from bot.oms import (
+    Attempt,
+    Order,
+    OrderRef,
+    ShopifyOrder,
+    attempt,
+    button_ref,
+    mdm,
+    parse_order_ref,
+    read_each,
+    reads_together,
+    search,
+)
 from handlers.jobs import run_job_button, run_service_job_button, start_job_run
 from handlers.orders import approve, imports, refresh
 from handlers.orders.causes import explain
@@ -58,6 +71,7 @@ JOB_THEN_CHECK_ACTION = "check.run_job"
 RUN_END_POLL_SECONDS = 1.0
 GOOD_PAYMENTS = approve.GOOD_PAYMENTS
 MDM_LOGS_SCANNED = 10
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,41 +95,95 @@ def _facts(order: Order) -> list[tuple[str, str]]:
 
 
 async def diagnose(tools: Toolbox, ref: OrderRef) -> Diagnosis:
-    orders = await tools.oms.find_orders(ref)
+    # The order is read together with what its verdict most likely needs next: the search
+    # index for a HotWax order id, the Shopify order for a Shopify reference (an order
+    # missing from HotWax). Read ahead, their failures wait: one shows only where the
+    # verdict uses that read, as when it was read after the order.
+    by_shopify = ref.kind != "order_id"
+    orders, index_ahead, shop_ahead, logs_ahead = await reads_together(
+        tools.oms.find_orders(ref),
+        _no() if by_shopify else attempt(search.indexed_status(tools.oms, ref.value)),
+        attempt(shopify_order_for(tools, ref, None)) if by_shopify else _no(),
+        # The list of recent failed MDM logs too: the import failures of a missing order
+        # start with it, and it takes more than one call.
+        attempt(_failed_logs(tools)) if by_shopify else _no(),
+    )
     order = live_version(orders)
     if order is not None:
-        return await _in_hotwax(tools, ref, order, orders)
-    shop = await shopify_order_for(tools, ref, None)
-    if shop is None:
+        index = index_ahead if order.order_id == ref.value else None
+        shop = shop_ahead if shop_ahead and _same_shopify_order(shop_ahead, order) else None
+        return await _in_hotwax(tools, ref, order, orders, index, shop)
+    shop_found = shop_ahead.value() if shop_ahead else await shopify_order_for(tools, ref, None)
+    if shop_found is None:
         return Diagnosis(
             title=f"Check {ref.value}",
             verdict=f"{ref.value} is neither in HotWax nor in Shopify: the order was never "
             "placed (or the reference is wrong). Check the id or name with the customer or "
             "the store.",
         )
-    return await _only_in_shopify(tools, shop)
+    return await _only_in_shopify(tools, shop_found, logs_ahead)
 
 
-async def _in_hotwax(tools: Toolbox, ref: OrderRef, order: Order, orders: list[Order]) -> Diagnosis:
+async def _no() -> None:
+    """No read ahead."""
+    return None
+
+
+async def _ready(read: T) -> T:
+    """A read already made, where reads_together expects one to make."""
+    return read
+
+
+def _same_shopify_order(shop: Attempt[ShopifyOrder | None], order: Order) -> bool:
+    """Whether the Shopify order read ahead (by the reference) is the one the HotWax order
+    names, so reading it again by the HotWax order's Shopify id would answer the same."""
+    found = shop.result
+    return shop.error is None and found is not None and found.id == order.shopify_order_id
+
+
+async def _in_hotwax(
+    tools: Toolbox,
+    ref: OrderRef,
+    order: Order,
+    orders: list[Order],
+    index_ahead: Attempt[str | None] | None,
+    shop_ahead: Attempt[ShopifyOrder | None] | None,
+) -> Diagnosis:
     title = f"Check {order.shopify_order_name or order.order_id}"
     diag = Diagnosis(title=title, verdict="", facts=_facts(order))
     versions = versions_line(orders)
     if versions:
         diag.findings.append(versions)
-    indexed = await search.indexed_status(tools.oms, order.order_id)
-    if indexed and indexed != order.status_id:
-        diag.verdict = (
-            f"The order search index is stale: it shows {status_words(indexed)} while the "
-            f"order is {status_words(order.status_id)}. Nothing is wrong with the order; "
-            "reindex it (order detail page > Reindex) so Find Order shows the truth."
-        )
-        return diag
-    if order.status_id != "ORDER_CREATED":
-        diag.verdict = f"Looks fine: the order is {status_words(order.status_id)} in HotWax."
-        return diag
     since = order.entry_date or order.order_date
     threshold = tools.policy.limits.stuck_minutes
     age_min = (datetime.now(UTC) - since).total_seconds() / 60 if since else None
+    created = order.status_id == "ORDER_CREATED"
+    stuck_pos = (
+        created
+        and (age_min is None or age_min >= threshold)
+        and order.sales_channel_enum_id == "POS_SALES_CHANNEL"
+    )
+    # A stuck POS order's verdict needs the Shopify order: read with the index (unless read
+    # ahead). Its failure waits, since a stale index is the verdict whatever Shopify says.
+    indexed, shop_read = await reads_together(
+        _ready(index_ahead)
+        if index_ahead
+        else attempt(search.indexed_status(tools.oms, order.order_id)),
+        (_ready(shop_ahead) if shop_ahead else attempt(shopify_order_for(tools, ref, order)))
+        if stuck_pos
+        else _no(),
+    )
+    indexed_status = indexed.value()
+    if indexed_status and indexed_status != order.status_id:
+        diag.verdict = (
+            f"The order search index is stale: it shows {status_words(indexed_status)} while "
+            f"the order is {status_words(order.status_id)}. Nothing is wrong with the order; "
+            "reindex it (order detail page > Reindex) so Find Order shows the truth."
+        )
+        return diag
+    if not created:
+        diag.verdict = f"Looks fine: the order is {status_words(order.status_id)} in HotWax."
+        return diag
     if age_min is not None and age_min < threshold:
         diag.verdict = (
             f"Created {age_min:.0f} minutes ago, within the normal {threshold:.0f} "
@@ -123,8 +191,8 @@ async def _in_hotwax(tools: Toolbox, ref: OrderRef, order: Order, orders: list[O
         )
         return diag
     stuck = f"Stuck in Created for {age_min / 60:.1f} hours." if age_min else "Stuck in Created."
-    if order.sales_channel_enum_id == "POS_SALES_CHANNEL":
-        await _pos_stuck(tools, ref, order, orders, diag, stuck)
+    if shop_read is not None:
+        _pos_stuck(order, shop_read.value(), diag, stuck)
     else:
         job = await _ofbiz_job_button(tools, "approve-orders", f"order:{order.order_id}")
         _web_stuck(order, diag, stuck, job)
@@ -193,15 +261,7 @@ def _web_stuck(order: Order, diag: Diagnosis, stuck: str, job: ButtonSpec | None
     diag.buttons += [job] if job else []
 
 
-async def _pos_stuck(
-    tools: Toolbox,
-    ref: OrderRef,
-    order: Order,
-    orders: list[Order],
-    diag: Diagnosis,
-    stuck: str,
-) -> None:
-    shop = await shopify_order_for(tools, ref, order)
+def _pos_stuck(order: Order, shop: ShopifyOrder | None, diag: Diagnosis, stuck: str) -> None:
     if shop is None:
         diag.verdict = f"{stuck} The order is not in Shopify, so it cannot be refreshed."
         return
@@ -227,7 +287,9 @@ async def _pos_stuck(
     )
 
 
-async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
+async def _only_in_shopify(
+    tools: Toolbox, shop: ShopifyOrder, logs_ahead: Attempt[list[mdm.MdmLog]] | None = None
+) -> Diagnosis:
     diag = Diagnosis(
         title=f"Check {shop.name}",
         verdict="",
@@ -237,9 +299,12 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
             ("In HotWax", "not found"),
         ],
     )
-    # import_failures reads logInsights only where the tenant's profile has it.
-    errors = [f.error_message for f in await search.import_failures(tools.oms, shop.name)]
-    errors += await _mdm_failures(tools, shop)
+    # import_failures reads logInsights only where the tenant's profile has it. The two
+    # sources of failures are independent: read together.
+    logged, from_mdm = await reads_together(
+        search.import_failures(tools.oms, shop.name), _mdm_failures(tools, shop, logs_ahead)
+    )
+    errors = [f.error_message for f in logged] + from_mdm
     target = [{"id": shop.id, "name": shop.name}]
     if errors:
         for error in dict.fromkeys(errors):
@@ -274,17 +339,19 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
     return diag
 
 
-async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
+async def _failed_logs(tools: Toolbox) -> list[mdm.MdmLog]:
+    return await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED)
+
+
+async def _mdm_failures(
+    tools: Toolbox, shop: ShopifyOrder, logs_ahead: Attempt[list[mdm.MdmLog]] | None
+) -> list[str]:
     """The errors of the Shopify order MDM failed records (new orders and updates) that are
     this order."""
-    found = []
-    for log in await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED):
-        found += [
-            r.error
-            for r in await mdm.failed_records(tools.oms, log)
-            if r.is_order(shop.id, shop.name)
-        ]
-    return found
+    logs = logs_ahead.value() if logs_ahead else await _failed_logs(tools)
+    # Each log's failed records are a download of their own: read them together.
+    per_log = await read_each(mdm.failed_records(tools.oms, log) for log in logs)
+    return [r.error for records in per_log for r in records if r.is_order(shop.id, shop.name)]
 
 
 async def render(

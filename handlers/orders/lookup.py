@@ -7,7 +7,16 @@ from datetime import datetime
 
 from bot.engine import NotConfigured, Toolbox
 from bot.kit.durations import slack_time_or
-from bot.oms import OmsClient, OmsError, Order, OrderRef, OrderSync, ShopifyOrder, ShopifyProxy
+from bot.oms import (
+    OmsClient,
+    OmsError,
+    Order,
+    OrderRef,
+    OrderSync,
+    ShopifyOrder,
+    ShopifyProxy,
+    read_each,
+)
 from handlers.orders.shop import shopify_setup
 
 
@@ -82,8 +91,11 @@ async def references_of(tools: Toolbox, ref: OrderRef) -> list[str]:
     with contextlib.suppress(OmsError):
         orders = await tools.oms.find_orders(ref)
         shopify_ids = {o.shopify_order_id for o in orders if o.shopify_order_id}
-        for shopify_id in sorted(shopify_ids):
-            orders += await tools.oms.find_orders_by_shopify_id(shopify_id)
+        # Every version of each Shopify order: one read per id, together.
+        for versions in await read_each(
+            tools.oms.find_orders_by_shopify_id(shopify_id) for shopify_id in sorted(shopify_ids)
+        ):
+            orders += versions
         for order in orders:
             found += order_references(order)
         if not orders and ref.kind != "order_id":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot.engine import Arg, AuditEvent, CommandSpec, EventKind, Invocation, Provides, Toolbox
 from bot.kit.blocks import Block, Message, context, divider, escape, fields, header, section
 from bot.kit.durations import plural, slack_time
-from bot.oms import Order, OrderRef, StatusChange, parse_order_ref
+from bot.oms import Order, OrderRef, StatusChange, parse_order_ref, read_each, reads_together
 from handlers.orders.lookup import live_version, references_of, status_words, when
 
 MAX_VERSIONS_SHOWN = 5
@@ -151,9 +151,18 @@ async def show_order(inv: Invocation) -> None:
     audit_note = None
     if orders:
         live = live_version(orders) or orders[0]
-        history = await oms.order_status_history(live.order_id)
         cancelled = [o for o in orders if o.is_cancelled][: MAX_VERSIONS_SHOWN - 1]
-        removals = [await removal_of(tools, o, history if o is live else None) for o in cancelled]
+        # The live version's history and each other cancelled version's own are independent
+        # reads: together. A cancelled live version's removal is in the history just read.
+        history, others = await reads_together(
+            oms.order_status_history(live.order_id),
+            read_each(removal_of(tools, o) for o in cancelled if o is not live),
+        )
+        removed = {r.order_id: r for r in others}
+        removals = [
+            removed[o.order_id] if o is not live else await removal_of(tools, o, history)
+            for o in cancelled
+        ]
     else:
         audit_note = await _audit_note(tools, ref)
     await inv.reply.ephemeral(

@@ -50,7 +50,15 @@ from bot.kit.blocks import (
     header,
     section,
 )
-from bot.oms import Order, OrderRef, ShopifyOrder, parse_order_ref, records
+from bot.oms import (
+    Order,
+    OrderRef,
+    ShopifyOrder,
+    attempt,
+    parse_order_ref,
+    reads_together,
+    records,
+)
 from handlers.orders.imports import import_button
 from handlers.orders.lookup import (
     live_version,
@@ -97,8 +105,24 @@ def _expected(shop: ShopifyOrder | None) -> str | None:
     return COMPLETED if shop is not None and shop.fulfilled else None
 
 
+async def _shopify_side(ctx: RunContext) -> ShopifyOrder | None:
+    return await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
+
+
+async def _sync_checked(ctx: RunContext) -> None:
+    await order_sync(ctx.tools).check()
+
+
 async def _check_both(ctx: RunContext) -> str:
-    order = await _order(ctx, ctx.params["order_id"])
+    # The order in HotWax, the order in Shopify and the shop's order-sync job are
+    # independent reads: together. The last two keep their failures until they are used,
+    # so the step fails for what it would have met first when they were read in turn (an
+    # order missing from HotWax before a Shopify or sync problem).
+    order, shop_read, sync_read = await reads_together(
+        _order(ctx, ctx.params["order_id"]),
+        attempt(_shopify_side(ctx)),
+        attempt(_sync_checked(ctx)),
+    )
     if order is None:
         raise StepFailed(f"order {ctx.params['order_id']} is not in HotWax", code=NOT_REFRESHABLE)
     ctx.add_references(*order_references(order))
@@ -111,13 +135,13 @@ async def _check_both(ctx: RunContext) -> str:
                 code=NO_LIVE_VERSION,
             )
         ctx.scratch["new_order"] = newer.order_id
-    shop = await shopify(ctx.tools).order_by_id(ctx.params["shopify_id"])
+    shop = shop_read.value()
     if shop is None:
         raise StepFailed(
             "the order is not in Shopify, so there is nothing to refresh from",
             code=NOT_REFRESHABLE,
         )
-    await order_sync(ctx.tools).check()
+    sync_read.value()
     ctx.scratch["status_before"] = order.status_id
     return (
         f"HotWax {status_words(order.status_id)} ({order.sales_channel_label}); "
