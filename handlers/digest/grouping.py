@@ -17,6 +17,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -61,6 +62,8 @@ def normalise(message: str) -> str:
     return _SPACES.sub(" ", text).strip()[:MAX_KEY_LENGTH]
 
 
+# Error texts repeat across a digest's rows: each distinct one is classified once.
+@lru_cache(maxsize=4096)
 def classify(message: str) -> tuple[str, str, str | None]:
     """(group key, title, fix) for an error text: a known cause, or its normalised text."""
     known = explain(message)
