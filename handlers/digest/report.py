@@ -229,12 +229,12 @@ async def build_report(
     sources, absent_notes = profile.failure_sources_to_read, _absent_notes(profile)
     scope = await resolve_scope(oms, store)
     aggregator = Aggregator()
+    counter = Counter()
     try:
         read, notes = await _collect(
             oms, sources, scope,
             since=since, until=until, page_size=page_size, sink=aggregator.add,
         )  # fmt: skip
-        counter = Counter()
         await _collect(
             oms, frozenset(read), scope,
             since=since - (until - since), until=since, page_size=page_size, sink=counter.add,
@@ -242,6 +242,8 @@ async def build_report(
     except BaseException:
         aggregator.discard()
         raise
+    finally:
+        counter.close()
     notes = [
         *scope.notes,
         *absent_notes,
