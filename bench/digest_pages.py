@@ -54,7 +54,8 @@ DOWNLOAD = "/rest/s1/admin/dataManager/downloadDataManagerFile"
 SOLR = "/api/solr-query"
 RECORDS_PER_LOG = 100
 OVERLAP = 0.05  # of the logInsights documents: orders the MDM failed too
-WINDOW = 8 * 86400.0  # the digest's window: every failure is within the last seven days
+WINDOW = 8 * 86400.0
+PAGING = ("start", "rows")  # the digest's window: every failure is within the last seven days
 
 Page = tuple[int, bytes]  # status, JSON body
 
@@ -81,6 +82,7 @@ class Pages:
         }
         self._details: dict[tuple[str, str, str, str], Page] = {}
         self._solr: dict[str, Page] = {}
+        self._hits: dict[str, list[dict[str, Any]]] = {}
 
     def details(self, query: dict[str, str]) -> Page:
         key = (
@@ -117,7 +119,12 @@ class Pages:
         page = self._solr.get(key)
         if page is None:
             request = asked["json"]
-            hits = select(self.docs, request, datetime.now(UTC))
+            # The documents a query selects, once per query: its pages are slices of them.
+            params = {k: v for k, v in request.get("params", {}).items() if k not in PAGING}
+            query = json.dumps({**request, "params": params}, sort_keys=True)
+            hits = self._hits.get(query)
+            if hits is None:
+                hits = self._hits[query] = select(self.docs, request, datetime.now(UTC))
             page = self._solr[key] = 200, _encode(answer_page(hits, request))
         return page
 
@@ -261,7 +268,7 @@ def _replay(body: bytes) -> Receive:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive  # type: ignore[return-value]
+    return receive
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ class SpillingKeySet:
         for first in range(0, len(asked), _BATCH):
             batch = asked[first : first + _BATCH]
             marks = ",".join("?" * len(batch))
-            query = f"SELECT k FROM keys WHERE k IN ({marks})"  # noqa: S608 (only marks)
+            query = f"SELECT k FROM keys WHERE k IN ({marks})"  # only "?" marks are formatted in
             found.update(row[0] for row in self._db.execute(query, batch))
         return found
 

@@ -111,14 +111,10 @@ def _shop_of(site: str) -> str | None:
     return shop_host(text)
 
 
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("January February March April May June July August September October November December")
-        .split(),
-        start=1,
-    )
-}
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+)
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES.split(), start=1)}
 _TEXT_TIME = re.compile(r"([A-Z][a-z]+) (\d{1,2}), (\d{4}) (\d{1,2}):(\d\d):(\d\d) ([AP]M)")
 
 

@@ -75,6 +75,9 @@ def classify(message: str) -> tuple[str, str, str | None]:
     return f"text:{text}", text, None
 
 
+Newest = tuple[float, int, FailedImport]  # (timestamp, seq, failure): seq breaks ties
+
+
 @dataclass
 class Group:
     key: str
@@ -82,21 +85,18 @@ class Group:
     fix: str | None
     count: int = 0
     # A min-heap of (timestamp, seq, failure): the newest EXAMPLES_PER_GROUP survive.
-    _newest: list[tuple[float, int, FailedImport]] = field(default_factory=list)
+    _newest: list[Newest] = field(default_factory=list)
 
-    def add(self, failure: FailedImport, seq: int) -> None:
+    def add(self, item: Newest) -> None:
         self.count += 1
-        _keep_newest(self._newest, failure, seq, EXAMPLES_PER_GROUP)
+        _keep_newest(self._newest, item, EXAMPLES_PER_GROUP)
 
     @property
     def examples(self) -> list[FailedImport]:
         return [f for _, _, f in sorted(self._newest, reverse=True)]
 
 
-def _keep_newest(
-    heap: list[tuple[float, int, FailedImport]], failure: FailedImport, seq: int, size: int
-) -> None:
-    item = (failure.timestamp.timestamp(), seq, failure)
+def _keep_newest(heap: list[Newest], item: Newest, size: int) -> None:
     if len(heap) < size:
         heapq.heappush(heap, item)
     elif item > heap[0]:
@@ -200,7 +200,7 @@ class Aggregator:
         self.total = 0
         self._seen = Seen(csv_dir)
         self.groups: dict[str, Group] = {}
-        self._newest: list[tuple[float, int, FailedImport]] = []
+        self._newest: list[Newest] = []
         self._csv_file: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in close)
             "w", suffix=".csv", dir=csv_dir, delete=False, newline="", encoding="utf-8"
         )
@@ -221,8 +221,9 @@ class Aggregator:
                 group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = Group(key, title, fix)
-            group.add(failure, self.total)
-            _keep_newest(self._newest, failure, self.total, NEWEST_KEPT)
+            item = (failure.timestamp.timestamp(), self.total, failure)
+            group.add(item)
+            _keep_newest(self._newest, item, NEWEST_KEPT)
             rows.append(
                 (
                     failure.shopify_order_name,

@@ -11,7 +11,6 @@ of the OMS is that store's. What a source could not cover is said in the digest.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,10 +149,8 @@ async def _collect(
     notes: list[str] = []
     if loginsights.MDM in sources and scope.mdm:
         async for page in failures.iter_mdm_failures(
-            oms, since=since, until=until, page_size=page_size
+            oms, since=since, until=until, page_size=page_size, shop=scope.mdm_shop
         ):
-            if scope.mdm_shop:
-                page = [_on_shop(f, scope.mdm_shop) for f in page]
             sink(page)
         read.append(loginsights.MDM)
     if loginsights.LOGINSIGHTS in sources:
@@ -194,10 +191,6 @@ def _absent_notes(profile: TenantProfile) -> list[str]:
         and not probe.transient
         and (FAILURE_PROBES[probe.source] == loginsights.MDM or profile.has_ofbiz)
     ]
-
-
-def _on_shop(failure: FailedImport, shop: str) -> FailedImport:
-    return dataclasses.replace(failure, shop=shop)
 
 
 def _retention_notes(sources: list[str], since: float, until: float, now: float) -> list[str]:
