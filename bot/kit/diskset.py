@@ -3,7 +3,7 @@ remember hundreds of thousands of keys (a digest counting each failed order once
 flat memory footprint.
 
 Up to `in_memory` keys it is a plain set; past that, every key goes to a SQLite table in a
-temporary file (SQLite's page cache is its only memory, about 2 MB). Keys are looked up and
+temporary file (SQLite's page cache, 512 KiB, is its only memory). Keys are looked up and
 added a batch at a time, so the per-key cost stays in SQLite's C code. The file is deleted
 when the set is closed or collected. Exact: keys are stored whole, never hashed.
 """
@@ -70,6 +70,8 @@ class SpillingKeySet:
         # A scratch file: nothing to recover after a crash, so no journal and no fsync.
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
+        # A small page cache: the operating system caches the file anyway.
+        db.execute("PRAGMA cache_size=-512")
         db.execute("CREATE TABLE keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
         self._db = db
         self._finalizer = weakref.finalize(self, _drop, db, path)

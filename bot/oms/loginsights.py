@@ -95,6 +95,9 @@ def _redacted_error(text: str) -> str:
     return redact_contacts(text.strip()) or "(no error message)"
 
 
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
 @lru_cache(maxsize=_CACHED)
 def _host_of(prefix: str) -> str | None:
     return shop_host(prefix)
@@ -105,9 +108,8 @@ def _shop_of(site: str) -> str | None:
     worked out once per `scheme://authority` (the path holds each order's token)."""
     text = site.strip()
     if text.startswith(("https://", "http://")):
-        authority_at = text.index("//") + 2
-        ends = [i for i in (text.find(c, authority_at) for c in "/?#") if i >= 0]
-        return _host_of(text[: min(ends)] if ends else text)
+        end = _AUTHORITY_END.search(text, text.index("//") + 2)
+        return _host_of(text[: end.start()] if end else text)
     return shop_host(text)
 
 

@@ -263,6 +263,14 @@ def _walk(value: Any) -> Iterable[dict[str, Any]]:
             yield from _walk(child)
 
 
+def _gid_of(node: dict[str, Any]) -> re.Match[str] | None:
+    for key in ("admin_graphql_api_id", "id"):
+        found = _GID.fullmatch(str(node.get(key) or ""))
+        if found:
+            return found
+    return None
+
+
 def _from_json(record: Any) -> FailedRecord | None:
     """The order's id and name from wherever the nested Shopify order holds them: a GraphQL
     GID (`id`, or REST's `admin_graphql_api_id`), a REST order's numeric `id` next to its
@@ -270,19 +278,16 @@ def _from_json(record: Any) -> FailedRecord | None:
     if not isinstance(record, dict):
         return None
     shopify_id, name = "", ""
-    # Walked lazily: the staged order is most often the record itself, the first node.
-    for node in _walk(record):
-        gid = next(
-            (
-                found
-                for key in ("admin_graphql_api_id", "id")
-                if (found := _GID.fullmatch(str(node.get(key) or "")))
-            ),
-            None,
-        )
-        if gid:
-            shopify_id, name = gid.group(1), str(node.get("name") or "")
-            break
+    # The staged order is most often the record itself, the first node walked: tried first.
+    gid = _gid_of(record)
+    if gid:
+        shopify_id, name = gid.group(1), str(record.get("name") or "")
+    else:
+        for node in _walk(record):
+            gid = _gid_of(node)
+            if gid:
+                shopify_id, name = gid.group(1), str(node.get("name") or "")
+                break
     if not shopify_id:
         for node in _walk(record):
             if node.get("order_number") is not None and str(node.get("id") or "").isdigit():
