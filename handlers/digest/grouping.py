@@ -148,7 +148,7 @@ class Seen:
                 first.append(True)  # nothing to know it by: count it
                 continue
             checks, adds = plan
-            if any(key in known for key in checks):
+            if not known.isdisjoint(checks):
                 first.append(False)
                 continue
             first.append(True)
