@@ -23,9 +23,11 @@ _BATCH = 500  # host parameters per query: well under SQLite's limit (999 before
 
 
 def _drop(connection: sqlite3.Connection, path: str) -> None:
-    connection.close()
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    try:
+        connection.close()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 class SpillingKeySet:
@@ -69,7 +71,8 @@ class SpillingKeySet:
     def _open(self) -> None:
         handle, path = tempfile.mkstemp(suffix=".keys", dir=self._directory)
         os.close(handle)
-        db = sqlite3.connect(path)
+        # Used by one task at a time; the finalizer may run on whichever thread collects it.
+        db = sqlite3.connect(path, check_same_thread=False)
         # A scratch file: nothing to recover after a crash, so no journal and no fsync.
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
