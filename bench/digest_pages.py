@@ -27,6 +27,7 @@ It prints one JSON line {url, since, until, rows, orders} once every page is enc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.kit.serve import bind  # noqa: E402
 from bot.oms.loginsights import CORE, _request  # noqa: E402
 from bot.oms.mdm import ORDER_CONFIGS, iso_ms  # noqa: E402
 from bot.sandbox.data import background_failures, shopify_payload  # noqa: E402
@@ -281,16 +283,7 @@ def main() -> None:
     app = PageServer(build_app(SandboxState()), pages)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-
-    import asyncio
-    import socket
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted sockets inherit it (Linux): without it, Nagle holds a response's last segment
-    # until the client's delayed ACK, 40 ms a file.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = bind("127.0.0.1", 0)  # with TCP_NODELAY: no 40 ms stall per response
     sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     info = {"url": url, "since": since, "until": until, "rows": pages.rows, "orders": pages.orders}
