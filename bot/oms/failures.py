@@ -27,7 +27,7 @@ from bot.oms.client import OmsClient
 from bot.oms.loginsights import MDM, FailedImport
 
 
-def _row(log: mdm.MdmLog, record: mdm.FailedRecord) -> FailedImport:
+def _row(log: mdm.MdmLog, record: mdm.FailedRecord, shop: str | None) -> FailedImport:
     moment = log.created_date or log.finish or datetime.now(UTC)
     number = f" record {record.record_number}" if record.record_number else ""
     return FailedImport(
@@ -35,7 +35,7 @@ def _row(log: mdm.MdmLog, record: mdm.FailedRecord) -> FailedImport:
         reference=f"MDM log {log.log_id}{number}",
         shopify_order_name=record.order_name.strip() or "(no order name)",
         shopify_order_id=record.shopify_order_id or None,
-        shop=None,
+        shop=shop,
         error_message=record.error,
         first_attempted="",
         order_created=None,
@@ -44,10 +44,11 @@ def _row(log: mdm.MdmLog, record: mdm.FailedRecord) -> FailedImport:
 
 
 async def iter_mdm_failures(
-    oms: OmsClient, *, since: float, until: float, page_size: int
+    oms: OmsClient, *, since: float, until: float, page_size: int, shop: str | None = None
 ) -> AsyncIterator[list[FailedImport]]:
     """The failed records of every failed log of both order configs in [since, until): one
-    list per failed log, newest log first within each config."""
+    list per failed log, newest log first within each config. The MDM names no shop: `shop`
+    is the one the caller knows every record comes from, if any."""
     seen: set[str] = set()  # a log moved to a later page while we paged is read once
     for config in mdm.ORDER_CONFIGS:
         async for log in mdm.iter_logs(
@@ -61,4 +62,4 @@ async def iter_mdm_failures(
                 continue
             seen.add(log.log_id)
             records = await mdm.failed_records(oms, log)
-            yield [_row(log, record) for record in records]
+            yield [_row(log, record, shop) for record in records]

@@ -18,9 +18,11 @@ how `site` is indexed: a shop's documents are picked here, from the host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from bot.kit.durations import parse_oms_text_time
@@ -83,6 +85,59 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+# A digest parses up to hundreds of thousands of documents: what repeats across them (the
+# error texts, the shop's URL prefix) is worked out once per distinct value.
+_CACHED = 4096
+
+
+@lru_cache(maxsize=_CACHED)
+def _redacted_error(text: str) -> str:
+    return redact_contacts(text.strip()) or "(no error message)"
+
+
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+@lru_cache(maxsize=_CACHED)
+def _host_of(prefix: str) -> str | None:
+    return shop_host(prefix)
+
+
+def _shop_of(site: str) -> str | None:
+    """`shop_host(site)`: the host depends on the URL's scheme and authority only, so it is
+    worked out once per `scheme://authority` (the path holds each order's token)."""
+    text = site.strip()
+    if text.startswith(("https://", "http://")):
+        end = _AUTHORITY_END.search(text, text.index("//") + 2)
+        return _host_of(text[: end.start()] if end else text)
+    return shop_host(text)
+
+
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+)
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES.split(), start=1)}
+_TEXT_TIME = re.compile(r"([A-Z][a-z]+) (\d{1,2}), (\d{4}) (\d{1,2}):(\d\d):(\d\d) ([AP]M)")
+
+
+def _first_attempted_at(text: str, zone: tzinfo) -> datetime | None:
+    """`parse_oms_text_time(text, zone)`, without strptime's cost for the form HotWax writes
+    (`January 3, 2024 10:15:12 PM`); anything else, or out of range, goes to it."""
+    found = _TEXT_TIME.fullmatch(" ".join(text.split()))
+    if found:
+        month_name, day, year, hour, minute, second, half = found.groups()
+        month, h = _MONTHS.get(month_name), int(hour)
+        if month and 1 <= h <= 12 and int(minute) < 60 and int(second) < 60 and int(day) > 0:
+            h = h % 12 + (12 if half == "PM" else 0)
+            try:
+                return datetime(
+                    int(year), month, int(day), h, int(minute), int(second), tzinfo=zone
+                )
+            except ValueError:
+                pass
+    return parse_oms_text_time(text, zone)
+
+
 def parse_doc(doc: Any, zone: tzinfo | None = None) -> FailedImport | None:
     """A document in the documented shape, or None for one too broken to show; `zone` is the
     one its zone-less `firstAttemptedImport` is read in (OmsClient.time_zone)."""
@@ -98,13 +153,12 @@ def parse_doc(doc: Any, zone: tzinfo | None = None) -> FailedImport | None:
         reference=str(doc.get("document-id") or ""),
         shopify_order_name=name,
         shopify_order_id=None,  # logInsights documents carry no Shopify order id
-        shop=shop_host(str(doc.get("site") or "")),
-        error_message=redact_contacts(str(doc.get("errorMessage") or "").strip())
-        or "(no error message)",
+        shop=_shop_of(str(doc.get("site") or "")),
+        error_message=_redacted_error(str(doc.get("errorMessage") or "")),
         first_attempted=first,
         order_created=_parse_time(doc.get("orderCreatedDate")),
         timestamp=timestamp,
-        first_attempted_at=parse_oms_text_time(first, zone) if zone else None,
+        first_attempted_at=_first_attempted_at(first, zone) if zone else None,
     )
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -240,8 +241,15 @@ def _error_of(record: dict[str, Any]) -> str:
         if isinstance(value, list):
             value = "; ".join(str(v) for v in value)
         if isinstance(value, str) and value.strip():
-            return redact_contacts(" ".join(value.split()))[:ERROR_MAX]
+            return _shown_error(value)
     return "no error message recorded"
+
+
+# A digest reads up to hundreds of thousands of records whose errors mostly repeat: each
+# distinct text is redacted once.
+@lru_cache(maxsize=4096)
+def _shown_error(text: str) -> str:
+    return redact_contacts(" ".join(text.split()))[:ERROR_MAX]
 
 
 def _walk(value: Any) -> Iterable[dict[str, Any]]:
@@ -255,6 +263,14 @@ def _walk(value: Any) -> Iterable[dict[str, Any]]:
             yield from _walk(child)
 
 
+def _gid_of(node: dict[str, Any]) -> re.Match[str] | None:
+    for key in ("admin_graphql_api_id", "id"):
+        found = _GID.fullmatch(str(node.get(key) or ""))
+        if found:
+            return found
+    return None
+
+
 def _from_json(record: Any) -> FailedRecord | None:
     """The order's id and name from wherever the nested Shopify order holds them: a GraphQL
     GID (`id`, or REST's `admin_graphql_api_id`), a REST order's numeric `id` next to its
@@ -262,21 +278,18 @@ def _from_json(record: Any) -> FailedRecord | None:
     if not isinstance(record, dict):
         return None
     shopify_id, name = "", ""
-    nodes = list(_walk(record))
-    for node in nodes:
-        gid = next(
-            (
-                found
-                for key in ("admin_graphql_api_id", "id")
-                if (found := _GID.fullmatch(str(node.get(key) or "")))
-            ),
-            None,
-        )
-        if gid:
-            shopify_id, name = gid.group(1), str(node.get("name") or "")
-            break
+    # The staged order is most often the record itself, the first node walked: tried first.
+    gid = _gid_of(record)
+    if gid:
+        shopify_id, name = gid.group(1), str(record.get("name") or "")
+    else:
+        for node in _walk(record):
+            gid = _gid_of(node)
+            if gid:
+                shopify_id, name = gid.group(1), str(node.get("name") or "")
+                break
     if not shopify_id:
-        for node in nodes:
+        for node in _walk(record):
             if node.get("order_number") is not None and str(node.get("id") or "").isdigit():
                 shopify_id, name = str(node["id"]), str(node.get("name") or "")
                 break

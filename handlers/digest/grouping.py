@@ -3,10 +3,11 @@
 The aggregator takes pages from both sources as they arrive (the Shopify order MDM's failed
 records first, then logInsights documents) and counts each order once: an order failing in
 several MDM logs, in several logInsights documents, or in both, is one failed order, shown with
-the first error read. It keeps counts, a few newest examples per group, the newest failures
-overall and one short key per order counted, so its memory grows with the number of failed
-orders only by those keys; every counted row also goes to a CSV file on disk for the message's
-thread. Only the order's name, id and shop and the error are kept.
+the first error read. It keeps counts, a few newest examples per group and the newest
+failures overall; the keys of the orders counted go to a temporary file past a few thousand
+(bot/kit/diskset.py) and every counted row to a CSV file on disk for the message's thread, so
+its memory does not grow with the number of failed orders. Only the order's name, id and shop
+and the error are kept.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from bot.kit.diskset import SpillingKeySet
 from bot.oms import FailedImport, loginsights
 from handlers.orders import explain
 
@@ -61,6 +64,8 @@ def normalise(message: str) -> str:
     return _SPACES.sub(" ", text).strip()[:MAX_KEY_LENGTH]
 
 
+# Error texts repeat across a digest's rows: each distinct one is classified once.
+@lru_cache(maxsize=4096)
 def classify(message: str) -> tuple[str, str, str | None]:
     """(group key, title, fix) for an error text: a known cause, or its normalised text."""
     known = explain(message)
@@ -70,6 +75,9 @@ def classify(message: str) -> tuple[str, str, str | None]:
     return f"text:{text}", text, None
 
 
+Newest = tuple[float, int, FailedImport]  # (timestamp, seq, failure): seq breaks ties
+
+
 @dataclass
 class Group:
     key: str
@@ -77,21 +85,18 @@ class Group:
     fix: str | None
     count: int = 0
     # A min-heap of (timestamp, seq, failure): the newest EXAMPLES_PER_GROUP survive.
-    _newest: list[tuple[float, int, FailedImport]] = field(default_factory=list)
+    _newest: list[Newest] = field(default_factory=list)
 
-    def add(self, failure: FailedImport, seq: int) -> None:
+    def add(self, item: Newest) -> None:
         self.count += 1
-        _keep_newest(self._newest, failure, seq, EXAMPLES_PER_GROUP)
+        _keep_newest(self._newest, item, EXAMPLES_PER_GROUP)
 
     @property
     def examples(self) -> list[FailedImport]:
         return [f for _, _, f in sorted(self._newest, reverse=True)]
 
 
-def _keep_newest(
-    heap: list[tuple[float, int, FailedImport]], failure: FailedImport, seq: int, size: int
-) -> None:
-    item = (failure.timestamp.timestamp(), seq, failure)
+def _keep_newest(heap: list[Newest], item: Newest, size: int) -> None:
     if len(heap) < size:
         heapq.heappush(heap, item)
     elif item > heap[0]:
@@ -121,46 +126,71 @@ class Seen:
     """The orders already counted. The MDM names an order by its Shopify id (unique across
     shops) and name; logInsights by its name and shop, without an id: a logInsights document
     is the same order as an MDM record with its name, or as another document with its shop
-    and name. Feed the MDM first."""
+    and name. Feed the MDM first.
 
-    def __init__(self) -> None:
-        self._mdm: set[str] = set()
-        self._mdm_names: set[str] = set()
-        self._logged: set[tuple[str, str]] = set()
+    The keys live in a SpillingKeySet (a temporary file past a few thousand), looked up a page
+    at a time: a digest of half a million failures keeps the memory of a small one."""
 
-    def first_time(self, failure: FailedImport) -> bool:
-        name = _name_key(failure)
-        if failure.source == loginsights.MDM:
-            key = f"id:{failure.shopify_order_id}" if failure.shopify_order_id else None
-            key = key or (f"name:{name}" if name else None)
-            if key is None:
-                return True  # nothing to know it by: count it
-            if key in self._mdm:
-                return False
-            self._mdm.add(key)
-            if name:
-                self._mdm_names.add(name)
-            return True
-        if name is None:
-            return True
-        if name in self._mdm_names:
-            return False
-        shop_and_name = (failure.shop or "", name)
-        if shop_and_name in self._logged:
-            return False
-        self._logged.add(shop_and_name)
-        return True
+    def __init__(self, directory: Path | None = None) -> None:
+        # "m" + the MDM's key of an order, "n:" + an MDM order's name, "l:" + a logInsights
+        # document's shop and name (a host has no newline, so the pair is unambiguous).
+        self._keys = SpillingKeySet(directory)
+
+    def first_times(self, page: list[FailedImport]) -> list[bool]:
+        """For each failure of the page, in order, whether its order is counted for the first
+        time (a page may repeat an order too)."""
+        plans = [_plan(failure) for failure in page]
+        known = self._keys.members({key for plan in plans if plan for key in plan[0]})
+        added: list[str] = []
+        first: list[bool] = []
+        for plan in plans:
+            if plan is None:
+                first.append(True)  # nothing to know it by: count it
+                continue
+            checks, adds = plan
+            if not known.isdisjoint(checks):
+                first.append(False)
+                continue
+            first.append(True)
+            known.update(adds)
+            added += adds
+        self._keys.add(added)
+        return first
+
+    def close(self) -> None:
+        self._keys.close()
+
+
+def _plan(failure: FailedImport) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(the keys that make `failure` an order already counted, the keys it adds), or None
+    when nothing identifies its order."""
+    name = _name_key(failure)
+    if failure.source == loginsights.MDM:
+        if failure.shopify_order_id:
+            key = f"mid:{failure.shopify_order_id}"
+        elif name:
+            key = f"mname:{name}"
+        else:
+            return None
+        return (key,), ((key, f"n:{name}") if name else (key,))
+    if name is None:
+        return None
+    logged = f"l:{failure.shop or ''}\n{name}"
+    return (f"n:{name}", logged), (logged,)
 
 
 class Counter:
     """Only how many distinct failed orders (the previous window, for the change)."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         self.total = 0
-        self._seen = Seen()
+        self._seen = Seen(directory)
 
     def add(self, page: list[FailedImport]) -> None:
-        self.total += sum(1 for failure in page if self._seen.first_time(failure))
+        self.total += sum(self._seen.first_times(page))
+
+    def close(self) -> None:
+        self._seen.close()
 
 
 class Aggregator:
@@ -168,9 +198,9 @@ class Aggregator:
 
     def __init__(self, csv_dir: Path | None = None) -> None:
         self.total = 0
-        self._seen = Seen()
+        self._seen = Seen(csv_dir)
         self.groups: dict[str, Group] = {}
-        self._newest: list[tuple[float, int, FailedImport]] = []
+        self._newest: list[Newest] = []
         self._csv_file: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in close)
             "w", suffix=".csv", dir=csv_dir, delete=False, newline="", encoding="utf-8"
         )
@@ -179,8 +209,9 @@ class Aggregator:
         self._csv.writerow(CSV_COLUMNS)
 
     def add(self, page: list[FailedImport]) -> None:
-        for failure in page:
-            if not self._seen.first_time(failure):
+        rows = []
+        for failure, first in zip(page, self._seen.first_times(page), strict=True):
+            if not first:
                 continue
             self.total += 1
             key, title, fix = classify(failure.error_message)
@@ -190,9 +221,10 @@ class Aggregator:
                 group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = Group(key, title, fix)
-            group.add(failure, self.total)
-            _keep_newest(self._newest, failure, self.total, NEWEST_KEPT)
-            self._csv.writerow(
+            item = (failure.timestamp.timestamp(), self.total, failure)
+            group.add(item)
+            _keep_newest(self._newest, item, NEWEST_KEPT)
+            rows.append(
                 (
                     failure.shopify_order_name,
                     failure.shopify_order_id or "",
@@ -209,6 +241,7 @@ class Aggregator:
                     failure.order_created.isoformat() if failure.order_created else "",
                 )
             )
+        self._csv.writerows(rows)
 
     def ranked(self) -> list[Group]:
         """Most frequent first; ties by title so the order is stable."""
@@ -220,9 +253,11 @@ class Aggregator:
 
     def close(self) -> Path:
         """Flush the CSV and return its path (the caller deletes it)."""
+        self._seen.close()
         self._csv_file.close()
         return self.csv_path
 
     def discard(self) -> None:
+        self._seen.close()
         self._csv_file.close()
         self.csv_path.unlink(missing_ok=True)

@@ -11,7 +11,6 @@ of the OMS is that store's. What a source could not cover is said in the digest.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,10 +149,8 @@ async def _collect(
     notes: list[str] = []
     if loginsights.MDM in sources and scope.mdm:
         async for page in failures.iter_mdm_failures(
-            oms, since=since, until=until, page_size=page_size
+            oms, since=since, until=until, page_size=page_size, shop=scope.mdm_shop
         ):
-            if scope.mdm_shop:
-                page = [_on_shop(f, scope.mdm_shop) for f in page]
             sink(page)
         read.append(loginsights.MDM)
     if loginsights.LOGINSIGHTS in sources:
@@ -196,10 +193,6 @@ def _absent_notes(profile: TenantProfile) -> list[str]:
     ]
 
 
-def _on_shop(failure: FailedImport, shop: str) -> FailedImport:
-    return dataclasses.replace(failure, shop=shop)
-
-
 def _retention_notes(sources: list[str], since: float, until: float, now: float) -> list[str]:
     """What logInsights' 60-day retention leaves out of this window or the previous one."""
     if loginsights.LOGINSIGHTS not in sources:
@@ -229,12 +222,12 @@ async def build_report(
     sources, absent_notes = profile.failure_sources_to_read, _absent_notes(profile)
     scope = await resolve_scope(oms, store)
     aggregator = Aggregator()
+    counter = Counter()
     try:
         read, notes = await _collect(
             oms, sources, scope,
             since=since, until=until, page_size=page_size, sink=aggregator.add,
         )  # fmt: skip
-        counter = Counter()
         await _collect(
             oms, frozenset(read), scope,
             since=since - (until - since), until=since, page_size=page_size, sink=counter.add,
@@ -242,6 +235,8 @@ async def build_report(
     except BaseException:
         aggregator.discard()
         raise
+    finally:
+        counter.close()
     notes = [
         *scope.notes,
         *absent_notes,
