@@ -33,6 +33,11 @@ class Host(Toolbox, Protocol):
         """Seconds without a heartbeat after which a run counts as interrupted."""
         ...
 
+    @property
+    def update_interval(self) -> float:
+        """Seconds between two updates of one progress message (0: an update per step)."""
+        ...
+
     def http_session(self) -> aiohttp.ClientSession:
         """The shared session for response_url posts."""
         ...

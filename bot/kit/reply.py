@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.kit.blocks import Message
-from bot.kit.posting import Upload, Uploaded, upload_file
+from bot.kit.posting import DEFAULT_UPDATE_INTERVAL, UPDATES, Upload, Uploaded, upload_file
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,22 @@ class Replier:
         )
         return str(resp["ts"])
 
-    async def update(self, ts: str, message: Message) -> None:
-        await self.client.chat_update(
-            channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
-        )
+    async def update(
+        self, ts: str, message: Message, *, interval: float = DEFAULT_UPDATE_INTERVAL
+    ) -> None:
+        """Replace the message `ts` with its final state: after any progress update of it in
+        flight, ahead of other messages' progress, 429s waited out (posting.MessageUpdates).
+        Raises when Slack refuses it for good, so the caller can post it anew. An `interval`
+        of 0 (no coalescing) sends it at once."""
+        await UPDATES.final(self.client, self.channel_id, ts, message, paced=interval > 0)
+
+    async def progress(
+        self, ts: str, message: Message, *, interval: float = DEFAULT_UPDATE_INTERVAL
+    ) -> None:
+        """Show a new state of the message `ts`: at most one update per `interval` seconds,
+        the newest state always going last (coalesced; returns at once). Never raises for
+        Slack's sake unless `interval` is 0, which sends every state at once."""
+        await UPDATES.progress(self.client, self.channel_id, ts, message, interval=interval)
 
     async def safe_ephemeral(self, message: Message) -> bool:
         """Best effort: used when reporting a failure must not raise a second one.

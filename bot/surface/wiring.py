@@ -104,6 +104,10 @@ class Services:
     def run_lease(self) -> float:
         return self.settings.omsbot_run_lease
 
+    @property
+    def update_interval(self) -> float:
+        return self.settings.omsbot_update_interval_seconds
+
     def http_session(self) -> aiohttp.ClientSession:
         """One aiohttp session for response_url posts, made on the serving loop at first use."""
         if self._http is None or self._http.closed:
