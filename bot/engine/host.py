@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.contract import Toolbox
 from bot.engine.tasks import TaskTracker
+from bot.kit.posting import MessageUpdates
 from bot.store import Store
 
 
@@ -34,8 +35,8 @@ class Host(Toolbox, Protocol):
         ...
 
     @property
-    def update_interval(self) -> float:
-        """Seconds between two updates of one progress message (0: an update per step)."""
+    def updates(self) -> MessageUpdates:
+        """The pace and budget of every message update this bot makes (one per process)."""
         ...
 
     def http_session(self) -> aiohttp.ClientSession:

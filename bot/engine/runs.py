@@ -378,6 +378,7 @@ class RunEngine:
                 user_id=run.requested_by,
                 response_url=None,
                 session=self.host.http_session(),
+                updates=self.host.updates,
             )
             runbook = self.runbooks.get(run.runbook)
             message = await render_run(
@@ -434,7 +435,7 @@ class RunEngine:
         )
         try:
             # Coalesced: at most one update per interval, the newest state going last.
-            await reply.progress(run.message_ts, message, interval=self.host.update_interval)
+            await reply.progress(run.message_ts, message)
         except SlackApiError as exc:
             log.warning("progress update of run %s failed: %s", run_id, exc.response.get("error"))
 
@@ -455,7 +456,7 @@ class RunEngine:
             try:
                 # After the progress update in flight, ahead of other runs' progress, 429s
                 # waited out; raises only when Slack refuses it for good.
-                await reply.update(run.message_ts, message, interval=self.host.update_interval)
+                await reply.update(run.message_ts, message)
                 delivered = True
             except SlackApiError as exc:
                 log.warning(

@@ -198,16 +198,20 @@ def _retry_after(exc: SlackApiError) -> float | None:
 
 
 class MessageUpdates:
-    """Every chat.update the bot makes goes through here (one per process, `UPDATES`).
+    """Every chat.update of a Replier goes through here.
 
     A progress state (`progress`) is coalesced: at most one update per message per interval,
     the newest state going when its turn comes and the ones in between skipped (each state
     holds the whole message, so nothing is lost). A final state (`final`) waits for the
     message's update in flight and its interval, goes ahead of every progress update, and has
     429s waited out; only when Slack refuses it for good does it raise, so the caller posts
-    it anew. Per process: replicas each keep their own pace and budget."""
+    it anew. One per bot (the host's `updates`), so per process: replicas each keep their
+    own pace and budget."""
 
-    def __init__(self, budget: UpdateBudget | None = None) -> None:
+    def __init__(
+        self, interval: float = DEFAULT_UPDATE_INTERVAL, budget: UpdateBudget | None = None
+    ) -> None:
+        self.interval = interval
         self.budget = budget or UpdateBudget()
         self._slots: dict[tuple[str, str], _Slot] = {}
 
@@ -217,15 +221,13 @@ class MessageUpdates:
         channel: str,
         ts: str,
         message: Message,
-        *,
-        interval: float = DEFAULT_UPDATE_INTERVAL,
     ) -> None:
         """Show `message` as the newest state of (channel, ts); returns at once when it is
         coalesced. An interval of 0 sends it now, as every step did before coalescing."""
-        if interval <= 0:
+        if self.interval <= 0:
             await _update(client, channel, ts, message)
             return
-        slot = self._slots.setdefault((channel, ts), _Slot(interval))
+        slot = self._slots.setdefault((channel, ts), _Slot(self.interval))
         slot.latest = message
         if slot.flusher is None or slot.flusher.done():
             slot.flusher = asyncio.get_running_loop().create_task(
@@ -260,16 +262,14 @@ class MessageUpdates:
             finally:
                 slot.sending = False
 
-    async def final(
-        self, client: AsyncWebClient, channel: str, ts: str, message: Message, *, paced: bool = True
-    ) -> None:
+    async def final(self, client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
         """Show `message` as the last state of (channel, ts). Raises what Slack answered when
         the update fails for good (after 429s waited out), so the caller can post it anew.
-        `paced=False` sends it at once with no coalescing (the interval-0 behaviour)."""
+        With an interval of 0 (no coalescing) it is sent at once, as before."""
         slot = self._slots.pop((channel, ts), None)
         if slot is not None:
             await self._close(slot)
-        if not paced:
+        if self.interval <= 0:
             await _update(client, channel, ts, message)
             return
         if slot is not None:
@@ -307,9 +307,6 @@ class MessageUpdates:
 
 async def _update(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
     await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
-
-
-UPDATES = MessageUpdates()
 
 
 def slack_error(exc: BaseException) -> str:

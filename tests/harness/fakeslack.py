@@ -148,6 +148,7 @@ class Call:
     body: dict[str, Any]  # query string, form and JSON fields merged
     status: int
     response: dict[str, Any] | None
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass(frozen=True)
