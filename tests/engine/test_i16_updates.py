@@ -3,6 +3,7 @@ enforces Slack's per-method rate limits, and one message's pace at the default i
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,11 @@ def test_a_message_is_updated_at_most_once_a_second_and_ends_on_its_final_state(
     assert str(updates[-1].body["text"]).endswith(": finished")
     # 7 steps, each shown running then done, would be 14 updates and the final one.
     assert 2 <= len(updates) < 15
-    gaps = [later.at - earlier.at for earlier, later in zip(updates, updates[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(updates)]
     # The bot sends a message's next update a second after it sent the last; Slack's answer
     # times differ from the send times by a few milliseconds.
     assert min(gaps) > 0.9, gaps
     # The versions shown only ever move forward: a step once done is never shown running.
     versions: list[Any] = [_shown(r) for r in final.history] + [_shown(final)]
-    for earlier, later in zip(versions, versions[1:], strict=False):
+    for earlier, later in itertools.pairwise(versions):
         assert earlier.count(":white_check_mark:") <= later.count(":white_check_mark:")
