@@ -36,8 +36,8 @@ from bot.kit.serve import ThreadedServer  # noqa: E402
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer  # noqa: E402
 from bot.surface.app import build_asgi_app, build_bolt_app  # noqa: E402
 from bot.surface.wiring import create_services  # noqa: E402
-from tests.harness.driver import SlackDriver  # noqa: E402
-from tests.harness.fakeslack import FakeSlack  # noqa: E402
+from tests.harness.driver import Sent, SlackDriver  # noqa: E402
+from tests.harness.fakeslack import FakeSlack, ResponsePost  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"
@@ -71,6 +71,13 @@ class Figures:
     lost: int
     final_429s: int
     seconds: float
+
+
+def card_of(fake: FakeSlack, sent: Sent) -> ResponsePost:
+    """The confirmation card a slash command got through its response_url."""
+    url = sent.response_url
+    assert url is not None
+    return fake.wait_for(lambda: fake.response_posts(url) or None, 20)[-1]
 
 
 def measure(
@@ -112,12 +119,7 @@ def measure(
             driver = SlackDriver(f"{server.url}/slack/events", SECRET, fake)
             ids = sandbox.state.add_bulk_orders(runs * orders, template_id="10014")
             groups = [ids[i : i + orders] for i in range(0, len(ids), orders)]
-            cards = []
-            for group in groups:
-                sent = driver.slash("approve " + " ".join(group))
-                assert sent.response_url is not None
-                url = sent.response_url
-                cards.append(fake.wait_for(lambda u=url: fake.response_posts(u) or None, 20)[-1])
+            cards = [card_of(fake, driver.slash("approve " + " ".join(g))) for g in groups]
             started = time.monotonic()
             with ThreadPoolExecutor(len(cards)) as pool:
                 list(pool.map(lambda card: driver.click_ephemeral(card, CONFIRM), cards))
