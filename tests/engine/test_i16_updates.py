@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bot.kit.config import Settings
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.fakeslack import Call, Message
 
@@ -78,7 +79,13 @@ def test_twenty_runs_at_once_each_end_showing_their_final_state(
 def test_a_message_is_updated_at_most_once_a_second_and_ends_on_its_final_state(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
-    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))  # the default: 1 s
+    bot = make_bot(
+        omsbot_policy=write_policy(tmp_path, two_person=False),
+        omsbot_update_interval_seconds=Settings.model_fields[
+            "omsbot_update_interval_seconds"
+        ].default,
+    )
+    assert bot.services.updates.interval == 1.0
     orders = bot.sandbox.state.add_bulk_orders(6, template_id="10014")
     bot.sandbox.state.latency = 0.1  # each step takes a few OMS calls: the run lasts seconds
     _start_runs(bot, [orders])
