@@ -150,9 +150,9 @@ class UpdateBudget:
         self._at = now
 
     def take(self, *, final: bool) -> float:
-        """Seconds to wait before sending. A final state's token is taken at once (paid back
-        while it waits); a progress update's only when it can go now (else 0 is never
-        returned and the caller asks again after the wait)."""
+        """Seconds to wait before sending. A final state's token is taken at once (the wait
+        pays it back) and it sends after the wait. A progress update's token is taken only
+        when it can go now (0 returned); otherwise the caller waits and asks again."""
         with self._lock:
             now = time.monotonic()
             self._refill(now)
