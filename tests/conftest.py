@@ -55,6 +55,9 @@ def bot_env(fake: FakeSlack, sandbox: SandboxServer, db_path: Path | str) -> dic
         "OMS_TIMEOUT": "3",
         "OMSBOT_DATABASE_URL": db_path if isinstance(db_path, str) else f"sqlite:///{db_path}",
         "OMSBOT_SHUTDOWN_TIMEOUT": "10",
+        # Coalescing stays on, at a pace that does not add a second to every run's end
+        # (tests/engine/test_i16_updates.py checks the default of 1 s).
+        "OMSBOT_UPDATE_INTERVAL_SECONDS": "0.2",
     }
 
 

@@ -143,6 +143,9 @@ def make_replicas(
             OMSBOT_RUN_LEASE=RUN_LEASE,
             OMSBOT_POLICY=str(policy),
             OMSBOT_SHUTDOWN_TIMEOUT="5",
+            # Every progress update is sent before the step goes on (no coalescing): a test
+            # stops a replica at one that Slack leaves hanging.
+            OMSBOT_UPDATE_INTERVAL_SECONDS="0",
         )
         if socket_mode:
             env["SLACK_APP_TOKEN"] = APP_TOKEN

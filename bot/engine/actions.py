@@ -125,6 +125,7 @@ class Actions:
             user_id=press.user_id,
             response_url=press.response_url,
             session=self.host.http_session(),
+            updates=self.host.updates,
             can_replace=press.is_ephemeral,
         )
         problem, token = await self._check(press)
@@ -279,6 +280,7 @@ class Actions:
                 user_id=user,
                 response_url=_str(body.get("response_url")),
                 session=self.host.http_session(),
+                updates=self.host.updates,
             )
             await reply.safe_ephemeral(
                 _refusal("This button press arrived incomplete. Nothing was done.")

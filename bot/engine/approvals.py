@@ -534,6 +534,7 @@ class Approvals:
             user_id=approval.requested_by,
             response_url=None,
             session=self.host.http_session(),
+            updates=self.host.updates,
         )
 
     async def _on_deny(self, click: Click) -> None:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.contract import Toolbox
 from bot.engine.tasks import TaskTracker
+from bot.kit.posting import MessageUpdates
 from bot.store import Store
 
 
@@ -31,6 +32,11 @@ class Host(Toolbox, Protocol):
     @property
     def run_lease(self) -> float:
         """Seconds without a heartbeat after which a run counts as interrupted."""
+        ...
+
+    @property
+    def updates(self) -> MessageUpdates:
+        """The pace and budget of every message update this bot makes (one per process)."""
         ...
 
     def http_session(self) -> aiohttp.ClientSession:

@@ -378,6 +378,7 @@ class RunEngine:
                 user_id=run.requested_by,
                 response_url=None,
                 session=self.host.http_session(),
+                updates=self.host.updates,
             )
             runbook = self.runbooks.get(run.runbook)
             message = await render_run(
@@ -433,7 +434,8 @@ class RunEngine:
             run, await self._steps(run_id), None, self.runbooks[run.runbook], self.host.actions
         )
         try:
-            await reply.update(run.message_ts, message)
+            # Coalesced: at most one update per interval, the newest state going last.
+            await reply.progress(run.message_ts, message)
         except SlackApiError as exc:
             log.warning("progress update of run %s failed: %s", run_id, exc.response.get("error"))
 
@@ -452,19 +454,26 @@ class RunEngine:
         delivered = False
         if run.message_ts:
             try:
+                # After the progress update in flight, ahead of other runs' progress, 429s
+                # waited out; raises only when Slack refuses it for good.
                 await reply.update(run.message_ts, message)
                 delivered = True
             except SlackApiError as exc:
                 log.warning(
                     "final update of run %s failed (%s); posting it anew",
                     run.id,
-                    exc.response.get("error"),
+                    exc.response.get("error") or exc.response.status_code,
                 )
         if not delivered:
             try:
                 await reply.post(message)
                 delivered = True
-            except SlackApiError:
+            except SlackApiError as exc:
+                log.warning(
+                    "could not post the result of run %s anew (%s); telling the requester",
+                    run.id,
+                    exc.response.get("error") or exc.response.status_code,
+                )
                 delivered = await reply.safe_ephemeral(message)
         if not delivered:
             # Slack refused every way to show the result: the audit must say so, or the

@@ -57,6 +57,8 @@ FORMS: dict[str, str] = {
     "omsbot_policy": "the path of a readable TOML file, e.g. /etc/oms-bot/policy.toml",
     "omsbot_shutdown_timeout": "a number of seconds from 0 to 600, e.g. 25",
     "omsbot_run_lease": "a number of seconds from 1 to 3600, e.g. 30",
+    "omsbot_update_interval_seconds": "a number of seconds from 0 to 60 between two updates "
+    "of one progress message, e.g. 1 (0 updates at every step, with no coalescing)",
     "omsbot_log_level": "one of DEBUG, INFO, WARNING, ERROR",
     "omsbot_sandbox": "1 to run the Slack bot on the embedded sandbox's demo data, or 0",
     "omsbot_sandbox_tenant": "a sandbox tenant name (oms-bot sandbox --help lists them), "
@@ -127,6 +129,8 @@ class Settings(BaseSettings):
     omsbot_shutdown_timeout: float = Field(default=25.0, ge=0, le=600)
     # A run whose heartbeat is older than this is taken as dead (its process stopped).
     omsbot_run_lease: float = Field(default=30.0, ge=1, le=3600)
+    # At most one chat.update per progress message this often (Slack's chat.update is Tier 3).
+    omsbot_update_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     omsbot_log_level: str = "INFO"
     # The Slack bot serves the embedded sandbox only when asked: its data is demo data.
     omsbot_sandbox: bool = False

@@ -1,6 +1,7 @@
 """Channel posts that respect Slack's limits: at most one post a second per channel (paced
-within this process), and 429s waited out beyond the Web API client's own retries; and file
-uploads whose failure becomes a note in the thread instead of an error.
+within this process), and 429s waited out beyond the Web API client's own retries; message
+updates coalesced (see `MessageUpdates`); and file uploads whose failure becomes a note in the
+thread instead of an error.
 
 Runbooks name the Web API client and its error through `SlackClient` and `SlackError` here:
 they never import slack_sdk themselves (tests/test_layers.py holds them to it).
@@ -9,7 +10,9 @@ they never import slack_sdk themselves (tests/test_layers.py holds them to it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -92,6 +95,218 @@ async def post_message(
         )
     )
     return str(resp["ts"])
+
+
+# ---- message updates ---------------------------------------------------------------------
+
+# chat.update is Tier 3: "50+ per minute", per method and workspace, with occasional bursts
+# (docs.slack.dev/apis/web-api/rate-limits). The bot keeps under the documented minimum.
+UPDATES_PER_MINUTE = 50.0
+UPDATE_BURST = 20.0
+# Tokens only a message's final state may take, so a run's result never queues behind
+# (or gets a 429 because of) other runs' progress.
+FINAL_RESERVE = 5.0
+DEFAULT_UPDATE_INTERVAL = 1.0  # seconds between updates of one message (the setting's default)
+SEND_FAILURES: tuple[type[BaseException], ...] = (
+    SlackApiError,
+    aiohttp.ClientError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class UpdateBudget:
+    """A token bucket for chat.update within this process: `per_minute` calls, in bursts of up
+    to `burst`. A final state may borrow against future tokens (it waits for them); a progress
+    update only goes while more than `reserve` tokens are left. A reservation with a thread
+    lock, not an asyncio lock, so it works from any event loop (tests run several).
+
+    `time_scale` multiplies Slack's minute: 1.0 in production; a benchmark running Slack's
+    limits compressed in time sets the same factor here."""
+
+    def __init__(
+        self,
+        per_minute: float = UPDATES_PER_MINUTE,
+        burst: float = UPDATE_BURST,
+        reserve: float = FINAL_RESERVE,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.per_minute = per_minute
+        self.burst = burst
+        self.reserve = reserve
+        self.time_scale = time_scale
+        self._lock = threading.Lock()
+        self._tokens = burst
+        self._at = time.monotonic()
+        self._blocked_until = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Tokens a second."""
+        return self.per_minute / (60.0 * self.time_scale)
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    def take(self, *, final: bool) -> float:
+        """Seconds to wait before sending. A final state's token is taken at once (the wait
+        pays it back) and it sends after the wait. A progress update's token is taken only
+        when it can go now (0 returned); otherwise the caller waits and asks again."""
+        with self._lock:
+            now = time.monotonic()
+            self._refill(now)
+            blocked = max(0.0, self._blocked_until - now)
+            if final:
+                self._tokens -= 1
+                return max(blocked, -self._tokens / self.rate if self._tokens < 0 else 0.0)
+            if blocked == 0.0 and self._tokens >= self.reserve + 1:
+                self._tokens -= 1
+                return 0.0
+            short = max(0.0, self.reserve + 1 - self._tokens) / self.rate
+            return max(blocked, short, 0.001)
+
+    def rate_limited(self, retry_after: float) -> None:
+        """Slack answered 429: nothing goes before `retry_after`, and the bucket is empty."""
+        with self._lock:
+            now = time.monotonic()
+            self._refill(now)
+            self._tokens = min(self._tokens, 0.0)
+            self._blocked_until = max(self._blocked_until, now + retry_after)
+
+
+@dataclass
+class _Slot:
+    """One message's coalescing state: the newest state not yet sent, and when the last went."""
+
+    interval: float
+    latest: Message | None = None
+    sent_at: float = float("-inf")
+    sending: bool = False
+    flusher: asyncio.Task[None] | None = None
+    closed: bool = False
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """The seconds a 429 asks to wait, or None for any other answer."""
+    if exc.response.status_code != 429:
+        return None
+    try:
+        return float(exc.response.headers.get("Retry-After", "1") or 1)
+    except ValueError:
+        return 1.0
+
+
+class MessageUpdates:
+    """Every chat.update of a Replier goes through here.
+
+    A progress state (`progress`) is coalesced: at most one update per message per interval,
+    the newest state going when its turn comes and the ones in between skipped (each state
+    holds the whole message, so nothing is lost). A final state (`final`) waits for the
+    message's update in flight and its interval, goes ahead of every progress update, and has
+    429s waited out; only when Slack refuses it for good does it raise, so the caller posts
+    it anew. One per bot (the host's `updates`), so per process: replicas each keep their
+    own pace and budget."""
+
+    def __init__(
+        self, interval: float = DEFAULT_UPDATE_INTERVAL, budget: UpdateBudget | None = None
+    ) -> None:
+        self.interval = interval
+        self.budget = budget or UpdateBudget()
+        self._slots: dict[tuple[str, str], _Slot] = {}
+
+    async def progress(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        ts: str,
+        message: Message,
+    ) -> None:
+        """Show `message` as the newest state of (channel, ts); returns at once when it is
+        coalesced. An interval of 0 sends it now, as every step did before coalescing."""
+        if self.interval <= 0:
+            await _update(client, channel, ts, message)
+            return
+        slot = self._slots.setdefault((channel, ts), _Slot(self.interval))
+        slot.latest = message
+        if slot.flusher is None or slot.flusher.done():
+            slot.flusher = asyncio.get_running_loop().create_task(
+                self._flush(client, channel, ts, slot), name=f"updates of {ts}"
+            )
+
+    async def _flush(self, client: AsyncWebClient, channel: str, ts: str, slot: _Slot) -> None:
+        while slot.latest is not None and not slot.closed:
+            wait = slot.sent_at + slot.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            wait = self.budget.take(final=False)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            message, slot.latest = slot.latest, None
+            slot.sent_at, slot.sending = time.monotonic(), True
+            try:
+                await _update(client, channel, ts, message)
+            except SlackApiError as exc:
+                retry_after = _retry_after(exc)
+                if retry_after is not None:
+                    self.budget.rate_limited(retry_after)
+                    if slot.latest is None:
+                        slot.latest = message  # still the newest: it goes after the wait
+                    continue
+                log.warning("progress update of %s failed: %s", ts, slack_error(exc))
+            except SEND_FAILURES as exc:
+                # The next state (or the final one) carries everything this one showed.
+                log.warning("progress update of %s failed: %s", ts, slack_error(exc))
+            finally:
+                slot.sending = False
+
+    async def final(self, client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+        """Show `message` as the last state of (channel, ts). Raises what Slack answered when
+        the update fails for good (after 429s waited out), so the caller can post it anew.
+        With an interval of 0 (no coalescing) it is sent at once, as before."""
+        slot = self._slots.pop((channel, ts), None)
+        if slot is not None:
+            await self._close(slot)
+        if self.interval <= 0:
+            await _update(client, channel, ts, message)
+            return
+        if slot is not None:
+            wait = slot.sent_at + slot.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
+            wait = self.budget.take(final=True)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await _update(client, channel, ts, message)
+                return
+            except SlackApiError as exc:
+                retry_after = _retry_after(exc)
+                if retry_after is None or attempt == MAX_RATE_LIMIT_WAITS:
+                    raise
+                log.warning("Slack rate limited the final update of %s; waiting", ts)
+                self.budget.rate_limited(retry_after)
+
+    async def _close(self, slot: _Slot) -> None:
+        """Stop the message's coalesced updates: one in flight finishes first (Slack must not
+        get it after the final state), one still waiting is dropped."""
+        slot.closed, slot.latest = True, None
+        flusher = slot.flusher
+        if flusher is None or flusher.done():
+            return
+        if flusher.get_loop() is not asyncio.get_running_loop():
+            return  # another loop's message (cannot happen for one run); nothing to wait on
+        if not slot.sending:
+            flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+
+
+async def _update(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
 
 
 def slack_error(exc: BaseException) -> str:

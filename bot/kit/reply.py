@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.kit.blocks import Message
-from bot.kit.posting import Upload, Uploaded, upload_file
+from bot.kit.posting import MessageUpdates, Upload, Uploaded, upload_file
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,12 @@ class Replier:
         response_url: str | None,
         session: aiohttp.ClientSession | None = None,
         can_replace: bool = True,
+        updates: MessageUpdates | None = None,
     ) -> None:
         self.client = client
+        # The bot's pace and budget of chat.update (coalescing); a Replier made without one
+        # sends every update at once.
+        self.updates = updates or MessageUpdates(interval=0)
         self.session = session
         # A click's response_url points at the message holding the button; when that is a
         # channel message (a digest, a report), a reply must never replace it.
@@ -79,9 +83,16 @@ class Replier:
         return str(resp["ts"])
 
     async def update(self, ts: str, message: Message) -> None:
-        await self.client.chat_update(
-            channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
-        )
+        """Replace the message `ts` with its final state: after any progress update of it in
+        flight, ahead of other messages' progress, 429s waited out (posting.MessageUpdates).
+        Raises when Slack refuses it for good, so the caller can post it anew."""
+        await self.updates.final(self.client, self.channel_id, ts, message)
+
+    async def progress(self, ts: str, message: Message) -> None:
+        """Show a new state of the message `ts`: at most one update per interval, the newest
+        state always going last (coalesced; returns at once, never raising for Slack's sake).
+        With an interval of 0 every state is sent at once, as before."""
+        await self.updates.progress(self.client, self.channel_id, ts, message)
 
     async def safe_ephemeral(self, message: Message) -> bool:
         """Best effort: used when reporting a failure must not raise a second one.

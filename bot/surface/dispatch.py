@@ -107,6 +107,7 @@ def _invocation(
         user_id=user_id,
         response_url=body.get("response_url"),
         session=services.http_session(),
+        updates=services.updates,
     )
     return Invocation(
         command=parsed,

@@ -32,6 +32,7 @@ from bot.engine.scheduled import ScheduledPost
 from bot.engine.scheduler import SlotScheduler
 from bot.engine.tasks import TaskTracker
 from bot.kit.config import ConfigError, Settings
+from bot.kit.posting import MessageUpdates
 from bot.oms import OmsClient
 from bot.store import Store, open_store, upgrade
 from bot.store import approvals as approval_store
@@ -68,10 +69,13 @@ class Services:
     runs: RunEngine = field(init=False)
     approvals: Approvals = field(init=False)
     metrics: Metrics = field(init=False)
+    updates: MessageUpdates = field(init=False)
     _http: aiohttp.ClientSession | None = None
     _workspace_url: str | None = None
 
     def __post_init__(self) -> None:
+        # Coalesced progress and the chat.update budget, kept by this bot (its process).
+        self.updates = MessageUpdates(interval=self.settings.omsbot_update_interval_seconds)
         self.audit = Audit(self.store)
         self.authorizer = Authorizer(self.policy)
         self.actions = Actions(self)

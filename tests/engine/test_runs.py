@@ -36,7 +36,11 @@ def _start(bot: RunningBot, text: str, user: str = "U_ALICE") -> None:
 
 
 def test_progress_message_is_updated_step_by_step(make_bot: BotFactory, tmp_path: Path) -> None:
-    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    # Interval 0: an update at every step (the sandbox's steps take milliseconds, so the
+    # default interval would coalesce them; tests/engine/test_i16_updates.py covers that).
+    bot = make_bot(
+        omsbot_policy=write_policy(tmp_path, two_person=False), omsbot_update_interval_seconds=0
+    )
     _start(bot, "approve 10014 #1015")
     final = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
     shown = _shown(final)
@@ -140,6 +144,9 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
         OMSBOT_RUN_LEASE="2",
         OMS_TIMEOUT="60",  # the OMS calls the test holds up wait for it, however long
         OMSBOT_POLICY=str(write_policy(tmp_path, two_person=False)),
+        # Every step's update is sent (and answered) before the step goes on: the gates
+        # below rely on it.
+        OMSBOT_UPDATE_INTERVAL_SECONDS="0",
     )
     url = f"http://127.0.0.1:{port}"
     driver = SlackDriver(f"{url}/slack/events", SIGNING_SECRET, fake_slack)

@@ -17,6 +17,7 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import threading
 import time
 import uuid
@@ -53,6 +54,66 @@ _MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphem
 _VIEW_METHODS = frozenset({"views.open", "views.push", "views.update"})
 
 
+@dataclass(frozen=True)
+class RateTier:
+    """One method's limit: `calls` a `window` of seconds, in bursts of up to `burst` calls,
+    counted for the whole workspace or `per_channel`."""
+
+    calls: float
+    window: float
+    burst: float
+    per_channel: bool = False
+
+
+# Slack's tiers (docs.slack.dev/apis/web-api/rate-limits, ../shared/reference/slack-testing.md
+# §4.1): Tier 2 20+/min, Tier 3 50+/min, Tier 4 100+/min, per method and workspace, with
+# bursts; chat.postMessage is "special": about one a second per channel, short bursts allowed.
+_TIER_2 = RateTier(20, 60, 20)
+_TIER_3 = RateTier(50, 60, 50)
+_TIER_4 = RateTier(100, 60, 100)
+SLACK_RATE_TIERS: dict[str, RateTier] = {
+    "chat.postMessage": RateTier(1, 1, 5, per_channel=True),
+    "chat.update": _TIER_3,
+    "chat.delete": _TIER_3,
+    "chat.postEphemeral": _TIER_4,
+    "chat.getPermalink": _TIER_4,
+    "users.info": _TIER_4,
+    "usergroups.users.list": _TIER_2,
+    "conversations.info": _TIER_3,
+    "files.getUploadURLExternal": _TIER_4,
+    "files.completeUploadExternal": _TIER_4,
+    "views.open": _TIER_4,
+    "views.push": _TIER_4,
+    "views.update": _TIER_4,
+}
+
+
+class _RateLimiter:
+    """Token buckets per method (and channel), with every window times `scale` so a test can
+    run Slack's limits compressed in time. Not thread-safe: the fake calls it under its lock."""
+
+    def __init__(self, tiers: dict[str, RateTier], scale: float) -> None:
+        self.tiers = tiers
+        self.scale = scale
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # tokens, at
+
+    def retry_after(self, method: str, params: dict[str, Any]) -> float | None:
+        """None when the call may go (its token is taken), else the seconds until it may."""
+        tier = self.tiers.get(method)
+        if tier is None:
+            return None
+        key = (method, str(params.get("channel", "")) if tier.per_channel else "")
+        now = time.monotonic()
+        rate = tier.calls / (tier.window * self.scale)  # tokens a second
+        tokens, at = self._buckets.get(key, (tier.burst, now))
+        tokens = min(tier.burst, tokens + (now - at) * rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / rate
+
+
 # ---- records handed to tests -------------------------------------------------------------------
 
 
@@ -87,6 +148,7 @@ class Call:
     body: dict[str, Any]  # query string, form and JSON fields merged
     status: int
     response: dict[str, Any] | None
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass(frozen=True)
@@ -397,6 +459,7 @@ class FakeSlack:
             self._files: list[UploadedFile] = []
             self._views: list[OpenedView] = []
             self._faults: dict[str, deque[_Fault]] = {}
+            self._limiter: _RateLimiter | None = None
             self._seq = itertools.count(1)
             self._last_second = 0
             self._seed()
@@ -480,6 +543,16 @@ class FakeSlack:
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls get HTTP 429 with `Retry-After` and `error: ratelimited`."""
         self._add_fault(method, _Fault("ratelimit", retry_after=retry_after), times)
+
+    def enforce_rate_limits(
+        self, scale: float = 1.0, tiers: dict[str, RateTier] | None = None
+    ) -> None:
+        """From now on (until reset) answer calls beyond Slack's per-method limits with HTTP 429,
+        `Retry-After` and `error: ratelimited`, as Slack does. `scale` multiplies every window
+        (0.05 runs a minute's limit in 3 s); Retry-After is whole seconds, at least 1, as
+        Slack sends it."""
+        with self._lock:
+            self._limiter = _RateLimiter(tiers or SLACK_RATE_TIERS, scale)
 
     def server_error_next(self, method: str, times: int = 1) -> None:
         """The next `times` calls get an HTML HTTP 500, as Slack's edge sometimes does."""
@@ -668,6 +741,9 @@ class FakeSlack:
         queue = self._faults.get(method)
         fault = queue.popleft() if queue else None
         payload: dict[str, Any]
+        wait = self._limiter.retry_after(method, params) if self._limiter else None
+        if fault is None and wait is not None:
+            fault = _Fault("ratelimit", retry_after=max(1, math.ceil(wait)))
         if fault is not None and fault.kind == "ratelimit":
             payload = {"ok": False, "error": "ratelimited"}
             return _Reply.json(payload, 429, {"Retry-After": str(fault.retry_after)}), payload

@@ -35,10 +35,10 @@ job_follow_minutes = {follow}
 """
 
 
-def _bot(make_bot: BotFactory, tmp_path: Path, follow: float = 1) -> RunningBot:
+def _bot(make_bot: BotFactory, tmp_path: Path, follow: float = 1, **settings: Any) -> RunningBot:
     path = tmp_path / f"policy-{time.monotonic_ns()}.toml"
     path.write_text(POLICY.format(follow=follow))
-    bot = make_bot(omsbot_policy=path)
+    bot = make_bot(omsbot_policy=path, **settings)
     jobs = bot.sandbox.state.jobs
     jobs.queued_seconds = 0.3
     jobs.running_seconds = 0.6
@@ -135,7 +135,9 @@ def test_job_shows_runs_and_operator_buttons(make_bot: BotFactory, tmp_path: Pat
 def test_run_now_is_followed_to_success_and_names_the_mdm_log(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
-    bot = _bot(make_bot, tmp_path)
+    # The job spends under a second queued and running: with a second between two updates
+    # of the progress message (the default) only its end would show, so every update goes.
+    bot = _bot(make_bot, tmp_path, omsbot_update_interval_seconds=0)
     card = _reply(bot, "job new-orders")
     bot.driver.click_ephemeral(card, RUN, user="U_ALICE")
     done = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=20)

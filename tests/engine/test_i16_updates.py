@@ -1,0 +1,106 @@
+"""Coalesced progress through the real endpoint: many runs at once against a fake Slack that
+enforces Slack's per-method rate limits, and one message's pace at the default interval."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bot.kit.config import Settings
+from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.harness.fakeslack import Call, Message
+
+CONFIRM = "oms:approve.confirm#0"
+SCALE = 0.05  # Slack's minute in 3 s: the whole test runs Slack's limits 20 times as fast
+RUNS = 20
+ORDERS_PER_RUN = 3
+
+
+def _shown(message: Message) -> str:
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def _start_runs(bot: RunningBot, groups: list[list[str]]) -> None:
+    """Ask for every run's card, then press every Confirm at once."""
+    cards = [bot.reply_post(bot.slash("approve " + " ".join(g)), timeout=20) for g in groups]
+    with ThreadPoolExecutor(len(cards)) as pool:
+        for sent in pool.map(lambda card: bot.driver.click_ephemeral(card, CONFIRM), cards):
+            assert sent.http.status_code == 200
+
+
+def _updates_of(bot: RunningBot, ts: str) -> list[Call]:
+    return [c for c in bot.fake.calls("chat.update") if c.body.get("ts") == ts]
+
+
+def test_twenty_runs_at_once_each_end_showing_their_final_state(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(
+        omsbot_policy=write_policy(tmp_path, two_person=False),
+        omsbot_update_interval_seconds=SCALE,  # one update per message per (compressed) second
+    )
+    # The bot's chat.update budget counts Slack's minute on the same compressed clock.
+    bot.services.updates.budget.time_scale = SCALE
+    bot.fake.enforce_rate_limits(scale=SCALE)
+    orders = bot.sandbox.state.add_bulk_orders(RUNS * ORDERS_PER_RUN, template_id="10014")
+    groups = [orders[i : i + ORDERS_PER_RUN] for i in range(0, len(orders), ORDERS_PER_RUN)]
+
+    _start_runs(bot, groups)
+
+    def all_finished() -> list[Message] | None:
+        done = [m for m in bot.fake.messages("C_OPS") if m.text.endswith(": finished")]
+        return done if len(done) == RUNS else None
+
+    finished = bot.fake.wait_for(all_finished, timeout=90)
+    # One message per run, each showing its own result: none was posted anew.
+    assert len(bot.fake.messages("C_OPS")) == RUNS
+    results = sorted(_shown(m) for m in finished)
+    for group in groups:
+        listed = ", ".join(group)
+        assert sum(f"Approved 3 orders: {listed}." in shown for shown in results) == 1
+    updates = bot.fake.calls("chat.update")
+    for message in finished:
+        accepted = [c for c in _updates_of(bot, message.ts) if c.status == 200]
+        # The last update Slack took is the final state: no later progress overwrote it.
+        assert accepted and str(accepted[-1].body["text"]).endswith(": finished")
+        assert ":hourglass_flowing_sand:" not in _shown(message)
+    # Slack refused none of the final states; the progress ones it may refuse are coalesced
+    # into the next state.
+    refused_finals = [
+        c for c in updates if c.status == 429 and str(c.body["text"]).endswith(": finished")
+    ]
+    assert refused_finals == []
+    # Coalesced: far fewer updates than the 8 progress states and the final of every run.
+    assert len(updates) < RUNS * (2 * (ORDERS_PER_RUN + 1) + 1) / 2
+
+
+def test_a_message_is_updated_at_most_once_a_second_and_ends_on_its_final_state(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(
+        omsbot_policy=write_policy(tmp_path, two_person=False),
+        omsbot_update_interval_seconds=Settings.model_fields[
+            "omsbot_update_interval_seconds"
+        ].default,
+    )
+    assert bot.services.updates.interval == 1.0
+    orders = bot.sandbox.state.add_bulk_orders(6, template_id="10014")
+    bot.sandbox.state.latency = 0.1  # each step takes a few OMS calls: the run lasts seconds
+    _start_runs(bot, [orders])
+    final = bot.wait_message(lambda m: m.text.endswith(": finished"), timeout=30)
+    assert f"Approved 6 orders: {', '.join(orders)}." in _shown(final)
+    updates = _updates_of(bot, final.ts)
+    assert all(c.status == 200 for c in updates)
+    assert str(updates[-1].body["text"]).endswith(": finished")
+    # 7 steps, each shown running then done, would be 14 updates and the final one.
+    assert 2 <= len(updates) < 15
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(updates)]
+    # The bot sends a message's next update a second after it sent the last; Slack's answer
+    # times differ from the send times by a few milliseconds.
+    assert min(gaps) > 0.9, gaps
+    # The versions shown only ever move forward: a step once done is never shown running.
+    versions: list[Any] = [_shown(r) for r in final.history] + [_shown(final)]
+    for earlier, later in itertools.pairwise(versions):
+        assert earlier.count(":white_check_mark:") <= later.count(":white_check_mark:")
