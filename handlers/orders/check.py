@@ -100,13 +100,12 @@ async def diagnose(tools: Toolbox, ref: OrderRef) -> Diagnosis:
     # missing from HotWax). Read ahead, their failures wait: one shows only where the
     # verdict uses that read, as when it was read after the order.
     by_shopify = ref.kind != "order_id"
-    orders, index_ahead, shop_ahead, logs_ahead = await reads_together(
+    # Not the failed MDM logs: their list is a chain of calls (configs, pages) that the
+    # common case, an order HotWax has, never uses, and `reads_together` waits for it.
+    orders, index_ahead, shop_ahead = await reads_together(
         tools.oms.find_orders(ref),
         _no() if by_shopify else attempt(search.indexed_status(tools.oms, ref.value)),
         attempt(shopify_order_for(tools, ref, None)) if by_shopify else _no(),
-        # The list of recent failed MDM logs too: the import failures of a missing order
-        # start with it, and it takes more than one call.
-        attempt(_failed_logs(tools)) if by_shopify else _no(),
     )
     order = live_version(orders)
     if order is not None:
@@ -121,7 +120,7 @@ async def diagnose(tools: Toolbox, ref: OrderRef) -> Diagnosis:
             "placed (or the reference is wrong). Check the id or name with the customer or "
             "the store.",
         )
-    return await _only_in_shopify(tools, shop_found, logs_ahead)
+    return await _only_in_shopify(tools, shop_found)
 
 
 async def _no() -> None:
@@ -287,9 +286,7 @@ def _pos_stuck(order: Order, shop: ShopifyOrder | None, diag: Diagnosis, stuck: 
     )
 
 
-async def _only_in_shopify(
-    tools: Toolbox, shop: ShopifyOrder, logs_ahead: Attempt[list[mdm.MdmLog]] | None = None
-) -> Diagnosis:
+async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
     diag = Diagnosis(
         title=f"Check {shop.name}",
         verdict="",
@@ -302,7 +299,7 @@ async def _only_in_shopify(
     # import_failures reads logInsights only where the tenant's profile has it. The two
     # sources of failures are independent: read together.
     logged, from_mdm = await reads_together(
-        search.import_failures(tools.oms, shop.name), _mdm_failures(tools, shop, logs_ahead)
+        search.import_failures(tools.oms, shop.name), _mdm_failures(tools, shop)
     )
     errors = [f.error_message for f in logged] + from_mdm
     target = [{"id": shop.id, "name": shop.name}]
@@ -343,12 +340,10 @@ async def _failed_logs(tools: Toolbox) -> list[mdm.MdmLog]:
     return await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED)
 
 
-async def _mdm_failures(
-    tools: Toolbox, shop: ShopifyOrder, logs_ahead: Attempt[list[mdm.MdmLog]] | None
-) -> list[str]:
+async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
     """The errors of the Shopify order MDM failed records (new orders and updates) that are
     this order."""
-    logs = logs_ahead.value() if logs_ahead else await _failed_logs(tools)
+    logs = await _failed_logs(tools)
     # Each log's failed records are a download of their own: read them together.
     per_log = await read_each(mdm.failed_records(tools.oms, log) for log in logs)
     return [r.error for records in per_log for r in records if r.is_order(shop.id, shop.name)]
