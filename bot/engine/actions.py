@@ -233,7 +233,7 @@ class Actions:
             if press.is_ephemeral or press.message_ts is None:
                 await reply.ephemeral(message, replace=True)
             else:
-                await reply.update(press.message_ts, message)
+                await reply.replace(press.message_ts, message)
         except SlackApiError as exc:
             # The press already won in the database, so a second press is refused anyway.
             log.warning("could not replace the buttons: %s", exc.response.get("error"))

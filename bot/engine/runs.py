@@ -35,6 +35,7 @@ from bot.engine.steps import (
     StepSkipped,
 )
 from bot.kit.blocks import Message, context, error_message
+from bot.kit.posting import SEND_FAILURES, slack_error
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
@@ -458,21 +459,19 @@ class RunEngine:
                 # waited out; raises only when Slack refuses it for good.
                 await reply.update(run.message_ts, message)
                 delivered = True
-            except SlackApiError as exc:
+            except SEND_FAILURES as exc:  # Slack's refusal, or the network's
                 log.warning(
-                    "final update of run %s failed (%s); posting it anew",
-                    run.id,
-                    exc.response.get("error") or exc.response.status_code,
+                    "final update of run %s failed (%s); posting it anew", run.id, slack_error(exc)
                 )
         if not delivered:
             try:
                 await reply.post(message)
                 delivered = True
-            except SlackApiError as exc:
+            except SEND_FAILURES as exc:
                 log.warning(
                     "could not post the result of run %s anew (%s); telling the requester",
                     run.id,
-                    exc.response.get("error") or exc.response.status_code,
+                    slack_error(exc),
                 )
                 delivered = await reply.safe_ephemeral(message)
         if not delivered:

@@ -59,8 +59,8 @@ class SpillingKeySet:
             self._keys.update(keys)
             if len(self._keys) <= self._in_memory:
                 return
+            self._open()  # first: if the file cannot be made, the keys stay in memory
             keys, self._keys = self._keys, None
-            self._open()
         assert self._db is not None
         # In key order: neighbours go to the same B-tree page, fewer pages are touched.
         with self._db:
@@ -71,14 +71,18 @@ class SpillingKeySet:
     def _open(self) -> None:
         handle, path = tempfile.mkstemp(suffix=".keys", dir=self._directory)
         os.close(handle)
-        # Used by one task at a time; the finalizer may run on whichever thread collects it.
-        db = sqlite3.connect(path, check_same_thread=False)
-        # A scratch file: nothing to recover after a crash, so no journal and no fsync.
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        # A small page cache: the operating system caches the file anyway.
-        db.execute("PRAGMA cache_size=-512")
-        db.execute("CREATE TABLE keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+        try:
+            # Used by one task at a time; the finalizer may run on whichever thread collects it.
+            db = sqlite3.connect(path, check_same_thread=False)
+            # A scratch file: nothing to recover after a crash, so no journal and no fsync.
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            # A small page cache: the operating system caches the file anyway.
+            db.execute("PRAGMA cache_size=-512")
+            db.execute("CREATE TABLE keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+        except BaseException:
+            os.unlink(path)  # a file that could not be set up must not outlive the attempt
+            raise
         self._db = db
         self._finalizer = weakref.finalize(self, _drop, db, path)
 

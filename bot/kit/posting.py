@@ -10,7 +10,6 @@ they never import slack_sdk themselves (tests/test_layers.py holds them to it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -301,8 +300,12 @@ class MessageUpdates:
             return  # another loop's message (cannot happen for one run); nothing to wait on
         if not slot.sending:
             flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
+        # Wait for it without taking on its fate: `await flusher` would swallow a cancellation
+        # of our own caller along with the flusher's, and raise an unexpected error of that
+        # progress update into the final state, which must still go.
+        await asyncio.wait({flusher})
+        if not flusher.cancelled() and (error := flusher.exception()) is not None:
+            log.warning("a progress update before the final state failed: %s", slack_error(error))
 
 
 async def _update(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:

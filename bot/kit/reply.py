@@ -88,6 +88,14 @@ class Replier:
         Raises when Slack refuses it for good, so the caller can post it anew."""
         await self.updates.final(self.client, self.channel_id, ts, message)
 
+    async def replace(self, ts: str, message: Message) -> None:
+        """Update the message `ts` once, now: outside the coalesced updates and their budget,
+        for a clicked message's buttons, which must not wait behind runs' progress (the
+        click's handler comes after it, and a modal's trigger_id expires in 3 s)."""
+        await self.client.chat_update(
+            channel=self.channel_id, ts=ts, text=message.text, blocks=message.blocks
+        )
+
     async def progress(self, ts: str, message: Message) -> None:
         """Show a new state of the message `ts`: at most one update per interval, the newest
         state always going last (coalesced; returns at once, never raising for Slack's sake).

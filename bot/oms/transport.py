@@ -121,9 +121,10 @@ class HttpTransport:
     async def _slot(self) -> AsyncIterator[None]:
         """One of the tenant's request slots, so concurrent runs (and the reads one step
         sends together) never put more than `max_concurrent_reads` requests on the OMS at
-        once. Every request takes one: a POST may be a read (performFind, a Shopify GraphQL
-        query), and the runbooks send their writes one at a time, so a write waits at most
-        for reads already in flight."""
+        once. Every request takes one, writes too: a POST may be a read (performFind, a
+        Shopify GraphQL query). The bound is per process and first come, first served, so a
+        request (a write included) waits behind every request queued ahead of it; the wait
+        is not counted against `timeout`, and the call log's duration starts in the slot."""
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:

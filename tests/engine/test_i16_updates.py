@@ -3,14 +3,20 @@ enforces Slack's per-method rate limits, and one message's pace at the default i
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.kit.blocks import Message as KitMessage
 from bot.kit.config import Settings
+from bot.kit.posting import MessageUpdates
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
-from tests.harness.fakeslack import Call, Message
+from tests.harness.fakeslack import Call, FakeSlack, Message
 
 CONFIRM = "oms:approve.confirm#0"
 SCALE = 0.05  # Slack's minute in 3 s: the whole test runs Slack's limits 20 times as fast
@@ -104,3 +110,38 @@ def test_a_message_is_updated_at_most_once_a_second_and_ends_on_its_final_state(
     versions: list[Any] = [_shown(r) for r in final.history] + [_shown(final)]
     for earlier, later in itertools.pairwise(versions):
         assert earlier.count(":white_check_mark:") <= later.count(":white_check_mark:")
+
+
+# ---- a final state and the progress update in flight before it ---------------------------
+
+
+async def test_a_cancelled_final_stays_cancelled_and_a_failed_progress_does_not_stop_it(
+    fake_slack: FakeSlack,
+) -> None:
+    """`final` waits for the message's progress update in flight; it must neither swallow its
+    own caller's cancellation (a shutdown could not stop it) nor take on that update's error
+    (the final state would be lost)."""
+    web = AsyncWebClient(token="xoxb-test", base_url=fake_slack.api_url)
+    try:
+        updates = MessageUpdates(interval=0.2)
+        ts = str((await web.chat_postMessage(channel="C_OPS", text="start"))["ts"])
+        with fake_slack.stall_next("chat.update") as stall:
+            await updates.progress(web, "C_OPS", ts, KitMessage(text="step 1", blocks=[]))
+            await asyncio.to_thread(stall.wait)  # the progress update is in flight
+            final = asyncio.create_task(
+                updates.final(web, "C_OPS", ts, KitMessage(text="done", blocks=[]))
+            )
+            await asyncio.sleep(0.1)
+            final.cancel()
+            stall.end()
+            with pytest.raises(asyncio.CancelledError):
+                await final
+        # Now the progress update in flight fails (Slack answers 500): the final still goes.
+        fake_slack.server_error_next("chat.update")
+        await updates.progress(web, "C_OPS", ts, KitMessage(text="step 2", blocks=[]))
+        await asyncio.sleep(0.05)
+        await updates.final(web, "C_OPS", ts, KitMessage(text="done", blocks=[]))
+        assert fake_slack.message("C_OPS", ts).text == "done"
+    finally:
+        if web.session is not None:
+            await web.session.close()
