@@ -100,27 +100,35 @@ async def diagnose(tools: Toolbox, ref: OrderRef) -> Diagnosis:
     # missing from HotWax). Read ahead, their failures wait: one shows only where the
     # verdict uses that read, as when it was read after the order.
     by_shopify = ref.kind != "order_id"
-    # Not the failed MDM logs: their list is a chain of calls (configs, pages) that the
-    # common case, an order HotWax has, never uses, and `reads_together` waits for it.
-    orders, index_ahead, shop_ahead = await reads_together(
-        tools.oms.find_orders(ref),
-        _no() if by_shopify else attempt(search.indexed_status(tools.oms, ref.value)),
-        attempt(shopify_order_for(tools, ref, None)) if by_shopify else _no(),
-    )
-    order = live_version(orders)
-    if order is not None:
-        index = index_ahead if order.order_id == ref.value else None
-        shop = shop_ahead if shop_ahead and _same_shopify_order(shop_ahead, order) else None
-        return await _in_hotwax(tools, ref, order, orders, index, shop)
-    shop_found = shop_ahead.value() if shop_ahead else await shopify_order_for(tools, ref, None)
-    if shop_found is None:
-        return Diagnosis(
-            title=f"Check {ref.value}",
-            verdict=f"{ref.value} is neither in HotWax nor in Shopify: the order was never "
-            "placed (or the reference is wrong). Check the id or name with the customer or "
-            "the store.",
+    # The failed MDM logs, which an order missing from HotWax needs, start too; they are a
+    # chain of calls (configs, pages), so the check never waits for them: `reads_together`
+    # would, and where HotWax has the order they are cancelled unused.
+    logs_ahead = asyncio.ensure_future(attempt(_failed_logs(tools))) if by_shopify else None
+    try:
+        orders, index_ahead, shop_ahead = await reads_together(
+            tools.oms.find_orders(ref),
+            _no() if by_shopify else attempt(search.indexed_status(tools.oms, ref.value)),
+            attempt(shopify_order_for(tools, ref, None)) if by_shopify else _no(),
         )
-    return await _only_in_shopify(tools, shop_found)
+        order = live_version(orders)
+        if order is not None:
+            if logs_ahead is not None:
+                logs_ahead.cancel()
+            index = index_ahead if order.order_id == ref.value else None
+            shop = shop_ahead if shop_ahead and _same_shopify_order(shop_ahead, order) else None
+            return await _in_hotwax(tools, ref, order, orders, index, shop)
+        shop_found = shop_ahead.value() if shop_ahead else await shopify_order_for(tools, ref, None)
+        if shop_found is None:
+            return Diagnosis(
+                title=f"Check {ref.value}",
+                verdict=f"{ref.value} is neither in HotWax nor in Shopify: the order was never "
+                "placed (or the reference is wrong). Check the id or name with the customer or "
+                "the store.",
+            )
+        return await _only_in_shopify(tools, shop_found, logs_ahead)
+    finally:
+        if logs_ahead is not None and not logs_ahead.done():
+            logs_ahead.cancel()
 
 
 async def _no() -> None:
@@ -286,7 +294,11 @@ def _pos_stuck(order: Order, shop: ShopifyOrder | None, diag: Diagnosis, stuck: 
     )
 
 
-async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
+async def _only_in_shopify(
+    tools: Toolbox,
+    shop: ShopifyOrder,
+    logs_ahead: asyncio.Future[Attempt[list[mdm.MdmLog]]] | None = None,
+) -> Diagnosis:
     diag = Diagnosis(
         title=f"Check {shop.name}",
         verdict="",
@@ -299,7 +311,7 @@ async def _only_in_shopify(tools: Toolbox, shop: ShopifyOrder) -> Diagnosis:
     # import_failures reads logInsights only where the tenant's profile has it. The two
     # sources of failures are independent: read together.
     logged, from_mdm = await reads_together(
-        search.import_failures(tools.oms, shop.name), _mdm_failures(tools, shop)
+        search.import_failures(tools.oms, shop.name), _mdm_failures(tools, shop, logs_ahead)
     )
     errors = [f.error_message for f in logged] + from_mdm
     target = [{"id": shop.id, "name": shop.name}]
@@ -340,10 +352,14 @@ async def _failed_logs(tools: Toolbox) -> list[mdm.MdmLog]:
     return await mdm.recent_logs(tools.oms, failed_only=True, limit=MDM_LOGS_SCANNED)
 
 
-async def _mdm_failures(tools: Toolbox, shop: ShopifyOrder) -> list[str]:
+async def _mdm_failures(
+    tools: Toolbox,
+    shop: ShopifyOrder,
+    logs_ahead: asyncio.Future[Attempt[list[mdm.MdmLog]]] | None,
+) -> list[str]:
     """The errors of the Shopify order MDM failed records (new orders and updates) that are
     this order."""
-    logs = await _failed_logs(tools)
+    logs = (await logs_ahead).value() if logs_ahead else await _failed_logs(tools)
     # Each log's failed records are a download of their own: read them together.
     per_log = await read_each(mdm.failed_records(tools.oms, log) for log in logs)
     return [r.error for records in per_log for r in records if r.is_order(shop.id, shop.name)]
