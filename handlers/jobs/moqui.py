@@ -334,27 +334,14 @@ def _buttons(job: ServiceJob, is_operator: bool) -> list[ButtonSpec]:
 async def _on_pause(click: Click) -> None:
     name = str(click.params["job"])
     api = ServiceJobsApi(click.tools.oms)
-    before = await api.job(name)
+    before = await _job_at_press(click, api, name)
     if before is None:
-        await click.reply.safe_ephemeral(
-            error_message(f"{name} is gone", "The OMS no longer has this job; nothing changed.")
-        )
         return
     if before.is_paused:
         text = f"{name} is already paused; nothing was changed."
         await click.reply.safe_ephemeral(Message(text=text, blocks=[section(escape(text))]))
         return
-    await click.tools.audit.write(
-        api.pause(name),
-        operation=f"pause {name}",
-        parameters={"jobName": name, "paused": "Y", "cronExpression": before.cron_expression},
-        actor=click.user_id,
-        channel_id=click.channel_id,
-        order_keys=(lock_key(name),),
-    )
-    after = await api.job(name)
-    differences = _pause_differences(before, after)
-    await _audit_read_back(click, f"read back {name} after pausing it", before, after, differences)
+    _, differences = await _write_paused(click, api, before, "Y")
     if differences:
         await click.reply.safe_ephemeral(
             error_message(
@@ -375,6 +362,42 @@ async def _on_pause(click: Click) -> None:
     await click.reply.safe_ephemeral(
         Message(text=text, blocks=[section(f":double_vertical_bar: {escape(text)}")])
     )
+
+
+async def _job_at_press(click: Click, api: ServiceJobsApi, name: str) -> ServiceJob | None:
+    """The job as the OMS has it when its button is pressed; None after telling the user it
+    is gone."""
+    job = await api.job(name)
+    if job is None:
+        await click.reply.safe_ephemeral(
+            error_message(f"{name} is gone", "The OMS no longer has this job; nothing changed.")
+        )
+    return job
+
+
+# The verb of each value of `paused`, as the audit names the write and its read-back.
+_PAUSED_VERBS = {"Y": ("pause", "pausing"), "N": ("resume", "resuming")}
+
+
+async def _write_paused(
+    click: Click, api: ServiceJobsApi, before: ServiceJob, paused: str
+) -> tuple[ServiceJob | None, list[str]]:
+    """Send `paused` (Y or N) and nothing else, audited, then read the job back: what it reads
+    now, and what differs from `before` besides the flag (audited too)."""
+    name = before.job_name
+    verb, doing = _PAUSED_VERBS[paused]
+    await click.tools.audit.write(
+        api.pause(name) if paused == "Y" else api.resume(name),
+        operation=f"{verb} {name}",
+        parameters={"jobName": name, "paused": paused, "cronExpression": before.cron_expression},
+        actor=click.user_id,
+        channel_id=click.channel_id,
+        order_keys=(lock_key(name),),
+    )
+    after = await api.job(name)
+    differences = _pause_differences(before, after, paused=paused)
+    await _audit_read_back(click, f"read back {name} after {doing} it", before, after, differences)
+    return after, differences
 
 
 async def _audit_read_back(
@@ -406,28 +429,15 @@ async def _audit_read_back(
 async def _on_resume(click: Click) -> None:
     name = str(click.params["job"])
     api = ServiceJobsApi(click.tools.oms)
-    before = await api.job(name)
+    before = await _job_at_press(click, api, name)
     if before is None:
-        await click.reply.safe_ephemeral(
-            error_message(f"{name} is gone", "The OMS no longer has this job; nothing changed.")
-        )
         return
     problem = resume_problem(before)
     if problem is not None:
         # Read again at the press: someone may have resumed it meanwhile.
         await click.reply.safe_ephemeral(Message(text=problem, blocks=[section(escape(problem))]))
         return
-    await click.tools.audit.write(
-        api.resume(name),
-        operation=f"resume {name}",
-        parameters={"jobName": name, "paused": "N", "cronExpression": before.cron_expression},
-        actor=click.user_id,
-        channel_id=click.channel_id,
-        order_keys=(lock_key(name),),
-    )
-    after = await api.job(name)
-    differences = _pause_differences(before, after, paused="N")
-    await _audit_read_back(click, f"read back {name} after resuming it", before, after, differences)
+    after, differences = await _write_paused(click, api, before, "N")
     if differences or after is None:
         await click.reply.safe_ephemeral(
             error_message(
