@@ -15,6 +15,7 @@ fails instead when OMSBOT_TEST_POSTGRES_URL is set (CI, where PostgreSQL is requ
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -67,6 +68,7 @@ def _template_dir(bindir: Path) -> Path:
     global _template
     if _template is None:
         root = Path(tempfile.mkdtemp(prefix="omsbot-pgtemplate-"))
+        atexit.register(shutil.rmtree, root, True)
         root.chmod(0o755)
         data = root / "data"
         data.mkdir(mode=0o700)

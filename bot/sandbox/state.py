@@ -44,7 +44,7 @@ from bot.sandbox.shapes import epoch_ms
 from bot.sandbox.stores_data import StoresData, seed_stores
 from bot.sandbox.tenant import DEFAULT, Tenant
 
-FaultKind = Literal["html", "truncated", "error500", "unavailable", "json", "lost"]
+FaultKind = Literal["html", "truncated", "error500", "unavailable", "json", "lost", "held"]
 ORDER_STATUSES = (
     "ORDER_CREATED",
     "ORDER_APPROVED",
@@ -145,6 +145,7 @@ class SandboxState:
         self._started = time.monotonic()
         self._tokens: dict[str, _Token] = {}
         self._knobs = _Knobs()
+        self.held_gate = threading.Event()  # opened by release_held()
         self._requests: list[RecordedRequest] = []
         self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
         self._next_order = 20001
@@ -187,6 +188,8 @@ class SandboxState:
             self.data = seed(self._base_now, extra_failures=self._extra_failures)
             self._tokens.clear()
             self._knobs = _Knobs()
+            self.held_gate.set()  # a request still held from the last test goes on
+            self.held_gate = threading.Event()
             self._requests.clear()
             self._next_order = 20001
             self.latency = 0.0
@@ -222,13 +225,21 @@ class SandboxState:
         (200 + an HTML page), "truncated" (200 + cut-off JSON), "error500", "unavailable"
         (503), "json" (`body` as JSON with `status`, the request itself not applied), "lost"
         (the request IS applied, then its answer is lost: a 504 Gateway Timeout, as from a
-        proxy that gave up waiting; a write that timed out but took effect).
+        proxy that gave up waiting; a write that timed out but took effect), "held" (the
+        request waits, unanswered, until `release_held()`, then is served normally: a test
+        can see what the bot does while one read is still out, with no timing involved).
         `method` limits it to one method; `skip` lets that many matching requests through
         first (the second PUT of a sequence, say).
         """
         with self.lock:
+            if kind == "held":
+                self.held_gate.clear()
             queue = self._knobs.faults.setdefault(path, deque())
             queue.append(Fault(kind, count, status, body, method, skip))
+
+    def release_held(self) -> None:
+        """Let every request held by a "held" fault go on (and those held later too)."""
+        self.held_gate.set()
 
     def take_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self.lock:
