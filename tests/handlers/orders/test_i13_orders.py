@@ -7,42 +7,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.sandbox import tenant_named
 from bot.store.audit import search
-from tests.conftest import BotFactory, RunningBot, text_of, write_policy
-from tests.harness.fakeslack import Message, ResponsePost
-
-FAST_IMPORTS = """
-[limits]
-sync_poll_seconds = 0.05
-import_quiet_seconds = 1
-import_wait_minutes = 0.1
-job_poll_seconds = 0.2
-"""
-
-
-@pytest.fixture
-def ops(make_bot: BotFactory, tmp_path: Path) -> RunningBot:
-    """Alice and Bob are operators; HotWax's sync and jobs run at once."""
-    policy = write_policy(tmp_path, two_person=False)
-    policy.write_text(policy.read_text() + FAST_IMPORTS)
-    bot = make_bot(omsbot_policy=policy)
-    bot.sandbox.state.job_run_seconds = 0.0
-    bot.sandbox.state.sync_delay_seconds = 0.0
-    return bot
-
-
-def _shown(message: Message | ResponsePost | dict[str, Any]) -> str:
-    if isinstance(message, dict):
-        return text_of(message)
-    if isinstance(message, ResponsePost):
-        return text_of(message.body)
-    return text_of({"text": message.text, "blocks": message.blocks})
+from tests.conftest import RunningBot
+from tests.handlers.orders.conftest import user_text
+from tests.harness.fakeslack import Message
 
 
 def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,7 +31,7 @@ def _settle(bot: RunningBot) -> None:
 
 
 def _reply(bot: RunningBot, text: str) -> str:
-    return _shown(bot.reply_post(bot.slash(text), timeout=15))
+    return user_text(bot.reply_post(bot.slash(text), timeout=15))
 
 
 def _refresh(bot: RunningBot, ref: str) -> Message:
@@ -168,7 +139,7 @@ def test_a_pos_refresh_failing_for_the_address_leads_with_the_recovery_and_no_re
     ops: RunningBot,
 ) -> None:
     failed = _refresh(ops, "10004")
-    shown = _shown(failed)
+    shown = user_text(failed)
     buttons = _buttons(failed.blocks)
     assert [b["action_id"] for b in buttons] == ["oms:refresh.recover#0"]  # no Resume
     assert buttons[0]["text"]["text"] == "Plan the recovery: HotWax support removes the order"
@@ -192,10 +163,10 @@ def test_a_web_refresh_failing_for_the_address_says_to_add_it_and_resume(
         shop.shipping_address = None
         shop.updated_at = datetime.now(UTC) - timedelta(minutes=5)
     card = ops.reply_post(ops.slash("refresh 10005"), timeout=15)
-    assert "add the address to the order in Shopify before refreshing" in _shown(card)
+    assert "add the address to the order in Shopify before refreshing" in user_text(card)
     ops.driver.click_ephemeral(card, "oms:refresh.confirm#0")
     failed = ops.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=30)
-    shown = _shown(failed)
+    shown = user_text(failed)
     assert failed.text.endswith("failed"), shown
     assert "Add the shipping address to the order in Shopify, then press Resume" in shown
     assert "Fix the address or phone in Shopify, then re-import the order." in shown
@@ -209,7 +180,7 @@ def test_a_web_refresh_failing_for_the_address_says_to_add_it_and_resume(
 
 def test_check_of_an_unpaid_web_order_has_no_primary_button(ops: RunningBot) -> None:
     reply = ops.reply_post(ops.slash("check 10005"), timeout=15)
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "First fix the payment" in shown
     assert _primary(reply.blocks) == []  # the first fix is in Shopify, not a button here
     labels = [b["text"]["text"] for b in _buttons(reply.blocks)]
@@ -218,7 +189,7 @@ def test_check_of_an_unpaid_web_order_has_no_primary_button(ops: RunningBot) -> 
 
 def test_check_runs_the_job_then_checks_the_order_again(ops: RunningBot) -> None:
     reply = ops.reply_post(ops.slash("check 10005"), timeout=15)
-    assert "PAYMENT_NOT_AUTH" in _shown(reply)
+    assert "PAYMENT_NOT_AUTH" in user_text(reply)
     with ops.sandbox.state.lock:  # the payment was fixed meanwhile
         ops.sandbox.state.data.orders["10005"].payments[0].status_id = "PAYMENT_AUTHORIZED"
     ops.driver.click_ephemeral(reply, "oms:check.run_job#0")
@@ -227,11 +198,11 @@ def test_check_runs_the_job_then_checks_the_order_again(ops: RunningBot) -> None
     )
     again = ops.fake.wait_for(
         lambda: (
-            [p for p in ops.fake.response_posts() if "Checked again after" in _shown(p)] or None
+            [p for p in ops.fake.response_posts() if "Checked again after" in user_text(p)] or None
         ),
         timeout=15,
     )[-1]
-    shown = _shown(again)
+    shown = user_text(again)
     assert "Checked again after “Run the Approve orders job now” finished." in shown
     assert "The payment is PAYMENT_AUTHORIZED" in shown and "You can approve it now" in shown
     assert again.body.get("replace_original") is True  # the check's own message, updated
@@ -244,10 +215,10 @@ def test_check_offers_one_primary_button_and_it_is_the_verdicts_first_fix(
     paid = ops.reply_post(ops.slash("check 10014"), timeout=15)
     assert _primary(paid.blocks) == ["Approve now"]
     missing = ops.reply_post(ops.slash("check #1007"), timeout=15)
-    assert "Run the New orders job, or re-import" in _shown(missing)
+    assert "Run the New orders job, or re-import" in user_text(missing)
     assert _primary(missing.blocks) == ["Run the order sync now and check again"]
     failed = ops.reply_post(ops.slash("check #1006"), timeout=15)
-    assert "First fix the cause in Shopify, then re-import" in _shown(failed)
+    assert "First fix the cause in Shopify, then re-import" in user_text(failed)
     assert _primary(failed.blocks) == []
 
 
@@ -285,7 +256,7 @@ def test_a_refresh_of_a_cancelled_order_with_no_live_version_offers_the_import_n
     with ops.sandbox.state.lock:  # #1002's only version was cancelled in HotWax
         ops.sandbox.state.data.orders["10002"].status_id = "ORDER_CANCELLED"
     failed = _refresh(ops, "10002")
-    shown = _shown(failed)
+    shown = user_text(failed)
     assert failed.text.endswith("failed"), shown
     assert "10002 is cancelled and no live version of it is in HotWax" in shown
     assert "Resume retries" not in shown
@@ -294,4 +265,4 @@ def test_a_refresh_of_a_cancelled_order_with_no_live_version_offers_the_import_n
     assert buttons[0]["text"]["text"] == "Import #1002 from Shopify"
     ops.driver.click(failed, "oms:import.confirm#0")
     done = ops.wait_message(lambda m: m.text == "Import #1002 from Shopify: finished", timeout=30)
-    assert "imported as" in _shown(done)
+    assert "imported as" in user_text(done)

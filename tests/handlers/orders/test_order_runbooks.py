@@ -10,35 +10,9 @@ import pytest
 
 from bot.sandbox import SandboxServer, tenant_named, variant
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.handlers.orders.conftest import FAST_IMPORTS, user_text
 from tests.harness.driver import find_element
 from tests.harness.fakeslack import Message, ResponsePost
-
-FAST_IMPORTS = """
-[limits]
-sync_poll_seconds = 0.05
-import_quiet_seconds = 1
-import_wait_minutes = 0.1
-"""
-
-
-@pytest.fixture
-def ops(make_bot: BotFactory, tmp_path: Path) -> RunningBot:
-    """A bot where Alice and Bob are operators, Carol approves; HotWax's order sync runs and
-    stages at once, and a re-import concludes after a second without MDM activity."""
-    policy = write_policy(tmp_path, two_person=False)
-    policy.write_text(policy.read_text() + FAST_IMPORTS)
-    bot = make_bot(omsbot_policy=policy)
-    bot.sandbox.state.job_run_seconds = 0.0
-    bot.sandbox.state.sync_delay_seconds = 0.0
-    return bot
-
-
-def _shown(message: Message | ResponsePost | dict[str, Any]) -> str:
-    if isinstance(message, dict):
-        return text_of(message)
-    if isinstance(message, ResponsePost):
-        return text_of(message.body)
-    return text_of({"text": message.text, "blocks": message.blocks})
 
 
 def _check(bot: RunningBot, ref: str) -> ResponsePost:
@@ -69,24 +43,23 @@ def _versions(sandbox: SandboxServer, shopify_id: str) -> dict[str, str]:
 
 def test_check_pos_order_fulfilled_in_shopify_offers_refresh(ops: RunningBot) -> None:
     reply = _check(ops, "10002")
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "Stuck in Created" in shown and "Shopify shows it fulfilled" in shown
     assert "In Shopify" in shown and "FULFILLED" in shown
     find_element(reply.blocks, "oms:check.order#0")  # the Refresh button
     ops.driver.click_ephemeral(reply, "oms:check.order#0")
+    posts = ops.fake.response_posts
     card = ops.fake.wait_for(
-        lambda: (
-            [p for p in ops.fake.response_posts() if "What the refresh does" in _shown(p)] or None
-        )
+        lambda: [p for p in posts() if "What the refresh does" in user_text(p)] or None
     )
-    assert "Refresh from Shopify" in _shown(card[-1])
+    assert "Refresh from Shopify" in user_text(card[-1])
 
 
 def test_check_pos_order_not_fulfilled_in_shopify_either(ops: RunningBot) -> None:
     with ops.sandbox.state.lock:  # Shopify has not fulfilled #1002 yet
         ops.sandbox.state.data.shopify["6100000000002"].fulfillment_status = None
     reply = _check(ops, "10002")
-    assert "Shopify does not show it fulfilled either, so HotWax is right" in _shown(reply)
+    assert "Shopify does not show it fulfilled either, so HotWax is right" in user_text(reply)
     assert not [b for b in reply.blocks if b["type"] == "actions"]
 
 
@@ -94,14 +67,14 @@ def test_check_order_created_within_the_threshold(make_bot: BotFactory, tmp_path
     policy = write_policy(tmp_path, two_person=False)
     policy.write_text(policy.read_text() + "\n[limits]\nstuck_minutes = 100000\n")
     bot = make_bot(omsbot_policy=policy)
-    shown = _shown(_check(bot, "10005"))
+    shown = user_text(_check(bot, "10005"))
     assert "within the normal 100000 minutes" in shown
     assert "Approve orders job should pick it up" in shown
 
 
 def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
     reply = _check(ops, "#1005")
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "payment is PAYMENT_NOT_AUTH" in shown
     assert "Approve orders job only approves orders whose payment is authorised" in shown
     _, job = find_element(reply.blocks, "oms:check.run_job#0")
@@ -126,11 +99,11 @@ def test_check_web_order_with_unauthorised_payment(ops: RunningBot) -> None:
 
 def test_check_paid_web_order_offers_approve_now(ops: RunningBot) -> None:
     reply = _check(ops, "10014")
-    assert "You can approve it now" in _shown(reply)
+    assert "You can approve it now" in user_text(reply)
     ops.driver.click_ephemeral(reply, "oms:approve.from_check#0")
     card = ops.fake.wait_for(
         lambda: (
-            [p for p in ops.fake.response_posts() if "Created → *Approved*" in _shown(p)] or None
+            [p for p in ops.fake.response_posts() if "Created → *Approved*" in user_text(p)] or None
         )
     )
     assert card
@@ -138,7 +111,7 @@ def test_check_paid_web_order_offers_approve_now(ops: RunningBot) -> None:
 
 def test_check_missing_order_with_logged_failure(ops: RunningBot) -> None:
     reply = _check(ops, "#1006")
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "HotWax failed to import it" in shown
     assert "Import failed:" in shown and "address" in shown.lower()
     assert "Fix the address or phone in Shopify, then re-import the order." in shown
@@ -158,7 +131,7 @@ def test_check_missing_order_with_logged_failure(ops: RunningBot) -> None:
 def test_check_missing_order_without_failure(ops: RunningBot, tenant: str, label: str) -> None:
     ops.sandbox.state.tenant = tenant_named(tenant)
     reply = _check(ops, "#1007")
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "no import failure is recorded" in shown
     assert "Re-import this order" in shown
     _, job = find_element(reply.blocks, "oms:check.run_job#0")
@@ -172,23 +145,23 @@ def test_check_offers_no_ofbiz_job_on_a_moqui_only_tenant(
     sandbox.state.tenant = tenant_named("moqui-only")
     bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
     reply = _check(bot, "10005")  # a web order stuck in Created: the Approve orders case
-    shown = _shown(reply)
+    shown = user_text(reply)
     assert "Approve orders job" in shown and "Run the Approve orders job" not in shown
     assert "The OMS call" not in shown
 
 
 def test_check_order_in_neither(ops: RunningBot) -> None:
-    shown = _shown(_check(ops, "#1008"))
+    shown = user_text(_check(ops, "#1008"))
     assert "neither in HotWax nor in Shopify: the order was never placed" in shown
 
 
 def test_check_stale_index(ops: RunningBot) -> None:
-    shown = _shown(_check(ops, "10009"))
+    shown = user_text(_check(ops, "10009"))
     assert "The order search index is stale: it shows Created while the order is Approved" in shown
 
 
 def test_check_healthy_order_and_versions(ops: RunningBot) -> None:
-    shown = _shown(_check(ops, "#1003"))
+    shown = user_text(_check(ops, "#1003"))
     assert "Looks fine: the order is Completed" in shown
     assert "2 versions in HotWax" in shown and "acting on `10013`" in shown
 
@@ -206,7 +179,7 @@ ORDER_SYNC = "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000"
 
 def _refresh(bot: RunningBot, ref: str) -> Message:
     card = bot.reply_post(bot.slash(f"refresh {ref}"), timeout=15)
-    assert "What the refresh does" in _shown(card)
+    assert "What the refresh does" in user_text(card)
     bot.driver.click_ephemeral(card, "oms:refresh.confirm#0")
     done: Message = bot.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=30)
     return done
@@ -223,14 +196,14 @@ def test_refresh_updated_in_place_cancels_nothing(ops: RunningBot) -> None:
     cancels nothing."""
     before = _job_parameters(ops.sandbox)
     card = ops.reply_post(ops.slash("refresh 10002"), timeout=15)
-    shown = _shown(card)
+    shown = user_text(card)
     assert "Created · POS" in shown and "Fulfilled" in shown
     assert ":warning:" not in shown
     ops.driver.click_ephemeral(card, "oms:refresh.confirm#0")
     done = ops.wait_message(lambda m: m.text.endswith(("finished", "failed")), timeout=30)
-    assert done.text.endswith("finished"), _shown(done)
-    assert "HotWax updated 10002 in place from Shopify: it is now Completed" in _shown(done)
-    assert "nothing was cancelled" in _shown(done)
+    assert done.text.endswith("finished"), user_text(done)
+    assert "HotWax updated 10002 in place from Shopify: it is now Completed" in user_text(done)
+    assert "nothing was cancelled" in user_text(done)
     assert _versions(ops.sandbox, "6100000000002") == {"10002": "ORDER_COMPLETED"}
     assert _status_writes(ops.sandbox) == []
     puts = _posts(ops.sandbox, ORDER_SYNC, "PUT")
@@ -244,12 +217,12 @@ def test_refresh_with_a_new_version_cancels_the_old_one_after_it(
 ) -> None:
     ops.sandbox.state.tenant = tenant_named("sync-new-version")
     done = _refresh(ops, "10002")
-    assert done.text.endswith("finished"), _shown(done)
+    assert done.text.endswith("finished"), user_text(done)
     versions = _versions(ops.sandbox, "6100000000002")
     new = [oid for oid, status in versions.items() if oid != "10002"]
     assert versions["10002"] == "ORDER_CANCELLED" and len(new) == 1
     assert versions[new[0]] == "ORDER_COMPLETED"
-    assert f"the new version is {new[0]}" in _shown(done)
+    assert f"the new version is {new[0]}" in user_text(done)
     assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
     # The cancel came after the new version was there, never before.
     requests = ops.sandbox.state.requests()
@@ -275,7 +248,7 @@ def test_refresh_on_a_moqui_only_tenant_cancels_through_maarg_and_reads_the_reas
     bot = make_bot(omsbot_policy=policy)
     sandbox.state.job_run_seconds = sandbox.state.sync_delay_seconds = 0.0
     done = _refresh(bot, "10002")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("finished"), shown
     assert _status_writes(sandbox) == []  # no OFBiz on this tenant
     (cancel,) = _posts(sandbox, "/rest/s1/oms/orders/10002/status")
@@ -290,7 +263,7 @@ def test_refresh_on_a_moqui_only_tenant_cancels_through_maarg_and_reads_the_reas
 def test_refresh_skipped_by_the_sync_leaves_the_order_as_it_was(ops: RunningBot) -> None:
     ops.sandbox.state.tenant = tenant_named("sync-skips")
     done = _refresh(ops, "10002")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("failed")
     assert ("no MDM import was recorded since the replay" in shown) or (
         "since the replay (" in shown and "none with this order failing" in shown
@@ -312,7 +285,7 @@ def test_refresh_slower_than_the_wait_leaves_the_order_as_it_was(
     bot.sandbox.state.tenant = tenant_named("sync-new-version")
     bot.sandbox.state.sync_delay_seconds = 60.0  # HotWax stages the sync long after
     done = _refresh(bot, "10002")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("failed")
     assert "HotWax has not imported #1002 after 0.1 min" in shown
     assert _versions(bot.sandbox, "6100000000002") == {"10002": "ORDER_CREATED"}
@@ -321,7 +294,7 @@ def test_refresh_slower_than_the_wait_leaves_the_order_as_it_was(
 
 def test_refresh_warns_for_a_web_order(ops: RunningBot) -> None:
     card = ops.reply_post(ops.slash("refresh 10014"), timeout=15)
-    assert "This is not a POS order (Web)" in _shown(card)
+    assert "This is not a POS order (Web)" in user_text(card)
 
 
 @pytest.mark.parametrize("tenant", ["ofbiz-maarg", "sync-new-version"])
@@ -330,7 +303,7 @@ def test_refresh_contact_mech_failure_changes_nothing_and_offers_recovery(
 ) -> None:
     ops.sandbox.state.tenant = tenant_named(tenant)
     failed = _refresh(ops, "10004")
-    shown = _shown(failed)
+    shown = user_text(failed)
     assert failed.text.endswith("failed")
     assert "createOrderContactMech" in shown
     assert "the Shopify order has no shipping address" in shown
@@ -346,7 +319,7 @@ def test_recovery_lists_every_row_and_hands_over_to_hotwax_support(ops: RunningB
     before = len(ops.sandbox.state.requests())
     ops.driver.click(failed, "oms:refresh.recover#0")
     plan = ops.wait_message(lambda m: m.thread_ts == failed.ts and "Recovery of order" in m.text)
-    shown = _shown(plan)
+    shown = user_text(plan)
     rows = ["OrderItem × 1", "OrderStatus", "OrderIdentification × 3", "OrderRole × 3"]
     rows += ["OrderContactMech × 2", "OrderItemShipGroup × 1", "OrderHeader × 1"]
     for entity in rows:
@@ -369,13 +342,13 @@ def test_refresh_step_failing_on_an_oms_error_can_be_resumed(ops: RunningBot) ->
     ops.sandbox.state.tenant = tenant_named("sync-new-version")
     ops.sandbox.state.inject_fault(f"{ORDER_SYNC}/runNow", "error500", 1)
     failed = _refresh(ops, "10002")
-    shown = _shown(failed)
+    shown = user_text(failed)
     assert "run the order-sync job now" in shown and "500" in shown
     assert ":white_circle: Verify the live version against Shopify" in shown
     assert _status_writes(ops.sandbox) == []  # nothing cancelled before the import
     ops.driver.click(failed, "oms:run.resume#0")
     done = ops.wait_message(lambda m: m.text.endswith("finished"), timeout=30)
-    assert "the new version is" in _shown(done)
+    assert "the new version is" in user_text(done)
     assert _status_writes(ops.sandbox) == [("10002", "ORDER_CANCELLED", "Old Version")]
 
 
@@ -396,12 +369,12 @@ def test_import_one(ops: RunningBot) -> None:
     done = _import(ops, "#1007")
     assert done.text.endswith("finished")
     assert list(_versions(ops.sandbox, "6100000000007").values()) == ["ORDER_CREATED"]
-    assert "imported as" in _shown(done)
+    assert "imported as" in user_text(done)
 
 
 def test_import_several_skips_what_is_already_there(ops: RunningBot) -> None:
     done = _import(ops, "#1007 6100000000002")
-    shown = _shown(done)
+    shown = user_text(done)
     assert ":fast_forward: Import #1002" in shown and "already in HotWax as 10002" in shown
     assert ":white_check_mark: Import #1007" in shown
     assert (
@@ -412,7 +385,7 @@ def test_import_several_skips_what_is_already_there(ops: RunningBot) -> None:
 
 def test_import_partly_failing(ops: RunningBot) -> None:
     done = _import(ops, "#1006 #1007")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("failed")
     assert ":x: Import #1006" in shown and "Fix the address or phone in Shopify" in shown
     # The other order still ran: #1006's replay had brought it in already (a replay imports
@@ -431,7 +404,7 @@ def test_import_over_the_limit(ops: RunningBot) -> None:
 def test_import_refuses_an_ambiguous_or_unknown_reference(ops: RunningBot) -> None:
     assert "could be a HotWax order id" in text_of(ops.ack("import 10002"))
     reply = ops.reply_post(ops.slash("import #1008"), timeout=15)
-    assert "#1008: not found in Shopify" in _shown(reply)
+    assert "#1008: not found in Shopify" in user_text(reply)
 
 
 # ---- mdm -----------------------------------------------------------------------------------
@@ -444,7 +417,7 @@ def test_mdm_failed_runs_with_buttons_and_the_file(ops: RunningBot, layout: str)
     ops.sandbox.state.tenant = variant(ops.sandbox.state.tenant, mdm_record_layout=layout)
     ops.reply_post(ops.slash("mdm --failed --since 7d"), timeout=15)
     report = ops.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
-    shown = _shown(report)
+    shown = user_text(report)
     assert ":x:" in shown and "failed" in shown
     assert "*#1006* (Shopify 6100000000006)" in shown
     assert "Fix the address or phone in Shopify" in shown
@@ -465,7 +438,7 @@ def test_an_import_error_quoting_the_customer_reaches_slack_without_them(ops: Ru
                 record.event_message += " (customer riley@example.com, phone +1 555 010 2233)"
     ops.reply_post(ops.slash("mdm --failed --since 7d"), timeout=15)
     report = ops.wait_message(lambda m: m.text.startswith("Shopify Order MDM"))
-    shown = _shown(report)
+    shown = user_text(report)
     assert "(customer <email>, phone <phone>)" in shown
     files = ops.fake.wait_for(lambda: ops.fake.files() or None)
     for text in (shown, files[0].content.decode()):
@@ -492,7 +465,7 @@ def test_a_button_that_needs_a_missing_setting_names_it(bot: RunningBot) -> None
     assert "`shopify_remote`" in shown and "under `[stores]`" in shown
     assert "internal error" not in shown
     direct = bot.reply_post(bot.slash("check #1006"), timeout=15)
-    assert "`shopify_remote`" in _shown(direct)  # the same words as the slash command
+    assert "`shopify_remote`" in user_text(direct)  # the same words as the slash command
 
 
 # ---- the shop's live order sync is left as it was -------------------------------------------
@@ -506,7 +479,7 @@ def test_the_reimport_leaves_the_order_sync_job_as_it_was(ops: RunningBot, tenan
     before = _job_parameters(ops.sandbox)
     assert "fromDate" not in before
     done = _import(ops, "#1007")
-    assert done.text.endswith("finished"), _shown(done)
+    assert done.text.endswith("finished"), user_text(done)
     assert _job_parameters(ops.sandbox) == before
     puts = _posts(ops.sandbox, ORDER_SYNC, "PUT")
     restore = {p["parameterName"]: p["parameterValue"] for p in puts[-1]["serviceJobParameters"]}
@@ -524,7 +497,7 @@ def test_an_order_changed_moments_ago_waits_for_the_jobs_own_buffer(ops: Running
                 parameter.value = '{"thruDateBuffer":0.05,"filter":null}'  # three seconds
         ops.sandbox.state.data.shopify["6100000000007"].updated_at = ops.sandbox.state.now()
     done = _import(ops, "#1007")
-    assert done.text.endswith("finished"), _shown(done)
+    assert done.text.endswith("finished"), user_text(done)
     assert "#1007 changed in Shopify moments ago; the order sync takes it in" in str(
         [m.history for m in ops.fake.messages("C_OPS")]
     )
@@ -535,7 +508,7 @@ def test_a_restore_that_did_not_take_fails_loudly(ops: RunningBot) -> None:
     the run says which parameter is left changed."""
     ops.sandbox.state.inject_fault(ORDER_SYNC, "json", 1, body={}, method="PUT", skip=1)
     done = _import(ops, "#1007")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("failed")
     assert "The OMS call “restore the order-sync job” failed" in shown
     assert "queue_ShopifyOrderSync_10000 reads back different from before the import: " in shown
@@ -548,7 +521,7 @@ def test_a_restore_that_did_not_take_fails_loudly(ops: RunningBot) -> None:
         lambda m: m.ts != done.ts and m.text.startswith("Import") and m.text.endswith("failed"),
         timeout=30,
     )
-    assert "it has fromDate 20" in _shown(again) and "empty fromDate" in _shown(again)
+    assert "it has fromDate 20" in user_text(again) and "empty fromDate" in user_text(again)
     assert len(_posts(ops.sandbox, ORDER_SYNC, "PUT")) == 2  # no write by the second run
 
 
@@ -557,7 +530,7 @@ def test_a_job_that_syncs_another_shop_is_refused_before_any_write(ops: RunningB
         job = ops.sandbox.state.data.service_jobs["queue_ShopifyOrderSync_10000"]
         job.parameters[0].value = "SHOP_CONFIG_10001"
     done = _import(ops, "#1007")
-    shown = _shown(done)
+    shown = user_text(done)
     assert done.text.endswith("failed")
     assert "it syncs the shop connection SHOP_CONFIG_10001, not DEMO_SHOP_REMOTE" in shown
     assert _posts(ops.sandbox, ORDER_SYNC, "PUT") == []
