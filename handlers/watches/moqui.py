@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 from bot.engine import Findings, Recovery, Toolbox, Watch, WatchEvent, WatchView
 from bot.kit.blocks import clip, escape
-from bot.kit.durations import describe_duration, slack_time
+from bot.kit.durations import slack_time
 from bot.kit.redact import redact_contacts
 from bot.oms import OmsError, ServiceJob, ServiceJobRun, ServiceJobsApi
 from handlers.jobs import describe_cron, run_service_job_button
 from handlers.watches.cron import cron_interval
-from handlers.watches.render import history_button, late_event, schedule_change
+from handlers.watches.render import history_button, late_event, schedule_change, took
 
 RUNS = 10  # the newest runs of a job read per poll
 
@@ -63,7 +63,7 @@ async def _job(
     if before == "scheduled" and state != "scheduled":
         found.events.append(
             schedule_change(
-                name, job.description or name, state, view.now, None,
+                name, name, state, view.now, None,
                 key_part=str(int(view.now)), buttons=(history_button(name),),
             )
         )  # fmt: skip
@@ -81,7 +81,7 @@ async def _job(
     if view.now - reference > 2 * interval:
         found.events.append(
             late_event(
-                name, job.description or name, reference, interval,
+                name, name, reference, interval,
                 describe_cron(job.cron_expression),
                 last_run=last.job_run_id if last else None, buttons=buttons,
             )
@@ -111,7 +111,7 @@ async def _failure(
             )
             or "none (the run created no MDM log)"
         )
-    duration = f" after {describe_duration(run.duration_seconds)}" if run.duration_seconds else ""
+    duration = f" after {took(run.duration_seconds)}" if run.duration_seconds is not None else ""
     text = (
         f"*{escape(name)}* (Moqui) run `{escape(run.job_run_id)}` failed at "
         f"{slack_time(ended)}{duration}.\n*Error:* {escape(error)}\n*MDM log:* {log_text}"

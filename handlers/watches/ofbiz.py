@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from bot.engine import ButtonSpec, Findings, Recovery, Toolbox, Watch, WatchEvent, WatchView
 from bot.kit.blocks import clip, escape
-from bot.kit.durations import describe_duration, slack_time
+from bot.kit.durations import slack_time
 from bot.kit.redact import redact_contacts
 from bot.oms import Frequency, Job, JobsApi, OmsError, jobs
 from handlers.jobs import find_job, job_run_button, oms_job, run_job_button
-from handlers.watches.render import history_button, late_event, schedule_change
+from handlers.watches.render import history_button, late_event, schedule_change, took
 
 ROWS = 20  # the newest rows of a job read per poll
 FAILED = (jobs.FAILED, jobs.CRASHED)
@@ -133,7 +133,7 @@ async def _failure(api: JobsApi, enum_id: str, name: str, run: Job, ended: float
             + ")"
             for log in logs[:3]
         )
-    duration = f" after {describe_duration(run.duration_seconds)}" if run.duration_seconds else ""
+    duration = f" after {took(run.duration_seconds)}" if run.duration_seconds is not None else ""
     text = (
         f"*{escape(name)}* (`{escape(enum_id)}`, OFBiz) run `{escape(run.job_id)}` {status} at "
         f"{slack_time(ended)}{duration}.\n*Error:* {escape(error)}\n*MDM log:* {log_text}"

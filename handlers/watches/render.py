@@ -11,6 +11,11 @@ HISTORY_ACTION = "watches.history"
 STATE_WORDS = {"paused": "paused", "unscheduled": "unscheduled (it has no schedule any more)"}
 
 
+def took(seconds: float) -> str:
+    """How long a run took: seconds under a minute, else in words."""
+    return f"{seconds:.0f} s" if seconds < 60 else describe_duration(seconds)
+
+
 def history_button(job: str) -> ButtonSpec:
     return ButtonSpec("Show history", HISTORY_ACTION, {"job": job})
 
