@@ -24,8 +24,9 @@ from bot.sandbox import service_jobs_data as moqui_scenarios
 from bot.sandbox.tenant import tenant_named
 from bot.surface.app import build_web_client
 from bot.surface.wiring import Services, create_services
-from tests.conftest import BOT_TOKEN, BotFactory, gated, settings_for, text_of
+from tests.conftest import BOT_TOKEN, BotFactory, bot_env, gated, settings_for, text_of
 from tests.harness.fakeslack import FakeSlack, Message
+from tests.processes import clean_env, oms_bot
 from tests.store_fixtures import postgres_url
 
 __all__ = ["postgres_url"]
@@ -257,7 +258,10 @@ async def test_ofbiz_failure_pause_and_late_each_posted_once(
     ]
     failed = shown(posted["Import new orders from Shopify crashed"])
     assert f"run `{crashed}` crashed" in failed and "(job crashed)" in failed
-    assert buttons(posted["Import new orders from Shopify crashed"]) == ["Run the New orders job", "Show history"]
+    assert buttons(posted["Import new orders from Shopify crashed"]) == [
+        "Run the New orders job",
+        "Show history",
+    ]
     assert "paused by `jane.doe`" in shown(posted["Approve orders was paused"])
     assert "Every 15 minutes" in shown(posted["Brokering new orders is late"])
 
@@ -372,3 +376,34 @@ def test_watches_command_lists_watches_last_poll_and_open_alerts(
 def _polled(services: Services) -> bool:
     state = asyncio.run(services.watch_state())
     return "ops" in state.polls
+
+
+# ---- check-config -----------------------------------------------------------------------------
+
+
+def test_check_config_checks_the_watches_channels_and_job_names(
+    tmp_path: Path, fake_slack: FakeSlack, sandbox: SandboxServer
+) -> None:
+    env = clean_env(**bot_env(fake_slack, sandbox, tmp_path / "c.db"))
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        f'[[watches]]\nid = "ops"\nchannel = "C_OPS"\njobs = ["{DAILY_JOB}", "NO_SUCH_JOB"]\n'
+        '[[watches]]\nid = "gone"\nchannel = "C_GONE"\njobs = ["orders"]\n'
+    )
+    env["OMSBOT_POLICY"] = str(policy)
+    result = oms_bot("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert failed == [
+        "FAILED watches: [[watches]] id \"ops\": jobs names 'NO_SUCH_JOB', which is no Moqui job "
+        "or category and no OFBiz job enum in this OMS; `/oms jobs` lists them",
+        'FAILED Slack channels: [[watches]] id "gone": channel = "C_GONE": Slack has no such '
+        "channel, or it is private and the bot is not in it: check the id, and invite it with "
+        "`/invite @omsbot` in that channel",
+    ]
+    policy.write_text(
+        f'[[watches]]\nid = "ops"\nchannel = "C_OPS"\njobs = ["{DAILY_JOB}", "orders"]\n'
+    )
+    result = oms_bot("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout
+    assert "ok     watches: ops: " in result.stdout
