@@ -206,14 +206,15 @@ class WatchPoller:
             return outcome
         quiet = watch.is_quiet(now)
         posted = held = 0
+        if not quiet:
+            # The held alerts first: a repeat found now folds into the thread of one of them.
+            posted += await self._release_held(watch, now)
         for event in sorted(findings.events, key=lambda e: e.at):
             result = await self._event(watch, event, quiet=quiet, now=now)
             posted += result == "posted"
             held += result == "held"
         for recovery in findings.recoveries:
             await self._recover(watch, recovery, now)
-        if not quiet:
-            posted += await self._release_held(watch, now)
         parts = [f"{plural(posted, 'alert')} posted"]
         if held:
             parts.append(f"{held} held for after the quiet hours")
