@@ -424,11 +424,18 @@ def _schedule_of(jobs: JobsData, enum_id: str) -> dict[str, Any]:
 
 
 def add_ended_run(
-    jobs: JobsData, enum_id: str, *, at: datetime, status: str, message: str = ""
+    jobs: JobsData,
+    enum_id: str,
+    *,
+    at: datetime,
+    status: str,
+    message: str = "",
+    mdm_failed: int | None = None,
 ) -> str:
     """A run of the job's schedule that ended at `at` in `status` (SERVICE_FINISHED,
     SERVICE_FAILED or SERVICE_CRASHED), as the schedule's own runs are recorded: a row with
-    its frequency and its `jobResult`. Returns the run's jobId."""
+    its frequency and its `jobResult`; with `mdm_failed`, the MDM log it created
+    (`createdByJobId`) with that many failed records. Returns the run's jobId."""
     schedule = _schedule_of(jobs, enum_id)
     job_id = jobs.new_id()
     row = dict(schedule)
@@ -443,6 +450,12 @@ def add_ended_run(
         cancelDateTime=None,
     )
     jobs.jobs[job_id] = row
+    config = _mdm_config(enum_id)
+    if mdm_failed is not None and config:
+        log = _mdm_log(f"DML{job_id}", config, job_id, at)
+        log.update(statusId="SERVICE_FAILED" if mdm_failed else "SERVICE_FINISHED",
+                   failedRecordCount=mdm_failed)  # fmt: skip
+        jobs.mdm_logs.append(log)
     return job_id
 
 

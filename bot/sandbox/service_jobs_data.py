@@ -395,6 +395,15 @@ def add_ended_run(
     return run
 
 
+def add_run_mdm_log(data: SeedData, run: JobRunRecord, *, failed: int, names_run: bool) -> MdmLog:
+    """The MDM log a run created, with `failed` failed records; it names the run
+    (`createdByJobRunId`) only when `names_run` (the tenant's `mdm_log_names_run`: HotWax's
+    notes say the sync does not set it yet)."""
+    log = add_failed_imports(data, at=run.end_time or run.start_time, count=failed)
+    log.created_by_job_run_id = run.job_run_id if names_run else None
+    return log
+
+
 def stop_running(data: SeedData, job_name: str, *, hours: float) -> None:
     """A recurring job whose runs stopped `hours` ago (the runner stuck, the schedule lost):
     every run of it moves `hours` into the past; the job stays scheduled, not paused."""

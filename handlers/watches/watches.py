@@ -104,7 +104,7 @@ async def _alert_line(tools: Toolbox, alert: AlertRecord) -> str:
     title = escape(str(alert.body.get("title") or alert.subject))
     link = await tools.message_link(alert.channel, alert.message_ts)
     shown = f"<{link}|{title}>" if link else title
-    held = " (held for after the quiet hours)" if alert.state == "held" else ""
+    held = " (not posted yet: quiet hours, or Slack refused it)" if alert.state == "held" else ""
     return (
         f"• {shown} · {KIND_WORDS.get(alert.kind, alert.kind)} · since "
         f"{slack_time(alert.occurred_at)} · watch `{escape(alert.watch_id)}`{held}"

@@ -21,7 +21,7 @@ from bot.kit.config import ConfigError
 from bot.sandbox import SandboxServer
 from bot.sandbox import jobs_data as ofbiz_scenarios
 from bot.sandbox import service_jobs_data as moqui_scenarios
-from bot.sandbox.tenant import tenant_named
+from bot.sandbox.tenant import tenant_named, variant
 from bot.surface.app import build_web_client
 from bot.surface.wiring import Services, create_services
 from tests.conftest import BOT_TOKEN, BotFactory, bot_env, gated, settings_for, text_of
@@ -170,6 +170,31 @@ async def test_failing_moqui_job_posted_once_repeat_in_thread_closed_by_success(
     assert state.open_alerts == [] and state.polls["ops"].last_outcome is not None
 
 
+@pytest.mark.parametrize("names_run", [True, False])
+async def test_failed_run_shows_the_mdm_log_it_produced_where_the_oms_says(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path, names_run: bool,
+) -> None:  # fmt: skip
+    """Whether the sync's MDM log names the run that queued it is not public (HotWax's notes
+    say not yet): the alert shows the log where it does, and says there is none otherwise."""
+    sandbox.state.tenant = variant(tenant_named("ofbiz-maarg"), mdm_log_names_run=names_run)
+    pollers = [s.watch_poller() for s in replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))]
+    await poll_all(pollers)
+    with sandbox.state.lock:
+        run = moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+        log = moqui_scenarios.add_run_mdm_log(
+            sandbox.state.data, run, failed=3, names_run=names_run
+        )
+    await poll_all(pollers)
+    [alert] = alerts(fake_slack)
+    if names_run:
+        assert f"*MDM log:* `{log.log_id}` (Failed, 3 failed records)" in shown(alert)
+    else:
+        assert "*MDM log:* none (the run created no MDM log)" in shown(alert)
+
+
 # ---- a late job and a spike: each posted once ------------------------------------------------
 
 
@@ -246,7 +271,7 @@ async def test_ofbiz_failure_pause_and_late_each_posted_once(
     with sandbox.state.lock:
         data = sandbox.state.jobs
         crashed = ofbiz_scenarios.add_ended_run(
-            data, "JOB_IMP_ORD", at=now_in(sandbox), status="SERVICE_CRASHED"
+            data, "JOB_IMP_ORD", at=now_in(sandbox), status="SERVICE_CRASHED", mdm_failed=2
         )
         ofbiz_scenarios.cancel_schedule(data, "JOB_APR_ORD", user="jane.doe", at=now_in(sandbox))
         ofbiz_scenarios.stop_running(data, "JOB_BKR_ORD", hours=1)
@@ -266,6 +291,7 @@ async def test_ofbiz_failure_pause_and_late_each_posted_once(
     ]
     failed = shown(posted["Import new orders from Shopify crashed"])
     assert f"run `{crashed}` crashed" in failed and "(job crashed)" in failed
+    assert f"*MDM log:* `DML{crashed}` (SERVICE_FAILED, 2 failed records)" in failed
     assert buttons(posted["Import new orders from Shopify crashed"]) == [
         "Run the New orders job",
         "Show history",
