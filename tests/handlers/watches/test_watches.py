@@ -467,3 +467,25 @@ def test_run_now_on_an_alert_runs_the_job_for_an_operator_only(
     bot.fake.wait_for(lambda: sandbox.state.requests(run_now, "POST") or None, timeout=15)
     kept = bot.fake.message(CHANNEL, alert.ts)
     assert "Run started by <@U_ALICE>" in shown(kept) and buttons(kept) == []
+
+
+async def test_an_unreachable_oms_posts_nothing_and_the_next_poll_catches_up(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])), 1)
+    poller = services[0].watch_poller()
+    await poller.poll_once()
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    sandbox.state.down = True
+    outcome = await poller.poll_once()
+    assert outcome["ops"].startswith("the OMS could not be read")
+    assert alerts(fake_slack) == []
+    state = await services[0].watch_state()
+    assert state.polls["ops"].last_outcome == outcome["ops"]
+    sandbox.state.down = False
+    assert (await poller.poll_once())["ops"].startswith("1 alert posted")
+    assert [m.text for m in alerts(fake_slack)] == [f"{DAILY_JOB} failed"]
