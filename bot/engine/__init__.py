@@ -49,13 +49,17 @@ from bot.engine.steps import (
     job_lock_key,
 )
 from bot.engine.usage import command_help, help_list
+from bot.engine.watching import Findings, Recovery, WatchEvent, WatchSource, WatchView
+from bot.engine.watchlist import Watch
 from bot.store.approvals import Approval
 from bot.store.audit import AuditEvent
 from bot.store.runs import RunRecord
+from bot.store.watch_events import AlertRecord, WatchState
 
 __all__ = [
     "SYSTEM_ACTOR",
     "ActionSpec",
+    "AlertRecord",
     "Approval",
     "ApprovalDesk",
     "Approved",
@@ -69,6 +73,7 @@ __all__ = [
     "DangerousAction",
     "EventKind",
     "Failure",
+    "Findings",
     "Flag",
     "Invocation",
     "Limits",
@@ -80,6 +85,7 @@ __all__ = [
     "Preview",
     "PreviewLine",
     "Provides",
+    "Recovery",
     "RunContext",
     "RunRecord",
     "Runbook",
@@ -94,6 +100,11 @@ __all__ = [
     "Stores",
     "Toolbox",
     "UsageError",
+    "Watch",
+    "WatchEvent",
+    "WatchSource",
+    "WatchState",
+    "WatchView",
     "command_help",
     "decision_words",
     "help_list",

@@ -27,6 +27,7 @@ from bot.store.approvals import Approval
 from bot.store.runs import RunRecord
 from bot.store.slots import SlotRecord
 from bot.store.tokens import ActionToken
+from bot.store.watch_events import WatchState
 
 DEFAULT_BUTTON_TTL = 24 * 3600.0
 
@@ -342,4 +343,8 @@ class Toolbox(Protocol):
 
     async def slot_history(self, schedule_id: str, limit: int) -> list[SlotRecord]:
         """The newest slots of a schedule, newest first."""
+        ...
+
+    async def watch_state(self) -> WatchState:
+        """Every watch's last poll and the alerts still open (`/oms watches`)."""
         ...

@@ -19,6 +19,7 @@ approve = ["approver"]      # this action needs a second person holding one of t
 [stores]                    # typed: `Stores` below lists every key with its meaning
 [limits]                    # typed: `Limits` below lists every key with its default
 [[digests]]                 # schedules: bot/engine/schedules.py
+[[watches]]                 # job watches: bot/engine/watchlist.py
 ```
 
 Read-only commands are open unless the policy names roles for them; commands that change the
@@ -47,6 +48,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.schedules import Schedule, parse_schedules
+from bot.engine.watchlist import Watch, parse_watches
 from bot.kit.config import ConfigError
 from bot.kit.suggest import closest
 from bot.oms import parse_store_id
@@ -85,6 +87,8 @@ class Limits(BaseModel):
     digest_page_size: int = Field(
         default=500, ge=1, le=10_000, strict=True
     )  # MDM logs and logInsights rows per page
+    # How often every replica polls the `[[watches]]` (bot/engine/watching.py).
+    watch_poll_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
 
 
 class Stores(BaseModel):
@@ -129,6 +133,7 @@ class _PolicyFile(BaseModel):
     commands: dict[str, list[str]] = Field(default_factory=dict)
     approvals: _ApprovalsSection = Field(default_factory=_ApprovalsSection)
     digests: list[dict[str, Any]] = Field(default_factory=list)  # checked by parse_schedules
+    watches: list[Any] = Field(default_factory=list)  # checked by parse_watches
     stores: Stores = Field(default_factory=Stores)
     limits: Limits = Field(default_factory=Limits)
 
@@ -163,6 +168,7 @@ class Policy:
     source: Path | None = None  # None: no policy file
     # Users who hold every role: the console's local user.
     superusers: frozenset[str] = frozenset()
+    watches: tuple[Watch, ...] = ()  # [[watches]]: bot/engine/watchlist.py
 
     @property
     def loaded(self) -> bool:
@@ -269,6 +275,7 @@ def load_policy(path: Path | None) -> Policy:
         stores=parsed.stores,
         limits=parsed.limits,
         source=path,
+        watches=tuple(parse_watches(parsed.watches, str(path))),
     )
 
 

@@ -10,6 +10,7 @@ from bot.engine.contract import ActionSpec, CommandSpec
 from bot.engine.dangerous import DangerousAction
 from bot.engine.scheduled import ScheduledPost
 from bot.engine.steps import Runbook
+from bot.engine.watching import WatchSource
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,4 @@ class Provides:
     actions: tuple[ActionSpec, ...] = ()
     dangerous: tuple[DangerousAction, ...] = ()
     scheduled: tuple[ScheduledPost, ...] = ()
+    watches: tuple[WatchSource, ...] = ()  # what a family reads for `[[watches]]`

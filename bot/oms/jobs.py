@@ -63,6 +63,14 @@ class Job(BaseModel):
     recurrence_time_zone: str | None = Field(default=None, alias="recurrenceTimeZone")
     runtime_data: dict[str, Any] | None = Field(default=None, alias="runtimeData")
     priority: int | str | None = None
+    # Who last changed the row (HotWax's JobSandbox has it: the Job Manager sends it in
+    # `jobFields`); on a cancelled schedule, who paused it, where the OMS records that.
+    last_modified_by: str | None = Field(default=None, alias="lastModifiedByUserLogin")
+
+    @property
+    def ended_ms(self) -> int | None:
+        """When the run ended (its finish, else its cancel, else its run time), epoch ms."""
+        return self.finish_date_time or self.cancel_date_time or self.run_time
 
     @property
     def duration_seconds(self) -> float | None:

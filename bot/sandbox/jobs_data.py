@@ -407,3 +407,74 @@ def shopify_config_rows() -> list[dict[str, Any]]:
             "name": "Demo Shopify store",
         }
     ]
+
+
+# -- job-watch scenarios (docs/oms-api.md, "Job watches") -----------------------------------
+# On the sandbox's JobsData, under the state's lock: a run of a recurring job that fails,
+# crashes or finishes, a job whose runs stopped, and a schedule someone cancelled (paused).
+
+
+def _schedule_of(jobs: JobsData, enum_id: str) -> dict[str, Any]:
+    return next(
+        row
+        for row in jobs.jobs.values()
+        if row["systemJobEnumId"] == enum_id and row["statusId"] == "SERVICE_PENDING"
+        and row.get("tempExprId")
+    )  # fmt: skip
+
+
+def add_ended_run(
+    jobs: JobsData,
+    enum_id: str,
+    *,
+    at: datetime,
+    status: str,
+    message: str = "",
+    mdm_failed: int | None = None,
+) -> str:
+    """A run of the job's schedule that ended at `at` in `status` (SERVICE_FINISHED,
+    SERVICE_FAILED or SERVICE_CRASHED), as the schedule's own runs are recorded: a row with
+    its frequency and its `jobResult`; with `mdm_failed`, the MDM log it created
+    (`createdByJobId`) with that many failed records. Returns the run's jobId."""
+    schedule = _schedule_of(jobs, enum_id)
+    job_id = jobs.new_id()
+    row = dict(schedule)
+    outcome = status.removeprefix("SERVICE_")
+    row.update(
+        jobId=job_id,
+        statusId=status,
+        runTime=_ms(at - timedelta(seconds=5)),
+        startDateTime=_ms(at - timedelta(seconds=5)),
+        finishDateTime=_ms(at),
+        jobResult=message or FAILURE_MESSAGES.get(outcome, "Service finished successfully"),
+        cancelDateTime=None,
+    )
+    jobs.jobs[job_id] = row
+    config = _mdm_config(enum_id)
+    if mdm_failed is not None and config:
+        log = _mdm_log(f"DML{job_id}", config, job_id, at)
+        log.update(statusId="SERVICE_FAILED" if mdm_failed else "SERVICE_FINISHED",
+                   failedRecordCount=mdm_failed)  # fmt: skip
+        jobs.mdm_logs.append(log)
+    return job_id
+
+
+def stop_running(jobs: JobsData, enum_id: str, *, hours: float) -> None:
+    """The job's runs stopped `hours` ago while it stayed scheduled: every ended run moves
+    `hours` into the past."""
+    shift = int(hours * 3600 * 1000)
+    for row in jobs.jobs.values():
+        if row["systemJobEnumId"] == enum_id and row["statusId"] in (
+            "SERVICE_FINISHED", "SERVICE_FAILED", "SERVICE_CRASHED",
+        ):  # fmt: skip
+            for key in ("runTime", "startDateTime", "finishDateTime"):
+                if row.get(key) is not None:
+                    row[key] -= shift
+
+
+def cancel_schedule(jobs: JobsData, enum_id: str, *, user: str, at: datetime) -> str:
+    """Someone paused the job: its recurring schedule cancelled, as `cancelScheduledJob`
+    leaves it (bot/sandbox/jobs.py). Returns the cancelled jobId."""
+    row = _schedule_of(jobs, enum_id)
+    row.update(statusId="SERVICE_CANCELLED", cancelDateTime=_ms(at), lastModifiedByUserLogin=user)
+    return str(row["jobId"])

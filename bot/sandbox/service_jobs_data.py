@@ -23,7 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.sandbox.data import DEMO_SHOPIFY_REMOTE
-from bot.sandbox.records import JobParameter, JobRunRecord, SeedData, ServiceJobRecord
+from bot.sandbox.records import (
+    JobParameter,
+    JobRunRecord,
+    MdmFailedRecord,
+    MdmLog,
+    SeedData,
+    ServiceJobRecord,
+)
 
 SYSTEM_JOB = "SYSTEM_JOB"
 RunOutcome = Literal["finished", "failed"]
@@ -356,3 +363,84 @@ def next_fire(cron: str, after: datetime) -> datetime | None:
                     return candidate
         moment += timedelta(minutes=1)
     return None
+
+
+# -- job-watch scenarios (docs/oms-api.md, "Job watches") -----------------------------------
+# What the Job Manager shows when a job breaks, called on the sandbox's data under its lock:
+# a run that fails (or succeeds), a recurring job that stopped running, a job someone paused
+# in the Job Manager, and an hour with many failed order imports.
+
+
+def add_ended_run(
+    data: SeedData, job_name: str, *, at: datetime, outcome: RunOutcome, error: str = ""
+) -> JobRunRecord:
+    """A run of `job_name` that ended at `at`: failed (`hasError` Y, with `errors`) or
+    finished, as Moqui's ServiceJobRun records it (ServiceEntities.xml:96-110)."""
+    job = data.service_jobs[job_name]
+    ids = [int(run.job_run_id) for run in data.job_runs if run.job_run_id.isdigit()]
+    run = JobRunRecord(
+        job_run_id=str(max(ids, default=100000) + 1),
+        job_name=job_name,
+        user_id="system",
+        parameters={p.name: p.value for p in job.parameters},
+        start_time=at - timedelta(seconds=4),
+        end_time=at,
+    )
+    if outcome == "failed":
+        run.errors.append(error or DEFAULT_RUN_ERROR)
+    else:
+        run.results = "{}"
+        run.messages.append("Service ran successfully")
+    data.job_runs.append(run)
+    return run
+
+
+def add_run_mdm_log(data: SeedData, run: JobRunRecord, *, failed: int, names_run: bool) -> MdmLog:
+    """The MDM log a run created, with `failed` failed records; it names the run
+    (`createdByJobRunId`) only when `names_run` (the tenant's `mdm_log_names_run`: HotWax's
+    notes say the sync does not set it yet)."""
+    log = add_failed_imports(data, at=run.end_time or run.start_time, count=failed)
+    log.created_by_job_run_id = run.job_run_id if names_run else None
+    return log
+
+
+def stop_running(data: SeedData, job_name: str, *, hours: float) -> None:
+    """A recurring job whose runs stopped `hours` ago (the runner stuck, the schedule lost):
+    every run of it moves `hours` into the past; the job stays scheduled, not paused."""
+    data.service_jobs[job_name].paused = "N"
+    for run in data.job_runs:
+        if run.job_name == job_name:
+            run.start_time -= timedelta(hours=hours)
+            if run.end_time is not None:
+                run.end_time -= timedelta(hours=hours)
+
+
+def pause_in_job_manager(data: SeedData, job_name: str) -> None:
+    """Someone paused the job in HotWax's Job Manager (`paused` Y; Moqui's ServiceJob has no
+    field saying who, ServiceEntities.xml:32-70)."""
+    data.service_jobs[job_name].paused = "Y"
+
+
+def add_failed_imports(data: SeedData, *, at: datetime, count: int) -> MdmLog:
+    """A Shopify order MDM log at `at` with `count` failed records (a spike of failures)."""
+    records = [
+        MdmFailedRecord(
+            shopify_order_id=f"6299{n:08d}",
+            order_name=f"#S{n}",
+            event_message="Customer address or phone missing",
+            payload={"id": f"gid://shopify/Order/6299{n:08d}", "name": f"#S{n}"},
+        )
+        for n in range(1, count + 1)
+    ]
+    log = MdmLog(
+        log_id=f"DMLSPIKE{len(data.mdm_logs) + 1}",
+        config_id="SYNC_SHOPIFY_ORDER",
+        status_id="DmlsFailed",
+        created_date=at,
+        start_date_time=at,
+        finish_date_time=at + timedelta(seconds=30),
+        failed_records=records,
+        processed_orders=[{"id": r.shopify_order_id, "name": r.order_name} for r in records],
+    )
+    data.mdm_logs.append(log)
+    return log

@@ -174,3 +174,56 @@ digest_slots = Table(
     Column("outcome", Text),
     Column("message_ts", String),
 )
+
+# ---- job watches (bot/store/watch_events.py) -------------------------------------------------
+
+# One row per event a watch found (a failed run, a late job, a pause, a spike), keyed so that
+# every replica finding the same event finds the same row: the first to claim it posts it.
+watch_alerts = Table(
+    "watch_alerts",
+    metadata,
+    Column("watch_id", String, primary_key=True),
+    Column("alert_key", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("subject", String, nullable=False),
+    # claimed (being posted) -> open | held (quiet hours) | folded (in a thread) | failed;
+    # open | held -> closed.
+    Column("state", String, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("lease_until", Double, nullable=False),
+    Column("occurred_at", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("message_ts", String),
+    Column("parent_key", String),  # a failure folded into an earlier alert's thread
+    Column("body", Text, nullable=False),  # JSON: title, text, buttons (re-rendered on close)
+    Column("closed_at", Double),
+    Column("closed_note", Text),
+    Index("ix_watch_alerts_subject", "watch_id", "kind", "subject"),
+    Index("ix_watch_alerts_state", "state"),
+)
+
+# When each watch was first and last polled (the first poll is its baseline: older runs are
+# history, not news).
+watch_polls = Table(
+    "watch_polls",
+    metadata,
+    Column("watch_id", String, primary_key=True),
+    Column("first_poll_at", Double, nullable=False),
+    Column("last_poll_at", Double, nullable=False),
+    Column("last_owner", String, nullable=False),
+    Column("last_outcome", Text),
+)
+
+# What a watch last saw of a job (scheduled, paused, unscheduled) or of the failed imports
+# (normal, spike): a change is claimed by the one replica whose compare-and-set wins.
+watch_states = Table(
+    "watch_states",
+    metadata,
+    Column("watch_id", String, primary_key=True),
+    Column("subject", String, primary_key=True),
+    Column("aspect", String, primary_key=True),
+    Column("value", String, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("changed_at", Double, nullable=False),
+)

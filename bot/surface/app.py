@@ -264,9 +264,13 @@ def build_asgi_app(
         # Every replica schedules; each slot is claimed in the database, so it posts once.
         digests = services.slot_scheduler()
         await digests.start()
+        # Every replica polls the watches; each alert is claimed in the database, so once.
+        watches = services.watch_poller()
+        watches.start()
         try:
             yield
         finally:
+            await watches.stop()
             await digests.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

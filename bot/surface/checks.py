@@ -4,7 +4,7 @@ The settings and the policy file are read exactly as `oms-bot run` reads them (a
 start refuses fails here too). Then the OMS: login, Maarg, the tenant, and that the ids the
 policy's `[stores]` names exist there; Slack: `auth.test`, and that the approvals and digest
 channels exist with the bot in them (`conversations.info`, the manifest's `channels:read`
-and `groups:read`); and the database."""
+and `groups:read`); the job names of the `[[watches]]`; and the database."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bot.kit.suggest import closest
 from bot.oms import JobsApi, OmsClient, OmsError, ServiceJobsApi, stores
 from bot.store import StoreUnavailable, open_store
 from bot.surface.wiring import connect_oms, load_checked_policy
+from handlers.watches.targets import resolve
 
 Printer = Callable[[str], None]
 Status = Literal["ok", "WARN", "FAILED", "skip"]
@@ -112,6 +113,9 @@ async def run_checks(printer: Printer) -> int:
                     printer, "stores", lambda: _stores(client, effective, digest_stores, settings)
                 )
             )
+        if policy is not None and policy.watches:
+            watched = policy
+            results.append(await _check(printer, "watches", lambda: _watches(client, watched)))
         results.append(await _check(printer, "Slack auth.test", lambda: _slack(settings)))
         if policy is None:
             printer(_line("Slack channels", "skip", "not checked: the policy file has problems"))
@@ -283,6 +287,7 @@ async def _channels(settings: Settings, policy: Policy) -> str:
         return "skipped: no SLACK_BOT_TOKEN (console mode)"
     wanted = [("[approvals] channel", policy.approvals_channel)] if policy.approvals_channel else []
     wanted += [(f'[[digests]] id "{d.id}": channel', d.channel) for d in policy.digests]
+    wanted += [(f'[[watches]] id "{w.id}": channel', w.channel) for w in policy.watches]
     if not wanted:
         return "none set: approval requests go to the channel they are asked in"
     try:
@@ -331,3 +336,20 @@ async def _database(settings: Settings) -> str:
     finally:
         store.dispose()
     return f"reachable: {describe(settings.omsbot_database_url)}"
+
+
+async def _watches(client: OmsClient, policy: Policy) -> str:
+    """Every name in each watch's `jobs` is a job or category this OMS has (a name that
+    matches nothing would be watched in vain)."""
+    problems, counts = [], []
+    for watch in policy.watches:
+        targets = await resolve(client, watch)
+        for name in targets.unknown:
+            problems.append(
+                f'[[watches]] id "{watch.id}": jobs names {name!r}, which is no Moqui job or '
+                "category and no OFBiz job enum in this OMS; `/oms jobs` lists them"
+            )
+        counts.append(f"{watch.id}: {len(targets.moqui) + len(targets.ofbiz)} job(s)")
+    if problems:
+        raise ConfigError(*problems)
+    return ", ".join(counts)

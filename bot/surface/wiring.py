@@ -31,12 +31,14 @@ from bot.engine.runs import RunEngine
 from bot.engine.scheduled import ScheduledPost
 from bot.engine.scheduler import SlotScheduler
 from bot.engine.tasks import TaskTracker
+from bot.engine.watching import WatchPoller, WatchSource
 from bot.kit.config import ConfigError, Settings
 from bot.kit.posting import MessageUpdates
 from bot.oms import OmsClient
 from bot.store import Store, open_store, upgrade
 from bot.store import approvals as approval_store
 from bot.store.slots import SlotRecord, last_slots
+from bot.store.watch_events import WatchState, watch_state
 from bot.surface.discovery import discover
 from bot.surface.dispatch import run_as_presser
 
@@ -63,6 +65,7 @@ class Services:
     # The Web API client of the Bolt app, for work that no request carries (sweeps).
     slack: AsyncWebClient | None = None
     scheduled: list[ScheduledPost] = field(default_factory=list)
+    watch_sources: list[WatchSource] = field(default_factory=list)
     audit: Audit = field(init=False)
     authorizer: Authorizer = field(init=False)
     actions: Actions = field(init=False)
@@ -101,6 +104,7 @@ class Services:
         for dangerous in provides.dangerous:
             self.approvals.add(dangerous)
         self.scheduled += provides.scheduled
+        self.watch_sources += provides.watches
 
     # ---- the host of the engine ---------------------------------------------------------
 
@@ -142,6 +146,9 @@ class Services:
     async def slot_history(self, schedule_id: str, limit: int) -> list[SlotRecord]:
         return await asyncio.to_thread(last_slots, self.store, schedule_id, limit)
 
+    async def watch_state(self) -> WatchState:
+        return await asyncio.to_thread(watch_state, self.store)
+
     # ---- life cycle ---------------------------------------------------------------------
 
     def set_policy(self, policy: Policy) -> None:
@@ -156,6 +163,10 @@ class Services:
         """The scheduler of every scheduled post the runbooks provide (`options`: its clock,
         owner, lease, retry delay)."""
         return SlotScheduler(self, self.scheduled, **options)
+
+    def watch_poller(self, **options: Any) -> WatchPoller:
+        """The poller of the policy's `[[watches]]` (`options`: its clock, owner, lease)."""
+        return WatchPoller(self, self.watch_sources, **options)
 
     def prepare(self) -> None:
         """Check the database and bring its schema up to date (raises StoreUnavailable)."""

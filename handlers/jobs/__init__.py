@@ -5,9 +5,25 @@ legacy OFBiz JobSandbox, whichever the tenant has.
 Other families use only what is exported here: a "Run the <job> job" button for any message
 (an OFBiz catalogue job), or a Run now button for a Moqui job by its name, and
 `start_job_run` to start such a run from their own button (`/oms check` runs the Approve
-orders job, then checks the order again).
+orders job, then checks the order again). The job watches (handlers/watches/) also name jobs
+the way users do: by the catalogue's categories and jobs (`find_category`, `find_job`), and
+an OFBiz job the catalogue does not name by what the OMS calls it (`oms_job`,
+`job_run_button`).
 """
 
-from handlers.jobs.run import run_job_button, run_service_job_button, start_job_run
+from handlers.jobs.catalog import Category, JobInfo, find_category, find_job, oms_job
+from handlers.jobs.common import describe_cron
+from handlers.jobs.run import job_run_button, run_job_button, run_service_job_button, start_job_run
 
-__all__ = ["run_job_button", "run_service_job_button", "start_job_run"]
+__all__ = [
+    "Category",
+    "JobInfo",
+    "describe_cron",
+    "find_category",
+    "find_job",
+    "job_run_button",
+    "oms_job",
+    "run_job_button",
+    "run_service_job_button",
+    "start_job_run",
+]
