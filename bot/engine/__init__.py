@@ -9,6 +9,7 @@ never imports the Slack surface or the runbooks.
 from bot.engine.approvals import decision_words
 from bot.engine.audit import EventKind
 from bot.engine.contract import (
+    COMMAND_BUTTON_PREFIX,
     ActionSpec,
     ApprovalDesk,
     Arg,
@@ -22,8 +23,13 @@ from bot.engine.contract import (
     NotConfigured,
     ParsedCommand,
     Runs,
+    SharedLinks,
+    Shortcut,
+    ShortcutSpec,
     Toolbox,
+    UnfurlSpec,
     UsageError,
+    command_button,
 )
 from bot.engine.dangerous import Approved, DangerousAction, Preview, PreviewLine, run_approved
 from bot.engine.policy import Limits, Policy, Stores
@@ -54,6 +60,7 @@ from bot.store.audit import AuditEvent
 from bot.store.runs import RunRecord
 
 __all__ = [
+    "COMMAND_BUTTON_PREFIX",
     "SYSTEM_ACTOR",
     "ActionSpec",
     "Approval",
@@ -86,6 +93,9 @@ __all__ = [
     "Runs",
     "Schedule",
     "ScheduledPost",
+    "SharedLinks",
+    "Shortcut",
+    "ShortcutSpec",
     "Slot",
     "SlotResult",
     "Step",
@@ -93,7 +103,9 @@ __all__ = [
     "StepSkipped",
     "Stores",
     "Toolbox",
+    "UnfurlSpec",
     "UsageError",
+    "command_button",
     "command_help",
     "decision_words",
     "help_list",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.contract import ActionSpec, CommandSpec
+from bot.engine.contract import ActionSpec, CommandSpec, ShortcutSpec, UnfurlSpec
 from bot.engine.dangerous import DangerousAction
 from bot.engine.scheduled import ScheduledPost
 from bot.engine.steps import Runbook
@@ -19,3 +19,5 @@ class Provides:
     actions: tuple[ActionSpec, ...] = ()
     dangerous: tuple[DangerousAction, ...] = ()
     scheduled: tuple[ScheduledPost, ...] = ()
+    shortcuts: tuple[ShortcutSpec, ...] = ()
+    unfurls: tuple[UnfurlSpec, ...] = ()
