@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -61,17 +62,7 @@ def add_link_listeners(app: AsyncApp, services: Services) -> None:
     """The shortcuts the runbooks provide, `link_shared`, and the command buttons."""
 
     for spec in services.shortcuts.values():
-
-        async def on_shortcut(
-            ack: Ack, body: dict[str, Any], client: AsyncWebClient, spec: ShortcutSpec = spec
-        ) -> None:
-            await ack()
-            if services.tasks.accepting:
-                services.tasks.spawn(
-                    handle_shortcut(services, spec, body, client), name=spec.callback_id
-                )
-
-        app.shortcut(spec.callback_id)(on_shortcut)
+        app.shortcut(spec.callback_id)(_shortcut_listener(services, spec))
 
     @app.event("link_shared")
     async def on_link_shared(body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -87,6 +78,22 @@ def add_link_listeners(app: AsyncApp, services: Services) -> None:
 
 
 # ---- message shortcuts -----------------------------------------------------------------------
+
+
+def _shortcut_listener(
+    services: Services, spec: ShortcutSpec
+) -> Callable[[Ack, dict[str, Any], AsyncWebClient], Awaitable[None]]:
+    """Bolt's listener of one shortcut: ack at once, work after (Bolt passes arguments by
+    name, so the spec is bound here rather than as a default argument)."""
+
+    async def on_shortcut(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        if services.tasks.accepting:
+            services.tasks.spawn(
+                handle_shortcut(services, spec, body, client), name=spec.callback_id
+            )
+
+    return on_shortcut
 
 
 async def handle_shortcut(
@@ -279,7 +286,9 @@ async def press_command_button(
     name = _str(action.get("action_id")).removeprefix(COMMAND_BUTTON_PREFIX)
     argument = _str(action.get("value"))
     spec = services.registry.get(name)
-    if spec is None or not argument or len(argument) > MAX_BUTTON_ARGUMENT or "\n" in argument:
+    # The argument is one word the bot wrote (an order reference): anything else was altered.
+    one_word = not any(c.isspace() or c in "'\"`" for c in argument)
+    if spec is None or not argument or len(argument) > MAX_BUTTON_ARGUMENT or not one_word:
         await reply.safe_ephemeral(
             Message(text="This button is not valid: it may come from an altered message.")
         )

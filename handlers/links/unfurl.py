@@ -59,6 +59,18 @@ def _versions(orders: list[Order], live: Order) -> str:
     return f"{len(orders)} versions (live `{escape(live.order_id)}`; {others})"
 
 
+async def _versions_of(tools: Toolbox, link: OrderLink) -> list[Order]:
+    """Every version of the order the link names: a HotWax page shows one version, whose
+    Shopify id finds the others (a refreshed order has two)."""
+    orders = await tools.oms.find_orders(link.ref)
+    shopify_id = orders[0].shopify_order_id if orders else None
+    if link.ref.kind == "order_id" and shopify_id:
+        siblings = await tools.oms.find_orders_by_shopify_id(shopify_id)
+        known = {o.order_id for o in orders}
+        orders += [o for o in siblings if o.order_id not in known]
+    return orders
+
+
 async def order_card(tools: Toolbox, link: OrderLink, hosts: set[str]) -> Message:
     foreign = _foreign_shop(link, hosts)
     if foreign is not None:
@@ -68,7 +80,7 @@ async def order_card(tools: Toolbox, link: OrderLink, hosts: set[str]) -> Messag
             None,
         )
     try:
-        orders = await tools.oms.find_orders(link.ref)
+        orders = await _versions_of(tools, link)
     except OmsError as exc:
         return _card(
             f":warning: {_described(link)}: HotWax could not be read just now "
