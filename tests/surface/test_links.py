@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, gated, text_of, write_policy
-from tests.harness.fakeslack import Message
+from tests.harness.fakeslack import Message, ResponsePost
 from tests.surface.links_payloads import (
     link_shared,
     message_action,
@@ -125,7 +125,12 @@ def test_shortcut_where_the_bot_may_not_post_answers_the_user_alone(ops: Running
     payload = message_action(ops.fake, "what about #1003?", channel="C_RANDOM")
     post_interactive(_events(ops), SIGNING_SECRET, payload)
     url = payload["response_url"]
-    posts = ops.fake.wait_for(lambda: (p := ops.fake.response_posts(url)) and len(p) >= 2 and p)
+
+    def two() -> list[ResponsePost] | None:
+        found = ops.fake.response_posts(url)
+        return found if len(found) >= 2 else None
+
+    posts = ops.fake.wait_for(two, timeout=30)
     shown = text_of(gated(posts[0].body)) + text_of(gated(posts[1].body))
     assert "I cannot post in this conversation" in shown
     assert "Looks fine: the order is Completed" in shown
