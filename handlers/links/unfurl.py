@@ -19,7 +19,6 @@ from handlers.orders import known_shop_hosts, live_version, page_links, status_w
 
 # The most links of one message unfurled (each is one OMS read, or two).
 MAX_UNFURLS = 5
-_MYSHOPIFY = ".myshopify.com"
 
 
 def _check_argument(link: OrderLink) -> str:
@@ -44,10 +43,11 @@ def _described(link: OrderLink) -> str:
 def _foreign_shop(link: OrderLink, hosts: set[str]) -> str | None:
     """The shop of a Shopify admin link when it is none of this OMS's shops (None: it is one,
     or the shops could not be read and the order is looked up anyway)."""
-    if not link.shop or not hosts:
+    # A new admin's store handle need not be the myshopify subdomain: its order is looked up
+    # by the Shopify id, which is unique across shops.
+    if not link.shop or link.shop_is_handle or not hosts:
         return None
-    host = f"{link.shop}{_MYSHOPIFY}" if link.shop_is_handle else link.shop
-    return None if host in hosts else link.shop
+    return None if link.shop in hosts else link.shop
 
 
 def _versions(orders: list[Order], live: Order) -> str:
