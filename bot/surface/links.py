@@ -237,6 +237,9 @@ async def handle_link_shared(
     unfurl_id, source = _str(event.get("unfurl_id")), _str(event.get("source"))
     if not urls or not ((channel and ts) or (unfurl_id and source)):
         return
+    if event.get("is_bot_user_member") is False:
+        # Only where the bot is: a channel it is not in may hold what it should not echo.
+        return
     shared = SharedLinks(_str(event.get("user")), channel, urls, services)
     cards: dict[str, Message] = {}
     for spec in services.unfurls:

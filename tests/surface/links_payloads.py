@@ -70,6 +70,7 @@ def link_shared(
     user: str = "U_BOB",
     channel: str = "C_OPS",
     ts: str = "1764500000.000200",
+    bot_is_member: bool = True,
 ) -> dict[str, Any]:
     """The `event_callback` of a `link_shared` event for a message posted in `channel`."""
     return {
@@ -79,7 +80,7 @@ def link_shared(
         "event": {
             "type": "link_shared",
             "channel": channel,
-            "is_bot_user_member": True,
+            "is_bot_user_member": bot_is_member,
             "user": user,
             "message_ts": ts,
             "unfurl_id": f"{channel}.{ts}.{uuid.uuid4().hex}",

@@ -95,6 +95,15 @@ def test_shortcut_on_a_message_without_references_says_so(ops: RunningBot) -> No
     assert not ops.fake.messages("C_OPS")
 
 
+def test_shortcut_payload_without_a_message_is_refused_plainly(ops: RunningBot) -> None:
+    payload = message_action(ops.fake, "#1003")
+    del payload["message"], payload["message_ts"]
+    assert post_interactive(_events(ops), SIGNING_SECRET, payload).status_code == 200
+    assert "from a message's menu" in text_of(_ephemeral(ops, payload))
+    _idle(ops)
+    assert not ops.fake.messages("C_OPS")
+
+
 def test_shortcut_checks_at_most_five_and_names_the_rest(ops: RunningBot) -> None:
     text = "Stuck: 10002 10005 10009 #1003 #1008 #1007 and shopify:6100000000006"
     payload = message_action(ops.fake, text, ts="1764500000.000300")
@@ -170,6 +179,13 @@ def test_order_links_unfurl_into_order_cards(ops: RunningBot) -> None:
 def test_links_the_bot_does_not_speak_for_are_not_unfurled(ops: RunningBot) -> None:
     urls = ["https://example.com/orders/10002", f"{ops.sandbox.url}/commerce/control/main"]
     assert post_event(_events(ops), SIGNING_SECRET, link_shared(urls)).status_code == 200
+    # An order link in a channel the bot is not in is not unfurled either.
+    elsewhere = link_shared([_hotwax(ops, "10013")], channel="C_RANDOM", bot_is_member=False)
+    assert post_event(_events(ops), SIGNING_SECRET, elsewhere).status_code == 200
+    # A malformed event changes nothing and answers 200 (Slack would retry anything else).
+    broken = link_shared([_hotwax(ops, "10013")])
+    broken["event"]["links"] = "not a list"
+    assert post_event(_events(ops), SIGNING_SECRET, broken).status_code == 200
     _idle(ops)
     assert not ops.fake.unfurls()
     assert not ops.fake.calls("chat.unfurl")
