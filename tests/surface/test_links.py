@@ -4,6 +4,7 @@ are sent signed to /slack/events; what the user sees is read from the fake Slack
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,17 @@ def test_order_cards_link_the_hotwax_page_and_the_shopify_admin(ops: RunningBot)
     assert "Refresh order 10002" in shown
     assert f"<{_hotwax(ops, '10002')}|HotWax order 10002>" in shown
     assert f"<{SHOP}/6100000000002|Shopify admin>" in shown
+
+
+# ---- the manifest ------------------------------------------------------------------------------
+
+
+def test_the_manifest_declares_the_shortcut_and_the_event_the_bot_listens_to(
+    ops: RunningBot,
+) -> None:
+    manifest = (Path(__file__).parents[2] / "manifest.yml").read_text()
+    declared = re.findall(r"^\s+callback_id: (\S+)$", manifest, flags=re.MULTILINE)
+    assert declared == sorted(ops.services.shortcuts) == ["oms_check_message"]
+    events = manifest.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
+    assert "- link_shared" in events
+    assert "unfurl_domains:" in manifest and "- admin.shopify.com" in manifest
