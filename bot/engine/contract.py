@@ -350,7 +350,8 @@ class Toolbox(Protocol):
 # A button that runs `/oms <command> <argument>` as whoever presses it, with their roles
 # checked as if they had typed it. It carries no token: its value is only the argument (an
 # order reference), which anyone may type anyway, so it never expires and any number of
-# people may press it (an unfurled order card is seen by a whole channel).
+# people may press it (an unfurled order card is seen by a whole channel). Only commands that
+# do not change the OMS may be run so.
 COMMAND_BUTTON_PREFIX = "oms-command:"
 
 

@@ -291,7 +291,10 @@ async def press_command_button(
     spec = services.registry.get(name)
     # The argument is one word the bot wrote (an order reference): anything else was altered.
     one_word = not any(c.isspace() or c in "'\"`" for c in argument)
-    if spec is None or not argument or len(argument) > MAX_BUTTON_ARGUMENT or not one_word:
+    # Only read-only commands: a button that anyone may press never changes the OMS (a
+    # command that does shows its own card with a confirmation when typed).
+    read_only = spec is not None and not spec.changes_oms
+    if not read_only or not argument or len(argument) > MAX_BUTTON_ARGUMENT or not one_word:
         await reply.safe_ephemeral(
             Message(text="This button is not valid: it may come from an altered message.")
         )

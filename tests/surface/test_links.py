@@ -221,6 +221,14 @@ def test_a_forged_check_button_gets_a_clear_answer(ops: RunningBot) -> None:
     click["actions"][0]["action_id"] = "oms-command:nosuch"
     post_interactive(_events(ops), SIGNING_SECRET, click)
     assert "This button is not valid" in text_of(_ephemeral(ops, click))
+    # A command button never runs a command that changes the OMS.
+    click = unfurl_click(ops.fake, card["blocks"], url, CHECK_BUTTON)
+    click["actions"][0]["action_id"] = "oms-command:approve"
+    click["actions"][0]["value"] = "10014"
+    post_interactive(_events(ops), SIGNING_SECRET, click)
+    assert "This button is not valid" in text_of(_ephemeral(ops, click))
+    _idle(ops)
+    assert not ops.sandbox.state.requests("/api/service/changeOrderStatus", "POST")
 
 
 def test_the_unfurl_check_button_follows_the_policy_roles(
