@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 OrderRefKind = Literal["order_id", "shopify_id", "shopify_name"]
 
@@ -165,6 +165,11 @@ def hotwax_web_root(base_url: str) -> str:
 def hotwax_order_url(base_url: str, order_id: str) -> str:
     """HotWax's page of one order (an OrderHeader version)."""
     return f"{hotwax_web_root(base_url)}{HOTWAX_ORDER_PATH}?{urlencode({'orderId': order_id})}"
+
+
+def order_manager_url(order_id: str) -> str:
+    """The order's page in HotWax's Order Manager app (a tenant without the OFBiz web app)."""
+    return f"https://{ORDER_MANAGER_HOST}/orders/{quote(order_id, safe='')}"
 
 
 def shopify_admin_url(shop_host: str | None, shopify_order_id: str | None) -> str | None:

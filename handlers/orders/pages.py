@@ -1,12 +1,14 @@
 """Where an order lives on the web: its HotWax page and its Shopify admin page.
 
-Every order card links both (issue 15). The HotWax page is on the OMS's own host (bot/oms/refs.py
-`hotwax_order_url`). The Shopify admin page needs the shop's myshopify host, which HotWax keeps
-on the shop (`ShopifyShop.myshopifyDomain`): the shop of the order's product store whose
-connection is the one the order runbooks use (`[stores] shopify_remote`), or the store's only
-shop with a host. Where neither settles it (several shops, the shops unreadable) the card shows
-the HotWax link alone rather than a guess. The shops are read once per store every few minutes:
-a card never waits on more than that one read, and a failed read only drops the link.
+Every order card links both (issue 15). The HotWax page is on the OMS's own host
+(bot/oms/refs.py `hotwax_order_url`), or on a Moqui-only tenant, which has no OFBiz web app,
+the Order Manager app's (`order_manager_url`). The Shopify admin page needs the shop's
+myshopify host, which HotWax keeps on the shop (`ShopifyShop.myshopifyDomain`): the shop of
+the order's product store whose connection is the one the order runbooks use (`[stores]
+shopify_remote`), or the store's only shop with a host. Where neither settles it (several
+shops, the shops unreadable) the card shows the HotWax link alone rather than a guess. The
+shops are read once per store every few minutes: a card never waits on more than that one
+read, and a failed read only drops the link.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import time
 
 from bot.engine import Toolbox
 from bot.kit.blocks import Block, context, escape
-from bot.oms import OmsError, Order, ShopifyShop, hotwax_order_url, shopify_admin_url, stores
+from bot.oms import (
+    OmsError,
+    Order,
+    ShopifyShop,
+    hotwax_order_url,
+    order_manager_url,
+    shopify_admin_url,
+    stores,
+)
 
 # How long the shops of a store are trusted (a new shop is rare; a card must stay cheap).
 SHOPS_TTL_SECONDS = 300.0
@@ -61,8 +71,16 @@ async def known_shop_hosts(tools: Toolbox) -> set[str]:
     return {s.domain for s in shops if s.domain}
 
 
-def hotwax_url(tools: Toolbox, order_id: str) -> str:
-    return hotwax_order_url(tools.oms.base_url, order_id)
+async def hotwax_url(tools: Toolbox, order_id: str) -> str:
+    """The order's HotWax page: the OFBiz web app's on a tenant that has it, else the Order
+    Manager app's (a Moqui-only tenant's OMS URL is its Maarg, which serves no order page)."""
+    try:
+        has_ofbiz = (await tools.oms.profile()).has_ofbiz
+    except OmsError:
+        has_ofbiz = True  # the tenant is unknown: the page HotWax's own issues link
+    if has_ofbiz:
+        return hotwax_order_url(tools.oms.base_url, order_id)
+    return order_manager_url(order_id)
 
 
 async def admin_url(tools: Toolbox, store_id: str | None, shopify_id: str | None) -> str | None:
@@ -82,7 +100,8 @@ async def page_links(
     HotWax lacks it, a Shopify order id; None when there is nothing to link."""
     parts: list[str] = []
     if order is not None:
-        parts.append(f"<{hotwax_url(tools, order.order_id)}|HotWax order {escape(order.order_id)}>")
+        page = await hotwax_url(tools, order.order_id)
+        parts.append(f"<{page}|HotWax order {escape(order.order_id)}>")
         shopify_id = order.shopify_order_id or shopify_id
         store_id = order.product_store_id or store_id
     admin = await admin_url(tools, store_id, shopify_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox import SandboxServer, tenant_named
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, gated, text_of, write_policy
 from tests.harness.fakeslack import Message, ResponsePost
 from tests.surface.links_payloads import (
@@ -276,3 +277,18 @@ def test_the_manifest_declares_the_shortcut_and_the_event_the_bot_listens_to(
     events = manifest.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
     assert "- link_shared" in events
     assert "unfurl_domains:" in manifest and "- admin.shopify.com" in manifest
+
+
+def test_a_moqui_only_tenant_links_the_order_manager_page(
+    make_bot: BotFactory, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Its OMS URL is its Maarg, which serves no OFBiz order page: the Order Manager app does.
+    sandbox.state.tenant = tenant_named("moqui-only")
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    shown = text_of(gated(bot.reply_post(bot.slash("order #1003"), timeout=15).body))
+    assert "<https://order-manager.hotwax.io/orders/10013|HotWax order 10013>" in shown
+    assert "/commerce/control/ViewOrder" not in shown
+    url = "https://order-manager.hotwax.io/orders/10013"
+    post_event(f"{bot.url}/slack/events", SIGNING_SECRET, link_shared([url]))
+    unfurl = bot.fake.wait_for(lambda: bot.fake.unfurls() or None, timeout=30)[0]
+    assert "*Order #1003* · Completed" in text_of(gated({"text": "x", **unfurl.unfurls[url]}))
