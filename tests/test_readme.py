@@ -38,6 +38,9 @@ SCOPE_USES = {
     "channels:read": "conversations_info",
     "groups:read": "conversations_info",
     "files:write": "files_upload_v2",
+    # link_shared events come with links:read; the unfurl they lead to is chat.unfurl.
+    "links:read": "chat_unfurl",
+    "links:write": "chat_unfurl",
 }
 
 

@@ -9,6 +9,7 @@ never imports the Slack surface or the runbooks.
 from bot.engine.approvals import decision_words
 from bot.engine.audit import EventKind
 from bot.engine.contract import (
+    COMMAND_BUTTON_PREFIX,
     ActionSpec,
     ApprovalDesk,
     Arg,
@@ -22,8 +23,13 @@ from bot.engine.contract import (
     NotConfigured,
     ParsedCommand,
     Runs,
+    SharedLinks,
+    Shortcut,
+    ShortcutSpec,
     Toolbox,
+    UnfurlSpec,
     UsageError,
+    command_button,
 )
 from bot.engine.dangerous import Approved, DangerousAction, Preview, PreviewLine, run_approved
 from bot.engine.policy import Limits, Policy, Stores
@@ -57,6 +63,7 @@ from bot.store.runs import RunRecord
 from bot.store.watch_events import AlertRecord, WatchState
 
 __all__ = [
+    "COMMAND_BUTTON_PREFIX",
     "SYSTEM_ACTOR",
     "ActionSpec",
     "AlertRecord",
@@ -92,6 +99,9 @@ __all__ = [
     "Runs",
     "Schedule",
     "ScheduledPost",
+    "SharedLinks",
+    "Shortcut",
+    "ShortcutSpec",
     "Slot",
     "SlotResult",
     "Step",
@@ -99,12 +109,14 @@ __all__ = [
     "StepSkipped",
     "Stores",
     "Toolbox",
+    "UnfurlSpec",
     "UsageError",
     "Watch",
     "WatchEvent",
     "WatchSource",
     "WatchState",
     "WatchView",
+    "command_button",
     "command_help",
     "decision_words",
     "help_list",

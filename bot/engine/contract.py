@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.engine.audit import Audit
 from bot.engine.metrics import Metrics
 from bot.engine.policy import Authorizer, Policy
-from bot.kit.blocks import Block, Message
+from bot.kit.blocks import Block, Message, button
 from bot.kit.reply import Replier
 from bot.oms import OmsClient
 from bot.store.approvals import Approval
@@ -348,3 +348,71 @@ class Toolbox(Protocol):
     async def watch_state(self) -> WatchState:
         """Every watch's last poll and the alerts still open (`/oms watches`)."""
         ...
+
+
+# ---- message shortcuts, link unfurls and command buttons (issue 15) --------------------------
+
+# A button that runs `/oms <command> <argument>` as whoever presses it, with their roles
+# checked as if they had typed it. It carries no token: its value is only the argument (an
+# order reference), which anyone may type anyway, so it never expires and any number of
+# people may press it (an unfurled order card is seen by a whole channel). Only commands that
+# do not change the OMS may be run so.
+COMMAND_BUTTON_PREFIX = "oms-command:"
+
+
+def command_button(label: str, command: str, argument: str) -> Block:
+    """The button element of a command button (see COMMAND_BUTTON_PREFIX)."""
+    return button(label, f"{COMMAND_BUTTON_PREFIX}{command}", argument)
+
+
+@dataclass
+class Shortcut:
+    """A message shortcut used on a message: who, where, the message, how to answer."""
+
+    callback_id: str
+    user_id: str
+    channel_id: str
+    message_ts: str
+    # The thread to answer in: the message's own thread, or the message when it starts none.
+    thread_ts: str
+    text: str
+    # Posts in the thread; where the bot may not post there, shows the message to the user
+    # alone instead, and returns False.
+    post_in_thread: Callable[[Message], Awaitable[bool]]
+    reply: Replier
+    tools: Toolbox
+    correlation_id: str
+
+
+# Returns the order references it acted on (the audit finds the shortcut by them).
+ShortcutHandler = Callable[[Shortcut], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class ShortcutSpec:
+    """A message shortcut (the manifest's `callback_id`) and what using it does."""
+
+    callback_id: str
+    handler: ShortcutHandler
+    # The /oms command whose roles the policy applies to the shortcut.
+    command: str
+
+
+@dataclass(frozen=True)
+class SharedLinks:
+    """Links posted in a conversation the bot is in, on the domains the manifest declares."""
+
+    user_id: str
+    channel_id: str
+    urls: tuple[str, ...]
+    tools: Toolbox
+
+
+# Each URL it unfurls, with the message shown under it; a URL it leaves out is not unfurled.
+Unfurler = Callable[[SharedLinks], Awaitable[dict[str, Message]]]
+
+
+@dataclass(frozen=True)
+class UnfurlSpec:
+    name: str
+    handler: Unfurler

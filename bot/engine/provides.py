@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.contract import ActionSpec, CommandSpec
+from bot.engine.contract import ActionSpec, CommandSpec, ShortcutSpec, UnfurlSpec
 from bot.engine.dangerous import DangerousAction
 from bot.engine.scheduled import ScheduledPost
 from bot.engine.steps import Runbook
@@ -21,3 +21,5 @@ class Provides:
     dangerous: tuple[DangerousAction, ...] = ()
     scheduled: tuple[ScheduledPost, ...] = ()
     watches: tuple[WatchSource, ...] = ()  # what a family reads for `[[watches]]`
+    shortcuts: tuple[ShortcutSpec, ...] = ()
+    unfurls: tuple[UnfurlSpec, ...] = ()

@@ -38,7 +38,19 @@ from bot.oms.models import (
 )
 from bot.oms.ordersync import OrderSync, SyncRun
 from bot.oms.profile import FAILURE_PROBES, JOB_PROBES, TenantProfile
-from bot.oms.refs import OrderRef, button_ref, parse_order_ref, parse_store_id
+from bot.oms.refs import (
+    FoundRefs,
+    OrderLink,
+    OrderRef,
+    button_ref,
+    find_order_refs,
+    hotwax_order_url,
+    order_manager_url,
+    parse_order_link,
+    parse_order_ref,
+    parse_store_id,
+    shopify_admin_url,
+)
 from bot.oms.service_jobs import (
     JobCategory,
     ServiceJob,
@@ -55,6 +67,7 @@ __all__ = [
     "JOB_PROBES",
     "Attempt",
     "FailedImport",
+    "FoundRefs",
     "Frequency",
     "Job",
     "JobCategory",
@@ -70,6 +83,7 @@ __all__ = [
     "Order",
     "OrderIdentification",
     "OrderItem",
+    "OrderLink",
     "OrderRef",
     "OrderSync",
     "PaymentPreference",
@@ -88,9 +102,13 @@ __all__ = [
     "attempt",
     "button_ref",
     "failures",
+    "find_order_refs",
+    "hotwax_order_url",
     "jobs",
     "loginsights",
     "mdm",
+    "order_manager_url",
+    "parse_order_link",
     "parse_order_ref",
     "parse_store_id",
     "read_each",
@@ -99,5 +117,6 @@ __all__ = [
     "search",
     "service_jobs",
     "shopify",
+    "shopify_admin_url",
     "stores",
 ]

@@ -40,6 +40,7 @@ from bot.engine.metrics import CONTENT_TYPE, Metrics
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
 from bot.surface.dispatch import Ack, handle_slash_command
+from bot.surface.links import add_link_listeners
 from bot.surface.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def build_bolt_app(
             name="deny reason",
         )
 
+    # The message shortcuts, order-link unfurls and command buttons (issue 15).
+    add_link_listeners(app, services)
     return app
 
 

@@ -23,7 +23,7 @@ from bot.engine.actions import ACTION_PREFIX, Actions
 from bot.engine.approvals import Approvals
 from bot.engine.audit import Audit
 from bot.engine.commands import Registry
-from bot.engine.contract import Click
+from bot.engine.contract import Click, ShortcutSpec, UnfurlSpec
 from bot.engine.metrics import Metrics
 from bot.engine.policy import Authorizer, Policy, load_policy
 from bot.engine.provides import Provides
@@ -66,6 +66,9 @@ class Services:
     slack: AsyncWebClient | None = None
     scheduled: list[ScheduledPost] = field(default_factory=list)
     watch_sources: list[WatchSource] = field(default_factory=list)
+    # Message shortcuts by callback id, and the link unfurlers (bot/surface/links.py).
+    shortcuts: dict[str, ShortcutSpec] = field(default_factory=dict)
+    unfurls: list[UnfurlSpec] = field(default_factory=list)
     audit: Audit = field(init=False)
     authorizer: Authorizer = field(init=False)
     actions: Actions = field(init=False)
@@ -105,6 +108,11 @@ class Services:
             self.approvals.add(dangerous)
         self.scheduled += provides.scheduled
         self.watch_sources += provides.watches
+        for shortcut in provides.shortcuts:
+            if shortcut.callback_id in self.shortcuts:
+                raise ValueError(f"shortcut {shortcut.callback_id!r} is registered twice")
+            self.shortcuts[shortcut.callback_id] = shortcut
+        self.unfurls += provides.unfurls
 
     # ---- the host of the engine ---------------------------------------------------------
 

@@ -63,6 +63,7 @@ from handlers.orders.lookup import (
     versions_line,
     when,
 )
+from handlers.orders.pages import links_block
 from handlers.orders.reimport import is_web
 
 CHECK_ACTION = "check.order"
@@ -81,6 +82,9 @@ class Diagnosis:
     facts: list[tuple[str, str]] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     buttons: list[ButtonSpec] = field(default_factory=list)
+    # What the card links to: the order's HotWax page and its Shopify admin page.
+    order: Order | None = None
+    shopify_id: str | None = None
 
 
 def _facts(order: Order) -> list[tuple[str, str]]:
@@ -157,7 +161,7 @@ async def _in_hotwax(
     shop_ahead: Attempt[ShopifyOrder | None] | None,
 ) -> Diagnosis:
     title = f"Check {order.shopify_order_name or order.order_id}"
-    diag = Diagnosis(title=title, verdict="", facts=_facts(order))
+    diag = Diagnosis(title=title, verdict="", facts=_facts(order), order=order)
     versions = versions_line(orders)
     if versions:
         diag.findings.append(versions)
@@ -307,6 +311,7 @@ async def _only_in_shopify(
             ("Shopify status", shop.fulfillment_status or "unknown"),
             ("In HotWax", "not found"),
         ],
+        shopify_id=shop.id,
     )
     # import_failures reads logInsights only where the tenant's profile has it. The two
     # sources of failures are independent: read together.
@@ -373,6 +378,7 @@ async def render(
         blocks.append(context(escape(note)))
     if diag.facts:
         blocks.append(fields(diag.facts))
+    blocks += await links_block(tools, diag.order, shopify_id=diag.shopify_id)
     blocks += [section(escape(f)) for f in diag.findings[:10]]
     blocks.append(section(f"*Verdict:* {escape(diag.verdict)}"))
     if diag.buttons:
@@ -383,6 +389,11 @@ async def render(
     else:
         blocks.append(context("Nothing to run from here."))
     return Message(text=f"{diag.title}: {diag.verdict}", blocks=blocks)
+
+
+async def check_card(tools: Toolbox, ref: OrderRef, user: str, channel: str) -> Message:
+    """`/oms check <ref>` as a message (the "Check this order" shortcut posts it)."""
+    return await render(tools, await diagnose(tools, ref), user, channel)
 
 
 async def check_command(inv: Invocation) -> None:

@@ -12,6 +12,7 @@ from bot.kit.blocks import Block, Message, context, divider, escape, fields, hea
 from bot.kit.durations import plural, slack_time
 from bot.oms import Order, OrderRef, StatusChange, parse_order_ref, read_each, reads_together
 from handlers.orders.lookup import live_version, references_of, status_words, when
+from handlers.orders.pages import page_links
 
 MAX_VERSIONS_SHOWN = 5
 MAX_HISTORY_SHOWN = 15
@@ -91,6 +92,7 @@ def render_orders(
     history: list[StatusChange],
     removals: list[Removal] | None = None,
     audit_note: str | None = None,
+    links: dict[str, str] | None = None,
 ) -> Message:
     """Every version, the live one first, with the live version's status history and how
     each cancelled version was removed."""
@@ -121,6 +123,8 @@ def render_orders(
     others = [o for o in orders if o is not live][: MAX_VERSIONS_SHOWN - 1]
     for order in [live, *others]:
         blocks.append(order_fields(order))
+        if links and order.order_id in links:
+            blocks.append(context(f":link: {links[order.order_id]}"))
     blocks += [section(removal_line(r, live)) for r in removals or []]
     if history:
         blocks += [
@@ -165,8 +169,10 @@ async def show_order(inv: Invocation) -> None:
         ]
     else:
         audit_note = await _audit_note(tools, ref)
+    links = {o.order_id: await page_links(tools, o) for o in orders[:MAX_VERSIONS_SHOWN]}
+    shown = {k: v for k, v in links.items() if v}
     await inv.reply.ephemeral(
-        render_orders(ref, orders, history, removals, audit_note), replace=True
+        render_orders(ref, orders, history, removals, audit_note, shown), replace=True
     )
 
 

@@ -69,6 +69,7 @@ from handlers.orders.lookup import (
     status_words,
     versions_line,
 )
+from handlers.orders.pages import links_block
 from handlers.orders.recovery import recovery_button
 from handlers.orders.reimport import CONTACT_MECH, replay_and_wait, shopify_order
 from handlers.orders.shop import shopify_setup, sync_job_keys
@@ -465,6 +466,7 @@ async def refresh_card(
             "nothing, nothing is changed."
         ),
     ]
+    blocks += await links_block(tools, order)
     versions = versions_line(orders)
     if versions:
         blocks.append(context(escape(versions)))

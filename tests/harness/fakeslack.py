@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from .blockkit import check_message, check_view
+from .blockkit import check_blocks, check_message, check_view
 
 T = TypeVar("T")
 
@@ -259,6 +259,17 @@ class OpenedView:
     view: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Unfurl:
+    """One chat.unfurl call: the message (channel and ts) or composer link it unfurls."""
+
+    channel: str | None
+    ts: str | None
+    unfurl_id: str | None
+    source: str | None
+    unfurls: dict[str, dict[str, Any]]  # url -> its attachment (`blocks`)
+
+
 class GateViolation(NamedTuple):
     method: str
     problems: list[str]
@@ -403,6 +414,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "chat.unfurl": self._chat_unfurl,
             "views.open": self._views_open,
             "views.push": self._views_open,
             "views.update": self._views_update,
@@ -458,6 +470,7 @@ class FakeSlack:
             self._uploads: dict[str, _PendingUpload] = {}
             self._files: list[UploadedFile] = []
             self._views: list[OpenedView] = []
+            self._unfurls: list[Unfurl] = []
             self._faults: dict[str, deque[_Fault]] = {}
             self._limiter: _RateLimiter | None = None
             self._seq = itertools.count(1)
@@ -656,6 +669,10 @@ class FakeSlack:
     def views(self) -> list[OpenedView]:
         with self._lock:
             return list(self._views)
+
+    def unfurls(self) -> list[Unfurl]:
+        with self._lock:
+            return list(self._unfurls)
 
     def user(self, id: str) -> User:
         with self._lock:
@@ -914,6 +931,27 @@ class FakeSlack:
                 }
             )
         return {"files": shared}
+
+    def _chat_unfurl(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Either the posted message (channel + ts) or a link in the composer (unfurl_id +
+        # source); `unfurls` is a JSON map of URL -> attachment, whose blocks are gated.
+        unfurls = _opt_json(params.get("unfurls"))
+        if not unfurls or not all(isinstance(v, dict) for v in unfurls.values()):
+            raise _ApiError("invalid_unfurls_format")
+        unfurl_id, source = _opt_str(params.get("unfurl_id")), _opt_str(params.get("source"))
+        channel: str | None = None
+        ts = _opt_str(params.get("ts"))
+        if not (unfurl_id and source):
+            channel = self._readable_channel(params.get("channel")).id
+            if not ts:
+                raise _ApiError("invalid_arguments")
+        self._content_checked = True
+        for url, attachment in unfurls.items():
+            self._gate(
+                "chat.unfurl", {"url": url, **attachment}, check_blocks(attachment.get("blocks"))
+            )
+        self._unfurls.append(Unfurl(channel, ts, unfurl_id, source, copy.deepcopy(unfurls)))
+        return {}
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
