@@ -1,0 +1,149 @@
+"""The App Home tab through the real endpoint: `app_home_opened` publishes it, its Approve and
+Deny follow the two-person rule exactly as the channel's buttons do, and it is published again
+when what it shows changes for the user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.harness.blockkit import check_view
+from tests.harness.fakeslack import Message
+
+APPROVE = "oms:approval.approve#0"
+DENY = "oms:approval.deny#1"
+
+
+def _writes(bot: RunningBot) -> list[str]:
+    return [
+        str(r.body["orderId"])
+        for r in bot.sandbox.state.requests("/api/service/changeOrderStatus", "POST")
+        if isinstance(r.body, dict)
+    ]
+
+
+def _home(bot: RunningBot, user: str, after: int = 0, timeout: float = 10.0) -> dict[str, Any]:
+    """The newest Home tab published for `user` once more than `after` were."""
+
+    def newest() -> dict[str, Any] | None:
+        views = bot.fake.home_views(user)
+        return views[-1] if len(views) > after else None
+
+    view = bot.fake.wait_for(newest, timeout)
+    assert not check_view(view), check_view(view)
+    return view
+
+
+def _shown(view: dict[str, Any]) -> str:
+    return text_of({"blocks": view.get("blocks") or []})
+
+
+def _action_ids(view: dict[str, Any]) -> list[str]:
+    return [
+        str(e.get("action_id"))
+        for b in view.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    ]
+
+
+def _request(bot: RunningBot, text: str = "approve 10014", user: str = "U_ALICE") -> Message:
+    sent = bot.slash(text, user=user)
+    assert "needs a second person" in text_of(bot.reply_post(sent, timeout=15).body)
+    request: Message = bot.wait_message(
+        lambda m: "Approval needed" in m.text, channel="C_APPROVALS"
+    )
+    return request
+
+
+def test_home_shows_a_request_to_its_approver_with_buttons_and_to_its_requester_without(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    _request(bot)
+    assert bot.driver.home_opened("U_ALICE").http.status_code == 200
+    alice = _home(bot, "U_ALICE")
+    assert "Approve order 10014" in _shown(alice)
+    assert "waiting for a second person" in _shown(alice)
+    # The requester's own request shows no Approve (nor Deny) on their Home.
+    assert not any(a.startswith("oms:approval.") for a in _action_ids(alice))
+    assert "Nothing waits for your approval" in _shown(alice)
+    # The quick actions open forms; Reconcile only once a `reconcile` command exists.
+    assert "home:form#check" in _action_ids(alice) and "home:form#failed" in _action_ids(alice)
+    assert ("home:form#reconcile" in _action_ids(alice)) == (
+        bot.services.registry.get("reconcile") is not None
+    )
+    # The Home knows the user's DM with the bot, where answers to presses on it go.
+    assert json.loads(alice["private_metadata"])["dm"] == bot.fake.dm_channel("U_ALICE")
+
+    bot.driver.home_opened("U_CAROL")  # an approver through the S_APPROVERS user group
+    carol = _home(bot, "U_CAROL")
+    assert "Waiting for your approval" in _shown(carol)
+    assert "Approve order 10014" in _shown(carol) and "Asked by <@U_ALICE>" in _shown(carol)
+    assert APPROVE in _action_ids(carol) and DENY in _action_ids(carol)
+
+    bot.driver.home_opened("U_BOB")  # an operator, not an approver: nothing to decide
+    assert APPROVE not in _action_ids(_home(bot, "U_BOB"))
+
+
+def test_approve_on_home_runs_the_request_once_and_refreshes_both_homes(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    request = _request(bot)
+    bot.driver.home_opened("U_ALICE")
+    bot.driver.home_opened("U_CAROL")
+    alice_before = len(bot.fake.home_views("U_ALICE"))
+    carol = _home(bot, "U_CAROL")
+    carol_before = len(bot.fake.home_views("U_CAROL"))
+
+    assert bot.driver.click_view(carol, APPROVE, user="U_CAROL").http.status_code == 200
+    done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
+    assert "Approved" in text_of({"text": done.text, "blocks": done.blocks})
+    assert _writes(bot) == ["10014"]
+    # The request message in the channel says who approved it, as after a channel press.
+    closed = bot.fake.message("C_APPROVALS", request.ts)
+    assert "Approved by <@U_CAROL>" in text_of({"text": closed.text, "blocks": closed.blocks})
+
+    # Both Homes are published again: the request is no longer waiting on either.
+    def decided(user: str, before: int) -> dict[str, Any]:
+        def fresh() -> dict[str, Any] | None:
+            views = bot.fake.home_views(user)[before:]
+            gone = [v for v in views if "Approve order 10014" not in _shown(v)]
+            return gone[-1] if gone else None
+
+        return bot.fake.wait_for(fresh, 10)
+
+    assert APPROVE not in _action_ids(decided("U_CAROL", carol_before))
+    assert "waiting for a second person" not in _shown(decided("U_ALICE", alice_before))
+    # The channel's buttons were in the same group: a press there is refused, nothing reruns.
+    bot.driver.click(request, APPROVE, user="U_DAVE")
+
+    def refused() -> bool | None:
+        posts = [text_of(p.body) for p in bot.fake.response_posts() if p.user == "U_DAVE"]
+        return any("Already" in t for t in posts) or None
+
+    bot.fake.wait_for(refused)
+    assert _writes(bot) == ["10014"]
+
+
+def test_a_forged_approve_from_the_requesters_home_is_refused(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    _request(bot, user="U_DAVE")  # Dave is an operator and an approver
+    bot.driver.home_opened("U_CAROL")
+    carol = _home(bot, "U_CAROL")
+    # Dave presses the button issued on Carol's Home (a replayed payload): the token refuses
+    # the requester, as the channel's button does, and says so in Dave's DM with the bot.
+    bot.driver.home_opened("U_DAVE")
+    dm = bot.fake.dm_channel("U_DAVE")
+    view = {**carol, "private_metadata": json.dumps({"dm": dm})}
+    bot.driver.click_view(view, APPROVE, user="U_DAVE")
+    refusal = bot.fake.wait_for(
+        lambda: next((m for m in bot.fake.messages(dm) if "someone else" in m.text), None)
+    )
+    assert "You asked for this" in refusal.text
+    assert _writes(bot) == []
