@@ -287,9 +287,10 @@ def modal(
         "callback_id": callback_id,
         "title": plain(title, VIEW_TITLE_MAX),
         "close": plain(close, VIEW_BUTTON_MAX),
-        "private_metadata": private_metadata,
         "blocks": fit_view(blocks),
     }
+    if private_metadata:  # Slack drops an empty one
+        view["private_metadata"] = private_metadata
     if submit:
         view["submit"] = plain(submit, VIEW_BUTTON_MAX)
     return view
@@ -300,8 +301,10 @@ def home_view(blocks: list[Block], *, dm_channel: str | None) -> Block:
 
     Its metadata keeps the user's DM channel with the bot (the Home's Messages tab): a press
     on the Home has no response_url, so what answers it goes there (`home_dm_channel`)."""
-    meta = json.dumps({"dm": dm_channel}) if dm_channel else ""
-    return {"type": "home", "private_metadata": meta, "blocks": fit_view(blocks)}
+    view: Block = {"type": "home", "blocks": fit_view(blocks)}
+    if dm_channel:
+        view["private_metadata"] = json.dumps({"dm": dm_channel})
+    return view
 
 
 def home_dm_channel(view: object) -> str | None:
