@@ -120,7 +120,7 @@ def test_check_from_the_home_tab_answers_in_the_users_dm(
 ) -> None:
     bot = make_bot(omsbot_policy=write_policy(tmp_path))
     bot.driver.home_opened("U_BOB")
-    home = bot.fake.wait_for(lambda: (bot.fake.home_views("U_BOB") or [None])[-1], 10)
+    home = bot.fake.wait_for(lambda: next(reversed(bot.fake.home_views("U_BOB")), None), 10)
     assert bot.driver.click_view(home, "home:form#check", user="U_BOB").http.status_code == 200
     opened = _form(bot)
     assert "Order" in text_of({"blocks": opened.view["blocks"]})
