@@ -389,21 +389,7 @@ class SlackDriver:
         return self._post(self._view_click_request(view, action_id, user))
 
     def _view_click_request(self, view: dict[str, Any], action_id: str, user: str) -> _Request:
-        block_id, element = find_element(view.get("blocks") or [], action_id)
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user_object(user),
-            "api_app_id": DEFAULT_APP_ID,
-            "token": VERIFICATION_TOKEN,
-            "container": {"type": "view", "view_id": str(view.get("id") or "")},
-            "trigger_id": _trigger_id(),
-            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "view": view,
-            "state": {"values": {}},
-            "actions": [action_payload(element, block_id, None)],
-        }
+        payload = view_click_payload(view, action_id, self._user_object(user), self.team_id)
         return _interactive(payload, None)
 
     # ---- raw -----------------------------------------------------------------------------------
@@ -502,3 +488,25 @@ def event_request(event: dict[str, Any], team_id: str) -> _Request:
         ],
     }
     return _Request(json.dumps(payload), payload, None)
+
+
+def view_click_payload(
+    view: dict[str, Any], action_id: str, user: dict[str, str], team_id: str = DEFAULT_TEAM_ID
+) -> dict[str, Any]:
+    """A `block_actions` payload for a button of a view (a modal or the Home tab): its
+    container is the view; there is no channel, message or response_url."""
+    block_id, element = find_element(view.get("blocks") or [], action_id)
+    return {
+        "type": "block_actions",
+        "user": user,
+        "api_app_id": DEFAULT_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": str(view.get("id") or "")},
+        "trigger_id": _trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "state": {"values": {}},
+        "actions": [action_payload(element, block_id, None)],
+    }
