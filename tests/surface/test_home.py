@@ -5,10 +5,16 @@ when what it shows changes for the user."""
 from __future__ import annotations
 
 import json
+import re
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+from bot.kit.blocks import home_view, section
+from bot.store.runs import create_run
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.handlers.digest.test_digests import digest_policy
 from tests.harness.blockkit import check_view
 from tests.harness.fakeslack import Message
 
@@ -147,3 +153,102 @@ def test_a_forged_approve_from_the_requesters_home_is_refused(
     )
     assert "You asked for this" in refusal.text
     assert _writes(bot) == []
+
+
+def test_deny_on_home_asks_the_reason_and_tells_the_requester(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    request = _request(bot)
+    bot.driver.home_opened("U_CAROL")
+    carol = _home(bot, "U_CAROL")
+    bot.driver.click_view(carol, DENY, user="U_CAROL")
+    # The reason modal opens on the Home press's trigger, as from the channel.
+    reason = bot.fake.wait_for(
+        lambda: next((v for v in bot.fake.views() if v.method == "views.open"), None), 10
+    )
+    assert reason.view["callback_id"] == "oms:deny-reason"
+    closed = bot.fake.wait_for(
+        lambda: (
+            m
+            if "Denied by <@U_CAROL>"
+            in text_of((m := bot.fake.message("C_APPROVALS", request.ts)).as_payload())
+            else None
+        ),
+        10,
+    )
+    assert "Nothing ran" in text_of(closed.as_payload())
+    told = bot.fake.wait_for(
+        lambda: next((m for m in bot.fake.messages("D_U_ALICE") if "denied" in m.text), None), 10
+    )
+    assert "<@U_CAROL>" in told.text
+    assert _writes(bot) == []
+
+
+def test_an_interrupted_run_appears_on_its_requesters_home_and_resumes_from_there(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False), omsbot_run_lease=2)
+    bot.driver.home_opened("U_ALICE")
+    first = _home(bot, "U_ALICE")
+    assert "No run of yours is in progress or interrupted" in _shown(first)
+    # A run whose process died mid-way: its heartbeat stopped a minute ago.
+    create_run(
+        bot.services.store,
+        run_id=uuid.uuid4().hex,
+        runbook="approve",
+        title="Approve order 10014",
+        params={"orders": ["10014"]},
+        order_keys=["10014"],
+        requested_by="U_ALICE",
+        channel_id="C_OPS",
+        response_url=None,
+        owner="a-dead-process",
+        step_names=["Approve order 10014", "Verify in the OMS"],
+        now=time.time() - 60,
+    )
+    # The sweep marks it interrupted, and the Home is published again without being opened.
+    home = bot.fake.wait_for(
+        lambda: next(
+            (
+                v
+                for v in reversed(bot.fake.home_views("U_ALICE"))
+                if "oms:run.resume#0" in _action_ids(v)
+            ),
+            None,
+        ),
+        15,
+    )
+    assert not check_view(home)
+    assert "Approve order 10014" in _shown(home) and "oms:run.resume#0" in _action_ids(home)
+    bot.driver.click_view(home, "oms:run.resume#0", user="U_ALICE")
+    done = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
+    assert "started by <@U_ALICE>" in text_of(done.as_payload())
+    assert _writes(bot) == ["10014"]
+    bot.fake.wait_for(
+        lambda: "No run of yours" in _shown(bot.fake.home_views("U_ALICE")[-1]) or None, 10
+    )
+
+
+def test_the_last_digest_of_each_channel_shows_with_its_totals(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # Every minute, so the catch-up at the start posts the newest slot at once.
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path, cron="* * * * *", grace="10m"))
+    bot.wait_message(lambda m: "Failed Shopify imports" in m.text, timeout=20)
+    bot.driver.home_opened("U_ALICE")
+
+    def with_digest() -> dict[str, Any] | None:
+        views = bot.fake.home_views("U_ALICE")
+        return next((v for v in reversed(views) if "Last digests" in _shown(v)), None)
+
+    home = bot.fake.wait_for(with_digest, 15)
+    assert re.search(r"<#C_OPS>: .*, \d+ failures?", _shown(home)), _shown(home)
+
+
+def test_a_home_longer_than_a_view_ends_saying_how_many_blocks_were_left_out() -> None:
+    blocks = [section(f"line {i}") for i in range(130)]
+    view = home_view(blocks, dm_channel="D_U_ALICE")
+    assert len(view["blocks"]) == 100 and not check_view(view)
+    assert "and 31 more not shown" in _shown(view)
+    assert home_view(blocks[:100], dm_channel=None)["blocks"] == blocks[:100]
