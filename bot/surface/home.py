@@ -43,7 +43,7 @@ from bot.kit.durations import slack_time
 from bot.kit.forms import CommandForm, FormField
 from bot.store import approvals as approval_store
 from bot.store.approvals import Approval
-from bot.store.runs import RunRecord, list_runs
+from bot.store.runs import list_runs
 from bot.store.slots import last_slots
 from bot.surface.wiring import Services
 
@@ -293,7 +293,7 @@ class HomeTabs:
         blocks: list[Block] = [divider(), section("*Your runs*")]
         if not runs:
             return [*blocks, context("No run of yours is in progress or interrupted.")]
-        resumable: list[tuple[RunRecord, ButtonSpec]] = []
+        buttons = 0  # action ids stay unique across the tab's Resume buttons
         for run in runs[:MOST_SHOWN]:
             where = await self.services.message_link(run.channel_id, run.message_ts)
             title = f"<{where}|{escape(run.title)}>" if where else escape(run.title)
@@ -317,9 +317,9 @@ class HomeTabs:
                     [spec],
                     created_by=run.requested_by,
                     channel_id=run.channel_id,
-                    first_index=len(resumable),
+                    first_index=buttons,
                 )
-                resumable.append((run, spec))
+                buttons += 1
                 blocks.append(actions(elements))
         return blocks + _more(len(runs), "runs")
 

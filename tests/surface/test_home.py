@@ -252,3 +252,21 @@ def test_a_home_longer_than_a_view_ends_saying_how_many_blocks_were_left_out() -
     assert len(view["blocks"]) == 100 and not check_view(view)
     assert "and 31 more not shown" in _shown(view)
     assert home_view(blocks[:100], dm_channel=None)["blocks"] == blocks[:100]
+
+
+def test_the_gate_refuses_the_views_slack_refuses() -> None:
+    field = {
+        "type": "input",
+        "block_id": "a",
+        "label": {"type": "plain_text", "text": "Order"},
+        "element": {"type": "plain_text_input", "action_id": "value"},
+    }
+    title = {"type": "plain_text", "text": "Check"}
+    assert check_view({"type": "modal", "title": title, "blocks": [field]})  # no submit
+    assert not check_view({"type": "modal", "title": title, "submit": title, "blocks": [field]})
+    home = home_view([section("x")], dm_channel="D_U_ALICE")
+    assert check_view({**home, "submit": title})  # a Home has no submit
+    assert check_view(
+        home_view([section(str(i)) for i in range(99)], dm_channel=None)
+        | {"blocks": [section(str(i)) for i in range(101)]}
+    )  # over 100 blocks
