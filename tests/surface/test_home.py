@@ -8,15 +8,20 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bot.kit.blocks import home_view, section
-from bot.store.runs import create_run
+from bot.store.approvals import latest_approval
+from bot.store.runs import create_run, list_runs
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.handlers.digest.test_digests import digest_policy
 from tests.harness.blockkit import check_view
 from tests.harness.fakeslack import Message
+from tests.store_fixtures import postgres_url
+
+__all__ = ["postgres_url"]
 
 APPROVE = "oms:approval.approve#0"
 DENY = "oms:approval.deny#1"
@@ -270,3 +275,25 @@ def test_the_gate_refuses_the_views_slack_refuses() -> None:
         home_view([section(str(i)) for i in range(99)], dm_channel=None)
         | {"blocks": [section(str(i)) for i in range(101)]}
     )  # over 100 blocks
+
+
+def test_home_and_channel_presses_on_two_replicas_run_the_request_once(
+    make_bot: BotFactory, tmp_path: Path, postgres_url: str
+) -> None:
+    policy = write_policy(tmp_path)
+    first = make_bot(db_path=postgres_url, omsbot_policy=policy)
+    second = make_bot(db_path=postgres_url, omsbot_policy=policy)
+    request = _request(first)
+    second.driver.home_opened("U_CAROL")
+    carol = _home(second, "U_CAROL")
+    # Carol presses Approve on her Home (served by one replica) while Dave presses the
+    # channel's Approve (on the other): the Home's buttons are in the request's own group.
+    with ThreadPoolExecutor(2) as pool:
+        home_press = pool.submit(second.driver.click_view, carol, APPROVE, user="U_CAROL")
+        channel_press = pool.submit(first.driver.click, request, APPROVE, user="U_DAVE")
+        assert home_press.result().http.status_code == channel_press.result().http.status_code
+    first.wait_message(lambda m: "finished" in m.text, timeout=20)
+    approval = latest_approval(first.services.store, "approve", lambda p: True)
+    assert approval is not None and approval.state == "executed"
+    assert _writes(first) == ["10014"]
+    assert len(list_runs(first.services.store)) == 1
