@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.engine import Arg, CommandSpec, Invocation
+from bot.kit.blocks import Message
 from bot.kit.forms import FORM_VIEW
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.blockkit import check_view
@@ -129,3 +131,47 @@ def test_check_from_the_home_tab_answers_in_the_users_dm(
     dm = bot.fake.dm_channel("U_BOB")
     answer = bot.wait_message(lambda m: "10013" in text_of(m.as_payload()), channel=dm, timeout=15)
     assert answer.channel == dm
+
+
+def test_reconcile_appears_once_a_reconcile_command_is_registered(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    bot.driver.home_opened("U_ALICE")
+    before = bot.fake.wait_for(lambda: next(reversed(bot.fake.home_views("U_ALICE")), None), 10)
+    assert "Reconcile" not in text_of({"blocks": before["blocks"]})
+
+    async def reconcile(inv: Invocation) -> None:
+        store = inv.command.arg("store")
+        await inv.reply.ephemeral(Message(text=f"Reconciled {store} for {inv.user_id}"))
+
+    # Another family's command (issue 15 builds `/oms reconcile` elsewhere): the Home offers
+    # it once it is registered, and its form runs it through the ordinary command path.
+    bot.services.registry.add(
+        CommandSpec(
+            "reconcile",
+            "Compare HotWax and Shopify orders.",
+            handler=reconcile,
+            args=(Arg("store", "product store", required=False),),
+            role="operator",
+        )
+    )
+    bot.driver.home_opened("U_ALICE")
+    home = bot.fake.wait_for(
+        lambda: next(
+            (
+                v
+                for v in reversed(bot.fake.home_views("U_ALICE"))
+                if "Reconcile" in text_of({"blocks": v["blocks"]})
+            ),
+            None,
+        ),
+        10,
+    )
+    bot.driver.click_view(home, "home:form#reconcile", user="U_ALICE")
+    opened = _form(bot)
+    assert "/oms reconcile [<store>]" in text_of({"blocks": opened.view["blocks"]})
+    assert "operator" in _errors(_submit(bot, opened, "U_CAROL", args="STORE"))["args"]
+    _closed(_submit(bot, opened, "U_ALICE", args="STORE"))
+    dm = bot.fake.dm_channel("U_ALICE")
+    bot.wait_message(lambda m: m.text == "Reconciled STORE for U_ALICE", channel=dm)
