@@ -212,10 +212,11 @@ def text_input(
     initial: str | None = None,
     max_length: int = 3000,
 ) -> Block:
-    """An input block holding one plain-text field (its action id is `value`)."""
+    """An input block holding one plain-text field (its action id is the block id too:
+    action ids stay unique across a view's blocks)."""
     element: Block = {
         "type": "plain_text_input",
-        "action_id": "value",
+        "action_id": block_id,
         "multiline": multiline,
         "max_length": max_length,
     }
@@ -247,12 +248,12 @@ def select_input(
     initial: str | None = None,
     hint: str | None = None,
 ) -> Block:
-    """An input block holding one static select of (text, value) options (action id
-    `value`); at most 100 options, as Slack allows."""
+    """An input block holding one static select of (text, value) options (its action id is
+    the block id); at most 100 options, as Slack allows."""
     shown = [option(text, value) for text, value in options[:SELECT_OPTIONS_MAX]]
     element: Block = {
         "type": "static_select",
-        "action_id": "value",
+        "action_id": block_id,
         "options": shown,
         "placeholder": plain("Choose one", PLACEHOLDER_MAX),
     }

@@ -163,7 +163,7 @@ def submitted_values(view: dict[str, Any]) -> dict[str, str]:
     for block_id, entries in blocks.items():
         if not isinstance(entries, dict):
             continue
-        entry = entries.get("value")
+        entry = entries.get(block_id)
         if not isinstance(entry, dict):
             continue
         chosen = entry.get("selected_option")

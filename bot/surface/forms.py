@@ -8,6 +8,7 @@ open; otherwise the form closes and the command answers where the form was opene
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -56,8 +57,10 @@ async def on_form_submission(
         return
     problem = await run_form(services, user, text, target, client)
     if problem is not None:
-        # On the field the user fills in first: a form with one main field names it there.
-        field = next((f.name for f in target.fields if not f.optional), target.fields[0].name)
+        # On the field the problem names (`--since: …`), else on the one filled in first.
+        named = [f.name for f in target.fields if f.flag and f"--{f.flag}" in problem]
+        main = next((f.name for f in target.fields if not f.optional), target.fields[0].name)
+        field = named[0] if named else main
         await ack(response_action="errors", errors={field: _plain_problem(problem)})
         return
     await ack()
@@ -79,3 +82,7 @@ async def open_quick_form(services: Services, body: dict[str, Any], client: Asyn
         await client.views_open(trigger_id=body["trigger_id"], view=form.view(channel_id=dm))
     except SlackApiError as exc:
         log.info("could not open the %s form: %s", command, exc.response.get("error"))
+        # Slack took too long or refused: say what to type instead, where the Home answers.
+        text = f"The form did not open. Type `/oms help {form.command}` to see how to run it."
+        with contextlib.suppress(SlackApiError):
+            await client.chat_postMessage(channel=dm, text=text, blocks=[section(text)])

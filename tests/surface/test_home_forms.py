@@ -36,7 +36,7 @@ def _form(bot: RunningBot, after: int = 0, method: str = "views.open") -> Opened
 
 def _submit(bot: RunningBot, opened: OpenedView, user: str, **values: Any) -> Sent:
     state = {
-        name: {"value": value if isinstance(value, dict) else str(value)}
+        name: {name: value if isinstance(value, dict) else str(value)}
         for name, value in values.items()
     }
     return bot.driver.submit_view(
@@ -175,3 +175,21 @@ def test_reconcile_appears_once_a_reconcile_command_is_registered(
     _closed(_submit(bot, opened, "U_ALICE", args="STORE"))
     dm = bot.fake.dm_channel("U_ALICE")
     bot.wait_message(lambda m: m.text == "Reconciled STORE for U_ALICE", channel=dm)
+
+
+def test_a_problem_with_an_option_shows_on_its_own_field(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    bot.driver.home_opened("U_BOB")
+    home = bot.fake.wait_for(lambda: next(reversed(bot.fake.home_views("U_BOB")), None), 10)
+    bot.driver.click_view(home, "home:form#failed", user="U_BOB")
+    opened = _form(bot)
+    errors = _errors(_submit(bot, opened, "U_BOB", since="soon", store=""))
+    assert list(errors) == ["since"] and "--since" in errors["since"]
+    # Slack refuses a form's trigger (it expired): the DM says what to type instead.
+    bot.fake.fail_next("views.open", "expired_trigger_id")
+    bot.driver.click_view(home, "home:form#check", user="U_BOB")
+    dm = bot.fake.dm_channel("U_BOB")
+    note = bot.wait_message(lambda m: "did not open" in m.text, channel=dm)
+    assert "/oms help check" in note.text

@@ -43,7 +43,7 @@ def _event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _submission(view: dict[str, Any], user: str, values: dict[str, str]) -> dict[str, Any]:
-    state = {k: {"value": {"type": "plain_text_input", "value": v}} for k, v in values.items()}
+    state = {k: {k: {"type": "plain_text_input", "value": v}} for k, v in values.items()}
     return {
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
