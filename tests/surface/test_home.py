@@ -297,3 +297,26 @@ def test_home_and_channel_presses_on_two_replicas_run_the_request_once(
     assert approval is not None and approval.state == "executed"
     assert _writes(first) == ["10014"]
     assert len(list_runs(first.services.store)) == 1
+
+
+def test_a_new_request_is_published_on_the_open_home_of_an_approver(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    bot.driver.home_opened("U_CAROL")
+    bot.fake.add_user("U_ERIN", "erin", "Erin Ellis")
+    bot.driver.home_opened("U_ERIN")  # holds no role: the request is none of her business
+    assert "Nothing waits for your approval" in _shown(_home(bot, "U_CAROL"))
+    _home(bot, "U_ERIN")
+    erin_before = len(bot.fake.home_views("U_ERIN"))
+    _request(bot)
+    # Without opening it again, Carol's Home shows the request with its buttons.
+    carol = bot.fake.wait_for(
+        lambda: next(
+            (v for v in reversed(bot.fake.home_views("U_CAROL")) if APPROVE in _action_ids(v)),
+            None,
+        ),
+        10,
+    )
+    assert "Approve order 10014" in _shown(carol) and not check_view(carol)
+    assert len(bot.fake.home_views("U_ERIN")) == erin_before
