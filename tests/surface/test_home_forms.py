@@ -193,3 +193,16 @@ def test_a_problem_with_an_option_shows_on_its_own_field(
     dm = bot.fake.dm_channel("U_BOB")
     note = bot.wait_message(lambda m: "did not open" in m.text, channel=dm)
     assert "/oms help check" in note.text
+
+
+def test_a_form_whose_metadata_is_not_the_bots_is_refused_and_runs_nothing(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    before = len(bot.sandbox.state.requests())
+    for metadata in ("not json", '{"c": "import"}', '{"c":"","ch":"C_OPS","f":[]}'):
+        sent = bot.driver.submit_view(FORM_VIEW, {"orders": {"orders": "#1007"}}, metadata)
+        answer = json.loads(sent.http.text)
+        assert answer["response_action"] == "update" and not check_view(answer["view"])
+        assert "could not be read" in text_of({"blocks": answer["view"]["blocks"]})
+    assert len(bot.sandbox.state.requests()) == before
