@@ -52,9 +52,11 @@ from bot.kit.blocks import (
     error_message,
     escape,
     header,
+    modal,
     section,
 )
 from bot.kit.durations import plural, slack_time
+from bot.kit.forms import CommandForm, FormField
 from bot.oms import (
     OmsError,
     OmsRequestError,
@@ -66,6 +68,8 @@ from bot.oms import (
 
 NAME = "rollback"
 ROLE = "operator"
+# The form that offers the stores, while they are read (it informs; it submits nothing).
+STORE_FORM_LOADING = "oms:rollback-stores"
 BROKERING = "brokering"
 BROKERING_FIELD = "enableBrokering"
 BROKERING_OFF = "N"
@@ -479,6 +483,10 @@ def _store_of(inv: Invocation) -> str | None:
 
 
 async def _no_store(inv: Invocation) -> None:
+    """No store given and no default: offer the OMS's stores in a form, or, where no form
+    can open (a command run from a button, an expired trigger), say how to name one."""
+    if await _store_form(inv):
+        return
     # The hint names the subcommand the user typed: `rollback`, `rollback undo` or
     # `rollback status`.
     command = f"/oms {inv.command.spec.name}"
@@ -495,6 +503,57 @@ async def _no_store(inv: Invocation) -> None:
         ),
         replace=True,
     )
+
+
+async def _store_form(inv: Invocation) -> bool:
+    """Open a form whose select lists the OMS's product stores (read as `_store_exists`
+    reads them); submitted, it runs this command with the store chosen. The form opens at
+    once, saying it is loading, since the trigger expires 3 s after the command while the
+    OMS may take longer; it is filled in once the stores are read. False when no form
+    could open."""
+    name = inv.command.spec.name
+    title = name.capitalize()
+    loading = modal(
+        STORE_FORM_LOADING,
+        title,
+        [section("Reading the product stores from the OMS…")],
+        submit=None,
+    )
+    view_id = await inv.reply.open_view(loading)
+    if view_id is None:
+        return False
+    try:
+        known = await stores.list_product_stores(inv.tools.oms)
+    except OmsError as exc:
+        failed = f":warning: The OMS did not list its product stores: {escape(exc.message)}"
+        await inv.reply.update_view(
+            view_id, modal(STORE_FORM_LOADING, title, [section(failed)], submit=None)
+        )
+        raise
+    if not known:
+        empty = "The OMS lists no product store, so there is nothing to choose."
+        await inv.reply.update_view(
+            view_id, modal(STORE_FORM_LOADING, title, [section(empty)], submit=None)
+        )
+        return True
+    options = tuple((f"{sid} ({label})" if label else sid, sid) for sid, label in known)
+    form = CommandForm(
+        name,
+        title,
+        (
+            FormField(
+                "store",
+                "Product store",
+                options=options,
+                hint=f"The policy names no default store. /oms {name} STORE names one.",
+            ),
+        ),
+        intro=f"*/oms {escape(name)}*: {escape(inv.command.spec.summary)}",
+        submit="Continue",
+    )
+    view = form.view(channel_id=inv.channel_id, response_url=inv.reply.response_url)
+    await inv.reply.update_view(view_id, view)
+    return True
 
 
 async def _store_exists(inv: Invocation, store_id: str) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -27,7 +27,7 @@ from bot.engine.contract import (
     Click,
     NotConfigured,
 )
-from bot.kit.blocks import Block, Message, button, context, error_message
+from bot.kit.blocks import Block, Message, button, context, error_message, home_dm_channel
 from bot.kit.durations import slack_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
@@ -55,6 +55,10 @@ class _Press:
     trigger_id: str | None
     blocks: list[Block]
     text: str | None = None
+    # A press on the App Home tab: no channel, no message, no response_url; it acts where
+    # its token was issued and answers in the user's DM with the bot.
+    notes_channel: str | None = None
+    from_view: bool = False
 
 
 class Actions:
@@ -119,6 +123,9 @@ class Actions:
         if press is None:
             await self.refuse_unreadable(body, client)
             return
+        problem, token = await self._check(press)
+        if not press.channel_id and token is not None and token.channel_id:
+            press = replace(press, channel_id=token.channel_id)
         reply = Replier(
             client,
             channel_id=press.channel_id,
@@ -127,8 +134,9 @@ class Actions:
             session=self.host.http_session(),
             updates=self.host.updates,
             can_replace=press.is_ephemeral,
+            trigger_id=press.trigger_id,
+            notes_channel=press.notes_channel,
         )
-        problem, token = await self._check(press)
         if problem is not None or token is None:
             self.host.report(f"click {press.action_id}", "refused")
             await self._record(press, token, "rejected", problem or "invalid")
@@ -225,6 +233,8 @@ class Actions:
         return "This button is not recognised. Nothing was done."
 
     async def _replace_buttons(self, press: _Press, reply: Replier, note: str) -> None:
+        if press.from_view:
+            return  # the Home tab is published anew once what it shows has changed
         blocks = [b for b in press.blocks if b.get("type") != "actions"]
         blocks.append(context(f":white_check_mark: {note} at {slack_time(time.time())}"))
         # The message keeps its own fallback text (notifications, screen readers).
@@ -311,18 +321,23 @@ def _read_press(body: dict[str, Any]) -> _Press | None:
     channel_id = _str(_dict(body.get("channel")).get("id")) or _str(container.get("channel_id"))
     token = _str(action.get("value"))
     action_id = _str(action.get("action_id"))
-    if user_id is None or channel_id is None or token is None or action_id is None:
+    from_view = container.get("type") == "view"
+    if user_id is None or token is None or action_id is None:
+        return None
+    if channel_id is None and not from_view:
         return None
     blocks = message.get("blocks")
     return _Press(
         action_id=action_id,
         token=token,
         user_id=user_id,
-        channel_id=channel_id,
+        channel_id=channel_id or "",
         message_ts=_str(container.get("message_ts")) or _str(message.get("ts")),
         is_ephemeral=bool(container.get("is_ephemeral")),
         response_url=_str(body.get("response_url")),
         trigger_id=_str(body.get("trigger_id")),
         blocks=[b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else [],
         text=_str(message.get("text")),
+        notes_channel=home_dm_channel(body.get("view")) if from_view else None,
+        from_view=from_view,
     )

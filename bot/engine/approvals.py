@@ -217,6 +217,7 @@ class Approvals:
             ts=str(resp["ts"]),
         )
         self._close_when_expired(approval)
+        self.host.changes.approval(approval.requested_by, approval.approver_role)
         where = "here" if approvals_channel == channel_id else f"in <#{approvals_channel}>"
         await reply.ephemeral(
             Message(
@@ -524,6 +525,7 @@ class Approvals:
             self._waited(
                 decided, decision, (decided.decided_at or time.time()) - decided.created_at
             )
+            self.host.changes.approval(decided.requested_by, decided.approver_role)
         return decided
 
     def _requester_reply(self, approval: Approval, client: AsyncWebClient) -> Replier:
@@ -656,6 +658,7 @@ class Approvals:
         )
         for approval in expired:
             self._waited(approval, "expired", approval.expires_at - approval.created_at)
+            self.host.changes.approval(approval.requested_by, approval.approver_role)
             summary = self.summary(approval)
             await self._audit(
                 approval,

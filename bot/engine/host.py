@@ -11,6 +11,7 @@ from typing import Protocol
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine.changes import Changes
 from bot.engine.contract import Toolbox
 from bot.engine.tasks import TaskTracker
 from bot.kit.posting import MessageUpdates
@@ -37,6 +38,11 @@ class Host(Toolbox, Protocol):
     @property
     def updates(self) -> MessageUpdates:
         """The pace and budget of every message update this bot makes (one per process)."""
+        ...
+
+    @property
+    def changes(self) -> Changes:
+        """Where the engine says what changed for whom (the App Home tab refreshes)."""
         ...
 
     def http_session(self) -> aiohttp.ClientSession:

@@ -154,6 +154,7 @@ class RunEngine:
         self.host.tasks.spawn(
             self._execute(run.id, actor, client, reply, notify or []), name=f"run {title}"
         )
+        self.host.changes.run(run.requested_by)
         return run
 
     async def try_start(
@@ -223,6 +224,7 @@ class RunEngine:
         self.host.tasks.spawn(
             self._execute(run.id, actor, client, reply, notify), name=f"resume {run.title}"
         )
+        self.host.changes.run(run.requested_by)
 
     # ---- running ------------------------------------------------------------------------
 
@@ -373,6 +375,7 @@ class RunEngine:
             await self._audit_run(
                 run, "system", "interrupted", f"{run.title} was interrupted (its process stopped)"
             )
+            self.host.changes.run(run.requested_by)
             reply = Replier(
                 client,
                 channel_id=run.channel_id,
@@ -535,3 +538,4 @@ class RunEngine:
             extra={"run_id": run.id, "runbook": run.runbook, "outcome": state, "seconds": seconds},
         )
         self.host.metrics.run_finished(run.runbook, state, seconds)
+        self.host.changes.run(run.requested_by)

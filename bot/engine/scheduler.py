@@ -205,6 +205,7 @@ class SlotScheduler:
         else:
             result = await post.post(self.host, client, slot)
         await self._finish(schedule, slot_time, result.state, result.outcome, result.ts)
+        self.host.changes.digest()
         return result.result
 
     async def _post_missed(

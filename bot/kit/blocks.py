@@ -6,6 +6,7 @@ so a long OMS error or order list can never make Slack reject a message.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,3 +175,146 @@ def error_message(title: str, detail: str, hint: str | None = None) -> Message:
     if hint:
         blocks.append(context(hint))
     return Message(text=f"{title}: {detail}", blocks=blocks)
+
+
+# ---- views (modals and the App Home tab) ------------------------------------------------------
+# Views have limits of their own (slack-testing.md): 100 blocks, a title of 24 characters,
+# private_metadata of 3000; an input's label takes 2000, its placeholder 150.
+
+MAX_VIEW_BLOCKS = 100
+VIEW_TITLE_MAX = 24
+VIEW_BUTTON_MAX = 24
+PRIVATE_METADATA_MAX = 3000
+INPUT_LABEL_MAX = 2000
+PLACEHOLDER_MAX = 150
+SELECT_OPTIONS_MAX = 100
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+
+
+def fit_view(blocks: list[Block], more: str = "more") -> list[Block]:
+    """`blocks`, cut to a view's 100 with the last one saying how many were left out
+    ("… and 7 more"), so a long Home tab is never refused as a whole."""
+    if len(blocks) <= MAX_VIEW_BLOCKS:
+        return blocks
+    dropped = len(blocks) - (MAX_VIEW_BLOCKS - 1)
+    return [*blocks[: MAX_VIEW_BLOCKS - 1], context(f"… and {dropped} {more} not shown.")]
+
+
+def text_input(
+    block_id: str,
+    label: str,
+    *,
+    multiline: bool = False,
+    optional: bool = False,
+    placeholder: str | None = None,
+    hint: str | None = None,
+    initial: str | None = None,
+    max_length: int = 3000,
+) -> Block:
+    """An input block holding one plain-text field (its action id is the block id too:
+    action ids stay unique across a view's blocks)."""
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": block_id,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if placeholder:
+        element["placeholder"] = plain(placeholder, PLACEHOLDER_MAX)
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": plain(label, INPUT_LABEL_MAX),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint, INPUT_LABEL_MAX)
+    return block
+
+
+def option(text: str, value: str) -> Block:
+    return {"text": plain(text, OPTION_TEXT_MAX), "value": value[:OPTION_VALUE_MAX]}
+
+
+def select_input(
+    block_id: str,
+    label: str,
+    options: list[tuple[str, str]],
+    *,
+    initial: str | None = None,
+    hint: str | None = None,
+) -> Block:
+    """An input block holding one static select of (text, value) options (its action id is
+    the block id); at most 100 options, as Slack allows."""
+    shown = [option(text, value) for text, value in options[:SELECT_OPTIONS_MAX]]
+    element: Block = {
+        "type": "static_select",
+        "action_id": block_id,
+        "options": shown,
+        "placeholder": plain("Choose one", PLACEHOLDER_MAX),
+    }
+    chosen = [o for o in shown if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint, INPUT_LABEL_MAX)
+    return block
+
+
+def modal(
+    callback_id: str,
+    title: str,
+    blocks: list[Block],
+    *,
+    submit: str | None = "Run",
+    close: str = "Cancel",
+    private_metadata: str = "",
+) -> Block:
+    """A modal view; without `submit` it only informs (a form still loading, an error)."""
+    if len(private_metadata) > PRIVATE_METADATA_MAX:
+        raise ValueError("private_metadata is over Slack's 3000 characters")
+    view: Block = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, VIEW_TITLE_MAX),
+        "close": plain(close, VIEW_BUTTON_MAX),
+        "blocks": fit_view(blocks),
+    }
+    if private_metadata:  # Slack drops an empty one
+        view["private_metadata"] = private_metadata
+    if submit:
+        view["submit"] = plain(submit, VIEW_BUTTON_MAX)
+    return view
+
+
+def home_view(blocks: list[Block], *, dm_channel: str | None) -> Block:
+    """The App Home tab's view (at most 100 blocks: the rest become an "and N more" line).
+
+    Its metadata keeps the user's DM channel with the bot (the Home's Messages tab): a press
+    on the Home has no response_url, so what answers it goes there (`home_dm_channel`)."""
+    view: Block = {"type": "home", "blocks": fit_view(blocks)}
+    if dm_channel:
+        view["private_metadata"] = json.dumps({"dm": dm_channel})
+    return view
+
+
+def home_dm_channel(view: object) -> str | None:
+    """The DM channel a Home view was published with (`home_view`), or None."""
+    if not isinstance(view, dict) or view.get("type") != "home":
+        return None
+    try:
+        meta = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        return None
+    found = meta.get("dm") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) and found[:1] == "D" else None

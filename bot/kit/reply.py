@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
@@ -45,8 +46,16 @@ class Replier:
         session: aiohttp.ClientSession | None = None,
         can_replace: bool = True,
         updates: MessageUpdates | None = None,
+        trigger_id: str | None = None,
+        notes_channel: str | None = None,
     ) -> None:
         self.client = client
+        # A slash command's or click's trigger: opens one modal, within 3 s of the request.
+        self.trigger_id = trigger_id
+        # A press on the App Home tab has no response_url and no channel the user looks at:
+        # what would be an ephemeral note goes to the user's DM with the bot (the Home's
+        # Messages tab) instead.
+        self.notes_channel = notes_channel
         # The bot's pace and budget of chat.update (coalescing); a Replier made without one
         # sends every update at once.
         self.updates = updates or MessageUpdates(interval=0)
@@ -59,6 +68,11 @@ class Replier:
         self.response_url = response_url
 
     async def ephemeral(self, message: Message, *, replace: bool = False) -> None:
+        if self.notes_channel and not self.response_url:
+            await self.client.chat_postMessage(
+                channel=self.notes_channel, text=message.text, blocks=message.blocks
+            )
+            return
         if self.response_url:
             # A shared session keeps connections alive; without one each reply opens its own.
             hook = AsyncWebhookClient(self.response_url, session=self.session)
@@ -125,3 +139,28 @@ class Replier:
     async def user_zone(self) -> ZoneInfo:
         """The time zone of the user this replier answers (UTC when Slack does not say)."""
         return await user_zone(self.client, self.user_id)
+
+    # ---- views (modals) -------------------------------------------------------------------
+
+    async def open_view(self, view: dict[str, Any]) -> str | None:
+        """Open a modal on the request's trigger; its view id, or None when there is no
+        trigger or Slack refused it (an expired trigger: the caller says what to type)."""
+        if not self.trigger_id:
+            return None
+        trigger, self.trigger_id = self.trigger_id, None  # a trigger opens one view
+        try:
+            resp = await self.client.views_open(trigger_id=trigger, view=view)
+        except SlackApiError as exc:
+            log.info("could not open a modal: %s", exc.response.get("error"))
+            return None
+        return str((resp.get("view") or {}).get("id") or "") or None
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> bool:
+        """Replace an open modal (a form that finished loading); False when Slack refused
+        (the user closed it)."""
+        try:
+            await self.client.views_update(view_id=view_id, view=view)
+        except SlackApiError as exc:
+            log.info("could not update modal %s: %s", view_id, exc.response.get("error"))
+            return False
+        return True

@@ -37,9 +37,12 @@ from starlette.routing import Route
 from bot.engine.actions import ACTION_PREFIX
 from bot.engine.approvals import DENY_REASON_VIEW
 from bot.engine.metrics import CONTENT_TYPE, Metrics
+from bot.kit.forms import FORM_VIEW
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
 from bot.surface.dispatch import Ack, handle_slash_command
+from bot.surface.forms import on_form_submission, open_quick_form
+from bot.surface.home import QUICK_PREFIX, HomeTabs, read_home_opened
 from bot.surface.links import add_link_listeners
 from bot.surface.wiring import Services
 
@@ -120,7 +123,31 @@ def build_bolt_app(
 
     # The message shortcuts, order-link unfurls and command buttons (issue 15).
     add_link_listeners(app, services)
+    _add_home_and_forms(app, services)
     return app
+
+
+def _add_home_and_forms(app: AsyncApp, services: Services) -> None:
+    """The App Home tab, its quick actions, and command forms (modals that run a command)."""
+    home = HomeTabs(services)
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        opened = read_home_opened(event)
+        if opened is None or not services.tasks.accepting:
+            return
+        home.opened(*opened)
+        services.tasks.spawn(home.publish(client, *opened), name="home")
+
+    @app.action(re.compile(f"^{re.escape(QUICK_PREFIX)}"))
+    async def on_quick_action(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        if services.tasks.accepting:
+            services.tasks.spawn(open_quick_form(services, body, client), name="quick action")
+
+    @app.view(FORM_VIEW)
+    async def on_form(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await on_form_submission(services, body, ack, client)
 
 
 def well_formed(body: dict[str, Any]) -> bool:

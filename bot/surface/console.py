@@ -33,7 +33,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.kit.serve import ThreadedServer
 from bot.store.runs import list_runs
 from bot.surface.app import build_bolt_app
-from bot.surface.console_slack import CONSOLE_CHANNEL, CONSOLE_TEAM, ConsoleMessage, ConsoleSlack
+from bot.surface.console_slack import (
+    CONSOLE_CHANNEL,
+    CONSOLE_DM,
+    CONSOLE_TEAM,
+    ConsoleMessage,
+    ConsoleSlack,
+)
 from bot.surface.render import mrkdwn_to_text, render_blocks
 from bot.surface.wiring import Services
 
@@ -50,6 +56,8 @@ CONSOLE_HELP = """The console's own lines:
   click N          press button [N] of any message shown; one that asks to confirm asks y/N
   buttons          list the buttons that can be clicked now
   as U123          act as another Slack user (a second person, to approve a request)
+  home             show the bot's Home tab (what waits for you, quick actions); a form it
+                   opens is asked field by field
   quit             leave (Ctrl-D too; Ctrl-C drops the line typed)
 Each reply says who would see it in Slack: "only you see this", or the channel (#console)."""
 # How long the console waits for a command's last message once its work is done.
@@ -189,6 +197,8 @@ class Console:
         if line == "buttons":
             self.print(self._shown_numbers())
             return True
+        if line == "home":
+            return await self._open_home(wait)
         if line == "oms" or line.startswith("oms "):
             line = "/" + line  # the slash is easy to forget at a terminal
         if not line.startswith("/oms"):
@@ -205,6 +215,23 @@ class Console:
             "team_id": CONSOLE_TEAM,
             "response_url": self._slack.response_url(),
             "trigger_id": uuid.uuid4().hex,
+        }
+        return await self._dispatch(body, wait)
+
+    async def _open_home(self, wait: float | None) -> bool:
+        """Open the Home tab, as Slack reports it to the bot (`app_home_opened`)."""
+        body = {
+            "type": "event_callback",
+            "team_id": CONSOLE_TEAM,
+            "api_app_id": "A0CONSOLE",
+            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+            "event": {
+                "type": "app_home_opened",
+                "user": self.user_id,
+                "channel": CONSOLE_DM,
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
         }
         return await self._dispatch(body, wait)
 
@@ -252,6 +279,8 @@ class Console:
             return False
         if button.get("confirm") and not confirmed and not await self.confirm(button["confirm"]):
             return False
+        if button.get("_view") is not None:
+            return await self._dispatch(self._view_press(button), wait)
         channel, ts = button["_channel"], button["_ts"]
         body = {
             "type": "block_actions",
@@ -279,6 +308,29 @@ class Console:
             "trigger_id": uuid.uuid4().hex,
         }
         return await self._dispatch(body, wait)
+
+    def _view_press(self, button: dict[str, Any]) -> dict[str, Any]:
+        """A press of a button on the Home tab: its container is the view (no channel, no
+        message, no response_url), as Slack sends it."""
+        view = button["_view"]
+        return {
+            "type": "block_actions",
+            "user": {"id": self.user_id, "name": self.user_id.lower(), "team_id": CONSOLE_TEAM},
+            "team": {"id": CONSOLE_TEAM, "domain": "console"},
+            "container": {"type": "view", "view_id": str(view.get("id") or "")},
+            "view": view,
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "block_id": button.get("block_id") or "",
+                    "value": button.get("value", ""),
+                    "text": button["text"],
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+            "trigger_id": uuid.uuid4().hex,
+        }
 
     def show_dialog(self, dialog: dict[str, Any]) -> str:
         """Print Slack's "are you sure?" dialog; return its y/N question."""
@@ -312,8 +364,11 @@ class Console:
         found = []
         for block in view.get("blocks") or []:
             element = block.get("element") or {}
-            if block.get("type") == "input" and element.get("type") == "plain_text_input":
+            kind = element.get("type")
+            if block.get("type") == "input" and kind in ("plain_text_input", "static_select"):
                 label = mrkdwn_to_text(str((block.get("label") or {}).get("text", "")))
+                if kind == "static_select":  # a select becomes a question with its choices
+                    label += " [" + ", ".join(_option_values(element)) + "]"
                 found.append(
                     (
                         str(block.get("block_id") or ""),
@@ -329,10 +384,22 @@ class Console:
 
     async def submit_view(self, view: dict[str, Any], answers: dict[str, str]) -> bool:
         """Submit a modal with the answers given to its inputs (by block id)."""
-        values = {
-            block_id: {action_id: {"type": "plain_text_input", "value": answers.get(block_id)}}
-            for block_id, action_id, _, _ in self.view_inputs(view)
+        selects = {
+            str(b.get("block_id")): b["element"]
+            for b in view.get("blocks") or []
+            if (b.get("element") or {}).get("type") == "static_select"
         }
+        values: dict[str, dict[str, Any]] = {}
+        for block_id, action_id, _, _ in self.view_inputs(view):
+            answer = answers.get(block_id)
+            if block_id in selects:
+                chosen = next(
+                    (o for o in selects[block_id].get("options") or [] if o.get("value") == answer),
+                    None,
+                )
+                values[block_id] = {action_id: {"type": "static_select", "selected_option": chosen}}
+            else:
+                values[block_id] = {action_id: {"type": "plain_text_input", "value": answer}}
         body = {
             "type": "view_submission",
             "team": {"id": CONSOLE_TEAM, "domain": "console"},
@@ -353,6 +420,17 @@ class Console:
             self.print("That button is not handled by this bot.")
         elif not ok:
             self.print(f"The bot answered HTTP {response.status}: {response.body}")
+        elif response.body and json.loads(response.body).get("response_action") == "errors":
+            # A form the bot refused: Slack keeps it open with the errors under its fields;
+            # the console says them and asks the form again.
+            errors = json.loads(response.body).get("errors") or {}
+            for field, problem in errors.items():
+                self.print(f"⚠ {field}: {problem}")
+            if body.get("view"):
+                self.views.appendleft(body["view"])
+            return False
+        elif response.body and json.loads(response.body).get("response_action"):
+            pass  # a form replaced by another (a form that could not be read)
         elif response.body:
             ack = json.loads(response.body)
             message = ConsoleMessage(
@@ -410,6 +488,8 @@ class Console:
 
     def _where(self, message: ConsoleMessage) -> str:
         name = "#console" if message.channel == CONSOLE_CHANNEL else f"#{message.channel}"
+        if message.channel == CONSOLE_DM:
+            name = "your DM with the bot"
         where = "only you see this" if message.only_you else f"in {name}"
         if message.thread_ts and not message.only_you:
             where += ", in a thread"
@@ -440,6 +520,9 @@ class Console:
         return first
 
     def _show(self, message: ConsoleMessage) -> None:
+        if message.kind == "home":
+            self._show_home(message)
+            return
         if message.kind == "view":
             if message.view:
                 self.views.append(message.view)
@@ -468,6 +551,17 @@ class Console:
         first = self._number(message, found)
         lines = render_blocks(message.blocks, message.text, [], first_number=first)
         self._write([self._where(message), *lines, ""])
+
+    def _show_home(self, message: ConsoleMessage) -> None:
+        """The Home tab: its buttons are numbered like a message's, and pressed as the
+        Home's (`_view_press`)."""
+        found: list[dict[str, Any]] = []
+        render_blocks(message.blocks, message.text, found)
+        first = self._number(message, found)
+        for button in found:
+            button["_view"] = message.view
+        lines = render_blocks(message.blocks, message.text, [], first_number=first)
+        self._write(["(your Home tab, only you see it)", *lines, ""])
 
     def _write(self, lines: list[str]) -> None:
         """Print lines; at a terminal prompt, above the prompt and what is typed so far."""
@@ -678,3 +772,7 @@ def run_interactive(
 
     console = Console(services, user_id=user_id, out=out, ask=unasked, files_dir=files_dir)
     return _Session(services, console, _is_terminal(sys.stdin)).run(user_id)
+
+
+def _option_values(select: dict[str, Any]) -> list[str]:
+    return [str(o.get("value")) for o in select.get("options") or [] if isinstance(o, dict)]

@@ -26,6 +26,10 @@ from starlette.routing import Route
 
 CONSOLE_TEAM = "T0CONSOLE"
 CONSOLE_CHANNEL = "C0CONSOLE"
+# The console user's DM with the bot (where presses on the Home tab are answered), and the
+# Home tab's own key among the messages shown.
+CONSOLE_DM = "D0CONSOLE"
+CONSOLE_HOME = "home"
 CONSOLE_BOT_USER = "U0OMSBOT"
 
 
@@ -56,7 +60,7 @@ class ConsoleMessage:
     thread_ts: str | None = None
     in_channel: bool = False
     file: ConsoleFile | None = None
-    view: dict[str, Any] | None = None  # kind "view": a modal the bot opened
+    view: dict[str, Any] | None = None  # kind "view": a modal the bot opened; "home": the tab
 
     @property
     def only_you(self) -> bool:
@@ -197,7 +201,26 @@ class ConsoleSlack:
             self._emit(ConsoleMessage("view", channel, view_id, "", view={**view, "id": view_id}))
             return JSONResponse({"ok": True, "view": {"id": view_id}})
         if method == "views.update":
-            return JSONResponse({"ok": True, "view": {"id": str(p.get("view_id") or "")}})
+            # A form filled in once its choices are read (the rollback's stores) is asked
+            # like a form just opened.
+            view_id = str(p.get("view_id") or "")
+            given = p.get("view")
+            if isinstance(given, dict):
+                self._emit(
+                    ConsoleMessage("view", channel, view_id, "", view={**given, "id": view_id})
+                )
+            return JSONResponse({"ok": True, "view": {"id": view_id}})
+        if method == "views.publish":
+            # The Home tab, printed like a message whose buttons can be clicked.
+            given = p.get("view")
+            home: dict[str, Any] = given if isinstance(given, dict) else {}
+            home = {**home, "id": "V0CONSOLEHOME"}
+            self._emit(
+                ConsoleMessage(
+                    "home", CONSOLE_HOME, CONSOLE_HOME, "", home.get("blocks") or [], view=home
+                )
+            )
+            return JSONResponse({"ok": True, "view": home})
         return JSONResponse({"ok": False, "error": "unknown_method"})
 
     async def _response(self, request: Request) -> Response:

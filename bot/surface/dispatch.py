@@ -20,6 +20,7 @@ from bot.engine.host import Host
 from bot.engine.policy import Refusal, RoleCheckFailed
 from bot.engine.usage import usage_error
 from bot.kit.blocks import Message, context, error_message, escape, section
+from bot.kit.forms import FormTarget
 from bot.kit.logs import current_correlation_id, set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError, OrderRef
@@ -108,6 +109,7 @@ def _invocation(
         response_url=body.get("response_url"),
         session=services.http_session(),
         updates=services.updates,
+        trigger_id=body.get("trigger_id"),
     )
     return Invocation(
         command=parsed,
@@ -249,3 +251,61 @@ async def run_as_presser(services: Dispatcher, click: Click, text: str) -> None:
             correlation_id=current_correlation_id() or uuid.uuid4().hex[:12],
         ),
     )
+
+
+async def run_form(
+    services: Dispatcher, user_id: str, text: str, target: FormTarget, client: AsyncWebClient
+) -> str | None:
+    """Run `/oms <text>` composed by a submitted form (bot/kit/forms.py), as if `user_id`
+    had typed it where the form was opened: the same grammar, policy check and handler.
+
+    Returns the problem to show on the form (it stays open) when the text is not a valid
+    command or the user may not run it; None once the command is on its way."""
+    set_correlation_id()
+    body = {"user_id": user_id, "channel_id": target.channel_id}
+    try:
+        parsed = services.registry.parse(text)
+    except UsageError as err:
+        services.report(err.spec.name if err.spec else "?", "usage_error")
+        _audit_later(services, body, text, "rejected", err.problem)
+        return err.problem
+    try:
+        refusal = await services.authorizer.check_command(user_id, parsed.spec)
+    except RoleCheckFailed as exc:
+        refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+    if refusal is not None:
+        services.report(parsed.spec.name, "refused")
+        _audit_later(services, body, text, "refused", refusal.reason)
+        return refusal.reason
+    if not services.tasks.accepting:
+        return RESTARTING.text
+    # A form opened on the App Home tab answers in the user's DM with the bot, where
+    # an ephemeral note would vanish: its notes are plain DM messages.
+    in_dm = target.channel_id.startswith("D") and not target.response_url
+    reply = Replier(
+        client,
+        channel_id=target.channel_id,
+        user_id=user_id,
+        response_url=target.response_url,
+        session=services.http_session(),
+        updates=services.updates,
+        notes_channel=target.channel_id if in_dm else None,
+    )
+    if parsed.spec.answer is not None:
+        answer = parsed.spec.answer(parsed, services.registry)
+        services.tasks.spawn(reply.safe_ephemeral(answer), name=f"/oms {parsed.spec.name}")
+        services.report(parsed.spec.name, "ok")
+        _audit_later(services, body, text, "ok", f"/oms {parsed.spec.name}")
+        return None
+    invocation = Invocation(
+        command=parsed,
+        user_id=user_id,
+        channel_id=target.channel_id,
+        team_id="",
+        reply=reply,
+        client=client,
+        tools=services,
+        correlation_id=current_correlation_id() or set_correlation_id(),
+    )
+    services.tasks.spawn(run_handler(services, invocation), name=f"/oms {parsed.spec.name}")
+    return None

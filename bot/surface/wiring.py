@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.engine.actions import ACTION_PREFIX, Actions
 from bot.engine.approvals import Approvals
 from bot.engine.audit import Audit
+from bot.engine.changes import Changes
 from bot.engine.commands import Registry
 from bot.engine.contract import Click, ShortcutSpec, UnfurlSpec
 from bot.engine.metrics import Metrics
@@ -69,6 +70,8 @@ class Services:
     # Message shortcuts by callback id, and the link unfurlers (bot/surface/links.py).
     shortcuts: dict[str, ShortcutSpec] = field(default_factory=dict)
     unfurls: list[UnfurlSpec] = field(default_factory=list)
+    # What changed for whom (approvals, runs, digests): the App Home tab listens.
+    changes: Changes = field(default_factory=Changes)
     audit: Audit = field(init=False)
     authorizer: Authorizer = field(init=False)
     actions: Actions = field(init=False)

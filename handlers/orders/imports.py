@@ -36,6 +36,7 @@ from bot.kit.blocks import (
     section,
 )
 from bot.kit.durations import plural
+from bot.kit.forms import CommandForm, FormField
 from bot.oms import OrderRef, parse_order_ref
 from handlers.orders.lookup import live_version, shopify, status_words
 from handlers.orders.reimport import replay_and_wait, shopify_order
@@ -144,9 +145,46 @@ def import_button(orders: list[dict[str, str]], label: str = "Re-import") -> But
     )
 
 
+IMPORT_FORM = CommandForm(
+    NAME,
+    "Import from Shopify",
+    (
+        FormField(
+            "orders",
+            "Shopify orders",
+            many=True,
+            placeholder="#1007\n6100000000006",
+            hint=f"Shopify order ids or names, one a line (or separated by spaces or commas); "
+            f"at most {MAX_ORDERS}.",
+        ),
+    ),
+    intro="Paste the Shopify orders to re-import. Each is checked before anything runs, "
+    "and orders already in HotWax are skipped.",
+    submit="Check orders",
+)
+
+
 async def import_command(inv: Invocation) -> None:
     tools = inv.tools
-    refs: list[OrderRef] = inv.command.arg("order")
+    refs: list[OrderRef] = inv.command.arg("order") or []
+    if not refs:
+        # Many ids are easier pasted into a form than typed: the form runs this command.
+        view = IMPORT_FORM.view(channel_id=inv.channel_id, response_url=inv.reply.response_url)
+        if await inv.reply.open_view(view) is None:
+            await inv.reply.ephemeral(
+                Message(
+                    text="Name the orders to import: /oms import #1007 6100000000006",
+                    blocks=[
+                        section(
+                            "Name the Shopify orders to import, e.g. "
+                            "`/oms import #1007 6100000000006` (at most "
+                            f"{MAX_ORDERS}); `/oms import` alone opens a form to paste them."
+                        )
+                    ],
+                ),
+                replace=True,
+            )
+        return
     limit = tools.policy.limits.max_import
     if len(refs) > limit:
         await inv.reply.ephemeral(
@@ -209,13 +247,14 @@ PROVIDES = Provides(
             args=(
                 Arg(
                     "order",
-                    "Shopify order ids or names",
+                    "Shopify order ids or names (none: a form to paste them)",
+                    required=False,
                     repeat=True,
                     parse=shopify_ref,
                     max_count=MAX_ORDERS,
                 ),
             ),
-            examples=("/oms import #1007", "/oms import 6100000000006 #1007"),
+            examples=("/oms import #1007", "/oms import 6100000000006 #1007", "/oms import"),
             role=ROLE,
             changes_oms=True,
         ),

@@ -71,6 +71,13 @@ def check_view(view: dict[str, Any]) -> list[str]:
             )
         )
     problems.extend(check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS))
+    blocks = view.get("blocks")
+    has_input = isinstance(blocks, list) and any(
+        isinstance(b, dict) and b.get("type") == "input" for b in blocks
+    )
+    if view.get("type") == "modal" and has_input and not view.get("submit"):
+        # Slack refuses it: a modal with an input block needs a submit button (views.open).
+        problems.append(problem("a modal with input blocks needs submit", "/submit"))
     return problems
 
 

@@ -23,6 +23,7 @@ import httpx
 from .fakeslack import (
     APP_ID,
     BOT_ID,
+    BOT_USER_ID,
     TEAM_DOMAIN,
     TEAM_ID,
     Ephemeral,
@@ -367,6 +368,30 @@ class SlackDriver:
         }
         return _interactive(payload, None)
 
+    # ---- events and views (the App Home tab) ---------------------------------------------------
+
+    def event(self, event: Mapping[str, Any]) -> Sent:
+        """Send an Events API `event_callback` wrapping `event`, signed, as JSON."""
+        request = event_request(dict(event), self.team_id)
+        headers = signed_headers(self.signing_secret, request.body, content_type="application/json")
+        response = httpx.post(
+            self.events_url, content=request.body, headers=headers, timeout=self.timeout
+        )
+        return Sent(response, request.body, request.payload, None)
+
+    def home_opened(self, user: str = "U_ALICE", tab: str = "home") -> Sent:
+        """`app_home_opened`: `user` opened the app's Home tab (their DM with the bot)."""
+        return self.event(home_opened_event(user, self.fake.dm_channel(user), tab))
+
+    def click_view(self, view: dict[str, Any], action_id: str, *, user: str = "U_ALICE") -> Sent:
+        """Press a button of a published or opened view (container `view`: no channel, no
+        message, no response_url, as Slack sends it)."""
+        return self._post(self._view_click_request(view, action_id, user))
+
+    def _view_click_request(self, view: dict[str, Any], action_id: str, user: str) -> _Request:
+        payload = view_click_payload(view, action_id, self._user_object(user), self.team_id)
+        return _interactive(payload, None)
+
     # ---- raw -----------------------------------------------------------------------------------
 
     def raw(self, body: str | bytes, headers: Mapping[str, str]) -> httpx.Response:
@@ -430,3 +455,58 @@ def _interactive(payload: dict[str, Any], response_url: str | None) -> _Request:
 
 def _trigger_id() -> str:
     return f"{int(time.time())}.{uuid.uuid4().int % 10**11}.{uuid.uuid4().hex}"
+
+
+def home_opened_event(user: str, dm_channel: str, tab: str = "home") -> dict[str, Any]:
+    """An `app_home_opened` event as Slack sends it (the Home's DM channel in `channel`)."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": dm_channel,
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def event_request(event: dict[str, Any], team_id: str) -> _Request:
+    """An Events API `event_callback` body (JSON) around `event`."""
+    payload = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": DEFAULT_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+    }
+    return _Request(json.dumps(payload), payload, None)
+
+
+def view_click_payload(
+    view: dict[str, Any], action_id: str, user: dict[str, str], team_id: str = DEFAULT_TEAM_ID
+) -> dict[str, Any]:
+    """A `block_actions` payload for a button of a view (a modal or the Home tab): its
+    container is the view; there is no channel, message or response_url."""
+    block_id, element = find_element(view.get("blocks") or [], action_id)
+    return {
+        "type": "block_actions",
+        "user": user,
+        "api_app_id": DEFAULT_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": str(view.get("id") or "")},
+        "trigger_id": _trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "state": {"values": {}},
+        "actions": [action_payload(element, block_id, None)],
+    }

@@ -51,7 +51,7 @@ _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 _MESSAGE_KEYS = ("text", "blocks", "attachments")
 # The methods whose content the gate checks: a message, or a view (in `view`).
 _MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
-_VIEW_METHODS = frozenset({"views.open", "views.push", "views.update"})
+_VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ SLACK_RATE_TIERS: dict[str, RateTier] = {
     "views.open": _TIER_4,
     "views.push": _TIER_4,
     "views.update": _TIER_4,
+    "views.publish": _TIER_4,
 }
 
 
@@ -254,9 +255,10 @@ class UploadedFile:
 @dataclass(frozen=True)
 class OpenedView:
     id: str
-    method: str  # views.open / views.push / views.update
+    method: str  # views.open / views.push / views.update / views.publish
     trigger_id: str | None
     view: dict[str, Any]
+    user: str | None = None  # views.publish: whose Home tab it is
 
 
 @dataclass(frozen=True)
@@ -418,6 +420,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.push": self._views_open,
             "views.update": self._views_update,
+            "views.publish": self._views_publish,
             "apps.connections.open": self._apps_connections_open,
         }
         self._stalls: list[Stall] = []
@@ -673,6 +676,16 @@ class FakeSlack:
     def unfurls(self) -> list[Unfurl]:
         with self._lock:
             return list(self._unfurls)
+
+    def home_views(self, user: str) -> list[dict[str, Any]]:
+        """Every Home tab published for `user` (views.publish), oldest first."""
+        with self._lock:
+            return [v.view for v in self._views if v.method == "views.publish" and v.user == user]
+
+    def dm_channel(self, user: str) -> str:
+        """The id of `user`'s DM with the bot (made on first use, as Slack has one per user)."""
+        with self._lock:
+            return self._resolve_channel(user).id
 
     def user(self, id: str) -> User:
         with self._lock:
@@ -967,6 +980,17 @@ class FakeSlack:
         view = self._checked_view("views.update", params.get("view"))
         return self._store_view(str(view_id), "views.update", None, view)
 
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Slack keeps one Home view per user; the fake keeps each one published, in order.
+        user = _opt_str(params.get("user_id"))
+        if user is None or user not in self._users:
+            raise _ApiError("user_not_found")
+        view = self._checked_view("views.publish", params.get("view"))
+        if view.get("type") != "home":
+            raise _ApiError("invalid_arguments")
+        view_id = f"VH_{user}"
+        return self._store_view(view_id, "views.publish", None, view, user=user)
+
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if self._socket_url is None:
             # What a fake with no Socket Mode server attached can honestly say.
@@ -1064,7 +1088,13 @@ class FakeSlack:
             self.gate_violations.append(GateViolation(method, problems, copy.deepcopy(content)))
 
     def _store_view(
-        self, view_id: str, method: str, trigger_id: str | None, view: dict[str, Any]
+        self,
+        view_id: str,
+        method: str,
+        trigger_id: str | None,
+        view: dict[str, Any],
+        *,
+        user: str | None = None,
     ) -> dict[str, Any]:
         stored = copy.deepcopy(view) | {
             "id": view_id,
@@ -1074,7 +1104,7 @@ class FakeSlack:
             "state": {"values": {}},
             "hash": uuid.uuid4().hex[:16],
         }
-        self._views.append(OpenedView(view_id, method, trigger_id, stored))
+        self._views.append(OpenedView(view_id, method, trigger_id, stored, user))
         return {"view": stored}
 
     def _revise(self, message: Message, content: dict[str, Any], via: str) -> None:

@@ -25,6 +25,8 @@ def test_without_a_store_the_hint_names_the_subcommand(
     make_bot: BotFactory, tmp_path: Path, command: str
 ) -> None:
     bot = _bot(make_bot, tmp_path, default=None)
+    # Where the store form cannot open (Slack refuses the trigger), the hint says what to type.
+    bot.fake.fail_next("views.open", "expired_trigger_id")
     text = text_of(gated(bot.reply_post(bot.slash(command)).body))
     assert "Which product store?" in text
     assert f"(`/oms {command} STORE`)" in text

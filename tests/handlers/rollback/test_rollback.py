@@ -412,6 +412,7 @@ def test_status_shows_values_and_the_last_rollback_and_undo(
 
 def test_store_problems_are_named(make_bot: BotFactory, tmp_path: Path) -> None:
     bot = _bot(make_bot, tmp_path, default=None)
+    bot.fake.fail_next("views.open", "expired_trigger_id")  # no store form: the hint instead
     reply = text_of(bot.reply_post(bot.slash("rollback", user="U_ALICE")).body)
     assert "Which product store?" in reply and '[stores] default = "STORE"' in reply
     reply = text_of(bot.reply_post(bot.slash("rollback NOPE", user="U_ALICE")).body)
