@@ -85,6 +85,8 @@ class Limits(BaseModel):
     digest_page_size: int = Field(
         default=500, ge=1, le=10_000, strict=True
     )  # MDM logs and logInsights rows per page
+    # /oms reconcile: the longest window it compares (`--since`), in days.
+    reconcile_max_days: float = Field(default=7.0, gt=0, le=90)
 
 
 class Stores(BaseModel):

