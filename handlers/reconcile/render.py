@@ -8,6 +8,7 @@ import csv
 import io
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from bot.engine import ButtonSpec, Toolbox
 from bot.kit.blocks import (
@@ -25,14 +26,15 @@ from bot.kit.durations import describe_duration, plural, slack_time, slack_time_
 from bot.kit.posting import Upload
 from bot.oms import button_ref
 from handlers.digest import FOLLOWUP_ACTION, classify
-from handlers.reconcile.compare import MissingOrder, Reconciliation
+from handlers.reconcile.compare import Group, MissingOrder, Reconciliation
 
+_EPOCH = datetime.fromtimestamp(0, UTC)
 REIMPORT_ACTION = "reconcile.reimport"
 ROLE = "operator"
 MAX_LISTED = 15  # missing orders named in the message; past this the CSV has them all
 MAX_ORDER_BUTTONS = 100  # per-order buttons in the thread (4 actions blocks of 25)
 CSV_COLUMNS = ("shopify_order_name", "shopify_order_id", "created_at", "group", "cause", "fix")
-GROUP_TITLES = {
+GROUP_TITLES: dict[Group, str] = {
     "logged": "Failure logged",
     "unlogged": "No failure recorded",
     "recent": "Too recent",
@@ -98,7 +100,7 @@ def _logged_text(orders: list[MissingOrder]) -> list[str]:
 def _group_blocks(result: Reconciliation, listed: set[str]) -> list[Block]:
     blocks: list[Block] = []
     for group, heading in GROUP_TITLES.items():
-        members = result.group(group)  # type: ignore[arg-type]
+        members = result.group(group)
         if not members:
             continue
         shown = [order for order in members if order.shopify_id in listed]
@@ -188,7 +190,7 @@ async def final_message(
     name = title(result)
     headline = _headline(result)
     blocks: list[Block] = [header(name), section(_counts(result)), section(headline)]
-    listed = {order.shopify_id for order in result.missing[:MAX_LISTED]}
+    listed = listed_ids(result)
     blocks += _group_blocks(result, listed)
     notes = [context(f":information_source: {note}") for note in result.notes[:5]]
     blocks += [context(_period(result)), *notes]
@@ -208,6 +210,21 @@ async def final_message(
             )
     text = f"{name}: {headline}"
     return Message(text=text, blocks=blocks)
+
+
+def listed_ids(result: Reconciliation) -> set[str]:
+    """The missing orders the message names, MAX_LISTED at most: a share of each group, the
+    newest first, so a long list of one kind does not hide the others."""
+    queues = [
+        sorted(result.group(group), key=lambda o: o.created_at or _EPOCH, reverse=True)
+        for group in GROUP_TITLES
+    ]
+    listed: set[str] = set()
+    while len(listed) < MAX_LISTED and any(queues):
+        for queue in queues:
+            if queue and len(listed) < MAX_LISTED:
+                listed.add(queue.pop(0).shopify_id)
+    return listed
 
 
 def needs_thread(result: Reconciliation) -> bool:

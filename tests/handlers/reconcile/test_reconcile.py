@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import SandboxServer, tenant_named
+from bot.sandbox.data import background_failures
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.driver import find_element
 from tests.harness.fakeslack import Message
@@ -158,3 +159,112 @@ def test_reimport_all_then_a_second_reconcile_is_clean(ops: RunningBot) -> None:
     assert ("The counts match" in text) or ("No order is missing in HotWax" in text)
     # The clean result offers no Re-import button.
     assert "reconcile.reimport" not in str(second.blocks)
+
+
+def _add_shopify_orders(sandbox: SandboxServer, count: int) -> None:
+    """`count` more orders in Shopify only, created over the last day (none in HotWax)."""
+    state = sandbox.state
+    _, orders = background_failures(state.now() - timedelta(hours=1), count, first_number=5001)
+    with state.lock:
+        for order in orders:
+            order.created_at = state.now() - timedelta(hours=2, seconds=order.created_at.second)
+            state.data.shopify[order.shopify_id] = order
+
+
+def test_a_big_window_lists_in_a_csv_with_a_button_per_order(ops: RunningBot) -> None:
+    done = _final(ops, "reconcile --since 7d")
+    state = ops.sandbox.state
+    now = state.now()
+    in_hotwax = {o.external_id for o in state.data.orders.values()}
+    missing = {
+        o.name: o.shopify_id
+        for o in state.data.shopify.values()
+        if o.created_at >= now - timedelta(days=7) and o.shopify_id not in in_hotwax
+    }
+    assert len(missing) > 20  # more than one /oms import run and one screenful
+    text = shown(done)
+    assert f"{len(missing)} orders missing in HotWax" in text
+    assert "more in the CSV in the thread" in text
+    # Every group shows some of its orders, not only the first group.
+    groups = _groups(done)
+    assert set(groups) == {"Failure logged", "No failure recorded", "Too recent"}
+    assert all(groups.values()) and sum(len(g) for g in groups.values()) <= 15
+    files = ops.fake.wait_for(lambda: ops.fake.files() or None)
+    assert files[0].thread_ts == done.ts
+    rows = files[0].content.decode().splitlines()
+    assert rows[0] == "shopify_order_name,shopify_order_id,created_at,group,cause,fix"
+    assert sorted(r.split(",")[0] for r in rows[1:]) == sorted(missing)
+    thread = ops.wait_message(lambda m: m.thread_ts == done.ts and "Re-import one" in m.text)
+    for index in range(len(missing)):
+        find_element(thread.blocks, f"oms:digest_followup#{index}")
+    # Re-import all takes the first 20 (the /oms import limit) and offers the rest next.
+    _, button = find_element(done.blocks, "oms:reconcile.reimport#0")
+    assert f"Re-import 20 (1–20 of {len(missing)})" in text_of(button)
+    card = _import_card(ops, done, "oms:reconcile.reimport#0")
+    assert "Import 20 orders" in text_of(card.body)
+    rest = len(missing) - 20
+    following = ops.wait_message(lambda m: m.thread_ts == done.ts and "Next batch" in m.text)
+    assert f"{rest} more orders" in shown(following)
+    _, nxt = find_element(following.blocks, "oms:reconcile.reimport#0")
+    assert f"Re-import {rest} (21–{len(missing)} of {len(missing)})" in text_of(nxt)
+    second = _import_card(ops, following, "oms:reconcile.reimport#0")
+    assert f"Import {rest} orders" in text_of(second.body)
+
+
+def test_a_window_over_the_limit_is_refused_naming_it(ops: RunningBot) -> None:
+    reply = ops.reply_post(ops.slash("reconcile --since 8d"), timeout=15)
+    text = text_of(reply.body)
+    assert "That window is too long to reconcile" in text
+    assert "the limit is 7 days" in text and "reconcile_max_days" in text
+    assert "--since 7d" in text
+    assert not ops.sandbox.state.requests("/rest/s1/shopify/order/count")
+
+
+def test_the_limit_comes_from_the_policy(make_bot: BotFactory, tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, two_person=False)
+    policy.write_text(policy.read_text() + "\n[limits]\nreconcile_max_days = 1\n")
+    bot = make_bot(omsbot_policy=policy)
+    text = text_of(bot.reply_post(bot.slash("reconcile --since 2d"), timeout=15).body)
+    assert "the limit is 24 hours" in text
+
+
+def test_an_unknown_store_is_refused_with_the_stores(ops: RunningBot) -> None:
+    text = text_of(ops.reply_post(ops.slash("reconcile --store NOPE"), timeout=15).body)
+    assert "There is no product store NOPE in the OMS" in text and "STORE" in text
+    text = text_of(ops.reply_post(ops.slash("reconcile --store OUTLET"), timeout=15).body)
+    assert "OUTLET has no Shopify shop with a connection" in text
+
+
+def test_a_store_reconciles_its_shops(ops: RunningBot) -> None:
+    done = _final(ops, "reconcile --store STORE")
+    text = shown(done)
+    assert "Shopify vs HotWax · last 24 hours · STORE" in text
+    assert "#1007" in _groups(done)["No failure recorded"]
+
+
+def test_a_shopify_failure_halfway_says_how_far_it_got(ops: RunningBot) -> None:
+    _add_shopify_orders(ops.sandbox, 250)  # three pages of 100
+    ops.sandbox.state.inject_fault("/rest/s1/shopify/graphql", "unavailable", 1000, skip=1)
+    done = _final(ops)
+    text = shown(done)
+    assert "Stopped after 1 page" in text and "100 Shopify orders checked" in text
+    assert "found up to there" in text
+    # What was found before the failure is still listed.
+    assert _groups(done)
+
+
+def test_an_oms_failure_halfway_says_how_far_it_got(ops: RunningBot) -> None:
+    _add_shopify_orders(ops.sandbox, 250)
+    # The count and the first page's lookup pass; the second page's lookup fails for good.
+    ops.sandbox.state.inject_fault("/rest/s1/oms/orders", "unavailable", 1000, skip=2)
+    done = _final(ops)
+    text = shown(done)
+    assert "Stopped after 1 page" in text and "100 Shopify orders checked" in text
+
+
+def test_unreadable_counts_fall_back_to_comparing_every_order(ops: RunningBot) -> None:
+    ops.sandbox.state.inject_fault("/rest/s1/shopify/order/count", "error500", 1000)
+    done = _final(ops)
+    text = shown(done)
+    assert "Shopify's order count could not be read" in text
+    assert "#1007" in _groups(done)["No failure recorded"]
