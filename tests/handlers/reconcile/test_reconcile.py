@@ -94,7 +94,9 @@ def expected(sandbox: SandboxServer, since: datetime, until: datetime) -> dict[s
     return {name: names for name, names in groups.items() if names}
 
 
-@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "moqui-only"])
+# Every tenant the reconciliation reads differently: logInsights or not (which failures are
+# logged), the order-sync job readable or not (the sync interval), HotWax's pages capped.
+@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "moqui-only", "ofbiz-jobs", "capped-pages"])
 def test_reconcile_finds_the_missing_orders_in_their_groups(ops: RunningBot, tenant: str) -> None:
     ops.sandbox.state.tenant = tenant_named(tenant)
     before = datetime.now(UTC)
@@ -106,6 +108,10 @@ def test_reconcile_finds_the_missing_orders_in_their_groups(ops: RunningBot, ten
     # The three scenarios, each where it belongs on this tenant.
     assert "#1006" in truth["Failure logged"] and "#1007" in truth["No failure recorded"]
     assert truth["Too recent"] == {TOO_RECENT}
+    if tenant == "ofbiz-jobs":  # no Moqui job to read the sync's schedule from
+        assert "could not be read, so orders newer than 15 minutes count as too recent" in text
+    else:
+        assert "runs every 15 minutes" in text
     # Both counts, as the OMS gave them.
     shopify = sum(
         1

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from bot.engine.schedules import parse_schedules
+from bot.kit.config import ConfigError
 from bot.sandbox import SandboxServer
 from bot.store.slots import get_slot
 from bot.surface.app import build_web_client
 from bot.surface.wiring import Services, create_services
+from handlers.reconcile.interval import cron_interval
 from tests.conftest import BOT_TOKEN, BotFactory, settings_for, text_of
 from tests.harness.fakeslack import FakeSlack, Message
 from tests.store_fixtures import postgres_url
@@ -78,7 +84,7 @@ async def test_two_replicas_on_postgres_post_the_digest_and_reconciliation_once(
         assert "No failure recorded" in text and "Too recent" in text
         row = get_slot(replicas[0].store, "ops-recon", slot)
         assert row is not None and row.state == "posted" and row.message_ts == digest.ts
-        assert "missing" in row.outcome
+        assert row.outcome is not None and "missing" in row.outcome
         # Firing the finished slot again (a late cron, a restart) posts nothing.
         assert await schedulers[1].fire_slot(schedule, slot) == "done-elsewhere"
         assert len(_top(fake_slack)) == 2
@@ -107,3 +113,19 @@ def test_digest_list_says_the_schedule_reconciles(make_bot: BotFactory, tmp_path
     bot = make_bot(omsbot_policy=_policy(tmp_path))
     text = text_of(bot.reply_post(bot.slash("digest")).body)
     assert "ops-recon" in text and "with the reconciliation" in text
+
+
+def test_a_schedule_reconcile_key_must_be_a_boolean() -> None:
+    entry = {"id": "x", "channel": "C_OPS", "cron": "0 8 * * *", "reconcile": "yes"}
+    with pytest.raises(ConfigError, match="reconcile 'yes' must be true or false"):
+        parse_schedules([entry], "policy.toml")
+    assert parse_schedules([{**entry, "reconcile": True}], "p")[0].reconcile
+
+
+def test_the_sync_interval_of_quartz_crons() -> None:
+    moment = datetime(2026, 11, 30, 10, 7, tzinfo=UTC)
+    assert cron_interval("0 */15 * ? * *", moment) == timedelta(minutes=15)
+    assert cron_interval("0 0 * * * ?", moment) == timedelta(hours=1)
+    assert cron_interval("0 0 3 ? * MON", moment) == timedelta(days=7)
+    assert cron_interval("not a cron", moment) is None
+    assert cron_interval(None, moment) is None
