@@ -14,8 +14,10 @@ For each size, each side runs in a fresh process of its own (so each peak RSS is
 - httpx: plain httpx fetching the same counts, pages and lookups one after another, decoding
   the JSON and keeping the set of missing ids, nothing else.
 
-Prints per size: both wall times and their ratio, OMS calls of each side, the bot's own cost per
-Shopify order ((bot - httpx) / orders, in µs), and each process's peak RSS (`ru_maxrss`).
+Prints per size: both wall times and their ratio, the bot's own cost per Shopify order
+((bot - httpx) / orders, in µs), both CPU times and their ratio (on a shared machine the wall
+time also counts other processes' turns), OMS calls of each side, and each process's peak RSS
+(`ru_maxrss`).
 
 Usage: python bench/reconcile.py [--sizes 1000,10000,50000]
        python bench/reconcile.py --serve N    (the page server alone; prints its URL as JSON)
@@ -240,11 +242,16 @@ def child(side: str, url: str, since: float, until: float) -> None:
     """One side, timed in this process; prints {seconds, missing, calls, rss_mib}."""
     work = bot_side if side == "bot" else httpx_side
     asyncio.run(work(url, since, until))  # warm up: imports, connections, tenant probes
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     missing, calls = asyncio.run(work(url, since, until))
     seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "missing": missing, "calls": calls, "rss_mib": rss}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU time too: on a shared machine the wall time also counts other processes' turns.
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    rss = usage.ru_maxrss / 1024  # KiB on Linux
+    result = {"seconds": seconds, "cpu": cpu, "missing": missing, "calls": calls, "rss_mib": rss}
+    print(json.dumps(result))
 
 
 def run_side(side: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +282,8 @@ def main() -> None:
         return
     print(f"{PAGE} Shopify orders a page, 1 in {MISSING_EVERY} missing; OMS: pre-built pages")
     print(f"{'orders':>7} {'missing':>7} | {'bot s':>7} {'httpx s':>7} {'ratio':>5} "
-          f"{'µs/order':>8} | {'bot calls':>9} {'httpx calls':>11} | "
+          f"{'µs/order':>8} | {'bot CPU s':>9} {'httpx CPU s':>11} {'ratio':>5} | "
+          f"{'bot calls':>9} {'httpx calls':>11} | "
           f"{'bot RSS MiB':>11} {'httpx RSS MiB':>13}")  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
         server = subprocess.Popen(
@@ -292,7 +300,8 @@ def main() -> None:
             print(
                 f"{size:>7} {info['missing']:>7} | {bot['seconds']:>7.2f} "
                 f"{base['seconds']:>7.2f} {bot['seconds'] / base['seconds']:>5.2f} "
-                f"{overhead:>8.1f} | {bot['calls']:>9} {base['calls']:>11} | "
+                f"{overhead:>8.1f} | {bot['cpu']:>9.2f} {base['cpu']:>11.2f} "
+                f"{bot['cpu'] / base['cpu']:>5.2f} | {bot['calls']:>9} {base['calls']:>11} | "
                 f"{bot['rss_mib']:>11.1f} {base['rss_mib']:>13.1f}",
                 flush=True,
             )

@@ -185,7 +185,7 @@ async def count_both(result: Reconciliation, tools: Toolbox) -> None:
         result.hotwax_count = answers[1]
 
 
-async def _lookup(tools: Toolbox, page: list[shopify.ShopifyOrder]) -> list[MissingOrder]:
+async def _lookup(tools: Toolbox, page: list[shopify.WindowOrder]) -> list[MissingOrder]:
     ids = [order.id for order in page]
     present = set()
     for start in range(0, len(ids), reconcile.LOOKUP_BATCH):
