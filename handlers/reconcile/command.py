@@ -10,7 +10,6 @@ from bot.engine import (
     CommandSpec,
     Flag,
     Invocation,
-    NotConfigured,
     Provides,
     record_post,
 )
@@ -170,5 +169,3 @@ PROVIDES = Provides(
     ),
     actions=(ActionSpec(REIMPORT_ACTION, on_reimport, pressed_note=_pressed),),
 )
-
-__all__ = ["PROVIDES", "NotConfigured", "reconcile_now"]

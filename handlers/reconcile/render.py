@@ -84,7 +84,8 @@ def _logged_text(orders: list[MissingOrder]) -> list[str]:
     by_cause: dict[str, list[MissingOrder]] = defaultdict(list)
     titles: dict[str, tuple[str, str | None]] = {}
     for order in orders:
-        assert order.failure is not None
+        if order.failure is None:
+            continue
         key, cause, fix = classify(order.failure.error_message)
         by_cause[key].append(order)
         titles[key] = (cause, fix)

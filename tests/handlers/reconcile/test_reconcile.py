@@ -274,3 +274,23 @@ def test_unreadable_counts_fall_back_to_comparing_every_order(ops: RunningBot) -
     text = shown(done)
     assert "Shopify's order count could not be read" in text
     assert "#1007" in _groups(done)["No failure recorded"]
+
+
+def test_reimport_all_is_for_operators(ops: RunningBot) -> None:
+    first = _final(ops, "reconcile --since 5h")
+    click = ops.driver.click(first, "oms:reconcile.reimport#0", user="U_CAROL")
+    assert click.http.status_code == 200
+    answer = text_of(ops.reply_post(click, timeout=15).body)
+    assert "operator" in answer
+    # Nothing was imported, and the button is still there for an operator.
+    assert not ops.sandbox.state.requests(
+        "/rest/s1/admin/serviceJobs/queue_ShopifyOrderSync_10000/runNow", "POST"
+    )
+    kept = ops.fake.message("C_OPS", first.ts)
+    find_element(kept.blocks, "oms:reconcile.reimport#0")
+
+
+def test_a_malformed_window_is_refused_at_once(ops: RunningBot) -> None:
+    text = text_of(ops.ack("reconcile --since soon"))
+    assert "--since" in text and "reconcile" in text
+    assert not ops.sandbox.state.requests("/rest/s1/shopify/order/count")
