@@ -22,7 +22,7 @@ from bot.kit.blocks import (
     header,
     section,
 )
-from bot.kit.durations import describe_duration, plural, slack_time, slack_time_or
+from bot.kit.durations import describe_duration, fmt_time, plural, slack_time, slack_time_or
 from bot.kit.posting import Upload
 from bot.oms import button_ref
 from handlers.digest import FOLLOWUP_ACTION, classify
@@ -245,7 +245,7 @@ def csv_upload(result: Reconciliation) -> Upload:
             [
                 order.name,
                 order.shopify_id,
-                order.created_at.isoformat() if order.created_at else "",
+                fmt_time(order.created_at) if order.created_at else "",
                 GROUP_TITLES[order.group],
                 cause,
                 fix,

@@ -200,6 +200,7 @@ def test_a_big_window_lists_in_a_csv_with_a_button_per_order(ops: RunningBot) ->
     rows = files[0].content.decode().splitlines()
     assert rows[0] == "shopify_order_name,shopify_order_id,created_at,group,cause,fix"
     assert sorted(r.split(",")[0] for r in rows[1:]) == sorted(missing)
+    assert all(r.split(",")[2].endswith(" UTC") for r in rows[1:])  # plain-text times
     thread = ops.wait_message(lambda m: m.thread_ts == done.ts and "Re-import one" in m.text)
     for index in range(len(missing)):
         find_element(thread.blocks, f"oms:digest_followup#{index}")
