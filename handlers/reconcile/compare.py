@@ -291,6 +291,7 @@ async def run(
     await count_both(result, tools)
     if result.in_step:
         return result
+    result.listed = True
     await progress(result)
     await list_missing(result, tools, progress)
     await classify_missing(result, tools, interval)

@@ -295,3 +295,20 @@ def test_a_malformed_window_is_refused_at_once(ops: RunningBot) -> None:
     text = text_of(ops.ack("reconcile --since soon"))
     assert "--since" in text and "reconcile" in text
     assert not ops.sandbox.state.requests("/rest/s1/shopify/order/count")
+
+
+def test_paging_shows_its_progress_in_the_message(make_bot: BotFactory, tmp_path: Path) -> None:
+    # Every progress state is sent (no coalescing), so each page's is in the history.
+    bot = make_bot(omsbot_policy=write_policy(tmp_path), omsbot_update_interval_seconds=0)
+    _add_shopify_orders(bot.sandbox, 250)
+    done = _final(bot)
+    states = [rev.text for rev in done.history]
+    assert any("Counting the orders" in text for text in states)
+    paging = [text for text in states if "looking up every Shopify order" in text]
+    total = re.search(r"\*Shopify:\* (\d+) orders", shown(done))
+    assert total is not None
+    of = f"of {total.group(1)} checked"
+    for page, checked in ((0, 0), (1, 100), (2, 200)):
+        pages = "1 page" if page == 1 else f"{page} pages"
+        assert any(f"{checked} {of} ({pages})" in text for text in paging), paging
+    assert "missing in HotWax" in done.text
