@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.engine import NotConfigured, Toolbox
-from bot.kit.durations import describe_duration
+from bot.kit.durations import describe_duration, plural
 from bot.oms import (
     FailedImport,
     OmsError,
@@ -32,6 +32,8 @@ from handlers.digest import UnknownStore, logged_failures
 from handlers.reconcile.interval import DEFAULT_INTERVAL, THRU_BUFFER, cron_interval
 
 Group = Literal["logged", "unlogged", "recent"]
+# A runaway guard: 100 orders a page, so 2 million orders in a window at most.
+MAX_PAGES = 20_000
 
 
 @dataclass(frozen=True)
@@ -211,9 +213,19 @@ async def list_missing(result: Reconciliation, tools: Toolbox, progress: Progres
             shopify.window_page(proxy, since, until)
         )
         lookup: asyncio.Task[list[MissingOrder]] | None = None
+        cursors: set[str] = set()
         try:
             while fetch is not None:
                 page = await fetch
+                if page.cursor is not None:
+                    # A proxy that answers a cursor it gave before would page forever.
+                    if page.cursor in cursors or result.pages >= MAX_PAGES:
+                        result.stopped = (
+                            f"Shopify's paging did not end after {plural(result.pages, 'page')} "
+                            "(a cursor came back, or more pages than any window holds)"
+                        )
+                        return
+                    cursors.add(page.cursor)
                 fresh = [o for o in page.orders if o.id not in seen]
                 seen.update(o.id for o in fresh)
                 lookup = asyncio.ensure_future(_lookup(tools, fresh))

@@ -312,3 +312,18 @@ def test_paging_shows_its_progress_in_the_message(make_bot: BotFactory, tmp_path
         pages = "1 page" if page == 1 else f"{page} pages"
         assert any(f"{checked} {of} ({pages})" in text for text in paging), paging
     assert "missing in HotWax" in done.text
+
+
+def test_a_proxy_that_pages_forever_is_stopped(ops: RunningBot) -> None:
+    # The proxy answers the same page, with the same cursor, every time.
+    page = {
+        "response": {
+            "orders": {
+                "edges": [],
+                "pageInfo": {"hasNextPage": True, "endCursor": "again"},
+            }
+        }
+    }
+    ops.sandbox.state.inject_fault("/rest/s1/shopify/graphql", "json", 1000, body=page)
+    done = _final(ops)
+    assert "Shopify's paging did not end after 1 page (" in shown(done)
