@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.engine import NotConfigured, Toolbox
+from bot.kit.blocks import escape
 from bot.kit.durations import describe_duration, plural
 from bot.oms import (
     FailedImport,
@@ -176,7 +177,7 @@ async def count_both(result: Reconciliation, tools: Toolbox) -> None:
     for which, answer in zip(("Shopify", "HotWax"), answers, strict=True):
         if isinstance(answer, OmsError):
             result.notes.append(
-                f"{which}'s order count could not be read ({answer.message[:200]}): the "
+                f"{which}'s order count could not be read ({escape(answer.message[:200])}): the "
                 "orders were compared one by one."
             )
         elif isinstance(answer, BaseException):
@@ -272,7 +273,7 @@ async def classify_missing(result: Reconciliation, tools: Toolbox, interval: tim
     except OmsError as exc:
         result.failures_read = False
         result.notes.append(
-            f"The failure logs could not be read ({exc.message[:200]}): the missing orders "
+            f"The failure logs could not be read ({escape(exc.message[:200])}): the missing orders "
             "are listed without their causes."
         )
         found = {}
