@@ -142,7 +142,9 @@ def _import_card(bot: RunningBot, message: Message, action: str) -> Any:
     return bot.reply_post(click, timeout=15)
 
 
-def test_reimport_all_then_a_second_reconcile_is_clean(ops: RunningBot) -> None:
+@pytest.mark.parametrize("tenant", ["ofbiz-maarg", "moqui-only", "sync-skips"])
+def test_reimport_all_then_a_second_reconcile_is_clean(ops: RunningBot, tenant: str) -> None:
+    ops.sandbox.state.tenant = tenant_named(tenant)
     # Five hours back: #1007 (no failure recorded) and #1016 (too recent) are missing.
     first = _final(ops, "reconcile --since 5h")
     assert _groups(first) == {"No failure recorded": {"#1007"}, "Too recent": {TOO_RECENT}}
