@@ -89,6 +89,8 @@ class Limits(BaseModel):
     )  # MDM logs and logInsights rows per page
     # How often every replica polls the `[[watches]]` (bot/engine/watching.py).
     watch_poll_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
+    # /oms reconcile: the longest window it compares (`--since`), in days.
+    reconcile_max_days: float = Field(default=7.0, gt=0, le=90)
 
 
 class Stores(BaseModel):

@@ -11,6 +11,7 @@ timezone = "Europe/Paris"   # the cron's time zone (default UTC)
 window = "24h"              # failures this far back from the slot time (default 24h)
 grace = "6h"                # a missed slot is still posted (late) within this (default 6h)
 store = "STORE"             # optional: only this product store's shops' failures
+reconcile = true            # optional: also post the Shopify/HotWax reconciliation of the window
 ```
 
 A bad entry stops the start with a ConfigError naming the entry and what is wrong.
@@ -35,7 +36,7 @@ DEFAULT_GRACE = 6 * 3600.0
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9_]{1,40}$")
 _STORE = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")  # a product store id
-_KEYS = {"id", "channel", "cron", "timezone", "window", "grace", "store"}
+_KEYS = {"id", "channel", "cron", "timezone", "window", "grace", "store", "reconcile"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Schedule:
     window: float
     grace: float
     store: str | None = None
+    reconcile: bool = False  # also post the reconciliation of the window (handlers/reconcile)
 
     def trigger(self) -> CronTrigger:
         return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
@@ -137,7 +139,10 @@ def parse_schedules(
         store = entry.get("store")
         if store is not None and (not isinstance(store, str) or not _STORE.match(store)):
             raise bad(f"store {store!r} is not a product store id (e.g. STORE)")
-        schedules.append(Schedule(ident, channel, cron, str(tz), window, grace, store))
+        reconcile = entry.get("reconcile", False)
+        if not isinstance(reconcile, bool):
+            raise bad(f"reconcile {reconcile!r} must be true or false")
+        schedules.append(Schedule(ident, channel, cron, str(tz), window, grace, store, reconcile))
     return schedules
 
 

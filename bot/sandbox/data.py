@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bot.sandbox.reconcile_data import too_recent_order
 from bot.sandbox.records import (
     IdentificationRecord,
     ImportFailure,
@@ -494,6 +495,7 @@ def seed(now: datetime, *, extra_failures: int = 0) -> SeedData:
     _keep_apart(noise_shop, shop)
     failures.extend(noise)
     shop.extend(noise_shop)
+    shop.append(too_recent_order(now))  # reconcile's "too recent" scenario
     failures.sort(key=lambda failure: failure.timestamp, reverse=True)
     mdm_logs, job_runs = _sync_history(now, missing, rng)
     job = order_sync_job(now)

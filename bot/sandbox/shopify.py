@@ -16,6 +16,7 @@ WebFacadeImpl.groovy:1100-1104).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -102,6 +103,68 @@ def _search(state: SandboxState, query: str) -> list[ShopifyOrder]:
 
 
 GID_PREFIX = "gid://shopify/Order/"
+# A window search, as HotWax's reconciliation writes it (mantle-shopify-connector
+# ShopifyOrderReconciliationServices.xml): `created_at:>=<ISO> created_at:<<ISO>`.
+_WINDOW = re.compile(r"^\s*created_at:>=(?P<since>\S+)\s+created_at:<(?P<until>\S+)\s*$")
+_FIRST = re.compile(r"orders\s*\(\s*first:\s*(?P<first>\d+)")
+_CURSOR = "cursor:"
+# Shopify's most items on one connection page (its Admin GraphQL API pagination limit) [INF].
+MAX_FIRST = 250
+# Timestamp.valueOf, which get#OrderCount reads its dates with (ShopifyOrderServices.xml:39-40).
+_TIMESTAMP = re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}(\.\d{1,9})?$")
+
+
+def _iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
+
+
+def window_orders(state: SandboxState, since: datetime, until: datetime) -> list[ShopifyOrder]:
+    """The shop's orders created in [since, until), in a stable order for cursor paging."""
+    with state.lock:
+        orders = [o for o in state.data.shopify.values() if since <= o.created_at < until]
+    return sorted(orders, key=lambda order: (order.created_at, order.shopify_id))
+
+
+def _window_page(state: SandboxState, search: str, query_text: str, after: Any) -> dict[str, Any]:
+    hit = _WINDOW.match(search)
+    if hit is None:
+        raise ValueError(f"Unsupported order search {search!r}")
+    first = _FIRST.search(query_text)
+    if first is None:
+        raise ValueError("you must provide one of first or last")
+    size = int(first["first"])
+    if not 1 <= size <= MAX_FIRST:
+        raise ValueError(f"first must be between 1 and {MAX_FIRST}")
+    start = 0
+    if after is not None:
+        if not isinstance(after, str) or not after.startswith(_CURSOR):
+            raise ValueError("Invalid cursor for current pagination sort.")
+        start = int(after.removeprefix(_CURSOR))
+    orders = window_orders(state, _iso(hit["since"]), _iso(hit["until"]))
+    chosen = orders[start : start + size]
+    more = start + size < len(orders)
+    with state.lock:
+        edges = [{"node": shopify_order_json(order)} for order in chosen]
+    return {
+        "orders": {
+            "edges": edges,
+            "pageInfo": {
+                "hasNextPage": more,
+                "endCursor": f"{_CURSOR}{start + len(chosen)}" if chosen else None,
+            },
+        }
+    }
+
+
+def _count_bound(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    if not _TIMESTAMP.match(text.strip()):
+        raise ValueError("Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]")
+    return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
 
 
 def shopify_routes(state: SandboxState) -> list[Route]:
@@ -143,6 +206,12 @@ def shopify_routes(state: SandboxState) -> list[Route]:
         search = variables.get("query") if isinstance(variables, dict) else None
         if not isinstance(search, str):
             return maarg_error(400, "variables.query (a Shopify order search string) is required")
+        if _WINDOW.match(search) and isinstance(variables, dict):
+            try:
+                page = _window_page(state, search, query_text, variables.get("after"))
+            except ValueError as exc:
+                return maarg_error(400, str(exc))
+            return JSONResponse({"response": page})
         try:
             found = _search(state, search)
         except ValueError as exc:
@@ -151,7 +220,32 @@ def shopify_routes(state: SandboxState) -> list[Route]:
             edges = [{"node": shopify_order_json(order)} for order in found]
         return JSONResponse({"response": {"orders": {"edges": edges}}})
 
+    async def order_count(request: Request, user: str) -> Response:
+        # get#OrderCount: Shopify's orders/count.json over created_at_min/max (both inclusive
+        # in Shopify's REST API), any status by default (ShopifyOrderServices.xml:20-57).
+        query = request.query_params
+        problem = remote_problem(state, query.get("systemMessageRemoteId"))
+        if problem:
+            return maarg_error(400, problem)
+        try:
+            low = _count_bound(query.get("createdFromDate"))
+            high = _count_bound(query.get("createdThruDate"))
+        except ValueError as exc:
+            return maarg_error(400, str(exc))
+        with state.lock:
+            count = sum(
+                1
+                for o in state.data.shopify.values()
+                if (low is None or o.created_at >= low) and (high is None or o.created_at <= high)
+            )
+        return JSONResponse({"orderCount": count})
+
     return [
+        Route(
+            "/rest/s1/shopify/order/count",
+            maarg_authed(state, order_count),
+            methods=["GET"],
+        ),
         Route(
             "/rest/s1/shopify/order/details",
             maarg_authed(state, order_details),

@@ -161,7 +161,8 @@ async def list_digests(inv: Invocation) -> None:
             f"*{escape(schedule.id)}* → <#{schedule.channel}>",
             f"`{escape(schedule.cron)}` ({escape(schedule.timezone)}) · window "
             f"{describe_duration(schedule.window)} · grace {describe_duration(schedule.grace)}"
-            + (f" · store {escape(schedule.store)}" if schedule.store else ""),
+            + (f" · store {escape(schedule.store)}" if schedule.store else "")
+            + (" · with the reconciliation" if schedule.reconcile else ""),
             f"Last run: {last}",
             f"Next run: {slack_time(upcoming) if upcoming else 'never'}",
         ]

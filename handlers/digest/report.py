@@ -443,3 +443,36 @@ async def post_digest(
         )
         file_id = uploaded.file_id
     return Posted(ts, file_id)
+
+
+async def logged_failures(
+    oms: OmsClient,
+    *,
+    since: float,
+    until: float,
+    store: str | None,
+    page_size: int,
+    wanted: dict[str, str],
+) -> tuple[dict[str, FailedImport], tuple[str, ...]]:
+    """The failed import logged in [since, until) for each of `wanted` (Shopify id -> order
+    name) that has one, read from the tenant's failure sources as the digest reads them (the
+    MDM first); a record without a Shopify id is matched by the order's name. Also the notes
+    on what could not be read (mrkdwn, escaped). Only the wanted orders' failures are kept."""
+    profile = await oms.profile()
+    scope = await resolve_scope(oms, store)
+    by_name = {name: shopify_id for shopify_id, name in wanted.items() if name}
+    found: dict[str, FailedImport] = {}
+
+    def sink(page: list[FailedImport]) -> None:
+        for failure in page:
+            key = failure.shopify_order_id
+            if key not in wanted:
+                key = by_name.get(failure.shopify_order_name)
+            if key is not None and key not in found:
+                found[key] = failure
+
+    _, notes = await _collect(
+        oms, profile.failure_sources_to_read, scope,
+        since=since, until=until, page_size=page_size, sink=sink,
+    )  # fmt: skip
+    return found, (*_absent_notes(profile), *notes)

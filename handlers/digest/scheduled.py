@@ -41,7 +41,9 @@ NAME = "digest"
 
 
 def _schedules(policy: Policy) -> tuple[Schedule, ...]:
-    return policy.digests
+    # A schedule that asks for the reconciliation too is the reconcile family's: it posts
+    # this digest first, then the reconciliation, under the same slot claim.
+    return tuple(schedule for schedule in policy.digests if not schedule.reconcile)
 
 
 async def post_slot(tools: Toolbox, client: SlackClient, slot: Slot) -> SlotResult:
