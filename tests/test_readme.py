@@ -38,6 +38,8 @@ SCOPE_USES = {
     "channels:read": "conversations_info",
     "groups:read": "conversations_info",
     "files:write": "files_upload_v2",
+    "channels:history": "conversations_history",
+    "groups:history": "conversations_history",
 }
 
 

@@ -262,7 +262,8 @@ def build_asgi_app(
             log.info("connected to Slack in Socket Mode")
         sweeper = asyncio.get_running_loop().create_task(sweep_forever(services))
         # Every replica schedules; each slot is claimed in the database, so it posts once.
-        digests = services.slot_scheduler()
+        # A dead replica's claim is taken over after the run lease, like its runs.
+        digests = services.slot_scheduler(lease=services.settings.omsbot_run_lease)
         await digests.start()
         try:
             yield
