@@ -27,11 +27,13 @@ from bot.engine.contract import (
     Click,
     NotConfigured,
 )
+from bot.engine.outages import database_unreachable
 from bot.kit.blocks import Block, Message, button, context, error_message
 from bot.kit.durations import slack_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError
+from bot.store import StoreUnavailable
 from bot.store.audit import AuditEvent
 from bot.store.tokens import ActionToken, NewToken, consume_group, create_tokens, get_token
 
@@ -111,13 +113,19 @@ class Actions:
         ]
         return group, elements
 
-    async def on_click(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """After the ack: check, consume, replace the buttons, then run the action."""
+    async def on_click(
+        self, body: dict[str, Any], client: AsyncWebClient, *, redelivered: bool = False
+    ) -> None:
+        """After the ack: check, consume, replace the buttons, then run the action.
+
+        `redelivered`: Slack sent this click again (retry headers, Socket Mode
+        `retry_attempt`): when it was handled already, it stays silent."""
         # A click is a new request: its own correlation id, carried into the action's run.
         set_correlation_id()
         press = _read_press(body)
         if press is None:
-            await self.refuse_unreadable(body, client)
+            if not redelivered:
+                await self.refuse_unreadable(body, client)
             return
         reply = Replier(
             client,
@@ -128,17 +136,32 @@ class Actions:
             updates=self.host.updates,
             can_replace=press.is_ephemeral,
         )
-        problem, token = await self._check(press)
+        won: ActionToken | None = None
+        try:
+            problem, token = await self._check(press)
+            if redelivered and token is not None and token.consumed_at is not None:
+                log.info("redelivered click %s was handled already", press.action_id)
+                return
+            if problem is None and token is not None:
+                won = await asyncio.to_thread(
+                    consume_group, self.host.store, press.token, user=press.user_id,
+                    now=time.time(),
+                )  # fmt: skip
+        except StoreUnavailable as exc:
+            # Nothing was consumed: the same button works once the database is back.
+            self.host.report(f"click {press.action_id}", "database_unavailable")
+            log.warning("click %s: %s", press.action_id, exc)
+            await reply.safe_ephemeral(database_unreachable())
+            return
         if problem is not None or token is None:
             self.host.report(f"click {press.action_id}", "refused")
             await self._record(press, token, "rejected", problem or "invalid")
             await reply.safe_ephemeral(_refusal(problem or "This button is not valid."))
             return
-        won = await asyncio.to_thread(
-            consume_group, self.host.store, press.token, user=press.user_id, now=time.time()
-        )
         if won is None:
             self.host.report(f"click {press.action_id}", "refused")
+            if redelivered:
+                return  # the first delivery (or another press) took it: it speaks, not this
             problem = await self._why_not_consumed(press.token)
             await self._record(press, token, "rejected", problem)
             await reply.safe_ephemeral(_refusal(problem))
@@ -166,6 +189,10 @@ class Actions:
             await reply.safe_ephemeral(
                 error_message(f"The OMS call “{exc.operation}” failed", exc.message)
             )
+        except StoreUnavailable as exc:
+            self.host.report(f"click {token.action}", "database_unavailable")
+            log.warning("button action %s: %s", token.action, exc)
+            await reply.safe_ephemeral(database_unreachable(changed=True))
         except NotConfigured as exc:
             # As the slash-command dispatch answers it: the setting that is missing, and where.
             self.host.report(f"click {token.action}", "error")

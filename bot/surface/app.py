@@ -22,6 +22,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request import payload_utils
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -37,9 +38,13 @@ from starlette.routing import Route
 from bot.engine.actions import ACTION_PREFIX
 from bot.engine.approvals import DENY_REASON_VIEW
 from bot.engine.metrics import CONTENT_TYPE, Metrics
+from bot.engine.outages import restarting
+from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
+from bot.surface.deliveries import Deliveries, delivery_key, retry_number
 from bot.surface.dispatch import Ack, handle_slash_command
+from bot.surface.socket_mode import EveryEnvelopeAcked
 from bot.surface.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -78,15 +83,31 @@ def build_bolt_app(
     )
 
     services.attach_slack(app.client)
+    deliveries = Deliveries()
 
     @app.middleware
     async def screen_payloads(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+        req: AsyncBoltRequest,
+        body: dict[str, Any],
+        context: dict[str, Any],
+        next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
+        # A redelivery (HTTP X-Slack-Retry-Num, Socket Mode retry_attempt, which Bolt turns
+        # into the same header) of an envelope this process took already: acked, and nothing
+        # more. One that reached another replica first is marked, so a click already taken
+        # stays silent instead of saying "Already handled" a second time.
+        retry = retry_number(req.headers)
+        if not deliveries.first_time(delivery_key(body), retry=retry):
+            log.info("redelivered envelope ignored (retry %d)", retry)
+            return BoltResponse(status=200, body="")
+        context["redelivered"] = retry >= 1
         # Bolt's own listener matchers index into `actions` and `view` and would answer 500
         # on a malformed payload; answer 200 and tell the user instead, changing nothing.
         if not well_formed(body):
-            services.tasks.spawn(services.actions.on_click(body, app.client), name="bad payload")
+            if retry < 1:
+                services.tasks.spawn(
+                    services.actions.on_click(body, app.client), name="bad payload"
+                )
             return BoltResponse(status=200, body="")
         await next()
         return None
@@ -96,11 +117,19 @@ def build_bolt_app(
         await handle_slash_command(services, body, ack, client)
 
     @app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))
-    async def on_button(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_button(
+        ack: Ack, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         # Ack at once; checking and consuming the token happen after, off the 3 s path.
         await ack()
         if services.tasks.accepting:
-            services.tasks.spawn(services.actions.on_click(body, client), name="click")
+            redelivered = bool(context.get("redelivered"))
+            services.tasks.spawn(
+                services.actions.on_click(body, client, redelivered=redelivered), name="click"
+            )
+        else:
+            # Draining for a restart: the button is left as it is, to press again later.
+            services.tasks.spawn(tell_restarting(services, body, client), name="restarting")
 
     @app.view(DENY_REASON_VIEW)
     async def on_deny_reason(ack: Ack, body: dict[str, Any]) -> None:
@@ -118,6 +147,22 @@ def build_bolt_app(
         )
 
     return app
+
+
+async def tell_restarting(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """Tell the presser of a button that the bot is restarting and nothing was done."""
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    response_url = body.get("response_url")
+    reply = Replier(
+        client,
+        channel_id=str((channel or {}).get("id") or ""),
+        user_id=str((user or {}).get("id") or ""),
+        response_url=response_url if isinstance(response_url, str) else None,
+        session=services.http_session(),
+        can_replace=False,
+    )
+    await reply.safe_ephemeral(restarting())
 
 
 def well_formed(body: dict[str, Any]) -> bool:
@@ -185,6 +230,9 @@ async def sweep_forever(services: Services) -> None:
 async def readiness(services: Services) -> list[str]:
     """Why the bot is not ready: the database or the OMS login, with the reason."""
     problems: list[str] = []
+    if not services.tasks.accepting:
+        # A load balancer stops sending here; what still comes is told "restarting".
+        problems.append("draining for a restart")
     try:
         await asyncio.wait_for(services.store.aping(), READY_CHECK_TIMEOUT)
     except StoreUnavailable as exc:
@@ -257,7 +305,18 @@ def build_asgi_app(
         socket_handler = None
         if app_token is not None:
             # Built here, on the serving loop: its aiohttp session binds to the running loop.
-            socket_handler = AsyncSocketModeHandler(bolt_app, app_token)
+            def refuse(payload: dict[str, Any]) -> None:
+                services.tasks.spawn(
+                    services.actions.refuse_unreadable(payload, bolt_app.client),
+                    name="unreadable envelope",
+                )
+
+            socket_handler = EveryEnvelopeAcked(
+                bolt_app,
+                app_token,
+                readable=lambda p: well_formed(p) and bolt_can_read(p),
+                refuse=refuse,
+            )
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
         sweeper = asyncio.get_running_loop().create_task(sweep_forever(services))
@@ -275,6 +334,17 @@ def build_asgi_app(
             await shutdown(services, socket_handler)
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def drain(services: Services) -> None:
+    """On SIGTERM, before the server stops listening: new work is answered "restarting" while
+    the work in flight finishes (up to OMSBOT_SHUTDOWN_TIMEOUT; `shutdown` cancels what is
+    left)."""
+    services.tasks.accepting = False
+    timeout = services.settings.omsbot_shutdown_timeout
+    log.info("draining: finishing %d task(s), up to %.0fs", services.tasks.pending, timeout)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(services.tasks.idle(), timeout)
 
 
 async def shutdown(services: Services, socket_handler: AsyncSocketModeHandler | None) -> None:
