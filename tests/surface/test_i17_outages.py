@@ -17,7 +17,7 @@ import httpx
 
 from bot.sandbox import SandboxServer
 from tests.conftest import gated, text_of, write_policy
-from tests.harness.fakeslack import FakeSlack, ResponsePost
+from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
 from tests.pg_cluster import PrivateCluster, pg_cluster
 from tests.replica_fixtures import Replica, make_replicas
 from tests.store_fixtures import postgres_url
@@ -58,11 +58,14 @@ def _card(fake: FakeSlack, url: str | None) -> ResponsePost:
     return fake.wait_for(find, 20)
 
 
-def _operator(fake: FakeSlack, sandbox: SandboxServer, url: str, tmp_path: Path) -> Replica:
+def _operator(
+    fake: FakeSlack, sandbox: SandboxServer, url: str, tmp_path: Path, **env: str
+) -> Replica:
     """One `oms-bot run` process where U_ALICE approves orders herself."""
     group = make_replicas(
         fake, sandbox, url, tmp_path, policy=write_policy(tmp_path, two_person=False), count=1
     )
+    group[0].env.update(env)
     group.start()
     return group[0]
 
@@ -146,4 +149,66 @@ def test_sigterm_drain_answers_new_work_restarting_until_it_exits(
         raise
     finally:
         sandbox.state.latency = 0.0
+        bot.stop()
+
+
+def _finished(fake: FakeSlack, timeout: float = 30) -> Message:
+    """The run's channel message once it shows the run finished."""
+    return fake.wait_for(
+        lambda: next((m for m in fake.messages("C_OPS") if m.text.endswith(": finished")), None),
+        timeout,
+    )
+
+
+def test_a_refused_update_is_replaced_by_a_post_that_says_so(
+    fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    bot = _operator(fake, sandbox, postgres_url, tmp_path)
+    driver = bot.driver(fake)
+    try:
+        # Slack refuses every chat.update: the result is posted anew and says it replaces
+        # the message above (which still shows the run going).
+        fake.fail_next("chat.update", "cant_update_message", times=50)
+        card = _card(fake, driver.slash("approve 10014").response_url)
+        driver.click_ephemeral(card, CONFIRM)
+        result = _finished(fake)
+        shown = text_of({"text": result.text, "blocks": result.blocks})
+        assert "Approved 1 order: 10014." in shown
+        assert (
+            "Slack would not let me update the message above (`cant_update_message`), "
+            "so this one replaces it." in shown
+        )
+        assert len(fake.messages("C_OPS")) == 2
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
+        bot.stop()
+
+
+def test_429_beyond_the_clients_retries_is_waited_out_not_told_as_a_missing_invite(
+    fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    # A run lease longer than Slack's 429s last: the run waiting them out is not swept.
+    bot = _operator(fake, sandbox, postgres_url, tmp_path, OMSBOT_RUN_LEASE="30")
+    driver = bot.driver(fake)
+    try:
+        # 429 beyond the Web API client's own retries: waited out, never told as a missing
+        # channel invite.
+        fake.rate_limit_next("chat.postMessage", retry_after=1, times=3)
+        card = _card(fake, driver.slash("approve 10015").response_url)
+        click = driver.click_ephemeral(card, CONFIRM)
+        assert click.response_url is not None
+        result = _finished(fake)
+        assert "Approved 1 order: 10015." in text_of({"text": result.text, "blocks": result.blocks})
+        told = [text_of(p.body) for p in fake.response_posts(click.response_url)]
+        assert not any("/invite" in t for t in told), told
+        statuses = [c.status for c in fake.calls("chat.postMessage")]
+        assert statuses[:4] == [429, 429, 429, 200]
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
         bot.stop()
