@@ -97,6 +97,7 @@ class SlotScheduler:
         self.store_retry = store_retry if store_retry is not None else min(5.0, lease / 3)
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._firing: set[tuple[str, float]] = set()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -186,6 +187,18 @@ class SlotScheduler:
 
     async def fire_slot(self, schedule: Schedule, slot_time: float, *, late: bool = False) -> str:
         """Post the slot once across replicas; returns what this replica did."""
+        key = (schedule.id, slot_time)
+        if key in self._firing:
+            # The catch-up and the cron can name the same slot: the database lets an owner
+            # claim its own slot again, so this process must not post it twice itself.
+            return "in-hand-here"
+        self._firing.add(key)
+        try:
+            return await self._fire_slot(schedule, slot_time, late=late)
+        finally:
+            self._firing.discard(key)
+
+    async def _fire_slot(self, schedule: Schedule, slot_time: float, *, late: bool) -> str:
         store = self.host.store
         deadline = slot_time + schedule.grace
         database_down = False
