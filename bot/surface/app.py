@@ -23,6 +23,7 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request import payload_utils
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -38,7 +39,7 @@ from starlette.routing import Route
 from bot.engine.actions import ACTION_PREFIX
 from bot.engine.approvals import DENY_REASON_VIEW
 from bot.engine.metrics import CONTENT_TYPE, Metrics
-from bot.engine.outages import restarting
+from bot.engine.outages import database_unreachable, restarting
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
@@ -137,16 +138,29 @@ def build_bolt_app(
         view = body.get("view") or {}
         values = ((view.get("state") or {}).get("values") or {}).get("reason") or {}
         reason = str((values.get("reason") or {}).get("value") or "")
-        services.tasks.spawn(
-            services.approvals.on_deny_reason(
-                str((body.get("user") or {}).get("id") or ""),
-                str(view.get("private_metadata") or ""),
-                reason,
-            ),
-            name="deny reason",
+        user = str((body.get("user") or {}).get("id") or "")
+        decision = services.approvals.on_deny_reason(
+            user, str(view.get("private_metadata") or ""), reason
         )
+        services.tasks.spawn(told_if_database_down(decision, app.client, user), name="deny reason")
 
     return app
+
+
+async def told_if_database_down(
+    work: Awaitable[None], client: AsyncWebClient, user_id: str
+) -> None:
+    """Run `work` (a modal's submission: it has no response_url); when the database stops
+    it, tell the user in a direct message rather than say nothing."""
+    try:
+        await work
+    except StoreUnavailable as exc:
+        log.warning("a submission stopped by the database: %s", exc)
+        message = database_unreachable()
+        try:
+            await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+        except SlackApiError as slack_exc:
+            log.warning("could not tell %s either: %s", user_id, slack_exc.response.get("error"))
 
 
 async def tell_restarting(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -212,3 +212,43 @@ def test_429_beyond_the_clients_retries_is_waited_out_not_told_as_a_missing_invi
         raise
     finally:
         bot.stop()
+
+
+def test_a_modal_submitted_while_the_database_is_down_is_answered_in_a_dm(
+    fake_slack: FakeSlack, sandbox: SandboxServer, pg_cluster: PrivateCluster, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    group = make_replicas(fake, sandbox, pg_cluster.url, tmp_path, policy=write_policy(tmp_path))
+    group.members = group.members[:1]
+    group.start()
+    bot = group[0]
+    driver = bot.driver(fake)
+    try:
+        sent = driver.slash("approve 10014")
+        _reply(fake, sent.response_url, "needs a second person")
+        request = fake.wait_for(
+            lambda: next(
+                (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
+            ),
+            15,
+        )
+        driver.click(request, "oms:approval.deny#1", user="U_CAROL")
+        view = fake.wait_for(lambda: fake.views() or None, 15)[-1]
+        pg_cluster.stop()
+        answer = driver.submit_view(
+            "oms:deny-reason",
+            {"reason": {"reason": "Payment is disputed"}},
+            view.view["private_metadata"],
+            user="U_CAROL",
+        )
+        assert answer.http.status_code == 200
+        dm = fake.wait_for(
+            lambda: next((m for m in fake.messages("D_U_CAROL") if DATABASE_DOWN in m.text), None),
+            15,
+        )
+        assert "Nothing was changed" in text_of(gated({"text": dm.text, "blocks": dm.blocks}))
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
+        bot.stop()
