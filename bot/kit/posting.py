@@ -71,17 +71,22 @@ class ChannelPacer:
 PACER = ChannelPacer()
 
 
-async def with_rate_limit(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a Web API call, waiting out 429s beyond the client's own retries."""
+async def with_rate_limit(call: Callable[[], Awaitable[T]], *, budget: float | None = None) -> T:
+    """Run a Web API call, waiting out 429s beyond the client's own retries; with `budget`,
+    waiting no more than that many seconds in all (the 429 is raised beyond it)."""
+    waited = 0.0
     for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
         try:
             return await call()
         except SlackApiError as exc:
             if exc.response.status_code != 429 or attempt == MAX_RATE_LIMIT_WAITS:
                 raise
-            retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
+            retry_after = min(float(exc.response.headers.get("Retry-After", "1") or 1), 60.0)
+            if budget is not None and waited + retry_after > budget:
+                raise
             log.warning("Slack rate limited the post; waiting %.0fs", retry_after)
-            await asyncio.sleep(min(retry_after, 60.0))
+            await asyncio.sleep(retry_after)
+            waited += retry_after
     raise AssertionError("unreachable")
 
 

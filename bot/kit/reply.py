@@ -22,6 +22,9 @@ from bot.kit.posting import (
 
 log = logging.getLogger(__name__)
 
+# The longest a post waits out Slack's 429s beyond the Web API client's own retries.
+POST_WAIT_BUDGET = 10.0
+
 
 async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
     """The user's Slack time zone (users.info `tz`), or UTC when it cannot be read."""
@@ -108,7 +111,10 @@ class Replier:
                 text=message.text,
                 blocks=message.blocks,
                 thread_ts=thread_ts,
-            )
+            ),
+            # Bounded: a run's first post comes before its heartbeat starts, and must not
+            # outlast the run's lease.
+            budget=POST_WAIT_BUDGET,
         )
         if thread_ts is None:
             self._refused_update = None
