@@ -41,6 +41,8 @@ SCOPE_USES = {
     # link_shared events come with links:read; the unfurl they lead to is chat.unfurl.
     "links:read": "chat_unfurl",
     "links:write": "chat_unfurl",
+    "channels:history": "conversations_history",
+    "groups:history": "conversations_history",
 }
 
 

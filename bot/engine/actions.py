@@ -27,11 +27,13 @@ from bot.engine.contract import (
     Click,
     NotConfigured,
 )
+from bot.engine.outages import database_unreachable
 from bot.kit.blocks import Block, Message, button, context, error_message, home_dm_channel
 from bot.kit.durations import slack_time
 from bot.kit.logs import set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError
+from bot.store import StoreUnavailable
 from bot.store.audit import AuditEvent
 from bot.store.tokens import ActionToken, NewToken, consume_group, create_tokens, get_token
 
@@ -115,18 +117,9 @@ class Actions:
         ]
         return group, elements
 
-    async def on_click(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """After the ack: check, consume, replace the buttons, then run the action."""
-        # A click is a new request: its own correlation id, carried into the action's run.
-        set_correlation_id()
-        press = _read_press(body)
-        if press is None:
-            await self.refuse_unreadable(body, client)
-            return
-        problem, token = await self._check(press)
-        if not press.channel_id and token is not None and token.channel_id:
-            press = replace(press, channel_id=token.channel_id)
-        reply = Replier(
+    def _replier(self, press: _Press, client: AsyncWebClient) -> Replier:
+        """How a press is answered: in its channel (or the Home's DM), ephemeral to the presser."""
+        return Replier(
             client,
             channel_id=press.channel_id,
             user_id=press.user_id,
@@ -137,16 +130,57 @@ class Actions:
             trigger_id=press.trigger_id,
             notes_channel=press.notes_channel,
         )
+
+    async def _database_down(self, press: _Press, exc: StoreUnavailable, reply: Replier) -> None:
+        # Nothing was consumed: the same button works once the database is back.
+        self.host.report(f"click {press.action_id}", "database_unavailable")
+        log.warning("click %s: %s", press.action_id, exc)
+        await reply.safe_ephemeral(database_unreachable())
+
+    async def on_click(
+        self, body: dict[str, Any], client: AsyncWebClient, *, redelivered: bool = False
+    ) -> None:
+        """After the ack: check, consume, replace the buttons, then run the action.
+
+        `redelivered`: Slack sent this click again (retry headers, Socket Mode
+        `retry_attempt`): when it was handled already, it stays silent."""
+        # A click is a new request: its own correlation id, carried into the action's run.
+        set_correlation_id()
+        press = _read_press(body)
+        if press is None:
+            if not redelivered:
+                await self.refuse_unreadable(body, client)
+            return
+        try:
+            problem, token = await self._check(press)
+        except StoreUnavailable as exc:
+            await self._database_down(press, exc, self._replier(press, client))
+            return
+        if not press.channel_id and token is not None and token.channel_id:
+            press = replace(press, channel_id=token.channel_id)  # a press on the Home tab
+        reply = self._replier(press, client)
+        won: ActionToken | None = None
+        try:
+            if redelivered and token is not None and token.consumed_at is not None:
+                log.info("redelivered click %s was handled already", press.action_id)
+                return
+            if problem is None and token is not None:
+                won = await asyncio.to_thread(
+                    consume_group, self.host.store, press.token, user=press.user_id,
+                    now=time.time(),
+                )  # fmt: skip
+        except StoreUnavailable as exc:
+            await self._database_down(press, exc, reply)
+            return
         if problem is not None or token is None:
             self.host.report(f"click {press.action_id}", "refused")
             await self._record(press, token, "rejected", problem or "invalid")
             await reply.safe_ephemeral(_refusal(problem or "This button is not valid."))
             return
-        won = await asyncio.to_thread(
-            consume_group, self.host.store, press.token, user=press.user_id, now=time.time()
-        )
         if won is None:
             self.host.report(f"click {press.action_id}", "refused")
+            if redelivered:
+                return  # the first delivery (or another press) took it: it speaks, not this
             problem = await self._why_not_consumed(press.token)
             await self._record(press, token, "rejected", problem)
             await reply.safe_ephemeral(_refusal(problem))
@@ -174,6 +208,10 @@ class Actions:
             await reply.safe_ephemeral(
                 error_message(f"The OMS call “{exc.operation}” failed", exc.message)
             )
+        except StoreUnavailable as exc:
+            self.host.report(f"click {token.action}", "database_unavailable")
+            log.warning("button action %s: %s", token.action, exc)
+            await reply.safe_ephemeral(database_unreachable(changed=True))
         except NotConfigured as exc:
             # As the slash-command dispatch answers it: the setting that is missing, and where.
             self.host.report(f"click {token.action}", "error")

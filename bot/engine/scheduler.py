@@ -12,6 +12,16 @@ APScheduler drops a run that starts more than `misfire_grace_time` late (one sec
 default): each job gets the schedule's grace and coalescing, and `catch_up()` at start posts
 the newest slot missed while every replica was down (late, within grace) or a short
 "… missed" note beyond it.
+
+Exactly once, across failures:
+- The slot is marked "posting" before `post` may reach Slack, and every top-level post of
+  the slot carries a metadata mark naming (schedule, slot time). A replica that takes over a
+  slot left "posting" (its owner died after Slack took the post, before recording it) looks
+  for that mark in the channel's history and records the post it finds instead of posting
+  again.
+- A database that cannot be reached at the tick does not lose the slot: the claim is tried
+  again every few seconds; the slot is posted if the database comes back within its grace,
+  and gets its "missed" note when it comes back later.
 """
 
 from __future__ import annotations
@@ -32,12 +42,35 @@ from bot.engine.scheduled import ScheduledPost, Slot, SlotEnd, SlotResult, post_
 from bot.engine.schedules import Schedule
 from bot.kit.blocks import Message, context, escape, section
 from bot.kit.durations import describe_duration, fmt_time, slack_time
-from bot.store.slots import claim_slot, finish_slot, get_slot, last_slots, renew_slot
+from bot.kit.posting import SEND_FAILURES, PostMark, find_marked_post, marked_posts, slack_error
+from bot.store.db import StoreUnavailable
+from bot.store.slots import (
+    LIVE_STATES,
+    finish_slot,
+    get_slot,
+    last_slots,
+    mark_posting,
+    renew_slot,
+    take_slot,
+)
 
 if TYPE_CHECKING:
     from bot.engine.host import Host
 
 log = logging.getLogger(__name__)
+
+# The metadata event type of a scheduled post (Slack: letters, digits and underscores).
+SLOT_EVENT = "oms_bot_scheduled_slot"
+# How long after its grace a slot whose claim cannot reach the database is still tried: it
+# then gets its "missed" note as soon as the database answers.
+GIVE_UP_AFTER = 24 * 3600.0
+
+
+def slot_mark(schedule: Schedule, slot_time: float) -> PostMark:
+    """The metadata every post of this slot carries (see the module docstring)."""
+    return PostMark(
+        schedule.channel, SLOT_EVENT, {"schedule": schedule.id, "slot": f"{slot_time:.0f}"}
+    )
 
 
 class SlotScheduler:
@@ -51,6 +84,7 @@ class SlotScheduler:
         lease: float = 60.0,
         retry_delay: float = 30.0,
         late_after: float = 300.0,
+        store_retry: float | None = None,
     ) -> None:
         self.host = host
         self.posts = list(posts)
@@ -59,8 +93,11 @@ class SlotScheduler:
         self.lease = lease
         self.retry_delay = retry_delay
         self.late_after = late_after
+        # How often a claim (or the slot's record) is tried again while the database is down.
+        self.store_retry = store_retry if store_retry is not None else min(5.0, lease / 3)
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._firing: set[tuple[str, float]] = set()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -125,8 +162,9 @@ class SlotScheduler:
 
     async def catch_up(self) -> list[str]:
         """The newest slot of each schedule missed while no replica ran: posted late within
-        its grace, or a "… missed" note beyond it (for schedules that ran before)."""
-        outcomes: list[str] = []
+        its grace, or a "… missed" note beyond it (for schedules that ran before). A slot
+        another replica holds is waited on, and taken over if that replica dies."""
+        due: list[tuple[Schedule, float]] = []
         for schedule in self.schedules():
             now = self.clock()
             slot_time = schedule.last_slot(now)
@@ -134,32 +172,60 @@ class SlotScheduler:
                 continue
             store = self.host.store
             slot = await asyncio.to_thread(get_slot, store, schedule.id, slot_time)
-            if slot is not None and (slot.state != "claimed" or slot.lease_until > now):
-                continue  # finished, or in hand elsewhere
-            if now - slot_time <= schedule.grace:
-                outcomes.append(await self.fire_slot(schedule, slot_time, late=True))
+            if slot is not None and slot.state not in LIVE_STATES:
+                continue  # finished
+            if slot is not None or now - slot_time <= schedule.grace:
+                due.append((schedule, slot_time))
                 continue
             earlier = await asyncio.to_thread(last_slots, store, schedule.id, 1)
-            if earlier or slot is not None:
-                outcomes.append(await self.fire_slot(schedule, slot_time, late=True))
-        return outcomes
+            if earlier:
+                due.append((schedule, slot_time))
+        # Together: one schedule's wait for another replica's lease holds up no other.
+        return list(await asyncio.gather(*(self.fire_slot(s, t, late=True) for s, t in due)))
 
     # -- one slot ----------------------------------------------------------------------------
 
     async def fire_slot(self, schedule: Schedule, slot_time: float, *, late: bool = False) -> str:
         """Post the slot once across replicas; returns what this replica did."""
+        key = (schedule.id, slot_time)
+        if key in self._firing:
+            # The catch-up and the cron can name the same slot: the database lets an owner
+            # claim its own slot again, so this process must not post it twice itself.
+            return "in-hand-here"
+        self._firing.add(key)
+        try:
+            return await self._fire_slot(schedule, slot_time, late=late)
+        finally:
+            self._firing.discard(key)
+
+    async def _fire_slot(self, schedule: Schedule, slot_time: float, *, late: bool) -> str:
         store = self.host.store
         deadline = slot_time + schedule.grace
+        database_down = False
         while True:
             now = self.clock()
-            claimed = await asyncio.to_thread(
-                claim_slot, store, schedule.id, slot_time, owner=self.owner, now=now,
-                lease=self.lease,
-            )  # fmt: skip
-            if claimed:
-                break
-            slot = await asyncio.to_thread(get_slot, store, schedule.id, slot_time)
-            if slot is None or slot.state != "claimed":
+            try:
+                state = await asyncio.to_thread(
+                    take_slot, store, schedule.id, slot_time, owner=self.owner, now=now,
+                    lease=self.lease,
+                )  # fmt: skip
+                if state is not None:
+                    break
+                slot = await asyncio.to_thread(get_slot, store, schedule.id, slot_time)
+            except StoreUnavailable as exc:
+                # Every replica fails alike: keep trying; past the grace the slot is still
+                # claimed, to post its "missed" note once the database is back.
+                if now > deadline + GIVE_UP_AFTER:
+                    log.error("slot %s at %s lost: %s", schedule.id, fmt_time(slot_time), exc)
+                    return "lost"
+                database_down = True
+                log.warning(
+                    "cannot claim slot %s at %s (%s); trying again in %.0fs",
+                    schedule.id, fmt_time(slot_time), exc, self.store_retry,
+                )  # fmt: skip
+                await asyncio.sleep(self.store_retry)
+                continue
+            if slot is None or slot.state not in LIVE_STATES:
                 return "done-elsewhere"
             if now > deadline + 2 * self.lease:
                 return "abandoned"
@@ -167,19 +233,54 @@ class SlotScheduler:
             await asyncio.sleep(min(max(slot.lease_until - now, 0.0) + 0.05, self.lease))
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(schedule, slot_time))
         try:
-            return await self._post_slot(schedule, slot_time, late=late)
+            if state == "posting":
+                found = await self._find_post(schedule, slot_time)
+                if found is not None:
+                    await self._finish(
+                        schedule, slot_time, "posted", "posted (found in the channel)", found
+                    )
+                    return "found-posted"
+            why = (
+                "the bot's database could not be reached"
+                if database_down
+                else "no replica was running"
+            )
+            return await self._post_slot(schedule, slot_time, late=late, missed_because=why)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
 
+    async def _find_post(self, schedule: Schedule, slot_time: float) -> str | None:
+        """The ts of this slot's post, if the replica that held it got it to Slack. When
+        Slack cannot say, None: posting again risks a second post, not posting risks none."""
+        client = self.host.slack
+        if client is None:
+            return None
+        try:
+            ts = await find_marked_post(client, slot_mark(schedule, slot_time), since=slot_time)
+        except SEND_FAILURES as exc:
+            log.warning(
+                "cannot read %s to see whether slot %s at %s was posted (%s); posting it",
+                schedule.channel, schedule.id, fmt_time(slot_time), slack_error(exc),
+            )  # fmt: skip
+            return None
+        if ts is not None:
+            log.info("slot %s at %s was already posted (%s)", schedule.id, fmt_time(slot_time), ts)
+        return ts
+
     async def _heartbeat(self, schedule: Schedule, slot_time: float) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
-            renewed = await asyncio.to_thread(
-                renew_slot, self.host.store, schedule.id, slot_time, owner=self.owner,
-                now=self.clock(), lease=self.lease,
-            )  # fmt: skip
+            try:
+                renewed = await asyncio.to_thread(
+                    renew_slot, self.host.store, schedule.id, slot_time, owner=self.owner,
+                    now=self.clock(), lease=self.lease,
+                )  # fmt: skip
+            except StoreUnavailable as exc:
+                # The post goes on: a taker-over finds it by its mark, not twice.
+                log.warning("cannot renew the claim on %s: %s", schedule.id, exc)
+                continue
             if not renewed:
                 log.warning("lost the claim on %s at %s", schedule.id, slot_time)
                 return
@@ -187,34 +288,63 @@ class SlotScheduler:
     async def _finish(
         self, schedule: Schedule, slot_time: float, state: SlotEnd, outcome: str, ts: str | None
     ) -> None:
-        done = await asyncio.to_thread(
-            finish_slot, self.host.store, schedule.id, slot_time, owner=self.owner,
-            state=state, outcome=outcome[:300], message_ts=ts, now=self.clock(),
-        )  # fmt: skip
+        """Record how the slot ended, trying again while the database is down (up to a
+        lease: after that a replica taking the slot over finds the post by its mark)."""
+        give_up = self.clock() + max(self.lease, self.store_retry)
+        while True:
+            try:
+                done = await asyncio.to_thread(
+                    finish_slot, self.host.store, schedule.id, slot_time, owner=self.owner,
+                    state=state, outcome=outcome[:300], message_ts=ts, now=self.clock(),
+                )  # fmt: skip
+                break
+            except StoreUnavailable as exc:
+                if self.clock() > give_up:
+                    log.error("slot %s at %s not recorded: %s", schedule.id, slot_time, exc)
+                    return
+                await asyncio.sleep(self.store_retry)
         if not done:
             log.warning("slot %s at %s was taken over before it finished", schedule.id, slot_time)
 
-    async def _post_slot(self, schedule: Schedule, slot_time: float, *, late: bool) -> str:
+    async def _post_slot(
+        self, schedule: Schedule, slot_time: float, *, late: bool, missed_because: str
+    ) -> str:
         client = self.host.slack
         if client is None:
             raise RuntimeError("the scheduler needs the Slack client")
         post, _ = self._find(schedule.id)
         slot = Slot(schedule, slot_time, late, self.clock, self.retry_delay, self.late_after)
-        if self.clock() > slot.deadline:
-            result = await self._post_missed(post, client, slot)
-        else:
-            result = await post.post(self.host, client, slot)
+        while True:
+            try:
+                marked = await asyncio.to_thread(
+                    mark_posting, self.host.store, schedule.id, slot_time, owner=self.owner,
+                    now=self.clock(), lease=self.lease,
+                )  # fmt: skip
+                break
+            except StoreUnavailable as exc:
+                # Nothing was posted yet: wait for the database (past the grace, the post
+                # becomes the "missed" note).
+                log.warning("cannot mark slot %s as posting: %s", schedule.id, exc)
+                await asyncio.sleep(self.store_retry)
+        if not marked:
+            log.warning("slot %s at %s was taken over before it was posted", schedule.id, slot_time)
+            return "taken-over"
+        with marked_posts(slot_mark(schedule, slot_time)):
+            if self.clock() > slot.deadline:
+                result = await self._post_missed(post, client, slot, missed_because)
+            else:
+                result = await post.post(self.host, client, slot)
         await self._finish(schedule, slot_time, result.state, result.outcome, result.ts)
         self.host.changes.digest()
         return result.result
 
     async def _post_missed(
-        self, post: ScheduledPost, client: AsyncWebClient, slot: Slot
+        self, post: ScheduledPost, client: AsyncWebClient, slot: Slot, because: str
     ) -> SlotResult:
         schedule = slot.schedule
         text = (
             f"{escape(post.name.capitalize())} missed: the {escape(post.title)} due at "
-            f"{slack_time(slot.time)} was not posted (no replica was running within its grace "
+            f"{slack_time(slot.time)} was not posted ({because} within its grace "
             f"time of {describe_duration(schedule.grace)})."
         )
         message = Message(text=text, blocks=[section(f":hourglass: {text}"), context(post.hint)])

@@ -135,7 +135,7 @@ def parse_schedules(
                 "minute hour day month day-of-week"
             ) from None
         window = _duration(entry, "window", DEFAULT_WINDOW, bad)
-        grace = _duration(entry, "grace", DEFAULT_GRACE, bad)
+        grace = _grace(entry, bad)
         store = entry.get("store")
         if store is not None and (not isinstance(store, str) or not _STORE.match(store)):
             raise bad(f"store {store!r} is not a product store id (e.g. STORE)")
@@ -144,6 +144,18 @@ def parse_schedules(
             raise bad(f"reconcile {reconcile!r} must be true or false")
         schedules.append(Schedule(ident, channel, cron, str(tz), window, grace, store, reconcile))
     return schedules
+
+
+# A grace may be given in seconds too ("30s"): a minutely schedule needs less than a minute.
+_SECONDS = re.compile(r"\s*(\d{1,5})s\s*")
+
+
+def _grace(entry: Mapping[str, Any], bad: Any) -> float:
+    raw = entry.get("grace")
+    seconds = _SECONDS.fullmatch(raw.lower()) if isinstance(raw, str) else None
+    if seconds is not None and int(seconds.group(1)) > 0:
+        return float(seconds.group(1))
+    return _duration(entry, "grace", DEFAULT_GRACE, bad)
 
 
 def _duration(entry: Mapping[str, Any], key: str, default: float, bad: Any) -> float:

@@ -10,10 +10,12 @@ they never import slack_sdk themselves (tests/test_layers.py holds them to it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,28 +71,104 @@ class ChannelPacer:
 PACER = ChannelPacer()
 
 
-async def with_rate_limit(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a Web API call, waiting out 429s beyond the client's own retries."""
+async def with_rate_limit(call: Callable[[], Awaitable[T]], *, budget: float | None = None) -> T:
+    """Run a Web API call, waiting out 429s beyond the client's own retries; with `budget`,
+    waiting no more than that many seconds in all (the 429 is raised beyond it)."""
+    waited = 0.0
     for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
         try:
             return await call()
         except SlackApiError as exc:
             if exc.response.status_code != 429 or attempt == MAX_RATE_LIMIT_WAITS:
                 raise
-            retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
+            retry_after = min(float(exc.response.headers.get("Retry-After", "1") or 1), 60.0)
+            if budget is not None and waited + retry_after > budget:
+                raise
             log.warning("Slack rate limited the post; waiting %.0fs", retry_after)
-            await asyncio.sleep(min(retry_after, 60.0))
+            await asyncio.sleep(retry_after)
+            waited += retry_after
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class PostMark:
+    """Slack message metadata that names what a post is for (a scheduled slot), so the bot can
+    find its own post in the channel later: `event_type` and `event_payload` as Slack's
+    `metadata` argument of chat.postMessage takes them."""
+
+    channel: str
+    event_type: str
+    payload: dict[str, str]
+
+    def as_metadata(self) -> dict[str, object]:
+        return {"event_type": self.event_type, "event_payload": dict(self.payload)}
+
+    def matches(self, message: dict[str, Any]) -> bool:
+        meta = message.get("metadata")
+        return (
+            isinstance(meta, dict)
+            and meta.get("event_type") == self.event_type
+            and meta.get("event_payload") == self.payload
+        )
+
+
+# The mark every top-level post in its channel carries while it is set: a scheduled post's
+# code (a runbook's) posts through post_message without knowing about marks.
+_MARK: ContextVar[PostMark | None] = ContextVar("post_mark", default=None)
+
+
+@contextlib.contextmanager
+def marked_posts(mark: PostMark) -> Iterator[None]:
+    """Within this block (and the tasks it starts), top-level posts in `mark.channel` carry
+    `mark` as their metadata."""
+    token = _MARK.set(mark)
+    try:
+        yield
+    finally:
+        _MARK.reset(token)
+
+
+async def find_marked_post(
+    client: AsyncWebClient, mark: PostMark, *, since: float, pages: int = 5
+) -> str | None:
+    """The ts of the bot's post carrying `mark` in its channel since `since` (epoch seconds),
+    or None. Reads conversations.history with the metadata (`include_all_metadata`), newest
+    first, up to `pages` pages of 200; Slack's errors are raised."""
+    cursor: str | None = None
+    for _ in range(pages):
+        resp = await with_rate_limit(
+            lambda cursor=cursor: client.conversations_history(  # type: ignore[misc]
+                channel=mark.channel,
+                oldest=f"{since:.6f}",
+                limit=200,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+        )
+        for message in resp.get("messages") or []:
+            if isinstance(message, dict) and message.get("bot_id") and mark.matches(message):
+                return str(message.get("ts"))
+        cursor = ((resp.get("response_metadata") or {}).get("next_cursor")) or None
+        if not cursor:
+            return None
+    return None
 
 
 async def post_message(
     client: AsyncWebClient, channel: str, message: Message, thread_ts: str | None = None
 ) -> str:
-    """Post in `channel` (paced, 429s waited out); return the message's ts."""
+    """Post in `channel` (paced, 429s waited out); return the message's ts. A top-level post
+    in the channel of the current `marked_posts` block carries its mark."""
     await PACER.wait(channel)
+    mark = _MARK.get()
+    metadata = mark.as_metadata() if mark and mark.channel == channel and not thread_ts else None
     resp = await with_rate_limit(
         lambda: client.chat_postMessage(
-            channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            thread_ts=thread_ts,
+            metadata=metadata,
         )
     )
     return str(resp["ts"])

@@ -11,10 +11,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.kit.blocks import Message
-from bot.kit.posting import MessageUpdates, Upload, Uploaded, upload_file
+from bot.kit.blocks import MAX_BLOCKS, Message, context
+from bot.kit.posting import (
+    MessageUpdates,
+    Upload,
+    Uploaded,
+    slack_error,
+    upload_file,
+    with_rate_limit,
+)
 
 log = logging.getLogger(__name__)
+
+# The longest a post waits out Slack's 429s beyond the Web API client's own retries.
+POST_WAIT_BUDGET = 10.0
 
 
 async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
@@ -26,6 +36,18 @@ async def user_zone(client: AsyncWebClient, user_id: str) -> ZoneInfo:
     except (SlackApiError, ZoneInfoNotFoundError, ValueError) as exc:
         log.info("no time zone for %s (%s); showing UTC", user_id, exc)
         return ZoneInfo("UTC")
+
+
+def replacing(message: Message, error: str) -> Message:
+    """`message` posted anew because Slack refused to update the one before: it says so, so
+    nobody goes by the older one, which may still say "running"."""
+    note = (
+        f":arrows_counterclockwise: Slack would not let me update the message above "
+        f"(`{error[:80]}`), so this one replaces it."
+    )
+    if not message.blocks:  # the text is what shows: the note goes under it
+        return Message(text=f"{message.text}\n{note}", blocks=[])
+    return Message(text=message.text, blocks=[*message.blocks[: MAX_BLOCKS - 1], context(note)])
 
 
 class Replier:
@@ -66,6 +88,8 @@ class Replier:
         self.channel_id = channel_id
         self.user_id = user_id
         self.response_url = response_url
+        # Why Slack refused the last final update (its error), until a new post replaces it.
+        self._refused_update: str | None = None
 
     async def ephemeral(self, message: Message, *, replace: bool = False) -> None:
         if self.notes_channel and not self.response_url:
@@ -90,17 +114,36 @@ class Replier:
         )
 
     async def post(self, message: Message, *, thread_ts: str | None = None) -> str:
-        """Post in the conversation; return the message ts for later updates."""
-        resp = await self.client.chat_postMessage(
-            channel=self.channel_id, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+        """Post in the conversation (429s waited out beyond the client's own retries); return
+        the message ts for later updates. A post that follows a refused final update says it
+        replaces the message above, which still shows an older state."""
+        if self._refused_update is not None and thread_ts is None:
+            message = replacing(message, self._refused_update)
+        resp = await with_rate_limit(
+            lambda: self.client.chat_postMessage(
+                channel=self.channel_id,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread_ts,
+            ),
+            # Bounded: a run's first post comes before its heartbeat starts, and must not
+            # outlast the run's lease.
+            budget=POST_WAIT_BUDGET,
         )
+        if thread_ts is None:
+            self._refused_update = None
         return str(resp["ts"])
 
     async def update(self, ts: str, message: Message) -> None:
         """Replace the message `ts` with its final state: after any progress update of it in
         flight, ahead of other messages' progress, 429s waited out (posting.MessageUpdates).
-        Raises when Slack refuses it for good, so the caller can post it anew."""
-        await self.updates.final(self.client, self.channel_id, ts, message)
+        Raises when Slack refuses it for good, so the caller can post it anew (and the new
+        post says why)."""
+        try:
+            await self.updates.final(self.client, self.channel_id, ts, message)
+        except Exception as exc:
+            self._refused_update = slack_error(exc)
+            raise
 
     async def replace(self, ts: str, message: Message) -> None:
         """Update the message `ts` once, now: outside the coalesced updates and their budget,

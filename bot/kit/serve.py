@@ -1,13 +1,63 @@
-"""Run an ASGI app under uvicorn on a background thread (sandbox, console Slack, tests)."""
+"""Run an ASGI app under uvicorn: on a background thread (sandbox, console Slack, tests), or
+as the bot's own server, which drains before it stops listening (`DrainingServer`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, Literal
 
 import uvicorn
+
+log = logging.getLogger(__name__)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn that drains on the first SIGTERM (or SIGINT) before it stops listening.
+
+    Plain uvicorn closes its socket at the signal, so a request sent during the shutdown is
+    refused at the connection and Slack shows the user a failure. Here the server goes on
+    serving while `drain` runs (the app answers new work "restarting, try again in a
+    minute" and finishes the work in flight); then it stops as uvicorn does. A second
+    signal stops it at once."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining: asyncio.Task[None] | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().main_loop()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._loop is None or self._draining is not None or self.should_exit:
+            super().handle_exit(sig, frame)
+            if self._draining is not None:
+                self.force_exit = True  # a second signal: no more waiting
+            return
+        # A signal handler runs between two bytecodes of the loop's thread: hand the drain
+        # to the loop rather than touching it from here.
+        self._loop.call_soon_threadsafe(self._start_drain, sig, frame)
+
+    def _start_drain(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining is not None:
+            return
+        log.info("signal %d: draining before stopping", sig)
+        self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit(sig, frame))
+
+    async def _drain_then_exit(self, sig: int, frame: FrameType | None) -> None:
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("draining failed; stopping now")
+        super().handle_exit(sig, frame)
 
 
 def bind(host: str, port: int) -> socket.socket:

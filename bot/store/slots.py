@@ -1,6 +1,11 @@
 """Scheduled slots (one digest due at 08:00 on one day): each (schedule, slot time) is
 claimed by one replica with a lease and finished once; a replica that dies holding a claim
-loses it when the lease runs out."""
+loses it when the lease runs out.
+
+A claimed slot is marked "posting" just before its message may go to Slack: a replica that
+takes over a posting slot cannot know whether the dead one's post reached Slack, so it looks
+in the channel first (bot/engine/scheduler.py). Both "claimed" and "posting" are live
+states: held under a lease, taken over when it runs out."""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ from bot.store.db import Store
 from bot.store.schema import digest_slots
 from bot.store.sql import insert_on_conflict
 
-SlotState = Literal["claimed", "posted", "failed", "missed"]
+SlotState = Literal["claimed", "posting", "posted", "failed", "missed"]
+# The states of a slot someone holds (under a lease); the others are final.
+LIVE_STATES = ("claimed", "posting")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,14 @@ def claim_slot(
     """Claim the slot for `owner`: True if it was unclaimed, its claim's lease ran out, or
     `owner` already holds it; False once finished (posted, failed, missed) or claimed by
     another owner whose lease is live."""
+    return take_slot(store, schedule_id, slot_time, owner=owner, now=now, lease=lease) is not None
+
+
+def take_slot(
+    store: Store, schedule_id: str, slot_time: float, *, owner: str, now: float, lease: float
+) -> str | None:
+    """Claim the slot as `claim_slot` does; the state it is in once claimed ("claimed", or
+    "posting" when the owner it was taken from may have posted it), or None."""
     slot = digest_slots.c
     with store.begin() as conn:
         stmt = insert_on_conflict(conn, digest_slots).values(
@@ -50,10 +65,31 @@ def claim_slot(
         stmt = stmt.on_conflict_do_update(
             index_elements=[slot.schedule_id, slot.slot_time],
             set_={"owner": owner, "lease_until": now + lease, "attempts": slot.attempts + 1},
-            where=(slot.state == "claimed") & ((slot.lease_until < now) | (slot.owner == owner)),
+            where=slot.state.in_(LIVE_STATES) & ((slot.lease_until < now) | (slot.owner == owner)),
         )
         # RETURNING, not rowcount: SQLAlchemy only promises rowcount for UPDATE and DELETE.
-        return conn.execute(stmt.returning(slot.owner)).first() is not None
+        row = conn.execute(stmt.returning(slot.state)).first()
+        return None if row is None else str(row.state)
+
+
+def mark_posting(
+    store: Store, schedule_id: str, slot_time: float, *, owner: str, now: float, lease: float
+) -> bool:
+    """Say, before posting, that `owner`'s post may reach Slack from now on; False if the
+    claim was lost (the caller must not post)."""
+    slot = digest_slots.c
+    with store.begin() as conn:
+        changed = conn.execute(
+            digest_slots.update()
+            .where(
+                slot.schedule_id == schedule_id,
+                slot.slot_time == slot_time,
+                slot.owner == owner,
+                slot.state.in_(LIVE_STATES),
+            )
+            .values(state="posting", lease_until=now + lease)
+        ).rowcount
+    return changed == 1
 
 
 def renew_slot(
@@ -68,7 +104,7 @@ def renew_slot(
                 slot.schedule_id == schedule_id,
                 slot.slot_time == slot_time,
                 slot.owner == owner,
-                slot.state == "claimed",
+                slot.state.in_(LIVE_STATES),
             )
             .values(lease_until=now + lease)
         ).rowcount
@@ -95,7 +131,7 @@ def finish_slot(
                 slot.schedule_id == schedule_id,
                 slot.slot_time == slot_time,
                 slot.owner == owner,
-                slot.state == "claimed",
+                slot.state.in_(LIVE_STATES),
             )
             .values(
                 state=state,

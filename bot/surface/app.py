@@ -22,6 +22,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request import payload_utils
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -37,13 +39,17 @@ from starlette.routing import Route
 from bot.engine.actions import ACTION_PREFIX
 from bot.engine.approvals import DENY_REASON_VIEW
 from bot.engine.metrics import CONTENT_TYPE, Metrics
+from bot.engine.outages import database_unreachable, restarting
 from bot.kit.forms import FORM_VIEW
+from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
+from bot.surface.deliveries import Deliveries, delivery_key, retry_number
 from bot.surface.dispatch import Ack, handle_slash_command
 from bot.surface.forms import on_form_submission, open_quick_form
 from bot.surface.home import QUICK_PREFIX, HomeTabs, read_home_opened
 from bot.surface.links import add_link_listeners
+from bot.surface.socket_mode import EveryEnvelopeAcked
 from bot.surface.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -82,15 +88,31 @@ def build_bolt_app(
     )
 
     services.attach_slack(app.client)
+    deliveries = Deliveries()
 
     @app.middleware
     async def screen_payloads(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+        req: AsyncBoltRequest,
+        body: dict[str, Any],
+        context: dict[str, Any],
+        next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
+        # A redelivery (HTTP X-Slack-Retry-Num, Socket Mode retry_attempt, which Bolt turns
+        # into the same header) of an envelope this process took already: acked, and nothing
+        # more. One that reached another replica first is marked, so a click already taken
+        # stays silent instead of saying "Already handled" a second time.
+        retry = retry_number(req.headers)
+        if not deliveries.first_time(delivery_key(body), retry=retry):
+            log.info("redelivered envelope ignored (retry %d)", retry)
+            return BoltResponse(status=200, body="")
+        context["redelivered"] = retry >= 1
         # Bolt's own listener matchers index into `actions` and `view` and would answer 500
         # on a malformed payload; answer 200 and tell the user instead, changing nothing.
         if not well_formed(body):
-            services.tasks.spawn(services.actions.on_click(body, app.client), name="bad payload")
+            if retry < 1:
+                services.tasks.spawn(
+                    services.actions.on_click(body, app.client), name="bad payload"
+                )
             return BoltResponse(status=200, body="")
         await next()
         return None
@@ -100,11 +122,19 @@ def build_bolt_app(
         await handle_slash_command(services, body, ack, client)
 
     @app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))
-    async def on_button(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_button(
+        ack: Ack, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         # Ack at once; checking and consuming the token happen after, off the 3 s path.
         await ack()
         if services.tasks.accepting:
-            services.tasks.spawn(services.actions.on_click(body, client), name="click")
+            redelivered = bool(context.get("redelivered"))
+            services.tasks.spawn(
+                services.actions.on_click(body, client, redelivered=redelivered), name="click"
+            )
+        else:
+            # Draining for a restart: the button is left as it is, to press again later.
+            services.tasks.spawn(tell_restarting(services, body, client), name="restarting")
 
     @app.view(DENY_REASON_VIEW)
     async def on_deny_reason(ack: Ack, body: dict[str, Any]) -> None:
@@ -112,14 +142,11 @@ def build_bolt_app(
         view = body.get("view") or {}
         values = ((view.get("state") or {}).get("values") or {}).get("reason") or {}
         reason = str((values.get("reason") or {}).get("value") or "")
-        services.tasks.spawn(
-            services.approvals.on_deny_reason(
-                str((body.get("user") or {}).get("id") or ""),
-                str(view.get("private_metadata") or ""),
-                reason,
-            ),
-            name="deny reason",
+        user = str((body.get("user") or {}).get("id") or "")
+        decision = services.approvals.on_deny_reason(
+            user, str(view.get("private_metadata") or ""), reason
         )
+        services.tasks.spawn(told_if_database_down(decision, app.client, user), name="deny reason")
 
     # The message shortcuts, order-link unfurls and command buttons (issue 15).
     add_link_listeners(app, services)
@@ -148,6 +175,38 @@ def _add_home_and_forms(app: AsyncApp, services: Services) -> None:
     @app.view(FORM_VIEW)
     async def on_form(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
         await on_form_submission(services, body, ack, client)
+
+
+async def told_if_database_down(
+    work: Awaitable[None], client: AsyncWebClient, user_id: str
+) -> None:
+    """Run `work` (a modal's submission: it has no response_url); when the database stops
+    it, tell the user in a direct message rather than say nothing."""
+    try:
+        await work
+    except StoreUnavailable as exc:
+        log.warning("a submission stopped by the database: %s", exc)
+        message = database_unreachable()
+        try:
+            await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+        except SlackApiError as slack_exc:
+            log.warning("could not tell %s either: %s", user_id, slack_exc.response.get("error"))
+
+
+async def tell_restarting(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """Tell the presser of a button that the bot is restarting and nothing was done."""
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    response_url = body.get("response_url")
+    reply = Replier(
+        client,
+        channel_id=str((channel or {}).get("id") or ""),
+        user_id=str((user or {}).get("id") or ""),
+        response_url=response_url if isinstance(response_url, str) else None,
+        session=services.http_session(),
+        can_replace=False,
+    )
+    await reply.safe_ephemeral(restarting())
 
 
 def well_formed(body: dict[str, Any]) -> bool:
@@ -215,6 +274,9 @@ async def sweep_forever(services: Services) -> None:
 async def readiness(services: Services) -> list[str]:
     """Why the bot is not ready: the database or the OMS login, with the reason."""
     problems: list[str] = []
+    if not services.tasks.accepting:
+        # A load balancer stops sending here; what still comes is told "restarting".
+        problems.append("draining for a restart")
     try:
         await asyncio.wait_for(services.store.aping(), READY_CHECK_TIMEOUT)
     except StoreUnavailable as exc:
@@ -287,12 +349,24 @@ def build_asgi_app(
         socket_handler = None
         if app_token is not None:
             # Built here, on the serving loop: its aiohttp session binds to the running loop.
-            socket_handler = AsyncSocketModeHandler(bolt_app, app_token)
+            def refuse(payload: dict[str, Any]) -> None:
+                services.tasks.spawn(
+                    services.actions.refuse_unreadable(payload, bolt_app.client),
+                    name="unreadable envelope",
+                )
+
+            socket_handler = EveryEnvelopeAcked(
+                bolt_app,
+                app_token,
+                readable=lambda p: well_formed(p) and bolt_can_read(p),
+                refuse=refuse,
+            )
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
         sweeper = asyncio.get_running_loop().create_task(sweep_forever(services))
         # Every replica schedules; each slot is claimed in the database, so it posts once.
-        digests = services.slot_scheduler()
+        # A dead replica's claim is taken over after the run lease, like its runs.
+        digests = services.slot_scheduler(lease=services.settings.omsbot_run_lease)
         await digests.start()
         # Every replica polls the watches; each alert is claimed in the database, so once.
         watches = services.watch_poller()
@@ -308,6 +382,17 @@ def build_asgi_app(
             await shutdown(services, socket_handler)
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def drain(services: Services) -> None:
+    """On SIGTERM, before the server stops listening: new work is answered "restarting" while
+    the work in flight finishes (up to OMSBOT_SHUTDOWN_TIMEOUT; `shutdown` cancels what is
+    left)."""
+    services.tasks.accepting = False
+    timeout = services.settings.omsbot_shutdown_timeout
+    log.info("draining: finishing %d task(s), up to %.0fs", services.tasks.pending, timeout)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(services.tasks.idle(), timeout)
 
 
 async def shutdown(services: Services, socket_handler: AsyncSocketModeHandler | None) -> None:

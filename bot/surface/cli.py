@@ -65,8 +65,9 @@ def cmd_run(_: argparse.Namespace) -> int:
 def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
     import uvicorn
 
+    from bot.kit.serve import DrainingServer
     from bot.store import StoreUnavailable
-    from bot.surface.app import build_asgi_app, build_bolt_app
+    from bot.surface.app import build_asgi_app, build_bolt_app, drain
     from bot.surface.wiring import create_services
 
     try:
@@ -116,11 +117,12 @@ def _serve(settings: Settings, redactor: RedactingFilter | None = None) -> int:
         access_log=False,
         # No logging config of uvicorn's own: its records go to the root JSON handler.
         log_config=None,
-        # uvicorn stops accepting on SIGTERM and waits this long for open requests; the
-        # lifespan shutdown then finishes background work (OMSBOT_SHUTDOWN_TIMEOUT).
+        # On SIGTERM the server first drains (DrainingServer): it keeps answering, new work
+        # told "restarting", while the work in flight finishes (OMSBOT_SHUTDOWN_TIMEOUT); it
+        # then stops accepting and waits this long for open requests.
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config, lambda: drain(services)).run()
     return 0
 
 

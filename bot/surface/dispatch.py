@@ -17,6 +17,7 @@ from bot.engine.audit import EventKind
 from bot.engine.commands import Registry
 from bot.engine.contract import Click, Invocation, NotConfigured, ParsedCommand, UsageError
 from bot.engine.host import Host
+from bot.engine.outages import database_unreachable, restarting
 from bot.engine.policy import Refusal, RoleCheckFailed
 from bot.engine.usage import usage_error
 from bot.kit.blocks import Message, context, error_message, escape, section
@@ -24,6 +25,7 @@ from bot.kit.forms import FormTarget
 from bot.kit.logs import current_correlation_id, set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError, OrderRef
+from bot.store import StoreUnavailable
 from bot.store.audit import AuditEvent
 
 
@@ -38,10 +40,8 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[..., Awaitable[Any]]
 
-RESTARTING = Message(
-    text="oms-bot is restarting; send the command again in a minute.",
-    blocks=[],
-)
+# The answer to a command sent while the process drains for a restart.
+RESTARTING = restarting()
 
 
 def _ack_args(message: Message) -> dict[str, Any]:
@@ -145,6 +145,12 @@ async def run_handler(services: Dispatcher, invocation: Invocation) -> None:
                 "failing, run `oms-bot check-config` or ask whoever runs the bot.",
             )
         )
+    except StoreUnavailable as exc:
+        # The database, named: not an "internal error" the user can do nothing about.
+        outcome, summary = "failed", "the bot's database is unreachable"
+        services.report(spec.name, "database_unavailable")
+        log.warning("/oms %s: %s [%s]", spec.name, exc, invocation.correlation_id)
+        await invocation.reply.safe_ephemeral(database_unreachable())
     except NotConfigured as exc:
         outcome, summary = "failed", str(exc)
         services.report(spec.name, "error")

@@ -41,7 +41,8 @@ APP_ID = "A0OMS"
 BOT_USER_ID = "U0OMSBOT"
 BOT_ID = "B0OMSBOT"
 BOT_SCOPES = (
-    "chat:write,commands,users:read,usergroups:read,channels:read,groups:read,files:write,im:write"
+    "chat:write,commands,users:read,usergroups:read,channels:read,groups:read,files:write,im:write,"
+    "channels:history,groups:history"
 )
 
 RESPONSE_URL_MAX_USES = 5
@@ -80,6 +81,7 @@ SLACK_RATE_TIERS: dict[str, RateTier] = {
     "users.info": _TIER_4,
     "usergroups.users.list": _TIER_2,
     "conversations.info": _TIER_3,
+    "conversations.history": _TIER_3,
     "files.getUploadURLExternal": _TIER_4,
     "files.completeUploadExternal": _TIER_4,
     "views.open": _TIER_4,
@@ -177,8 +179,9 @@ class Message:
     history: list[Revision] = field(default_factory=list)
     deleted: bool = False
 
-    def as_payload(self) -> dict[str, Any]:
-        """The `message` object Slack embeds in API replies and block_actions payloads."""
+    def as_payload(self, *, with_metadata: bool = False) -> dict[str, Any]:
+        """The `message` object Slack embeds in API replies and block_actions payloads
+        (`metadata` only where asked for: conversations.history's `include_all_metadata`)."""
         payload: dict[str, Any] = {
             "type": "message",
             "text": self.text,
@@ -191,6 +194,8 @@ class Message:
             payload |= {"bot_id": self.bot_id, "app_id": APP_ID}
         if self.thread_ts:
             payload["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata:
+            payload["metadata"] = copy.deepcopy(self.metadata)
         return payload
 
 
@@ -287,9 +292,14 @@ class Stall:
     answer, as when the sender died before Slack got to it. Its content is gated all the same.
     """
 
-    def __init__(self, method: str, match: Callable[[dict[str, Any]], bool]) -> None:
+    def __init__(
+        self, method: str, match: Callable[[dict[str, Any]], bool], *, accept: bool = False
+    ) -> None:
         self.method = method
         self.match = match
+        # Acted on first (Slack took the call), then its answer never comes: the sender cannot
+        # know it went through.
+        self.accept = accept
         self.params: dict[str, Any] | None = None
         self._hanging = threading.Event()
         self._ended = threading.Event()
@@ -414,6 +424,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "chat.unfurl": self._chat_unfurl,
@@ -579,14 +590,19 @@ class FakeSlack:
             self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def stall_next(
-        self, method: str, match: Callable[[dict[str, Any]], bool] = lambda params: True
+        self,
+        method: str,
+        match: Callable[[dict[str, Any]], bool] = lambda params: True,
+        *,
+        accept: bool = False,
     ) -> Stall:
         """The next call of `method` whose parameters `match` accepts is left hanging (Stall).
 
         `match` gets the call's parameters with `blocks` decoded. Use it as a context manager
-        so the call never outlives the test: `with fake.stall_next(...) as stall:`.
+        so the call never outlives the test: `with fake.stall_next(...) as stall:`. With
+        `accept`, the call is carried out (a message is posted) before its answer hangs.
         """
-        stall = Stall(method, match)
+        stall = Stall(method, match, accept=accept)
         with self._lock:
             self._stalls.append(stall)
         return stall
@@ -747,6 +763,10 @@ class FakeSlack:
         except ValueError:
             return _Reply.json({"ok": False, "error": "invalid_json"})
         stall = self._take_stall(method, params)
+        if stall is not None and stall.accept:
+            with self._lock:
+                reply, payload = self._answer(method, headers, params)
+                self._calls.append(Call(method, headers, params, reply.status, payload))
         if stall is not None:
             stall._hang(params)  # outside the lock: the fake goes on answering other calls
             return _Reply.drop()
@@ -898,6 +918,37 @@ class FakeSlack:
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._readable_channel(params.get("channel"))
         return {"channel": _channel_payload(channel, len(channel.members))}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        # A channel's top-level messages, newest first, in (oldest, latest]; a page of `limit`
+        # with a cursor to the next. The bot must be in the channel (not_in_channel otherwise).
+        channel = self._readable_channel(params.get("channel"))
+        if not channel.is_member:
+            raise _ApiError("not_in_channel")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(str(params.get("cursor") or "0") or 0)
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = sorted(
+            (
+                m
+                for (cid, _), m in self._messages.items()
+                if cid == channel.id
+                and not m.deleted
+                and (m.thread_ts is None or m.thread_ts == m.ts)
+                and oldest < float(m.ts) <= latest
+            ),
+            key=lambda m: float(m.ts),
+            reverse=True,
+        )
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "messages": [m.as_payload(with_metadata=metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _files_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         filename = params.get("filename")

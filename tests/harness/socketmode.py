@@ -196,7 +196,10 @@ class SocketModeServer:
             "payload": payload,
             "accepts_response_payload": accepts_response_payload,
         }
-        if type == "events_api":
+        if type == "events_api" or retry_attempt:
+            # Slack documents the retry fields on events_api envelopes; a redelivered
+            # interaction or command is sent with them too [INF] (the bot must not act twice
+            # whichever envelopes carry them).
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason
         if connection is None:
