@@ -7,7 +7,7 @@ never imports the Slack surface or the runbooks.
 """
 
 from bot.engine.approvals import decision_words
-from bot.engine.audit import EventKind
+from bot.engine.audit import EventKind, ReadBack
 from bot.engine.contract import (
     ActionSpec,
     ApprovalDesk,
@@ -80,6 +80,7 @@ __all__ = [
     "Preview",
     "PreviewLine",
     "Provides",
+    "ReadBack",
     "RunContext",
     "RunRecord",
     "Runbook",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.engine.audit import ReadBack
 from bot.engine.contract import ActionSpec, CommandSpec
 from bot.engine.dangerous import DangerousAction
 from bot.engine.scheduled import ScheduledPost
@@ -19,3 +20,5 @@ class Provides:
     actions: tuple[ActionSpec, ...] = ()
     dangerous: tuple[DangerousAction, ...] = ()
     scheduled: tuple[ScheduledPost, ...] = ()
+    # How to read back a write of each operation whose outcome is unknown (bot/engine/audit.py).
+    read_backs: tuple[ReadBack, ...] = ()
