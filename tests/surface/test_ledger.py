@@ -230,7 +230,7 @@ def test_database_outage_during_writes_leaves_one_audit_row_per_write(
     # Each OMS call takes 1.5 s: the database goes down while the first step reads the order,
     # so its write is made (and must be audited) while the database is unreachable.
     sandbox.state.latency = 1.5
-    driver.click_ephemeral(posts[-1], CONFIRM)
+    click = driver.click_ephemeral(posts[-1], CONFIRM)
     fake.wait_for(
         lambda: next(
             (
@@ -244,20 +244,31 @@ def test_database_outage_during_writes_leaves_one_audit_row_per_write(
     )
     pg_cluster.stop()
     fake.wait_for(lambda: _writes(sandbox) or None, 20)  # the write reached the OMS
-    spool = Path(bot.env["OMSBOT_AUDIT_SPOOL"])
-    fake.wait_for(lambda: spool.exists() or None, 20)  # ... and its audit the spool
     sandbox.state.latency = 0.0
-    time.sleep(2)  # the run notices the database is gone and stops
+    # The run stops at its next record, saying the database is unavailable.
+    fake.wait_for(
+        lambda: next(
+            (
+                p
+                for p in fake.response_posts(click.response_url)
+                if "database is unavailable" in _shown(p)
+            ),
+            None,
+        ),
+        20,
+    )
     pg_cluster.start()
-
+    # The database is back: the sweep (which replays the audit spool first) marks the run
+    # interrupted.
+    fake.wait_for(
+        lambda: next((m for m in fake.messages("C_OPS") if m.text.endswith(": interrupted")), None),
+        30,
+    )
+    spool = Path(bot.env["OMSBOT_AUDIT_SPOOL"])
     store = open_store(pg_cluster.url)
     try:
-
-        def replayed() -> list[AuditEvent] | None:
-            rows = _write_rows(store, "10014")
-            return rows if not spool.exists() and rows else None
-
-        rows = fake.wait_for(replayed, 30)
+        rows = _write_rows(store, "10014")
+        assert not spool.exists()  # nothing left waiting
         written = _writes(sandbox)
         assert written.count("10014") == 1
         # Exactly one audit row per write, closed with its outcome, and none only in the log.
