@@ -57,7 +57,7 @@ class AuditSpool:
         except FileNotFoundError:
             return 0
 
-    def replay(self, apply: Callable[[SpoolOp, AuditEvent], None]) -> int:
+    def replay(self, apply: Callable[[SpoolOp, AuditEvent], object]) -> int:
         """Hand each waiting event to `apply` (which records it), oldest first, and drop those
         it took. Stops at the first `apply` that raises, keeping that event and the rest, and
         re-raises. Returns how many were replayed."""
