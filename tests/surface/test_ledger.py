@@ -99,6 +99,46 @@ def running(fake_slack: FakeSlack, sandbox: SandboxServer) -> Iterator[list[Repl
 # ---- point 3: an approval and its run are one recoverable unit -------------------------------
 
 
+def _approved_then_killed(
+    fake: FakeSlack, sandbox: SandboxServer, store: Store, pair: Replicas
+) -> tuple[Message, Approval]:
+    """Ask for `approve 10014` on replica 1, approve it there, and kill -9 replica 1 after the
+    decision and before any run exists; the request message and the approval."""
+    first = pair.drivers[0]
+    sent = first.slash("approve 10014", user="U_ALICE")
+    assert sent.http.status_code == 200
+    request = fake.wait_for(
+        lambda: next(
+            (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
+        ),
+        15,
+    )
+    # The OMS answers slowly (within the bot's timeout): the approving replica is killed
+    # while it re-reads the preview, after the decision and before any run exists.
+    sandbox.state.latency = 10.0
+    first.click(request, APPROVE, user="U_CAROL")
+
+    def approved() -> Approval | None:
+        found = latest_approval(store, "approve", lambda p: True)
+        return found if found is not None and found.state == "approved" else None
+
+    decided = fake.wait_for(approved, 15)
+    pair[0].kill()  # kill -9 between the approval and the start of its run
+    assert list_runs(store) == [] and _writes(sandbox) == []
+    return request, decided
+
+
+def _pair(
+    fake: FakeSlack, sandbox: SandboxServer, url: str, tmp_path: Path, running: list[Replicas]
+) -> Replicas:
+    pair = _replicas(fake, sandbox, url, tmp_path, count=2, two_person=True)
+    for member in pair.members:
+        member.env["OMS_TIMEOUT"] = "30"
+    running.append(pair)
+    pair.start()
+    return pair
+
+
 def test_approval_killed_before_its_run_starts_is_run_once_by_the_other_replica(
     fake_slack: FakeSlack,
     sandbox: SandboxServer,
@@ -107,34 +147,11 @@ def test_approval_killed_before_its_run_starts_is_run_once_by_the_other_replica(
     running: list[Replicas],
 ) -> None:
     fake = fake_slack
-    # The OMS answers slowly (within the bot's timeout): the approving replica is killed while
-    # it re-reads the preview, after the decision and before any run exists.
-    pair = _replicas(fake, sandbox, pg_cluster.url, tmp_path, count=2, two_person=True)
-    for member in pair.members:
-        member.env["OMS_TIMEOUT"] = "30"
-    running.append(pair)
-    pair.start()
+    pair = _pair(fake, sandbox, pg_cluster.url, tmp_path, running)
     store = open_store(pg_cluster.url)
     try:
-        first, second = pair.drivers
-        sent = first.slash("approve 10014", user="U_ALICE")
-        assert sent.http.status_code == 200
-        request = fake.wait_for(
-            lambda: next(
-                (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
-            ),
-            15,
-        )
-        sandbox.state.latency = 10.0
-        first.click(request, APPROVE, user="U_CAROL")
-
-        def approved() -> Approval | None:
-            found = latest_approval(store, "approve", lambda p: True)
-            return found if found is not None and found.state == "approved" else None
-
-        decided = fake.wait_for(approved, 15)
-        pair[0].kill()  # kill -9 between the approval and the start of its run
-        assert list_runs(store) == [] and _writes(sandbox) == []
+        second = pair.drivers[1]
+        request, decided = _approved_then_killed(fake, sandbox, store, pair)
 
         # A second approver, on the other replica, hears what became of the request.
         second.click(request, APPROVE, user="U_DAVE")
@@ -203,6 +220,51 @@ def test_approval_killed_before_its_run_starts_is_run_once_by_the_other_replica(
         assert len(executed) == 1 and executed[0].run_id == decided.start_run_id
         for message in [*fake.messages("C_APPROVALS"), *fake.messages("C_OPS")]:
             gated({"text": message.text, "blocks": message.blocks})
+    finally:
+        store.dispose()
+
+
+def test_approval_killed_before_its_run_starts_is_reported_not_run_when_the_oms_changed(
+    fake_slack: FakeSlack,
+    sandbox: SandboxServer,
+    pg_cluster: PrivateCluster,
+    tmp_path: Path,
+    running: list[Replicas],
+) -> None:
+    fake = fake_slack
+    pair = _pair(fake, sandbox, pg_cluster.url, tmp_path, running)
+    store = open_store(pg_cluster.url)
+    try:
+        request, decided = _approved_then_killed(fake, sandbox, store, pair)
+        # While no replica started it, someone approved the order in HotWax itself.
+        sandbox.state.change_order_status("10014", "ORDER_APPROVED", "hotwax.user")
+        sandbox.state.latency = 0.0
+        thread = fake.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in fake.messages("C_APPROVALS")
+                    if m.thread_ts == request.ts and "Nothing ran" in m.text
+                ),
+                None,
+            ),
+            30,
+        )
+        assert "The OMS changed since this request was previewed, so nothing ran" in _shown(thread)
+        closed = fake.message("C_APPROVALS", request.ts)
+        assert closed.text == "Not run: Approve order 10014"
+        assert "order 10014 status: was `ORDER_CREATED` at the preview, now `ORDER_APPROVED`" in (
+            _shown(closed)
+        )
+        dm = fake.wait_for(
+            lambda: next((m for m in fake.messages("D_U_ALICE") if "nothing ran" in m.text), None),
+            10,
+        )
+        assert "the OMS changed since the preview" in _shown(dm)
+        time.sleep(2)  # more sweeps: nothing starts it later
+        assert list_runs(store) == [] and _writes(sandbox) == []  # no execution
+        record = get_approval(store, decided.id)
+        assert record is not None and (record.state, record.run_id) == ("stale", None)
     finally:
         store.dispose()
 
