@@ -153,6 +153,10 @@ class Audit:
         except StoreUnavailable as exc:
             log.info("audit spool not replayed yet: %s", exc)
             return 0
+        except OSError as exc:
+            # The spool's disk: the events stay where they are; never break the caller.
+            log.error("audit spool %s not replayed: %s", spool.path, exc)
+            return 0
         if done:
             log.info("replayed %d audit event(s) from the spool %s", done, spool.path)
         return done

@@ -3,7 +3,9 @@
 One JSON line per event, appended and fsynced before `keep` returns, so an event survives a
 kill -9 of the process the moment the audit has said it was kept. `replay` hands every
 waiting event to the database in the order they were kept and drops it from the file once it
-is recorded; an event that fails again stays, with every one after it, for the next replay.
+is recorded. An event that fails again because the database is away stays, with every one
+after it, for the next replay; one the database refuses (it answers, with an error) is moved
+to `<spool>.rejected`, kept for a person to look at, so it does not hold back the others.
 
 Replaying twice is harmless: each event carries its own id (`AuditEvent.uid`) and the store
 records an id once (bot/store/audit.py). Several processes may share one spool file (replicas
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.store.audit import AuditEvent
+from bot.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +71,36 @@ class AuditSpool:
             done = 0
             try:
                 for op, event in lines:
-                    apply(op, event)
+                    try:
+                        apply(op, event)
+                    except StoreUnavailable:
+                        raise
+                    except Exception as exc:
+                        # The database answers but refuses this one event: set it aside (kept,
+                        # never dropped) so it does not hold back every event after it.
+                        self._reject(op, event, exc)
                     done += 1
             finally:
                 if done:
                     self._rewrite(lines[done:])
         return done
+
+    def _reject(self, op: SpoolOp, event: AuditEvent, exc: Exception) -> None:
+        rejected = self.path.with_name(self.path.name + ".rejected")
+        log.error(
+            "audit event %s (%s) refused by the database (%s); kept in %s",
+            event.uid,
+            event.kind,
+            type(exc).__name__,
+            rejected,
+        )
+        line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
+        fd = os.open(rejected, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _lines(self) -> list[tuple[SpoolOp, AuditEvent]]:
         found: list[tuple[SpoolOp, AuditEvent]] = []

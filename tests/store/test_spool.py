@@ -92,3 +92,20 @@ def test_a_line_cut_short_by_a_crash_is_skipped_and_the_rest_replayed(
         f.write('{"op": "close", "event": {"kind": "oms_wr')  # killed mid-write
     assert spool.replay(lambda op, e: append(store, e, NOW)) == 1
     assert [e.uid for e in _rows(store)] == ["w4"]
+
+
+def test_an_event_the_database_refuses_is_set_aside_and_the_rest_replayed(
+    store: Store, tmp_path: Path
+) -> None:
+    spool = AuditSpool(tmp_path / "spool")
+    # A close without the write's uid cannot be recorded (the store refuses it).
+    spool.keep("close", AuditEvent("oms_write", "U_ALICE", "ok", "change order status"))
+    spool.keep("append", _write("w5", "started", ["started"]))
+
+    def apply(op: str, event: AuditEvent) -> None:
+        (close_write if op == "close" else append)(store, event, NOW)
+
+    assert spool.replay(apply) == 2
+    assert [e.uid for e in _rows(store)] == ["w5"]
+    rejected = (tmp_path / "spool.rejected").read_text()
+    assert '"op": "close"' in rejected and spool.waiting() == 0
