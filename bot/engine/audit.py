@@ -11,8 +11,10 @@ click that pauses a job): one row per write, recorded "started" before the call 
 after it: "ok", "failed" (the OMS refused it, or it never reached the OMS) or "unknown" (a
 timeout or a 5xx after it was sent: the OMS may have applied it). An unknown write is
 checked at once by reading the OMS back when its operation has a `ReadBack`, and again by
-every sweep while it stays unknown; the row then says "ok" or "failed" with what the
-read-back found. A row still "started" means the process stopped during the call.
+every sweep while it stays unknown (for a day, and only while the same write was not made
+again since, by a Resume: the read-back would then tell about that one); the row then says
+"ok" or "failed" with what the read-back found. A row still "started" means the process
+stopped during the call.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from typing import Any, TypeVar
 from bot.kit.durations import plain_dates
 from bot.oms import OmsBadResponse, OmsClient, OmsError, OmsUnavailable
 from bot.store import Store, StoreUnavailable
-from bot.store.audit import AuditEvent, append, close_write, open_writes, run_events, search
+from bot.store.audit import (
+    AuditEvent,
+    append,
+    close_write,
+    open_writes,
+    run_events,
+    search,
+    written_again,
+)
 from bot.store.spool import AuditSpool, SpoolOp
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,8 @@ RUN_ENDS = ("ok", "failed", "interrupted")  # the outcomes of a run's last audit
 # A write still unknown this long after it was recorded is read back by the sweep (the call
 # itself read it back at once; the sweep is for an OMS that was down then).
 SETTLE_AFTER_SECONDS = 5.0
+# ... for a day: an older one is left for a person (the OMS has moved on since).
+SETTLE_WITHIN_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -234,19 +246,28 @@ class Audit:
 
     async def settle_unknown(self) -> int:
         """Read back every write still unknown (the sweep); returns how many it settled."""
-        before = time.time() - SETTLE_AFTER_SECONDS
+        now = time.time()
         try:
             unknown = await asyncio.to_thread(
-                open_writes, self.store, outcome="unknown", before=before
+                open_writes,
+                self.store,
+                outcome="unknown",
+                before=now - SETTLE_AFTER_SECONDS,
+                after=now - SETTLE_WITHIN_SECONDS,
             )
+            unknown = [
+                w
+                for w in unknown
+                if w.summary in self.read_backs
+                and not await asyncio.to_thread(written_again, self.store, w)
+            ]
         except StoreUnavailable as exc:
             log.info("unknown writes not read back yet: %s", exc)
             return 0
         settled = 0
         for write in unknown:
-            if write.summary in self.read_backs:
-                after = await self._settle(write)
-                settled += after.outcome != "unknown"
+            after = await self._settle(write)
+            settled += after.outcome != "unknown"
         return settled
 
     async def search(

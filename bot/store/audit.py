@@ -91,15 +91,18 @@ def close_write(store: Store, event: AuditEvent, now: float) -> int | None:
         return int(row.id)
 
 
-def open_writes(store: Store, *, outcome: str, before: float, limit: int = 50) -> list[AuditEvent]:
-    """OMS writes still `outcome` ("unknown", "started") recorded before `before`, oldest
-    first: what a read-back may settle."""
+def open_writes(
+    store: Store, *, outcome: str, before: float, after: float, limit: int = 50
+) -> list[AuditEvent]:
+    """OMS writes still `outcome` ("unknown", "started") recorded between `after` and
+    `before`, oldest first: what a read-back may settle."""
     query = (
         select(audit_events)
         .where(
             audit_events.c.kind == "oms_write",
             audit_events.c.outcome == outcome,
             audit_events.c.at < before,
+            audit_events.c.at > after,
             audit_events.c.event_uid.is_not(None),
         )
         .order_by(audit_events.c.at, audit_events.c.id)
@@ -109,6 +112,22 @@ def open_writes(store: Store, *, outcome: str, before: float, limit: int = 50) -
         rows = conn.execute(query).all()
         keys = _order_keys(conn, [row.id for row in rows])
     return [_event(row, keys.get(row.id, ())) for row in rows]
+
+
+def written_again(store: Store, write: AuditEvent) -> bool:
+    """Whether the same write (operation and parameters) was made again after `write`, e.g.
+    by a Resume: a read-back would then tell about that one, not this one."""
+    assert write.id is not None
+    parameters = (write.detail or {}).get("parameters")
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(audit_events.c.detail).where(
+                audit_events.c.kind == "oms_write",
+                audit_events.c.summary == write.summary,
+                audit_events.c.id > write.id,
+            )
+        ).all()
+    return any((load(row.detail) or {}).get("parameters") == parameters for row in rows)
 
 
 def _insert(conn: Connection, event: AuditEvent, now: float) -> int | None:

@@ -408,3 +408,49 @@ def test_write_behind_a_gateway_error_is_unknown_then_settled_by_reading_back(
     shown = text_of(gated(posts[-1].body))
     assert f"change order status · _{outcome}: outcome was unknown; {words}_" in shown, shown
     json.dumps(detail)  # what the audit keeps is plain JSON
+
+
+def test_unknown_write_the_oms_cannot_read_back_at_once_is_settled_by_a_later_sweep(
+    fake_slack: FakeSlack,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    running: list[Replicas],
+) -> None:
+    fake = fake_slack
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    one = _replicas(
+        fake, sandbox, database, tmp_path, count=1, two_person=False, OMSBOT_RUN_LEASE="2"
+    )
+    running.append(one)
+    one.start()
+    driver = one.drivers[0]
+    card = driver.slash("approve 10014", user="U_ALICE")
+    posts = fake.wait_for(lambda: fake.response_posts(card.response_url) or None, 15)
+    # The write is applied and its answer lost; then the OMS's order reads fail for a while
+    # (the step's own read before the write goes through): the read-back right after the
+    # call cannot tell, and the write stays unknown until a sweep reads it back.
+    sandbox.state.inject_fault(CHANGE_STATUS, "lost", method="POST")
+    sandbox.state.inject_fault("/rest/s1/oms/orders", "unavailable", 3, method="GET", skip=1)
+    driver.click_ephemeral(posts[-1], CONFIRM)
+    fake.wait_for(
+        lambda: next((m for m in fake.messages("C_OPS") if m.text.endswith(": failed")), None),
+        20,
+    )
+    store = open_store(database)
+    try:
+        (unknown,) = _write_rows(store, "10014")
+        assert unknown.outcome == "unknown"
+        assert "read_back" not in (unknown.detail or {})
+
+        def settled() -> AuditEvent | None:
+            (row,) = _write_rows(store, "10014")
+            return row if row.outcome != "unknown" else None
+
+        row = fake.wait_for(settled, 20)
+        detail = row.detail or {}
+        assert row.outcome == "ok" and row.id == unknown.id  # the same, one row
+        assert [s[0] for s in detail["states"]] == ["started", "unknown", "ok"]
+        assert detail["read_back"] == "the OMS read back: applied"
+    finally:
+        store.dispose()
+    assert _writes(sandbox) == ["10014"]
