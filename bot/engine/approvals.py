@@ -45,7 +45,7 @@ from bot.kit.blocks import (
     plain,
     section,
 )
-from bot.kit.durations import slack_time
+from bot.kit.durations import describe_duration, slack_time
 from bot.kit.reply import Replier
 from bot.oms import OmsError, OmsUnavailable
 from bot.store import approvals as approval_store
@@ -536,13 +536,13 @@ class Approvals:
             await self._started(approval, by, action, run.id)
             return
         if not self._may_retry(approval):
-            minutes = self.host.policy.approval_expiry_seconds / 60
+            late = describe_duration(self.host.policy.approval_expiry_seconds)
             await self._not_started(
                 approval,
                 by,
                 action,
                 "oms-bot stopped (or the OMS was unreachable) between the approval and the "
-                f"start, and an approval is not started more than {minutes:.0f} minutes late",
+                f"start, and an approval is not started more than {late} after it was given",
             )
             return
         await self._start(approval, by)

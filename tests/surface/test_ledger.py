@@ -269,6 +269,60 @@ def test_approval_killed_before_its_run_starts_is_reported_not_run_when_the_oms_
         store.dispose()
 
 
+def test_approval_found_without_a_run_too_late_is_reported_not_run_with_the_reason(
+    fake_slack: FakeSlack,
+    sandbox: SandboxServer,
+    pg_cluster: PrivateCluster,
+    tmp_path: Path,
+    running: list[Replicas],
+) -> None:
+    fake = fake_slack
+    # Requests expire after 6 s here: an approval is not started later than that after it.
+    pair = _replicas(fake, sandbox, pg_cluster.url, tmp_path, count=2, two_person=True)
+    policy = write_policy(tmp_path, two_person=True, expiry=0.1)
+    for member in pair.members:
+        member.env.update(OMS_TIMEOUT="30", OMSBOT_POLICY=str(policy))
+    running.append(pair)
+    pair.start()
+    store = open_store(pg_cluster.url)
+    try:
+        pair[1].stop()  # only the approving replica runs, and it is killed
+        request, decided = _approved_then_killed(fake, sandbox, store, pair)
+        sandbox.state.latency = 0.0
+        assert decided.decided_at is not None
+        time.sleep(max(0.0, decided.decided_at + 6.5 - time.time()))
+        pair.start([pair[1]])  # its start-up sweep finds the request approved with no run
+        thread = fake.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in fake.messages("C_APPROVALS")
+                    if m.thread_ts == request.ts and "could not start" in m.text
+                ),
+                None,
+            ),
+            20,
+        )
+        shown = _shown(thread)
+        assert (
+            "oms-bot stopped (or the OMS was unreachable) between the approval and the start"
+            in (shown)
+        )
+        assert "not started more than 1 minute after it was given" in shown
+        closed = fake.message("C_APPROVALS", request.ts)
+        assert closed.text == "Not run: Approve order 10014"
+        dm = fake.wait_for(
+            lambda: next((m for m in fake.messages("D_U_ALICE") if "nothing ran" in m.text), None),
+            10,
+        )
+        assert "oms-bot stopped" in _shown(dm)
+        assert list_runs(store) == [] and _writes(sandbox) == []
+        record = get_approval(store, decided.id)
+        assert record is not None and record.state == "failed"
+    finally:
+        store.dispose()
+
+
 # ---- point 6: the audit never loses an event --------------------------------------------------
 
 
