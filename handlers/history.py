@@ -37,6 +37,14 @@ OUTCOME_ICONS = {
     "expired": ":hourglass:",
     "stale": ":warning:",
     "interrupted": ":warning:",
+    "unknown": ":grey_question:",
+}
+# What an OMS write's outcome means, said plainly (bot/engine/audit.py: one row per write).
+WRITE_STATES = {
+    "started": "started, no outcome recorded: oms-bot stopped during the call, or it is "
+    "still in flight; check the OMS",
+    "unknown": "outcome unknown: sent, but the OMS gave no clear answer, so it may have been "
+    "applied; oms-bot reads it back when it can",
 }
 
 
@@ -44,11 +52,25 @@ async def _line(inv: Invocation, event: AuditEvent) -> str:
     icon = OUTCOME_ICONS.get(event.outcome, "•")
     who = f"<@{event.actor}>" if event.actor != "system" else "oms-bot"
     what = escape_keeping_mentions(event.summary or event.command or event.kind)
-    line = f"{icon} {slack_time(event.at)} · {who} · {what} · _{escape(event.outcome)}_"
+    line = f"{icon} {slack_time(event.at)} · {who} · {what} · _{escape(_outcome(event))}_"
     link = await inv.tools.message_link(event.message_channel, event.message_ts)
     if link:
         line += f" · <{link}|message>"
     return line
+
+
+def _outcome(event: AuditEvent) -> str:
+    """The outcome as shown: an OMS write's open states and read-backs in words."""
+    if event.kind != "oms_write":
+        return event.outcome
+    detail = event.detail or {}
+    read_back = detail.get("read_back")
+    if event.outcome in WRITE_STATES:
+        return WRITE_STATES[event.outcome]
+    if isinstance(read_back, str):
+        # Settled by a read-back after an unclear answer: say both.
+        return f"{event.outcome}: outcome was unknown; {read_back}"
+    return event.outcome
 
 
 async def show_history(inv: Invocation) -> None:

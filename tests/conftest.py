@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ def bot_env(fake: FakeSlack, sandbox: SandboxServer, db_path: Path | str) -> dic
         # Coalescing stays on, at a pace that does not add a second to every run's end
         # (tests/engine/test_i16_updates.py checks the default of 1 s).
         "OMSBOT_UPDATE_INTERVAL_SECONDS": "0.2",
+        # The audit spool beside a SQLite file by default; a PostgreSQL bot's default (the
+        # user's state directory) would be shared by every test: each gets its own.
+        **(
+            {"OMSBOT_AUDIT_SPOOL": str(Path(tempfile.mkdtemp(prefix="oms-spool-")) / "spool")}
+            if isinstance(db_path, str)
+            else {}
+        ),
     }
 
 

@@ -7,7 +7,7 @@ never imports the Slack surface or the runbooks.
 """
 
 from bot.engine.approvals import decision_words
-from bot.engine.audit import EventKind
+from bot.engine.audit import EventKind, ReadBack
 from bot.engine.contract import (
     COMMAND_BUTTON_PREFIX,
     ActionSpec,
@@ -92,6 +92,7 @@ __all__ = [
     "Preview",
     "PreviewLine",
     "Provides",
+    "ReadBack",
     "Recovery",
     "RunContext",
     "RunRecord",

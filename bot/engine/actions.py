@@ -262,7 +262,12 @@ class Actions:
     async def _why_not_consumed(self, token_value: str) -> str:
         token = await asyncio.to_thread(get_token, self.host.store, token_value)
         if token is not None and token.consumed_at is not None:
-            return f"Already handled by <@{token.consumed_by}> at {slack_time(token.consumed_at)}."
+            when = slack_time(token.consumed_at)
+            handled = f"Already handled by <@{token.consumed_by}> at {when}"
+            spec = self.specs.get(token.action)
+            if spec is not None and spec.consumed_reason is not None:
+                return f"{handled}: {await spec.consumed_reason(token)}"
+            return f"{handled}."
         if token is not None:
             spec = self.specs.get(token.action)
             if spec is not None and spec.expired_reason is not None:

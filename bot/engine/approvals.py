@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,10 +45,11 @@ from bot.kit.blocks import (
     plain,
     section,
 )
-from bot.kit.durations import slack_time
+from bot.kit.durations import describe_duration, slack_time
 from bot.kit.reply import Replier
-from bot.oms import OmsError
+from bot.oms import OmsError, OmsUnavailable
 from bot.store import approvals as approval_store
+from bot.store import runs as run_store
 from bot.store.approvals import Approval
 from bot.store.audit import AuditEvent
 from bot.store.tokens import ActionToken
@@ -70,6 +72,17 @@ class Ending:
     note: str  # mrkdwn: who decided, when, and what happened
     ran: bool = False  # whether the previewed change was made (the preview's heading)
     details: tuple[str, ...] = ()  # mrkdwn lines under the note (what changed in the OMS)
+
+
+@dataclass(frozen=True)
+class _Starter:
+    """Who starts an approved request, and where to answer: the approver's click, or the
+    recovery of a sweep (no one clicked: `reply` None, the approver named as its actor)."""
+
+    user_id: str
+    client: AsyncWebClient
+    reply: Replier | None
+    recovering: bool = False
 
 
 class Approvals:
@@ -119,6 +132,7 @@ class Approvals:
                 ),
                 denied_reason="You asked for this, so someone else must approve it.",
                 expired_reason=self._expired_reason,
+                consumed_reason=self._consumed_reason,
             ),
             ActionSpec(
                 name=DENY_ACTION,
@@ -127,6 +141,7 @@ class Approvals:
                 denied_reason="You asked for this; to withdraw it, let it expire or ask an "
                 "approver to deny it.",
                 expired_reason=self._expired_reason,
+                consumed_reason=self._consumed_reason,
             ),
         ]
 
@@ -353,7 +368,6 @@ class Approvals:
 
     async def _on_approve(self, click: Click) -> None:
         approval_id = str(click.params["approval_id"])
-        store = self.host.store
         decided = await self._decide(click, approval_id, "approved")
         if decided is None:
             return
@@ -365,63 +379,177 @@ class Approvals:
             "approved",
             f"approved: {action.summary(decided.params)}",
         )
+        await self._start(decided, _Starter(click.user_id, click.client, click.reply))
+
+    async def _start(self, decided: Approval, by: _Starter) -> None:
+        """Re-check an approved request against the OMS and start it, or say why not.
+
+        Shared by the click that approved it and by the recovery of a request approved by a
+        process that died before its run started (`sweep_unstarted`)."""
+        action = self.kinds[decided.action]
         try:
             if digest(decided.params) != decided.params_hash:
-                await self._stop(decided, click, ["the stored parameters do not match their hash"])
+                await self._stop(decided, by, ["the stored parameters do not match their hash"])
                 return
             fresh = await action.preview(self.host, decided.params)
             if fresh.digest() != decided.preview_hash:
                 changes = _differences(Preview.from_json(decided.preview), fresh)
-                await self._stop(decided, click, changes)
+                await self._stop(decided, by, changes)
                 return
-            origin = self._requester_reply(decided, click.client)
+            # Still ours? A start held past its time may have been taken over by a replica's
+            # recovery: then that one starts it, and this one must not.
+            now = time.time()
+            held = await asyncio.to_thread(
+                approval_store.claim_start,
+                self.host.store,
+                decided.id,
+                now=now,
+                until=now + self._start_lease,
+                held=decided.start_until,
+                run_id=uuid.uuid4().hex,
+            )
+            if held is None:
+                log.info("approval %s is being started elsewhere", decided.id[:8])
+                return
+            origin = self._requester_reply(held, by.client)
             started = await action.execute(
-                Approved(decided, click.user_id, click.client, origin, self.host)
+                Approved(held, by.user_id, by.client, origin, self.host, run_id=held.start_run_id)
             )
         except OmsError as exc:
+            if by.recovering and isinstance(exc, OmsUnavailable) and self._may_retry(decided):
+                # The OMS is down now: the hold runs out and the next sweep tries again.
+                log.info("approval %s not started yet: %s", decided.id[:8], exc)
+                return
             # The request must not stay "approved" with a message that promises the change.
-            await self._not_started(decided, click, action, _failure(exc))
+            await self._not_started(decided, by, action, _failure(exc))
             return
         except Exception as exc:
             # The same; the click pipeline logs it and tells the approver it failed.
-            await self._not_started(decided, click, action, _failure(exc))
+            await self._not_started(decided, by, action, _failure(exc))
             raise
         if isinstance(started, NotStarted):
-            await self._not_started(decided, click, action, started.reason)
+            await self._not_started(decided, by, action, started.reason)
             return
+        await self._started(held, by, action, started)
+
+    async def _started(
+        self, decided: Approval, by: _Starter, action: DangerousAction, run: str
+    ) -> None:
+        """The request's run exists: mark it executed, and say so where it was asked."""
         await asyncio.to_thread(
-            approval_store.mark, store, approval_id, "executed", now=time.time(), run_id=started
+            approval_store.mark,
+            self.host.store,
+            decided.id,
+            "executed",
+            now=time.time(),
+            run_id=run,
         )
+        late = " after a restart of oms-bot" if by.recovering else ""
         await self._audit(
             decided,
-            click.user_id,
+            by.user_id,
             EventKind.APPROVAL_DECISION,
             "ok",
-            f"executed: {action.summary(decided.params)}",
-            run_id=started,
+            f"executed{late}: {action.summary(decided.params)}",
+            run_id=run,
         )
         approved = _decided_by(decided, "Approved")
         await self._close(
             decided,
-            click.client,
+            by.client,
             Ending(
                 "Approved",
-                f":white_check_mark: {approved}, and it started (run `{started[:8]}`); its "
+                f":white_check_mark: {approved}, and it started{late} (run `{run[:8]}`); its "
                 "progress and result follow in this thread.",
                 ran=True,
             ),
         )
+        if by.recovering:
+            message = Message(
+                text="Started after a restart of oms-bot",
+                blocks=[
+                    section(
+                        ":arrow_forward: oms-bot stopped between this approval and the start of "
+                        "its run. It checked the OMS again, found it unchanged since the "
+                        f"preview, and started it now (run `{run[:8]}`)."
+                    )
+                ],
+            )
+            await self._tell_approvers(decided, by, message)
         await self._tell_requester(
             decided,
-            click.client,
+            by.client,
             f"Your request was approved: {action.summary(decided.params)}",
-            f":white_check_mark: <@{click.user_id}> approved your request "
-            f"*{escape(action.summary(decided.params))}*; it started, and its result is posted "
-            f"in <#{decided.requested_channel}>.",
+            f":white_check_mark: <@{by.user_id}> approved your request "
+            f"*{escape(action.summary(decided.params))}*; it started{late}, and its result is "
+            f"posted in <#{decided.requested_channel}>.",
         )
 
+    @property
+    def _start_lease(self) -> float:
+        """How long the one starting an approved request holds it before another may."""
+        return self.host.run_lease
+
+    def _may_retry(self, approval: Approval) -> bool:
+        """Whether an approved request may still be started late (else it is reported)."""
+        decided = approval.decided_at or approval.created_at
+        return time.time() - decided < self.host.policy.approval_expiry_seconds
+
+    async def sweep_unstarted(self, client: AsyncWebClient) -> int:
+        """Approved requests whose run never started (the process that approved them died,
+        or the OMS was down): each is started now, after its preview is checked again, or
+        reported as not run, with the reason, to the requester and in the approvers' thread.
+        Returns how many it took up."""
+        now = time.time()
+        due = await asyncio.to_thread(approval_store.unstarted_due, self.host.store, now=now)
+        handled = 0
+        for found in due:
+            if found.action not in self.kinds:
+                continue
+            claimed = await asyncio.to_thread(
+                approval_store.claim_start,
+                self.host.store,
+                found.id,
+                now=now,
+                until=now + self._start_lease,
+                run_id=uuid.uuid4().hex,
+            )
+            if claimed is None:
+                continue  # another replica has it
+            handled += 1
+            by = _Starter(claimed.decided_by or "system", client, None, recovering=True)
+            try:
+                await self._recover(claimed, by)
+            except Exception:
+                log.exception(
+                    "recovery of approval %s failed; the next sweep tries again", found.id[:8]
+                )
+        return handled
+
+    async def _recover(self, approval: Approval, by: _Starter) -> None:
+        action = self.kinds[approval.action]
+        run_id = approval.start_run_id
+        run = (
+            await asyncio.to_thread(run_store.get_run, self.host.store, run_id) if run_id else None
+        )
+        if run is not None:
+            # It did start: the process died after the run was recorded, before it said so.
+            await self._started(approval, by, action, run.id)
+            return
+        if not self._may_retry(approval):
+            late = describe_duration(self.host.policy.approval_expiry_seconds)
+            await self._not_started(
+                approval,
+                by,
+                action,
+                "oms-bot stopped (or the OMS was unreachable) between the approval and the "
+                f"start, and an approval is not started more than {late} after it was given",
+            )
+            return
+        await self._start(approval, by)
+
     async def _not_started(
-        self, approval: Approval, click: Click, action: DangerousAction, reason: str
+        self, approval: Approval, by: _Starter, action: DangerousAction, reason: str
     ) -> None:
         """Approved, but it did not start (`reason`, mrkdwn): an order busy with another run
         (possibly on another replica), or a failure before the start. The request must not
@@ -433,7 +561,7 @@ class Approvals:
         summary = action.summary(approval.params)
         await self._audit(
             approval,
-            click.user_id,
+            by.user_id,
             EventKind.APPROVAL_DECISION,
             "failed",
             f"not started: {summary}",
@@ -442,22 +570,22 @@ class Approvals:
             f":no_entry: {_decided_by(approval, 'Approved')}, but nothing ran: it could not "
             f"start. {reason}. <@{approval.requested_by}> can ask again once that is resolved."
         )
-        await self._close(approval, click.client, Ending("Not run", note))
+        await self._close(approval, by.client, Ending("Not run", note))
         text = (
-            f"Approved by <@{click.user_id}>, but *{escape(summary)}* did not start: {reason}. "
+            f"Approved by <@{by.user_id}>, but *{escape(summary)}* did not start: {reason}. "
             f"Nothing ran; <@{approval.requested_by}> was told why and can ask again."
         )
         message = Message(text="Nothing ran: the action could not start", blocks=[section(text)])
-        await self._tell_approvers(approval, click, message)
+        await self._tell_approvers(approval, by, message)
         await self._tell_requester(
             approval,
-            click.client,
+            by.client,
             f"Approved, but nothing ran: {summary}",
-            f":no_entry: <@{click.user_id}> approved your request *{escape(summary)}*, but "
+            f":no_entry: <@{by.user_id}> approved your request *{escape(summary)}*, but "
             f"nothing ran: it could not start. {reason}. Ask again once that is resolved.",
         )
 
-    async def _stop(self, approval: Approval, click: Click, changes: list[str]) -> None:
+    async def _stop(self, approval: Approval, by: _Starter, changes: list[str]) -> None:
         await asyncio.to_thread(
             approval_store.mark, self.host.store, approval.id, "stale", now=time.time()
         )
@@ -468,7 +596,7 @@ class Approvals:
         )
         await self._audit(
             approval,
-            click.user_id,
+            by.user_id,
             EventKind.APPROVAL_DECISION,
             "stale",
             "not executed: the OMS state changed",
@@ -480,24 +608,24 @@ class Approvals:
             f"since the preview. <@{approval.requested_by}> can ask again to see the new state."
         )
         await self._close(
-            approval, click.client, Ending("Not run", note, details=("*What changed*", *listed))
+            approval, by.client, Ending("Not run", note, details=("*What changed*", *listed))
         )
         message = Message(text="Nothing ran: the OMS state changed", blocks=[section(text)])
-        await self._tell_approvers(approval, click, message)
+        await self._tell_approvers(approval, by, message)
         await self._tell_requester(
             approval,
-            click.client,
+            by.client,
             f"Approved, but nothing ran: {summary}",
-            f":no_entry: <@{click.user_id}> approved your request *{escape(summary)}*, but "
+            f":no_entry: <@{by.user_id}> approved your request *{escape(summary)}*, but "
             "nothing ran: the OMS changed since the preview. Ask again to see the new state.\n"
             + "\n".join(listed),
         )
 
-    async def _tell_approvers(self, approval: Approval, click: Click, message: Message) -> None:
+    async def _tell_approvers(self, approval: Approval, by: _Starter, message: Message) -> None:
         """Post in the request's thread (where approvers look) and tell whoever clicked."""
         if approval.request_message_ts:
             try:
-                await click.client.chat_postMessage(
+                await by.client.chat_postMessage(
                     channel=approval.approvals_channel,
                     thread_ts=approval.request_message_ts,
                     text=message.text,
@@ -505,19 +633,25 @@ class Approvals:
                 )
             except SlackApiError as exc:
                 log.warning("could not tell approvers: %s", exc.response.get("error"))
-        await click.reply.safe_ephemeral(message)
+        if by.reply is not None:
+            await by.reply.safe_ephemeral(message)
 
     async def _decide(
         self, click: Click, approval_id: str, decision: Literal["approved", "denied"]
     ) -> Approval | None:
         """The exactly-once point: one conditional UPDATE; the loser is told why."""
+        now = time.time()
         decided = await asyncio.to_thread(
             approval_store.decide,
             self.host.store,
             approval_id,
             decision=decision,
             by=click.user_id,
-            now=time.time(),
+            now=now,
+            # Decided and to be started are one unit: the run is named now, and this process
+            # holds its start for a lease; if it dies first, a sweep takes it up.
+            start_run_id=uuid.uuid4().hex if decision == "approved" else None,
+            start_until=now + self._start_lease if decision == "approved" else None,
         )
         if decided is None:
             await click.reply.safe_ephemeral(await self._why_undecided(approval_id, click))
@@ -638,6 +772,18 @@ class Approvals:
         if approval.state not in ("pending", "expired"):
             return f"Already {decision_words(approval)}."
         return await self._expired_text(approval)
+
+    async def _consumed_reason(self, token: ActionToken) -> str:
+        """What became of a request whose buttons someone else pressed: never a bare
+        "Already handled" for a request that did not run (or has not started yet)."""
+        approval = await asyncio.to_thread(
+            approval_store.get_approval, self.host.store, str(token.params.get("approval_id"))
+        )
+        if approval is None:
+            return "this approval request no longer exists. Nothing ran."
+        if approval.state == "pending":
+            return "the decision is being made; the request's message says what became of it."
+        return f"{decision_words(approval)}."
 
     async def _expired_text(self, approval: Approval) -> str:
         """Why an overdue request cannot be approved, naming who can ask again: the approver
@@ -775,6 +921,10 @@ def decision_words(approval: Approval) -> str:
         "executed": ", and it started",
         "stale": ", but nothing ran: the OMS had changed since the preview",
         "failed": ", but nothing ran: it could not start",
+        # Approved, run not started yet (or its process died first): a sweep starts it after
+        # checking the OMS again, or reports it as not run (`Approvals.sweep_unstarted`).
+        "approved": ", but it has not started yet: oms-bot checks the OMS again and starts "
+        "it, or says in the request's thread why it did not",
     }.get(approval.state, "")
     return _decided_by(approval, "approved") + fate
 

@@ -1,12 +1,20 @@
 """The audit trail: every command, click, OMS write, approval and scheduled post.
 
-Writes go to the store's append-only `audit_events` table. A write that fails (the database
-is away) is logged in full instead, so the record survives in the log; it never breaks the
-command that caused it.
+Events go to the store's `audit_events` table. An event that cannot reach the database (it
+is away) goes to the local spool (bot/store/spool.py: a durable file, fsynced) and is
+replayed, once, when the database answers again (`replay`, run after the next event recorded
+and by every sweep). Each event has its own id, so a replay never records it twice. It never
+breaks the command that caused it.
 
 `write` is the one way an OMS write is made and audited, inside a run or outside one (a
-click that pauses a job): the write's operation, parameters and result or error are recorded
-whatever the outcome.
+click that pauses a job): one row per write, recorded "started" before the call and closed
+after it: "ok", "failed" (the OMS refused it, or it never reached the OMS) or "unknown" (a
+timeout or a 5xx after it was sent: the OMS may have applied it). An unknown write is
+checked at once by reading the OMS back when its operation has a `ReadBack`, and again by
+every sweep while it stays unknown (for a day, and only while the same write was not made
+again since, by a Resume: the read-back would then tell about that one); the row then says
+"ok" or "failed" with what the read-back found. A row still "started" means the process
+stopped during the call.
 """
 
 from __future__ import annotations
@@ -15,15 +23,25 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Sequence
-from dataclasses import replace
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.kit.durations import plain_dates
-from bot.oms import OmsError
+from bot.oms import OmsBadResponse, OmsClient, OmsError, OmsUnavailable
 from bot.store import Store, StoreUnavailable
-from bot.store.audit import AuditEvent, append, run_events, search
+from bot.store.audit import (
+    AuditEvent,
+    append,
+    close_write,
+    open_writes,
+    run_events,
+    search,
+    written_again,
+)
+from bot.store.spool import AuditSpool, SpoolOp
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +64,114 @@ class EventKind(StrEnum):
 
 
 RUN_ENDS = ("ok", "failed", "interrupted")  # the outcomes of a run's last audit event
+# A write still unknown this long after it was recorded is read back by the sweep (the call
+# itself read it back at once; the sweep is for an OMS that was down then).
+SETTLE_AFTER_SECONDS = 5.0
+# ... for a day: an older one is left for a person (the OMS has moved on since).
+SETTLE_WITHIN_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """How to tell, by reading the OMS, whether a write of `operation` (the name given to
+    `Audit.write`) took effect: `check(oms, parameters)` answers True (applied), False (not
+    applied) or None (cannot tell). A runbook module declares them in its `Provides`."""
+
+    operation: str
+    check: Callable[[OmsClient, dict[str, Any]], Awaitable[bool | None]]
+
+
+def _unknown_outcome(exc: Exception) -> bool:
+    """Whether a failed write may still have been applied by the OMS."""
+    if isinstance(exc, OmsUnavailable):
+        return exc.sent
+    if isinstance(exc, OmsBadResponse):
+        return True  # something answered, not in the OMS's shape (a proxy's page)
+    return not isinstance(exc, OmsError)  # OMS refusals are sure; anything else is not
 
 
 class Audit:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, spool: AuditSpool | None = None, oms: OmsClient | None = None
+    ) -> None:
         self.store = store
+        self.spool = spool
+        self.oms = oms
+        self.read_backs: dict[str, ReadBack] = {}
+
+    def add_read_back(self, read_back: ReadBack) -> None:
+        if read_back.operation in self.read_backs:
+            raise ValueError(f"read-back of {read_back.operation!r} registered twice")
+        self.read_backs[read_back.operation] = read_back
 
     async def record(self, event: AuditEvent) -> int | None:
-        now = time.time()
+        """Record an event; None when it went to the spool (the database is away)."""
         # Summaries are often the text a user was shown: a Slack date in it would be stored as
         # markup that /oms history then shows escaped, so keep its plain UTC fallback.
-        event = replace(event, summary=plain_dates(event.summary))
+        event = replace(
+            event,
+            summary=plain_dates(event.summary),
+            uid=event.uid or uuid.uuid4().hex,
+            at=event.at or time.time(),
+        )
+        return await self._keep("append", event)
+
+    async def _keep(self, op: SpoolOp, event: AuditEvent) -> int | None:
+        """Give `event` to the database, or else to the spool; then replay what waits."""
+        apply = close_write if op == "close" else append
         try:
-            return await asyncio.to_thread(append, self.store, event, now)
+            found = await asyncio.to_thread(apply, self.store, event, time.time())
         except StoreUnavailable as exc:
-            log.error(
-                "audit write failed (%s); event kept here: %s",
-                exc,
-                json.dumps(_as_log(event), default=str),
-            )
+            await self._spool(op, event, exc)
             return None
+        if self.spool is not None and self.spool.path.exists():
+            await self.replay()
+        return found
+
+    async def _spool(self, op: SpoolOp, event: AuditEvent, exc: StoreUnavailable) -> None:
+        if self.spool is not None:
+            try:
+                await asyncio.to_thread(self.spool.keep, op, event)
+                log.warning(
+                    "audit event %s (%s %s) kept in the spool %s: %s",
+                    event.uid,
+                    event.kind,
+                    event.outcome,
+                    self.spool.path,
+                    exc,
+                )
+                return
+            except OSError as disk:
+                log.error("audit spool %s unwritable: %s", self.spool.path, disk)
+        # Nowhere durable left: the log is the last record.
+        log.error(
+            "audit write failed (%s); event kept here: %s",
+            exc,
+            json.dumps(_as_log(event), default=str),
+        )
+
+    async def replay(self) -> int:
+        """Record every spooled event (oldest first) while the database answers; returns how
+        many. An event already recorded (a replay cut short) is not recorded again."""
+        spool = self.spool
+        if spool is None:
+            return 0
+
+        def apply(op: SpoolOp, event: AuditEvent) -> None:
+            (close_write if op == "close" else append)(self.store, event, time.time())
+
+        try:
+            done = await asyncio.to_thread(spool.replay, apply)
+        except StoreUnavailable as exc:
+            log.info("audit spool not replayed yet: %s", exc)
+            return 0
+        except OSError as exc:
+            # The spool's disk: the events stay where they are; never break the caller.
+            log.error("audit spool %s not replayed: %s", spool.path, exc)
+            return 0
+        if done:
+            log.info("replayed %d audit event(s) from the spool %s", done, spool.path)
+        return done
 
     async def write(
         self,
@@ -78,29 +184,91 @@ class Audit:
         order_keys: tuple[str, ...] = (),
         run_id: str | None = None,
     ) -> T:
-        """Make an OMS write and audit it: operation, parameters, result or error."""
-
-        async def audit(outcome: str, extra: dict[str, Any]) -> None:
-            await self.record(
-                AuditEvent(
-                    kind=EventKind.OMS_WRITE,
-                    actor=actor,
-                    outcome=outcome,
-                    summary=operation,
-                    run_id=run_id,
-                    detail={"parameters": parameters, **extra},
-                    order_keys=order_keys,
-                    channel_id=channel_id,
-                )
-            )
-
+        """Make an OMS write and audit it: "started" before the call, then its outcome (ok,
+        failed, or unknown and read back), with its parameters and result or error."""
+        now = time.time()
+        started = AuditEvent(
+            kind=EventKind.OMS_WRITE,
+            actor=actor,
+            outcome="started",
+            summary=operation,
+            run_id=run_id,
+            detail={"parameters": parameters, "states": [["started", now]]},
+            order_keys=order_keys,
+            channel_id=channel_id,
+            uid=uuid.uuid4().hex,
+            at=now,
+        )
+        await self._keep("append", started)
         try:
             result = await call
-        except OmsError as exc:
-            await audit("failed", {"error": exc.message})
+        except Exception as exc:
+            error = exc.message if isinstance(exc, OmsError) else type(exc).__name__
+            if not _unknown_outcome(exc):
+                await self._close(started, "failed", {"error": error})
+                raise
+            closed = await self._close(
+                started,
+                "unknown",
+                {"error": error, "unknown": "the OMS may have applied it: sent, no clear answer"},
+            )
+            await self._settle(closed)
             raise
-        await audit("ok", {"result": _jsonable(result)})
+        await self._close(started, "ok", {"result": _jsonable(result)})
         return result
+
+    async def _close(self, write: AuditEvent, outcome: str, extra: dict[str, Any]) -> AuditEvent:
+        detail = dict(write.detail or {})
+        detail.update(extra)
+        detail["states"] = [*detail.get("states", []), [outcome, time.time()]]
+        closed = replace(write, outcome=outcome, detail=detail)
+        await self._keep("close", closed)
+        return closed
+
+    async def _settle(self, write: AuditEvent) -> AuditEvent:
+        """Read an unknown write back, when its operation has a read-back, and close it with
+        what the OMS holds; it stays unknown when nothing can tell."""
+        read_back = self.read_backs.get(write.summary)
+        if read_back is None or self.oms is None:
+            return write
+        parameters = dict((write.detail or {}).get("parameters") or {})
+        try:
+            applied = await read_back.check(self.oms, parameters)
+        except OmsError as exc:
+            log.info("read-back of %s not possible yet: %s", write.summary, exc.message)
+            return write
+        if applied is None:
+            return write
+        found = "applied" if applied else "not applied"
+        return await self._close(
+            write, "ok" if applied else "failed", {"read_back": f"the OMS read back: {found}"}
+        )
+
+    async def settle_unknown(self) -> int:
+        """Read back every write still unknown (the sweep); returns how many it settled."""
+        now = time.time()
+        try:
+            unknown = await asyncio.to_thread(
+                open_writes,
+                self.store,
+                outcome="unknown",
+                before=now - SETTLE_AFTER_SECONDS,
+                after=now - SETTLE_WITHIN_SECONDS,
+            )
+            unknown = [
+                w
+                for w in unknown
+                if w.summary in self.read_backs
+                and not await asyncio.to_thread(written_again, self.store, w)
+            ]
+        except StoreUnavailable as exc:
+            log.info("unknown writes not read back yet: %s", exc)
+            return 0
+        settled = 0
+        for write in unknown:
+            after = await self._settle(write)
+            settled += after.outcome != "unknown"
+        return settled
 
     async def search(
         self,

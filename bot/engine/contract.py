@@ -212,6 +212,9 @@ class ActionSpec:
     # What a press after the button expired answers (mrkdwn), when "run the command again"
     # is wrong: an approver cannot ask again for someone else's request.
     expired_reason: Callable[[ActionToken], Awaitable[str]] | None = None
+    # What a press of a button someone else already pressed answers (mrkdwn), when "Already
+    # handled by" alone would hide what became of it (an approval that has not started).
+    consumed_reason: Callable[[ActionToken], Awaitable[str]] | None = None
 
 
 # ---- the toolbox -----------------------------------------------------------------------------
@@ -230,9 +233,11 @@ class Runs(Protocol):
         client: AsyncWebClient,
         reply: Replier,
         notify: list[tuple[str, str | None]] | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
         """Record the run, take its leases, post its checklist and run it; raises OrderBusy
-        when one of its orders is held by another run."""
+        when one of its orders is held by another run. `run_id`: the id it must have (an
+        approved request names its run at the decision), else a new one."""
         ...
 
     async def try_start(

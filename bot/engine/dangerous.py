@@ -68,6 +68,9 @@ class Approved:
     client: AsyncWebClient
     reply: Replier  # answers the requester where they asked
     tools: Toolbox
+    # The id the started run must have: named at the decision, so a request found approved
+    # without a run after a crash can tell "never started" from "started" (approvals.py).
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ def run_approved(runbook: str) -> Callable[[Approved], Awaitable[str | NotStarte
                 client=approved.client,
                 reply=approved.reply,
                 notify=[(approval.approvals_channel, approval.request_message_ts)],
+                run_id=approved.run_id,
             )
         except OrderBusy as busy:
             return NotStarted(busy.reason())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.engine.audit import ReadBack
 from bot.engine.contract import ActionSpec, CommandSpec, ShortcutSpec, UnfurlSpec
 from bot.engine.dangerous import DangerousAction
 from bot.engine.scheduled import ScheduledPost
@@ -23,3 +24,5 @@ class Provides:
     watches: tuple[WatchSource, ...] = ()  # what a family reads for `[[watches]]`
     shortcuts: tuple[ShortcutSpec, ...] = ()
     unfurls: tuple[UnfurlSpec, ...] = ()
+    # How to read back a write of each operation whose outcome is unknown (bot/engine/audit.py).
+    read_backs: tuple[ReadBack, ...] = ()

@@ -105,10 +105,11 @@ class RunEngine:
         client: AsyncWebClient,
         reply: Replier,
         notify: list[tuple[str, str | None]] | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
         """Record the run, take its order leases, post the checklist, run it in a task."""
         runbook = self.runbooks[runbook_name]
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex  # an approval names its run at the decision
         keys = runbook.order_keys(params)
         now = time.time()
         title = runbook.title(params)

@@ -63,6 +63,8 @@ FORMS: dict[str, str] = {
     "omsbot_sandbox": "1 to run the Slack bot on the embedded sandbox's demo data, or 0",
     "omsbot_sandbox_tenant": "a sandbox tenant name (oms-bot sandbox --help lists them), "
     "e.g. moqui-only",
+    "omsbot_audit_spool": "the path of a file the bot may create, "
+    "e.g. /var/lib/oms-bot/audit-spool",
 }
 # Settings whose value is never repeated in a message, even when it is malformed.
 HIDDEN = frozenset(
@@ -136,6 +138,9 @@ class Settings(BaseSettings):
     omsbot_sandbox: bool = False
     # The kind of HotWax tenant the embedded sandbox plays (bot/sandbox/tenant.py).
     omsbot_sandbox_tenant: str = "ofbiz-maarg"
+    # Where audit events wait while the database is unreachable (bot/store/spool.py); unset:
+    # next to the SQLite database, or in the bot's state directory (`audit_spool_path`).
+    omsbot_audit_spool: Path | None = None
 
     @field_validator("oms_base_url", "oms_maarg_url")
     @classmethod
@@ -184,6 +189,27 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("")  # FORMS says it
         return value
+
+    @field_validator("omsbot_audit_spool")
+    @classmethod
+    def _audit_spool(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError("a directory, not a file")
+        return value
+
+    @property
+    def audit_spool_path(self) -> Path:
+        """The audit spool's file: the setting, else beside a SQLite database file, else
+        `$XDG_STATE_HOME/oms-bot/audit-spool` (a data directory of this user)."""
+        if self.omsbot_audit_spool is not None:
+            return self.omsbot_audit_spool
+        url = self.omsbot_database_url
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            database = Path(url.removeprefix("sqlite:///").partition("?")[0])
+            if database.name:
+                return database.with_name(database.name + ".audit-spool")
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state) / "oms-bot" / "audit-spool"
 
     @field_validator("omsbot_policy")
     @classmethod

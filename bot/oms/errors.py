@@ -32,7 +32,16 @@ class OmsError(Exception):
 
 
 class OmsUnavailable(OmsError):
-    """The OMS could not be reached or did not answer: refused, timed out, 5xx."""
+    """The OMS could not be reached or did not answer: refused, timed out, 5xx.
+
+    `sent` is False only when the request surely never reached the OMS (the connection was
+    refused or never made): a write then surely did nothing. Otherwise (a timeout while
+    waiting, a 502 from a proxy) the OMS may have applied it, and only a read-back can tell.
+    """
+
+    def __init__(self, operation: str, message: str, *, sent: bool = True) -> None:
+        super().__init__(operation, message)
+        self.sent = sent
 
 
 class OmsAuthError(OmsError):

@@ -164,7 +164,9 @@ class HttpTransport:
                     reason = describe_network_error(exc, self.timeout)
                     if attempts > 1:
                         reason += f" ({attempts} attempts)"
-                    raise OmsUnavailable(operation, reason) from None
+                    # A connection never made (refused, or timed out connecting) sent nothing.
+                    sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                    raise OmsUnavailable(operation, reason, sent=sent) from None
             else:
                 self._observe(operation, method, url, str(response.status_code), started)
                 if response.status_code not in RETRYABLE_STATUSES or last_try:

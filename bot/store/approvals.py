@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from bot.store.db import Store
 from bot.store.schema import approvals
@@ -45,6 +45,10 @@ class Approval:
     executed_at: float | None
     run_id: str | None
     approver_role: str
+    # Named at the approval (see `decide`): the run it starts, and until when the replica
+    # starting it holds it (another may take it over after that).
+    start_run_id: str | None = None
+    start_until: float | None = None
 
 
 def pending_key(action: str, params_hash: str) -> str:
@@ -184,6 +188,8 @@ def _new_values(
         "run_id": None,
         "approver_role": approver_role,
         "pending_key": None,
+        "start_run_id": None,
+        "start_until": None,
     }
 
 
@@ -216,9 +222,16 @@ def decide(
     by: str,
     now: float,
     reason: str | None = None,
+    start_run_id: str | None = None,
+    start_until: float | None = None,
 ) -> Approval | None:
     """Approve or deny a pending, unexpired request. Returns the decided request if this call
-    made the decision, None if it was already decided, expired or unknown."""
+    made the decision, None if it was already decided, expired or unknown.
+
+    An approval names, in the same UPDATE, the run it will start (`start_run_id`) and holds
+    its start until `start_until`: decided and to be started are one recoverable unit. If
+    the process dies before the run starts, another replica (or this one restarted) finds the
+    request approved with no run once `start_until` is past (`claim_start`)."""
     return _transition(
         store,
         approvals.c.id == id,
@@ -229,7 +242,49 @@ def decide(
         decided_by=by,
         decided_at=now,
         reason=reason,
+        start_run_id=start_run_id,
+        start_until=start_until,
     )
+
+
+def claim_start(
+    store: Store,
+    id: str,
+    *,
+    now: float,
+    until: float,
+    held: float | None = None,
+    run_id: str,
+) -> Approval | None:
+    """Hold the start of an approved request until `until`: the one who holds it now renews
+    it (`held`: the `start_until` it holds), or, with `held` None, anyone once it is past.
+    Returns the request if this call holds it, None if someone else does or it left
+    "approved". A request approved before runs were named gets `run_id`."""
+    conditions = [approvals.c.id == id, approvals.c.state == "approved"]
+    if held is not None:
+        conditions.append(approvals.c.start_until == held)
+    else:
+        conditions.append((approvals.c.start_until.is_(None)) | (approvals.c.start_until <= now))
+    return _transition(
+        store,
+        *conditions,
+        start_until=until,
+        start_run_id=func.coalesce(approvals.c.start_run_id, run_id),
+    )
+
+
+def unstarted_due(store: Store, *, now: float) -> list[Approval]:
+    """Approved requests with no run whose start nobody holds any more, oldest first."""
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(approvals)
+            .where(
+                approvals.c.state == "approved",
+                (approvals.c.start_until.is_(None)) | (approvals.c.start_until <= now),
+            )
+            .order_by(approvals.c.decided_at, approvals.c.id)
+        ).all()
+    return [_approval(row._mapping) for row in rows]
 
 
 def mark(
@@ -350,4 +405,6 @@ def _approval(row: RowLike) -> Approval:
         executed_at=row["executed_at"],
         run_id=row["run_id"],
         approver_role=row["approver_role"],
+        start_run_id=row.get("start_run_id"),
+        start_until=row.get("start_until"),
     )

@@ -1,6 +1,11 @@
 """The audit trail: append-only events, searchable by order, actor, outcome and time.
 
-There is deliberately no update or delete here: nothing the bot records is ever rewritten.
+There is deliberately no delete here, and one update only: an OMS write is one row, recorded
+"started" before the call and closed once after it (ok, failed, unknown), and an "unknown"
+one closed again by its read-back (`close_write`). Nothing else the bot records is rewritten.
+
+Every event carries its own id (`uid`, given when it was made): recording it twice (a spooled
+event replayed, a close that finds its "started" row) still leaves one row.
 """
 
 from __future__ import annotations
@@ -13,10 +18,20 @@ from sqlalchemy import Connection, Row, select
 
 from bot.store.db import Store
 from bot.store.schema import audit_event_orders, audit_events
-from bot.store.sql import dump, load
+from bot.store.sql import dump, insert_on_conflict, load
 
 # Outcomes `/oms history --failed` shows: everything that did not do what was asked.
-FAILED_OUTCOMES = ("failed", "refused", "denied", "expired", "stale", "interrupted")
+FAILED_OUTCOMES = (
+    "failed",
+    "refused",
+    "denied",
+    "expired",
+    "stale",
+    "interrupted",
+    "unknown",  # an OMS write whose outcome nobody knows yet: worth a look
+)
+# The outcomes of an OMS write that a later close may still change.
+OPEN_WRITE_OUTCOMES = ("started", "unknown")
 
 
 @dataclass(frozen=True)
@@ -35,35 +50,114 @@ class AuditEvent:
     correlation_id: str | None = None
     at: float = 0.0
     id: int | None = None
+    uid: str | None = None  # the event's own id (see the module's docstring)
 
 
-def append(store: Store, event: AuditEvent, now: float) -> int:
-    """Record `event` at `now` (its own `at` and `id` are ignored); returns the new id."""
+def append(store: Store, event: AuditEvent, now: float) -> int | None:
+    """Record `event` at its own `at` (a spooled event keeps when it happened), else at `now`
+    (its `id` is ignored); returns the new id, or
+    None when an event with its `uid` is already recorded (nothing is added)."""
     with store.begin() as conn:
-        event_id: int = conn.execute(
-            audit_events.insert()
+        return _insert(conn, event, now)
+
+
+def close_write(store: Store, event: AuditEvent, now: float) -> int | None:
+    """Close an OMS write: its row (found by `event.uid`) takes the event's outcome and detail
+    if it is still open ("started" or "unknown"); a write whose "started" event never reached
+    the database (it is in the spool) gets its row now, closed. Returns the row's id, or None
+    when the row is already closed (a replayed close: nothing changes)."""
+    assert event.uid is not None, "a write's close needs the write's uid"
+    with store.begin() as conn:
+        row = conn.execute(
+            select(audit_events.c.id, audit_events.c.outcome).where(
+                audit_events.c.event_uid == event.uid
+            )
+        ).first()
+        if row is None:
+            return _insert(conn, event, now)
+        if row.outcome not in OPEN_WRITE_OUTCOMES:
+            return None
+        conn.execute(
+            audit_events.update()
+            .where(
+                audit_events.c.id == row.id,
+                audit_events.c.outcome.in_(OPEN_WRITE_OUTCOMES),
+            )
             .values(
-                at=now,
-                actor=event.actor,
-                channel_id=event.channel_id,
-                kind=event.kind,
-                command=event.command,
-                run_id=event.run_id,
                 outcome=event.outcome,
-                summary=event.summary,
                 detail=None if event.detail is None else dump(event.detail),
-                message_channel=event.message_channel,
-                message_ts=event.message_ts,
-                correlation_id=event.correlation_id,
             )
-            .returning(audit_events.c.id)
-        ).scalar_one()
-        keys = list(dict.fromkeys(event.order_keys))  # the same order twice is one row
-        if keys:
-            conn.execute(
-                audit_event_orders.insert(),
-                [{"event_id": event_id, "order_key": k, "pos": i} for i, k in enumerate(keys)],
+        )
+        return int(row.id)
+
+
+def open_writes(
+    store: Store, *, outcome: str, before: float, after: float, limit: int = 50
+) -> list[AuditEvent]:
+    """OMS writes still `outcome` ("unknown", "started") recorded between `after` and
+    `before`, oldest first: what a read-back may settle."""
+    query = (
+        select(audit_events)
+        .where(
+            audit_events.c.kind == "oms_write",
+            audit_events.c.outcome == outcome,
+            audit_events.c.at < before,
+            audit_events.c.at > after,
+            audit_events.c.event_uid.is_not(None),
+        )
+        .order_by(audit_events.c.at, audit_events.c.id)
+        .limit(limit)
+    )
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
+        keys = _order_keys(conn, [row.id for row in rows])
+    return [_event(row, keys.get(row.id, ())) for row in rows]
+
+
+def written_again(store: Store, write: AuditEvent) -> bool:
+    """Whether the same write (operation and parameters) was made again after `write`, e.g.
+    by a Resume: a read-back would then tell about that one, not this one."""
+    assert write.id is not None
+    parameters = (write.detail or {}).get("parameters")
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(audit_events.c.detail).where(
+                audit_events.c.kind == "oms_write",
+                audit_events.c.summary == write.summary,
+                audit_events.c.id > write.id,
             )
+        ).all()
+    return any((load(row.detail) or {}).get("parameters") == parameters for row in rows)
+
+
+def _insert(conn: Connection, event: AuditEvent, now: float) -> int | None:
+    statement = insert_on_conflict(conn, audit_events).values(
+        at=event.at or now,
+        actor=event.actor,
+        channel_id=event.channel_id,
+        kind=event.kind,
+        command=event.command,
+        run_id=event.run_id,
+        outcome=event.outcome,
+        summary=event.summary,
+        detail=None if event.detail is None else dump(event.detail),
+        message_channel=event.message_channel,
+        message_ts=event.message_ts,
+        correlation_id=event.correlation_id,
+        event_uid=event.uid,
+    )
+    if event.uid is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[audit_events.c.event_uid])
+    found = conn.execute(statement.returning(audit_events.c.id)).first()
+    if found is None:
+        return None
+    event_id = int(found[0])
+    keys = list(dict.fromkeys(event.order_keys))  # the same order twice is one row
+    if keys:
+        conn.execute(
+            audit_event_orders.insert(),
+            [{"event_id": event_id, "order_key": k, "pos": i} for i, k in enumerate(keys)],
+        )
     return event_id
 
 
@@ -145,4 +239,5 @@ def _event(row: Row[Any], order_keys: tuple[str, ...]) -> AuditEvent:
         correlation_id=row.correlation_id,
         at=row.at,
         id=row.id,
+        uid=row.event_uid,
     )

@@ -227,3 +227,16 @@ watch_states = Table(
     Column("generation", Integer, nullable=False),
     Column("changed_at", Double, nullable=False),
 )
+# ---- issue 17, ledger (migration 0006_ledger) ------------------------------------------------
+# Appended here rather than in the tables above so the branches of issue 17 merge cleanly.
+#
+# audit_events.event_uid: every event's own id, given when it is made (before it reaches the
+# database or the spool), so a spooled event replayed twice, or a write's close that meets its
+# "started" row, is still one row. NULL for events recorded before it existed.
+audit_events.append_column(Column("event_uid", String))
+Index("uq_audit_events_event_uid", audit_events.c.event_uid, unique=True)
+# approvals.start_run_id: the run an approved request starts, named at the decision, so a
+# replica that finds the request approved without a run can tell "never started" from
+# "started, then the process died". start_until: until when the one starting it holds it.
+approvals.append_column(Column("start_run_id", String))
+approvals.append_column(Column("start_until", Double))

@@ -39,6 +39,7 @@ from bot.oms import OmsClient
 from bot.store import Store, open_store, upgrade
 from bot.store import approvals as approval_store
 from bot.store.slots import SlotRecord, last_slots
+from bot.store.spool import AuditSpool
 from bot.store.watch_events import WatchState, watch_state
 from bot.surface.discovery import discover
 from bot.surface.dispatch import run_as_presser
@@ -85,7 +86,9 @@ class Services:
     def __post_init__(self) -> None:
         # Coalesced progress and the chat.update budget, kept by this bot (its process).
         self.updates = MessageUpdates(interval=self.settings.omsbot_update_interval_seconds)
-        self.audit = Audit(self.store)
+        self.audit = Audit(
+            self.store, spool=AuditSpool(self.settings.audit_spool_path), oms=self.oms
+        )
         self.authorizer = Authorizer(self.policy)
         self.actions = Actions(self)
         self.runs = RunEngine(self)
@@ -116,6 +119,8 @@ class Services:
                 raise ValueError(f"shortcut {shortcut.callback_id!r} is registered twice")
             self.shortcuts[shortcut.callback_id] = shortcut
         self.unfurls += provides.unfurls
+        for read_back in provides.read_backs:
+            self.audit.add_read_back(read_back)
 
     # ---- the host of the engine ---------------------------------------------------------
 
@@ -186,10 +191,14 @@ class Services:
 
     async def sweep(self) -> None:
         """Housekeeping every replica runs: interrupted runs, expired approvals."""
+        # The audit's own (issue 17): spooled events replayed, unknown writes read back.
+        await self.audit.replay()
+        await self.audit.settle_unknown()
         if self.slack is None:
             return
         await self.runs.sweep(self.slack)
         await self.approvals.sweep_expired(self.slack)
+        await self.approvals.sweep_unstarted(self.slack)
 
     async def aclose(self) -> None:
         if self._http is not None:

@@ -26,6 +26,7 @@ from bot.engine import (
     Preview,
     PreviewLine,
     Provides,
+    ReadBack,
     Runbook,
     RunContext,
     Step,
@@ -46,7 +47,7 @@ from bot.kit.blocks import (
 from bot.kit.durations import plural
 from bot.kit.posting import SlackClient
 from bot.kit.reply import Replier
-from bot.oms import Order, OrderRef, parse_order_ref
+from bot.oms import OmsClient, Order, OrderRef, parse_order_ref
 from handlers.orders.lookup import live_order, order_references, status_words
 
 NAME = "approve"
@@ -88,13 +89,33 @@ def _approve_step(order_id: str) -> Step:
         if reason:
             raise StepFailed(reason)
         await ctx.oms_write(
-            "change order status",
+            WRITE,
             {"orderId": order_id, "statusId": TARGET, "from": order.status_id},
             ctx.tools.oms.change_order_status(order_id, TARGET),
         )
         return f"approved (was {status_words(order.status_id)})"
 
     return Step(f"Approve order {order_id}", run)
+
+
+WRITE = "change order status"  # the audited operation of `_approve_step`'s write
+
+
+async def _status_read_back(oms: OmsClient, parameters: dict[str, Any]) -> bool | None:
+    """Whether a status change whose answer was lost took effect: the order's status now is
+    the target (applied), still the one it had (not applied), or something else (cannot
+    tell: another change came in between)."""
+    order_id = str(parameters.get("orderId") or "")
+    if not order_id:
+        return None
+    order = await live_order(oms, OrderRef("order_id", order_id, explicit=True))
+    if order is None:
+        return None
+    if order.status_id == parameters.get("statusId"):
+        return True
+    if order.status_id == parameters.get("from"):
+        return False
+    return None
 
 
 async def _verify(ctx: RunContext) -> str:
@@ -290,6 +311,7 @@ PROVIDES = Provides(
     ),
     runbooks=(RUNBOOK,),
     dangerous=(DANGEROUS,),
+    read_backs=(ReadBack(WRITE, _status_read_back),),
     actions=(
         ActionSpec(
             CONFIRM_ACTION, _on_confirm, pressed_note=lambda c: f"Confirmed by <@{c.user_id}>"

@@ -69,7 +69,7 @@ def replica(store: Store) -> Iterator[Store]:
 # --- migrations -----------------------------------------------------------------------------
 
 # The newest migration, whichever it is (the chain grows with schema changes).
-HEAD = "0004_watches"
+HEAD = "0006_ledger"
 
 
 def test_upgrade_from_empty_creates_everything_and_is_idempotent(store_url: str) -> None:
