@@ -47,6 +47,7 @@ from bot.engine.steps import (
     StepFailed,
     StepSkipped,
     job_lock_key,
+    restorer,
 )
 from bot.engine.usage import command_help, help_list
 from bot.store.approvals import Approval
@@ -100,5 +101,6 @@ __all__ = [
     "job_lock_key",
     "post_note",
     "record_post",
+    "restorer",
     "run_approved",
 ]

@@ -77,8 +77,10 @@ class Audit:
         channel_id: str | None,
         order_keys: tuple[str, ...] = (),
         run_id: str | None = None,
+        fence: int | None = None,
     ) -> T:
-        """Make an OMS write and audit it: operation, parameters, result or error."""
+        """Make an OMS write and audit it: operation, parameters, result or error; `fence`
+        is the lease generation of the run making it (its fencing token)."""
 
         async def audit(outcome: str, extra: dict[str, Any]) -> None:
             await self.record(
@@ -91,6 +93,7 @@ class Audit:
                     detail={"parameters": parameters, **extra},
                     order_keys=order_keys,
                     channel_id=channel_id,
+                    fence=fence,
                 )
             )
 

@@ -36,7 +36,7 @@ from bot.oms.models import (
     StatusChange,
     UserProfile,
 )
-from bot.oms.ordersync import OrderSync, SyncRun
+from bot.oms.ordersync import OrderSync, SyncRun, differing
 from bot.oms.profile import FAILURE_PROBES, JOB_PROBES, TenantProfile
 from bot.oms.refs import OrderRef, button_ref, parse_order_ref, parse_store_id
 from bot.oms.service_jobs import (
@@ -87,6 +87,7 @@ __all__ = [
     "Webhook",
     "attempt",
     "button_ref",
+    "differing",
     "failures",
     "jobs",
     "loginsights",

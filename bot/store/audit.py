@@ -35,6 +35,7 @@ class AuditEvent:
     correlation_id: str | None = None
     at: float = 0.0
     id: int | None = None
+    fence: int | None = None  # the lease generation of the run that made the write
 
 
 def append(store: Store, event: AuditEvent, now: float) -> int:
@@ -55,6 +56,7 @@ def append(store: Store, event: AuditEvent, now: float) -> int:
                 message_channel=event.message_channel,
                 message_ts=event.message_ts,
                 correlation_id=event.correlation_id,
+                fence=event.fence,
             )
             .returning(audit_events.c.id)
         ).scalar_one()
@@ -145,4 +147,5 @@ def _event(row: Row[Any], order_keys: tuple[str, ...]) -> AuditEvent:
         correlation_id=row.correlation_id,
         at=row.at,
         id=row.id,
+        fence=row.fence,
     )
