@@ -79,6 +79,14 @@ class SandboxMiddleware:
             scope = {**scope, "path": inner, "raw_path": inner.encode("latin-1")}
             path = inner
         fault = self.state.take_fault(path, scope["method"])
+        if fault is not None and fault.kind in ("hang", "dropped"):
+            fault.reached.set()
+            while not fault.released.is_set():
+                await asyncio.sleep(0.02)
+            if fault.kind == "dropped":
+                await html_page(504, "504 Gateway Time-out")(scope, receive, send)
+                return
+            fault = None  # a hang, let go: handled as usual
         if fault is not None and fault.kind == "lost":
             # Applied, and the answer never reaches the client (a gateway timeout).
             await self.app(scope, _replay(raw), _discard)

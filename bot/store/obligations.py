@@ -130,14 +130,15 @@ def all_for(store: Store, run_id: str) -> list[Obligation]:
 
 
 def abandoned_owing(store: Store, *, ended_before: float, limit: int = 20) -> list[str]:
-    """Runs that owe something and nobody runs: interrupted or failed since `ended_before`
-    at least (a Resume pressed at once gets there first), oldest first."""
+    """Runs that owe something and nobody runs, oldest first: interrupted (their process was
+    silent for a lease already), or failed before `ended_before` (a Resume pressed at once
+    gets there first)."""
     with store.begin() as conn:
         rows = conn.execute(
             select(runs.c.id)
             .where(
-                runs.c.state.in_(("interrupted", "failed")),
-                runs.c.finished_at < ended_before,
+                (runs.c.state == "interrupted")
+                | ((runs.c.state == "failed") & (runs.c.finished_at < ended_before)),
                 runs.c.id.in_(
                     select(run_obligations.c.run_id).where(run_obligations.c.state == OPEN)
                 ),

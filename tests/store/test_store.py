@@ -402,9 +402,15 @@ def test_an_obligation_keeps_the_first_original_until_settled(store: Store) -> N
         obligations.owe(
             store, run.id, generation=2, key="x", kind="k", what="w", payload={}, now=NOW
         )
+    failed = new_run(store)
+    obligations.owe(
+        store, failed.id, generation=1, key="job", kind="k", what="w", payload={}, now=NOW
+    )
+    runs.finish_run(store, failed.id, state="failed", now=NOW + 50)
     runs.interrupt_stale(store, now=NOW + 100, lease=30)
-    assert obligations.abandoned_owing(store, ended_before=NOW + 101) == [run.id]
-    assert obligations.abandoned_owing(store, ended_before=NOW + 99) == []
+    # Interrupted: owing at once; failed: once a Resume pressed at once had its chance.
+    assert obligations.abandoned_owing(store, ended_before=NOW + 49) == [run.id]
+    assert obligations.abandoned_owing(store, ended_before=NOW + 51) == [failed.id, run.id]
 
 
 def test_list_runs_newest_first_with_state_filter_and_limit(store: Store) -> None:
