@@ -291,11 +291,15 @@ class RunEngine:
                         break
             failure = _combined(failures)
             owed = await asyncio.to_thread(obligation_store.open_for, store, run_id)
-            if failure is not None and owed:
+            if owed:
+                # A run never ends "finished" while it still owes the OMS something.
+                note = (
+                    f"Not yet put back: {_listed(owed)}; Resume puts it back first (the bot "
+                    "also retries on its own)"
+                )
                 failure = Failure(
-                    f"{failure.text}. Not yet put back: {_listed(owed)}; Resume puts it back "
-                    "first (the bot also retries on its own)",
-                    failure.codes,
+                    f"{failure.text}. {note}" if failure else note,
+                    failure.codes if failure else frozenset(),
                 )
             outcome = None
             if failure is None and runbook.outcome is not None:
