@@ -32,10 +32,13 @@ class RunLease:
     owner: str  # the process (RunEngine.instance_id)
     generation: int
     lost: str | None = None  # why the lease was lost, once it was
+    unreachable: bool = False  # lost because the database could not be reached
+    told: bool = False  # the user was told the run stopped
 
-    def lose(self, reason: str) -> None:
+    def lose(self, reason: str, *, unreachable: bool = False) -> None:
         if self.lost is None:
             self.lost = reason
+            self.unreachable = unreachable
 
     def ensure(self) -> None:
         """LeaseLost if the lease is known lost (no database read)."""
@@ -50,7 +53,10 @@ class RunLease:
                 run_store.holds, self.store, self.run_id, self.owner, self.generation
             )
         except StoreUnavailable as exc:
-            self.lose(f"the bot's database could not be reached to confirm the run's lease ({exc})")
+            self.lose(
+                f"the bot's database could not be reached to confirm the run's lease ({exc})",
+                unreachable=True,
+            )
             raise LeaseLost(self.lost or "") from exc
         if not held:
             self.lose("the run was taken over by another execution")

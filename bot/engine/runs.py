@@ -230,9 +230,16 @@ class RunEngine:
             self.lease,
         )
         if generation is None:
-            await reply.safe_ephemeral(
-                Message(text=f"“{run.title}” is not waiting to be resumed (it is {run.state}).")
-            )
+            now = await asyncio.to_thread(run_store.get_run, self.host.store, run.id)
+            state = now.state if now is not None else run.state
+            text = f"“{run.title}” is not waiting to be resumed (it is {state})."
+            if state in ("interrupted", "failed"):
+                # Resumable, but its lease has not run out: an execution may still hold it.
+                text = (
+                    f"“{run.title}” may still be running somewhere: its lease has not run out. "
+                    f"Try Resume again in {self.lease:.0f} seconds."
+                )
+            await reply.safe_ephemeral(Message(text=text))
             return
         await self._audit_run(run, actor, "resumed", f"resumed {run.title}")
         notify = [(str(c), str(t) if t else None) for c, t in run.params.get(NOTIFY_KEY, [])]
@@ -334,14 +341,17 @@ class RunEngine:
             self._finished(final, state, time.monotonic() - started)
         except LeaseLost as lost:
             # Another execution may hold the run now: nothing of it is ours to write (not its
-            # steps, its end, or its locks, which a resumed run shares). The user was told
-            # when the heartbeat failed.
+            # steps, its end, or its locks, which a resumed run shares).
             log.warning("run %s stopped, its lease lost: %s", run_id, lost.reason)
+            await self._tell_lost(lease, reply)
         except StoreUnavailable as exc:
             # The run's state cannot be written; stop here. Once the database is back the
             # sweep marks it interrupted and its message offers Resume.
-            lease.lose(f"the bot's database is unavailable ({exc})")
+            lease.lose(f"the bot's database is unavailable ({exc})", unreachable=True)
             log.error("run %s stopped: %s", run_id, exc)
+            if lease.told:
+                return
+            lease.told = True
             await reply.safe_ephemeral(
                 error_message(
                     "The run stopped: the bot's database is unavailable",
@@ -418,6 +428,7 @@ class RunEngine:
         while True:
             await asyncio.sleep(self.lease / 3)
             reason: str | None = None
+            unreachable = False
             try:
                 now = time.time()
                 alive = await asyncio.to_thread(
@@ -432,22 +443,32 @@ class RunEngine:
             except StoreUnavailable as exc:
                 log.warning("heartbeat of run %s failed: %s", lease.run_id, exc)
                 reason = f"the bot's database could not be reached to renew its lease ({exc})"
+                unreachable = True
             if reason is not None:
-                if lease.lost is None:
-                    lease.lose(reason)
-                    await self._tell_lost(lease, reason, reply)
+                lease.lose(reason, unreachable=unreachable)
+                await self._tell_lost(lease, reply)
                 return
 
-    async def _tell_lost(self, lease: RunLease, reason: str, reply: Replier) -> None:
-        log.error("run %s lost its lease: %s", lease.run_id, reason)
+    async def _tell_lost(self, lease: RunLease, reply: Replier) -> None:
+        """Tell the requester, once, that the run stopped for want of its lease."""
+        if lease.told or lease.lost is None:
+            return
+        lease.told = True
+        log.error("run %s lost its lease: %s", lease.run_id, lease.lost)
+        title = (
+            "The run stopped: the bot's database is unavailable"
+            if lease.unreachable
+            else "The run stopped: it lost its lease"
+        )
         await reply.safe_ephemeral(
             error_message(
-                "The run stopped: it lost its lease",
-                reason,
-                "It makes no more changes in the OMS (a change under way is finished and put "
-                "back). Once the database is back and the lease has run out, the run's "
-                "message shows it as interrupted: press Resume there to continue from the "
-                "first unfinished step.",
+                title,
+                lease.lost,
+                "Without its lease the run makes no more changes in the OMS (a change under "
+                "way is finished and put back), so it lost its lease and stopped here. Once "
+                "the database is back and the lease has run out, the run's message shows it "
+                "as interrupted: press Resume there to continue from the first unfinished "
+                "step.",
             )
         )
 
