@@ -264,4 +264,6 @@ def test_an_outage_longer_than_the_lease_executes_the_run_once(
     assert _job_parameters(oms) == original
     replays = _events(pg_cluster.url, kind="oms_write", summary="replay the order sync")
     assert [(r.outcome, r.fence) for r in replays] == [("ok", 2)]  # the resumed generation
+    reimports = _events(pg_cluster.url, kind="oms_read", summary="re-import #1007")
+    assert len(reimports) == 1 and reimports[0].outcome == "ok"
     assert _run_message(fake, "#1007", ": finished").ts == done.ts  # still finished
