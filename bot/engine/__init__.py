@@ -53,6 +53,7 @@ from bot.engine.steps import (
     StepFailed,
     StepSkipped,
     job_lock_key,
+    restorer,
 )
 from bot.engine.usage import command_help, help_list
 from bot.engine.watching import Findings, Recovery, WatchEvent, WatchSource, WatchView
@@ -124,5 +125,6 @@ __all__ = [
     "job_lock_key",
     "post_note",
     "record_post",
+    "restorer",
     "run_approved",
 ]

@@ -183,9 +183,11 @@ class Audit:
         channel_id: str | None,
         order_keys: tuple[str, ...] = (),
         run_id: str | None = None,
+        fence: int | None = None,
     ) -> T:
         """Make an OMS write and audit it: "started" before the call, then its outcome (ok,
-        failed, or unknown and read back), with its parameters and result or error."""
+        failed, or unknown and read back), with its parameters and result or error; `fence`
+        is the lease generation of the run making it (its fencing token)."""
         now = time.time()
         started = AuditEvent(
             kind=EventKind.OMS_WRITE,
@@ -198,6 +200,7 @@ class Audit:
             channel_id=channel_id,
             uid=uuid.uuid4().hex,
             at=now,
+            fence=fence,
         )
         await self._keep("append", started)
         try:

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.audit import EventKind
 from bot.engine.contract import ActionSpec, Click, NotConfigured
+from bot.engine.lease import LeaseLost, RunLease
 from bot.engine.progress import RESUME_ACTION, render_run, run_summary
 from bot.engine.steps import (
     Failure,
@@ -33,15 +34,18 @@ from bot.engine.steps import (
     Step,
     StepFailed,
     StepSkipped,
+    restorer_for,
 )
-from bot.kit.blocks import Message, context, error_message
+from bot.kit.blocks import Message, context, error_message, escape, section
 from bot.kit.posting import SEND_FAILURES, slack_error
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
 from bot.store import locks as lock_store
+from bot.store import obligations as obligation_store
 from bot.store import runs as run_store
 from bot.store.audit import AuditEvent
+from bot.store.obligations import Obligation
 from bot.store.runs import RunRecord, StepRecord
 
 if TYPE_CHECKING:
@@ -52,12 +56,17 @@ log = logging.getLogger(__name__)
 StepState = Literal["pending", "running", "done", "failed", "skipped"]
 RunEnd = Literal["done", "failed"]
 NOTIFY_KEY = "_notify"  # run parameter: where else to post the result (an approval thread)
+SYSTEM = "system"  # the actor of what the sweep does
 
 
 @dataclass(frozen=True)
 class StepFailure:
     text: str
     code: str | None = None
+
+
+def _listed(owed: list[Obligation]) -> str:
+    return "; ".join(o.what for o in owed)
 
 
 def _combined(failures: list[StepFailure]) -> Failure | None:
@@ -212,18 +221,33 @@ class RunEngine:
         if holder is not None:
             await reply.safe_ephemeral(OrderBusy(holder).message())
             return
-        won = await asyncio.to_thread(
-            run_store.claim_for_resume, self.host.store, run.id, self.instance_id, time.time()
+        # Only a run whose lease has really expired: an execution cut off from the database
+        # may still be alive until then (it stops at its first failed heartbeat).
+        generation = await asyncio.to_thread(
+            run_store.claim_for_resume,
+            self.host.store,
+            run.id,
+            self.instance_id,
+            time.time(),
+            self.lease,
         )
-        if not won:
-            await reply.safe_ephemeral(
-                Message(text=f"“{run.title}” is not waiting to be resumed (it is {run.state}).")
-            )
+        if generation is None:
+            now = await asyncio.to_thread(run_store.get_run, self.host.store, run.id)
+            state = now.state if now is not None else run.state
+            text = f"“{run.title}” is not waiting to be resumed (it is {state})."
+            if state in ("interrupted", "failed"):
+                # Resumable, but its lease has not run out: an execution may still hold it.
+                text = (
+                    f"“{run.title}” may still be running somewhere: its lease has not run out. "
+                    f"Try Resume again in {self.lease:.0f} seconds."
+                )
+            await reply.safe_ephemeral(Message(text=text))
             return
         await self._audit_run(run, actor, "resumed", f"resumed {run.title}")
         notify = [(str(c), str(t) if t else None) for c, t in run.params.get(NOTIFY_KEY, [])]
         self.host.tasks.spawn(
-            self._execute(run.id, actor, client, reply, notify), name=f"resume {run.title}"
+            self._execute(run.id, actor, client, reply, notify, generation),
+            name=f"resume {run.title}",
         )
         self.host.changes.run(run.requested_by)
 
@@ -236,9 +260,11 @@ class RunEngine:
         client: AsyncWebClient,
         reply: Replier,
         notify: list[tuple[str, str | None]],
+        generation: int = 1,
     ) -> None:
         store = self.host.store
-        beat = asyncio.get_running_loop().create_task(self._heartbeat(run_id))
+        lease = RunLease(store, run_id, self.instance_id, generation)
+        beat = asyncio.get_running_loop().create_task(self._heartbeat(lease, reply))
         run: RunRecord | None = None
         started = time.monotonic()
         try:
@@ -257,11 +283,15 @@ class RunEngine:
                 tools=self.host,
                 actor=actor,
                 references=runbook.audit_keys(run.params, list(run.order_keys)),
+                lease=lease,
             )
             steps = runbook.steps(run.params)
+            # What an earlier execution changed and did not put back comes first: a resumed
+            # step then starts from the state before the run, not from what a crash left.
+            failures = await self._put_back(ctx, reply)
             records = await asyncio.to_thread(run_store.get_steps, store, run_id)
-            failures: list[StepFailure] = []
-            for idx, step in enumerate(steps):
+            # Nothing runs while something owed could not be put back.
+            for idx, step in enumerate([] if failures else steps):
                 if records[idx].state in ("done", "skipped"):
                     continue
                 failed = await self._run_step(ctx, idx, step, client, reply)
@@ -270,13 +300,25 @@ class RunEngine:
                     if step.stop_on_failure:
                         break
             failure = _combined(failures)
+            owed = await asyncio.to_thread(obligation_store.open_for, store, run_id)
+            if owed:
+                # A run never ends "finished" while it still owes the OMS something.
+                note = (
+                    f"Not yet put back: {_listed(owed)}; Resume puts it back first (the bot "
+                    "also retries on its own)"
+                )
+                failure = Failure(
+                    f"{failure.text}. {note}" if failure else note,
+                    failure.codes if failure else frozenset(),
+                )
             outcome = None
             if failure is None and runbook.outcome is not None:
                 outcome = await runbook.outcome(ctx)
             elif failure is not None and runbook.on_failure is not None:
                 outcome = await runbook.on_failure(ctx, failure)
             state: RunEnd = "failed" if failure else "done"
-            await asyncio.to_thread(
+            lease.ensure()
+            closed = await asyncio.to_thread(
                 run_store.finish_run,
                 store,
                 run_id,
@@ -284,7 +326,10 @@ class RunEngine:
                 result={"summary": outcome.summary} if outcome else None,
                 error=failure.text if failure else None,
                 now=time.time(),
+                generation=generation,
             )
+            if not closed:
+                raise LeaseLost("the run was taken over by another execution")
             await asyncio.to_thread(lock_store.release, store, run_id)
             final = await asyncio.to_thread(run_store.get_run, store, run_id)
             assert final is not None
@@ -297,10 +342,19 @@ class RunEngine:
                 keys=ctx.audit_keys,
             )
             self._finished(final, state, time.monotonic() - started)
+        except LeaseLost as lost:
+            # Another execution may hold the run now: nothing of it is ours to write (not its
+            # steps, its end, or its locks, which a resumed run shares).
+            log.warning("run %s stopped, its lease lost: %s", run_id, lost.reason)
+            await self._tell_lost(lease, reply)
         except StoreUnavailable as exc:
             # The run's state cannot be written; stop here. Once the database is back the
             # sweep marks it interrupted and its message offers Resume.
+            lease.lose(f"the bot's database is unavailable ({exc})", unreachable=True)
             log.error("run %s stopped: %s", run_id, exc)
+            if lease.told:
+                return
+            lease.told = True
             await reply.safe_ephemeral(
                 error_message(
                     "The run stopped: the bot's database is unavailable",
@@ -317,19 +371,19 @@ class RunEngine:
     async def _run_step(
         self, ctx: RunContext, idx: int, step: Step, client: AsyncWebClient, reply: Replier
     ) -> StepFailure | None:
-        """Run one step; return its failure, or None when it succeeded or was skipped."""
-        store = self.host.store
+        """Run one step; return its failure, or None when it succeeded or was skipped.
+        LeaseLost (the run is no longer this execution's) goes up: nothing more is written."""
         run_id = ctx.run.id
-        await asyncio.to_thread(
-            run_store.set_step, store, run_id, idx, state="running", now=time.time()
-        )
+        await self._set_step(ctx, idx, state="running")
         await self._update(run_id, client, reply)
         failure: StepFailure | None = None
         state: StepState
-        ctx.progress_hook = lambda note: self._step_progress(run_id, idx, note, client, reply)
+        ctx.progress_hook = lambda note: self._step_progress(ctx, idx, note, client, reply)
         try:
             detail = await step.run(ctx)
             state = "done"
+        except LeaseLost:
+            raise
         except StepSkipped as skip:
             detail, state = skip.detail, "skipped"
         except StepFailed as exc:
@@ -339,36 +393,216 @@ class RunEngine:
         except OmsError as exc:
             detail = f"The OMS call “{exc.operation}” failed: {exc.message}"
             state, failure = "failed", StepFailure(detail)
+        except StoreUnavailable:
+            raise
         except Exception:
             log.exception("step %r of run %s crashed", step.name, run_id)
             detail = "oms-bot hit an internal error in this step; the details are logged."
             state, failure = "failed", StepFailure(detail)
-        await asyncio.to_thread(
-            run_store.set_step, store, run_id, idx, state=state, detail=detail, now=time.time()
-        )
+        await self._set_step(ctx, idx, state=state, detail=detail)
         await self._update(run_id, client, reply)
         return failure
 
-    async def _heartbeat(self, run_id: str) -> None:
+    async def _set_step(
+        self, ctx: RunContext, idx: int, *, state: StepState, detail: str | None = None
+    ) -> None:
+        """Record a step's state, only while this execution holds the run (LeaseLost if not)."""
+        lease = ctx.lease
+        if lease is not None:
+            lease.ensure()
+        changed = await asyncio.to_thread(
+            run_store.set_step,
+            self.host.store,
+            ctx.run.id,
+            idx,
+            state=state,
+            detail=detail,
+            now=time.time(),
+            generation=lease.generation if lease is not None else None,
+        )
+        if not changed and lease is not None:
+            lease.lose("the run was taken over by another execution")
+            lease.ensure()
+
+    async def _heartbeat(self, lease: RunLease, reply: Replier) -> None:
+        """Renew the run's lease every third of it. The first renewal that fails ends the
+        execution's hold: it is told to stop (no more writes) and the user is told why."""
         store = self.host.store
         while True:
             await asyncio.sleep(self.lease / 3)
+            reason: str | None = None
+            unreachable = False
             try:
                 now = time.time()
                 alive = await asyncio.to_thread(
-                    run_store.heartbeat, store, run_id, self.instance_id, now
+                    run_store.heartbeat, store, lease.run_id, lease.owner, now, lease.generation
                 )
                 if alive:
                     await asyncio.to_thread(
-                        lock_store.renew, store, run_id, now=now, lease=self.lease
+                        lock_store.renew, store, lease.run_id, now=now, lease=self.lease
                     )
+                else:
+                    reason = "it was taken over by another execution, or marked interrupted"
             except StoreUnavailable as exc:
-                log.warning("heartbeat of run %s failed: %s", run_id, exc)
+                log.warning("heartbeat of run %s failed: %s", lease.run_id, exc)
+                reason = f"the bot's database could not be reached to renew its lease ({exc})"
+                unreachable = True
+            if reason is not None:
+                lease.lose(reason, unreachable=unreachable)
+                await self._tell_lost(lease, reply)
+                return
+
+    async def _tell_lost(self, lease: RunLease, reply: Replier) -> None:
+        """Tell the requester, once, that the run stopped for want of its lease."""
+        if lease.told or lease.lost is None:
+            return
+        lease.told = True
+        log.error("run %s lost its lease: %s", lease.run_id, lease.lost)
+        title = (
+            "The run stopped: the bot's database is unavailable"
+            if lease.unreachable
+            else "The run stopped: it lost its lease"
+        )
+        await reply.safe_ephemeral(
+            error_message(
+                title,
+                lease.lost,
+                "Without its lease the run makes no more changes in the OMS (a change under "
+                "way is finished and put back), so it lost its lease and stopped here. Once "
+                "the database is back and the lease has run out, the run's message shows it "
+                "as interrupted: press Resume there to continue from the first unfinished "
+                "step.",
+            )
+        )
+
+    # ---- what a run owes ----------------------------------------------------------------
+
+    async def _put_back(self, ctx: RunContext, reply: Replier) -> list[StepFailure]:
+        """Put back every original the run still owes (an earlier execution changed it and
+        did not restore it), saying so in the run's thread and the audit; the failures of
+        those that could not be put back (then nothing else runs)."""
+        owed = await asyncio.to_thread(obligation_store.open_for, self.host.store, ctx.run.id)
+        failures: list[StepFailure] = []
+        for obligation in owed:
+            restore = restorer_for(obligation.kind)
+            try:
+                if restore is None:
+                    raise StepFailed(f"oms-bot has no way to put back {obligation.kind}")
+                note = await restore(ctx, obligation.payload)
+            except LeaseLost:
+                raise
+            except (StepFailed, OmsError) as exc:
+                why = exc.message if isinstance(exc, OmsError) else str(exc)
+                failures.append(StepFailure(f"Could not put back {obligation.what}: {why}"))
+                continue
+            await asyncio.to_thread(
+                obligation_store.settle,
+                self.host.store,
+                ctx.run.id,
+                obligation.key,
+                note=note,
+                now=time.time(),
+            )
+            summary = f"Put back {obligation.what} as before the run: {note}"
+            await self._audit_run(ctx.run, ctx.actor, "restored", summary, keys=ctx.audit_keys)
+            await self._say_in_thread(ctx.run, reply, f":leftwards_arrow_with_hook: {summary}")
+        return failures
+
+    async def _say_in_thread(self, run: RunRecord, reply: Replier, text: str) -> None:
+        message = Message(text=text, blocks=[section(escape(text))])
+        try:
+            await reply.post(message, thread_ts=run.message_ts)
+        except SEND_FAILURES as exc:
+            log.warning("could not tell run %s's thread: %s", run.id, slack_error(exc))
+
+    async def repair_abandoned(self, client: AsyncWebClient) -> list[str]:
+        """Put back what abandoned runs (interrupted, or failed before they could restore)
+        still owe: each taken like a Resume (its locks, a new lease generation), given back
+        in its state after. The ids of the runs repaired."""
+        store = self.host.store
+        now = time.time()
+        owing = await asyncio.to_thread(
+            obligation_store.abandoned_owing, store, ended_before=now - self.lease
+        )
+        repaired = []
+        for run_id in owing:
+            run = await asyncio.to_thread(run_store.get_run, store, run_id)
+            if run is None or run.runbook not in self.runbooks:
+                continue
+            holder = await asyncio.to_thread(
+                lock_store.acquire,
+                store,
+                list(run.order_keys),
+                run_id=run.id,
+                holder=run.requested_by,
+                what=run.title,
+                now=time.time(),
+                lease=self.lease,
+            )
+            if holder is not None:
+                continue  # another run holds what it would put back: try at the next sweep
+            generation = await asyncio.to_thread(
+                run_store.claim_for_repair, store, run.id, self.instance_id, time.time(), self.lease
+            )
+            if generation is None:
+                continue  # resumed, or repaired by another replica
+            if await self._repair(run, generation, client):
+                repaired.append(run.id)
+        return repaired
+
+    async def _repair(self, run: RunRecord, generation: int, client: AsyncWebClient) -> bool:
+        store = self.host.store
+        reply = self._replier(run, client)
+        lease = RunLease(store, run.id, self.instance_id, generation)
+        beat = asyncio.get_running_loop().create_task(self._heartbeat(lease, reply))
+        runbook = self.runbooks[run.runbook]
+        ctx = RunContext(
+            run=run,
+            tools=self.host,
+            actor=SYSTEM,
+            references=runbook.audit_keys(run.params, list(run.order_keys)),
+            lease=lease,
+        )
+        try:
+            failures = await self._put_back(ctx, reply)
+            for failure in failures:
+                log.warning("run %s: %s", run.id, failure.text)
+            lease.ensure()
+            await asyncio.to_thread(
+                run_store.release_repair,
+                store,
+                run.id,
+                self.instance_id,
+                generation,
+                run.state,
+                time.time(),
+            )
+            await asyncio.to_thread(lock_store.release, store, run.id)
+            return not failures
+        except LeaseLost as lost:
+            log.warning("repair of run %s stopped, its lease lost: %s", run.id, lost.reason)
+            return False
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    def _replier(self, run: RunRecord, client: AsyncWebClient) -> Replier:
+        """A way to speak in a run's channel with no request to answer (sweeps)."""
+        return Replier(
+            client,
+            channel_id=run.channel_id,
+            user_id=run.requested_by,
+            response_url=None,
+            session=self.host.http_session(),
+            updates=self.host.updates,
+        )
 
     # ---- interrupted runs ---------------------------------------------------------------
 
     async def sweep(self, client: AsyncWebClient) -> list[RunRecord]:
-        """Mark runs whose process died as interrupted and offer Resume on their message."""
+        """Mark runs whose process died as interrupted and offer Resume on their message;
+        then put back what abandoned runs still owe the OMS."""
         stale = await asyncio.to_thread(
             run_store.interrupt_stale, self.host.store, now=time.time(), lease=self.lease
         )
@@ -377,14 +611,7 @@ class RunEngine:
                 run, "system", "interrupted", f"{run.title} was interrupted (its process stopped)"
             )
             self.host.changes.run(run.requested_by)
-            reply = Replier(
-                client,
-                channel_id=run.channel_id,
-                user_id=run.requested_by,
-                response_url=None,
-                session=self.host.http_session(),
-                updates=self.host.updates,
-            )
+            reply = self._replier(run, client)
             runbook = self.runbooks.get(run.runbook)
             message = await render_run(
                 run, await self._steps(run.id), None, runbook, self.host.actions
@@ -398,6 +625,8 @@ class RunEngine:
                 log.warning(
                     "could not show run %s as interrupted: %s", run.id, exc.response.get("error")
                 )
+        # The runs just interrupted were last heard of a lease ago: they owe at once.
+        await self.repair_abandoned(client)
         return stale
 
     # ---- the message ----------------------------------------------------------------------
@@ -523,10 +752,23 @@ class RunEngine:
         )
 
     async def _step_progress(
-        self, run_id: str, idx: int, detail: str, client: AsyncWebClient, reply: Replier
+        self, ctx: RunContext, idx: int, detail: str, client: AsyncWebClient, reply: Replier
     ) -> None:
-        await asyncio.to_thread(run_store.set_step_detail, self.host.store, run_id, idx, detail)
-        await self._update(run_id, client, reply)
+        lease = ctx.lease
+        if lease is not None:
+            lease.ensure()
+        changed = await asyncio.to_thread(
+            run_store.set_step_detail,
+            self.host.store,
+            ctx.run.id,
+            idx,
+            detail,
+            lease.generation if lease is not None else None,
+        )
+        if not changed and lease is not None:
+            lease.lose("the run was taken over by another execution")
+            lease.ensure()
+        await self._update(ctx.run.id, client, reply)
 
     def _finished(self, run: RunRecord, state: RunEnd, seconds: float) -> None:
         """Log and count a run's end (the metrics hook)."""

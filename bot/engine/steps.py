@@ -10,16 +10,21 @@ recovery) without reading the words of a message built elsewhere.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bot.engine.audit import EventKind
 from bot.engine.contract import ButtonSpec, Toolbox
+from bot.engine.lease import LeaseLost, RunLease
 from bot.kit.blocks import Message, escape, section
 from bot.kit.durations import slack_time
+from bot.store import obligations as obligation_store
 from bot.store.audit import AuditEvent
 from bot.store.locks import LockHolder
+from bot.store.obligations import NotHeld, Obligation
 from bot.store.runs import RunRecord
 
 T = TypeVar("T")
@@ -106,6 +111,36 @@ def job_lock_key(job: str) -> str:
     return f"{JOB_KEY_PREFIX}{job}"
 
 
+# Puts an obligation's original back: gets the run's context (its lease, its audit) and the
+# recorded original, makes the write through `ctx.oms_write`, returns what it did in words.
+Restorer = Callable[["RunContext", dict[str, Any]], Awaitable[str]]
+_RESTORERS: dict[str, Restorer] = {}
+
+
+def restorer(kind: str) -> Callable[[Restorer], Restorer]:
+    """Register how an obligation of `kind` is put back. By kind, not by runbook: the sweep
+    repairs a run another process left, knowing only what its database row says."""
+
+    def register(fn: Restorer) -> Restorer:
+        if _RESTORERS.get(kind, fn) is not fn:
+            raise ValueError(f"two restorers for {kind!r}")
+        _RESTORERS[kind] = fn
+        return fn
+
+    return register
+
+
+def restorer_for(kind: str) -> Restorer | None:
+    return _RESTORERS.get(kind)
+
+
+def _close(call: Awaitable[Any]) -> None:
+    """Close a write's coroutine that will not be awaited (no "never awaited" warning)."""
+    close = getattr(call, "close", None)
+    if callable(close):
+        close()
+
+
 class OrderBusy(Exception):
     """A run could not start: one of its orders (or the job it uses) is leased by another run."""
 
@@ -146,6 +181,9 @@ class RunContext:
     # Every reference of the run's orders its audit events carry: the leased keys, the
     # runbook's references, and what the steps learn (a new version's id).
     references: list[str] = field(default_factory=list)
+    # The execution's hold on the run's lease (set by the engine): every OMS write checks it
+    # first and carries its generation as the fencing token.
+    lease: RunLease | None = None
 
     def add_references(self, *keys: str | None) -> None:
         """Audit this run's later events under these references of its orders too (a new
@@ -166,7 +204,16 @@ class RunContext:
         return self.run.params
 
     async def oms_write(self, operation: str, parameters: dict[str, Any], call: Awaitable[T]) -> T:
-        """Make an OMS write and audit it: operation, parameters, result or error."""
+        """Make an OMS write and audit it: operation, parameters, result or error.
+
+        Only while the run's lease is held (the database confirms it): LeaseLost otherwise,
+        and the write is not made. The audit row carries the lease generation (`fence`)."""
+        if self.lease is not None:
+            try:
+                await self.lease.check()
+            except LeaseLost:
+                _close(call)
+                raise
         return await self.tools.audit.write(
             call,
             operation=operation,
@@ -175,7 +222,49 @@ class RunContext:
             channel_id=self.run.channel_id,
             order_keys=self.audit_keys,
             run_id=self.run.id,
+            fence=self.lease.generation if self.lease is not None else None,
         )
+
+    async def still_held(self) -> None:
+        """LeaseLost unless the run's lease is still held: for a step between two writes of one
+        call (the order-sync replay checks it between the window and the run)."""
+        if self.lease is not None:
+            await self.lease.check()
+
+    async def owe(self, *, kind: str, key: str, what: str, original: dict[str, Any]) -> Obligation:
+        """Record, before the write that changes it, the original state a step will put back
+        (`kind` names its `restorer`). An obligation already open under `key` is kept and
+        returned: its original is from before this run's first write, not what a crash left.
+        LeaseLost when the run is no longer this execution's."""
+        lease = self._held_lease()
+        try:
+            return await asyncio.to_thread(
+                obligation_store.owe,
+                lease.store,
+                self.run.id,
+                generation=lease.generation,
+                key=key,
+                kind=kind,
+                what=what,
+                payload=original,
+                now=time.time(),
+            )
+        except NotHeld as exc:
+            lease.lose("the run was taken over by another execution")
+            raise LeaseLost(lease.lost or "") from exc
+
+    async def settle(self, key: str, note: str) -> None:
+        """The original is back: the obligation under `key` is kept."""
+        lease = self._held_lease()
+        await asyncio.to_thread(
+            obligation_store.settle, lease.store, self.run.id, key, note=note, now=time.time()
+        )
+
+    def _held_lease(self) -> RunLease:
+        if self.lease is None:
+            raise RuntimeError("a restore obligation needs a run executed by the engine")
+        self.lease.ensure()
+        return self.lease
 
     async def audit_snapshot(self, what: str, snapshot: dict[str, Any]) -> None:
         """Save what the OMS held before a change, so nothing is lost."""

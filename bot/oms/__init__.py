@@ -37,7 +37,7 @@ from bot.oms.models import (
     StatusChange,
     UserProfile,
 )
-from bot.oms.ordersync import OrderSync, SyncRun
+from bot.oms.ordersync import OrderSync, SyncRun, differing
 from bot.oms.profile import FAILURE_PROBES, JOB_PROBES, TenantProfile
 from bot.oms.refs import (
     FoundRefs,
@@ -102,6 +102,7 @@ __all__ = [
     "Webhook",
     "attempt",
     "button_ref",
+    "differing",
     "failures",
     "find_order_refs",
     "hotwax_order_url",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +74,13 @@ def _values(params: list[dict[str, Any]]) -> dict[str, Any]:
         for p in params
         if p.get("parameterValue") not in (None, "")
     }
+
+
+def differing(now: list[dict[str, Any]], before: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters whose value `now` differs from `before` (null and empty alike), with
+    their value now."""
+    a, b = _values(now), _values(before)
+    return {k: a.get(k) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
 def _with_from_date(
@@ -151,12 +159,22 @@ class OrderSync:
         `thruDateBuffer`, in minutes, as `check` read it; one minute by default)."""
         return updated_at + self.thru_buffer + READY_MARGIN
 
-    async def replay(self, updated_at: datetime) -> str:
+    async def replay(
+        self,
+        updated_at: datetime,
+        *,
+        original: list[dict[str, Any]] | None = None,
+        before_run: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
         """Replay the sync from just before `updated_at`; return the job run id.
 
+        `original` is the job's parameters as `check` read them (the caller recorded them to
+        put back should this process die); read here when not given. `before_run` is awaited
+        between the window and the run, and may stop the replay (a run that lost its lease).
         The job's parameters are put back whatever happens, and read back: SyncNotRestored
         when they differ from before (the live sync would otherwise be left changed)."""
-        original = await self.check()
+        if original is None:
+            original = await self.check()
         window = _with_from_date(original, self.job_name, updated_at - LEAD)
         started: Any = None
         try:
@@ -166,6 +184,8 @@ class OrderSync:
                 operation="set the order-sync window",
                 json={"jobName": self.job_name, "serviceJobParameters": window},
             )
+            if before_run is not None:
+                await before_run()
             # Send no body: runNow ignores overrides (docs/oms-api.md, "Order runbooks").
             started = await self.oms.maarg_call(
                 "POST", f"{self._path}/runNow", operation="run the order-sync job now"
@@ -179,7 +199,14 @@ class OrderSync:
             raise OmsBadResponse("run the order-sync job now", "no jobRunId in the answer")
         return str(run_id)
 
-    async def _restore(self, original: list[dict[str, Any]], window: list[dict[str, Any]]) -> None:
+    async def put_back(self, original: list[dict[str, Any]]) -> None:
+        """Put `original` back and read it back (a replay cut off between the window and the
+        restore: its process died, or the OMS dropped); SyncNotRestored as for a replay."""
+        await self._restore(original, None)
+
+    async def _restore(
+        self, original: list[dict[str, Any]], window: list[dict[str, Any]] | None
+    ) -> None:
         """Put the original parameters back and read them back; SyncNotRestored, saying what
         the job now holds and what to set, when that cannot be done or does not take."""
         what = "restore the order-sync job"
@@ -196,11 +223,11 @@ class OrderSync:
             )
             now = _values(await self.parameters("read the order-sync job back"))
         except OmsError as exc:
-            pinned = _values(window).get(FROM_DATE)
+            pinned = _values(window).get(FROM_DATE) if window is not None else None
             raise SyncNotRestored(
                 what,
-                f"{exc.message}. The job may still have fromDate {pinned}, which would keep the "
-                f"shop's sync running from then: {fix}",
+                f"{exc.message}. The job may still have fromDate {pinned or 'set'}, which would "
+                f"keep the shop's sync running from then: {fix}",
             ) from exc
         before = _values(original)
         if now != before:

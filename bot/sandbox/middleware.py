@@ -16,7 +16,6 @@ from bot.sandbox.tenant import INSTANCE_NAME
 from bot.sandbox.web import html_page
 
 INSTANCES = "/instances/"
-HELD_AT_MOST_SECONDS = 60.0  # the longest a "held" fault keeps a request
 
 
 def _fault_response(fault: Fault) -> Response:
@@ -80,16 +79,19 @@ class SandboxMiddleware:
             scope = {**scope, "path": inner, "raw_path": inner.encode("latin-1")}
             path = inner
         fault = self.state.take_fault(path, scope["method"])
+        if fault is not None and fault.kind in ("hang", "dropped"):
+            fault.reached.set()
+            while not fault.released.is_set():
+                await asyncio.sleep(0.02)
+            if fault.kind == "dropped":
+                await html_page(504, "504 Gateway Time-out")(scope, receive, send)
+                return
+            fault = None  # a hang, let go: handled as usual
         if fault is not None and fault.kind == "lost":
             # Applied, and the answer never reaches the client (a gateway timeout).
             await self.app(scope, _replay(raw), _discard)
             await html_page(504, "504 Gateway Time-out")(scope, receive, send)
             return
-        if fault is not None and fault.kind == "held":
-            # Unanswered until the test releases it (bounded, so a forgotten release cannot
-            # hang the server), then served as if nothing happened.
-            await asyncio.to_thread(self.state.held_gate.wait, HELD_AT_MOST_SECONDS)
-            fault = None
         if fault is not None:
             await _fault_response(fault)(scope, receive, send)
             return

@@ -44,7 +44,9 @@ from bot.sandbox.shapes import epoch_ms
 from bot.sandbox.stores_data import StoresData, seed_stores
 from bot.sandbox.tenant import DEFAULT, Tenant
 
-FaultKind = Literal["html", "truncated", "error500", "unavailable", "json", "lost", "held"]
+FaultKind = Literal[
+    "html", "truncated", "error500", "unavailable", "json", "lost", "hang", "dropped"
+]
 ORDER_STATUSES = (
     "ORDER_CREATED",
     "ORDER_APPROVED",
@@ -110,6 +112,10 @@ class Fault:
     body: Any = None
     method: str | None = None  # only requests with this method (None: any)
     skip: int = 0  # matching requests let through before the fault starts
+    # "hang" and "dropped": set when a request is held, and to let it go (tests wait on the
+    # first to act at a known point, e.g. kill the bot while its request hangs).
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -121,6 +127,7 @@ class _Token:
 @dataclass
 class _Knobs:
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    held: list[Fault] = field(default_factory=list)  # hang/dropped faults, released at reset
 
 
 class SandboxState:
@@ -145,7 +152,6 @@ class SandboxState:
         self._started = time.monotonic()
         self._tokens: dict[str, _Token] = {}
         self._knobs = _Knobs()
-        self.held_gate = threading.Event()  # opened by release_held()
         self._requests: list[RecordedRequest] = []
         self.data: SeedData = seed(self._base_now, extra_failures=extra_failures)
         self._next_order = 20001
@@ -187,9 +193,8 @@ class SandboxState:
         with self.lock:
             self.data = seed(self._base_now, extra_failures=self._extra_failures)
             self._tokens.clear()
+            self.release_held()
             self._knobs = _Knobs()
-            self.held_gate.set()  # a request still held from the last test goes on
-            self.held_gate = threading.Event()
             self._requests.clear()
             self._next_order = 20001
             self.latency = 0.0
@@ -218,28 +223,33 @@ class SandboxState:
         body: Any = None,
         method: str | None = None,
         skip: int = 0,
-    ) -> None:
-        """Make the next `count` requests on `path` misbehave.
+    ) -> Fault:
+        """Make the next `count` requests on `path` misbehave; returns the fault.
 
         `path` is exact ("/api/login") or a prefix ending in "*" ("/rest/s1/*"). Kinds: "html"
         (200 + an HTML page), "truncated" (200 + cut-off JSON), "error500", "unavailable"
         (503), "json" (`body` as JSON with `status`, the request itself not applied), "lost"
         (the request IS applied, then its answer is lost: a 504 Gateway Timeout, as from a
-        proxy that gave up waiting; a write that timed out but took effect), "held" (the
-        request waits, unanswered, until `release_held()`, then is served normally: a test
-        can see what the bot does while one read is still out, with no timing involved).
+        proxy that gave up waiting; a write that timed out but took effect)).
         `method` limits it to one method; `skip` lets that many matching requests through
-        first (the second PUT of a sequence, say).
+        first (the second PUT of a sequence, say). "hang": the request is held until the
+        fault's `released` is set (or the sandbox is reset), then handled as usual; "dropped":
+        held the same way, then answered 504 without being applied (its caller was killed
+        while it hung, so it never took effect). `reached` is set when one is held.
         """
+        fault = Fault(kind, count, status, body, method, skip)
         with self.lock:
-            if kind == "held":
-                self.held_gate.clear()
             queue = self._knobs.faults.setdefault(path, deque())
-            queue.append(Fault(kind, count, status, body, method, skip))
+            queue.append(fault)
+            if kind in ("hang", "dropped"):
+                self._knobs.held.append(fault)
+        return fault
 
     def release_held(self) -> None:
-        """Let every request held by a "held" fault go on (and those held later too)."""
-        self.held_gate.set()
+        """Let every held request go (hang: handled; dropped: answered 504)."""
+        with self.lock:
+            for fault in self._knobs.held:
+                fault.released.set()
 
     def take_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self.lock:

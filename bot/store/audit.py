@@ -51,6 +51,7 @@ class AuditEvent:
     at: float = 0.0
     id: int | None = None
     uid: str | None = None  # the event's own id (see the module's docstring)
+    fence: int | None = None  # the lease generation of the run that made the write
 
 
 def append(store: Store, event: AuditEvent, now: float) -> int | None:
@@ -145,6 +146,7 @@ def _insert(conn: Connection, event: AuditEvent, now: float) -> int | None:
         message_ts=event.message_ts,
         correlation_id=event.correlation_id,
         event_uid=event.uid,
+        fence=event.fence,
     )
     if event.uid is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[audit_events.c.event_uid])
@@ -240,4 +242,5 @@ def _event(row: Row[Any], order_keys: tuple[str, ...]) -> AuditEvent:
         at=row.at,
         id=row.id,
         uid=row.event_uid,
+        fence=row.fence,
     )

@@ -1,5 +1,10 @@
 """Runs and their steps: recorded before the first step, leased by the owning process through
-heartbeats, so a run whose process died is found and marked interrupted, then resumed once."""
+heartbeats, so a run whose process died is found and marked interrupted, then resumed once.
+
+Each hold of a run's lease has a generation (1 when recorded, one more at each claim): the
+renewals, the step updates and the end of a run name it, so an execution that lost its lease
+(a database outage longer than the lease, then a Resume) can change nothing of the run a newer
+execution holds."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, exists, select
 
 from bot.store.db import Store
 from bot.store.schema import run_steps, runs
@@ -38,6 +43,7 @@ class RunRecord:
     finished_at: float | None
     result: dict[str, Any] | None
     error: str | None
+    generation: int = 1
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ def create_run(
         "finished_at": None,
         "result": None,
         "error": None,
+        "generation": 1,
     }
     with store.begin() as conn:
         conn.execute(runs.insert().values(**values))
@@ -126,8 +133,10 @@ def set_step(
     state: StepState,
     detail: str | None = None,
     now: float,
-) -> None:
-    """Move a step to `state`; `detail` None keeps the step's current detail."""
+    generation: int | None = None,
+) -> bool:
+    """Move a step to `state`; `detail` None keeps the step's current detail. With a
+    `generation`, only while the run is still in it; False when it is not (the lease is lost)."""
     values: dict[str, Any] = {"state": state}
     if state == "running":
         values["started_at"] = now
@@ -137,11 +146,25 @@ def set_step(
     if detail is not None:
         values["detail"] = detail
     with store.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             run_steps.update()
-            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx)
+            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx, *_held(generation))
             .values(**values)
+        ).rowcount
+    return changed == 1
+
+
+def _held(generation: int | None) -> list[ColumnElement[bool]]:
+    """The condition that the run is still in `generation` (none when it is None)."""
+    if generation is None:
+        return []
+    return [
+        exists(
+            select(runs.c.id).where(
+                runs.c.id == run_steps.c.run_id, runs.c.generation == generation
+            )
         )
+    ]
 
 
 def finish_run(
@@ -152,12 +175,15 @@ def finish_run(
     result: dict[str, Any] | None = None,
     error: str | None = None,
     now: float,
+    generation: int | None = None,
 ) -> bool:
-    """End a running run; False if it was not running (already finished, or interrupted)."""
+    """End a running run; False if it was not running (already finished, or interrupted), or,
+    with a `generation`, when another execution has claimed it since."""
+    held = [] if generation is None else [runs.c.generation == generation]
     with store.begin() as conn:
         changed = conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.state == "running")
+            .where(runs.c.id == run_id, runs.c.state == "running", *held)
             .values(
                 state=state,
                 result=None if result is None else dump(result),
@@ -168,15 +194,33 @@ def finish_run(
     return changed == 1
 
 
-def heartbeat(store: Store, run_id: str, owner: str, now: float) -> bool:
-    """Renew the run's lease; False means another process has taken the run over."""
+def heartbeat(
+    store: Store, run_id: str, owner: str, now: float, generation: int | None = None
+) -> bool:
+    """Renew the run's lease; False means the run is no longer this execution's: another
+    process took it over, or the sweep marked it interrupted (this one lost its lease)."""
+    held = [] if generation is None else [runs.c.generation == generation]
     with store.begin() as conn:
         changed = conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.owner == owner, runs.c.state == "running")
+            .where(runs.c.id == run_id, runs.c.owner == owner, runs.c.state == "running", *held)
             .values(heartbeat_at=now)
         ).rowcount
     return changed == 1
+
+
+def holds(store: Store, run_id: str, owner: str, generation: int) -> bool:
+    """Whether `owner` still runs the run in `generation` (read before each OMS write)."""
+    with store.begin() as conn:
+        row = conn.execute(
+            select(runs.c.id).where(
+                runs.c.id == run_id,
+                runs.c.owner == owner,
+                runs.c.state == "running",
+                runs.c.generation == generation,
+            )
+        ).first()
+    return row is not None
 
 
 def interrupt_stale(store: Store, *, now: float, lease: float) -> list[RunRecord]:
@@ -196,13 +240,56 @@ def interrupt_stale(store: Store, *, now: float, lease: float) -> list[RunRecord
     return sorted((_run(row._mapping) for row in rows), key=lambda run: run.created_at)
 
 
-def claim_for_resume(store: Store, run_id: str, owner: str, now: float) -> bool:
-    """Take an interrupted or failed run back to running for `owner`; True for one caller only."""
+def claim_for_resume(store: Store, run_id: str, owner: str, now: float, lease: float) -> int | None:
+    """Take an interrupted or failed run back to running for `owner`: its new generation, for
+    one caller only (None for the others). An interrupted run only once its lease has really
+    expired: the execution that held it may still be alive, only cut off from the database."""
+    return _claim(store, run_id, owner, now, lease, reset=True)
+
+
+def claim_for_repair(store: Store, run_id: str, owner: str, now: float, lease: float) -> int | None:
+    """Take an abandoned run (interrupted or failed) for the sweep to put back what it owes:
+    its new generation, or None when another process has it. `release_repair` gives it back."""
+    return _claim(store, run_id, owner, now, lease, reset=False)
+
+
+def _claim(
+    store: Store, run_id: str, owner: str, now: float, lease: float, *, reset: bool
+) -> int | None:
+    expired = (runs.c.state == "failed") | (runs.c.heartbeat_at < now - lease)
+    values: dict[str, Any] = {
+        "state": "running",
+        "owner": owner,
+        "heartbeat_at": now,
+        "generation": runs.c.generation + 1,
+    }
+    if reset:
+        values.update(finished_at=None, error=None)
+    with store.begin() as conn:
+        row = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.state.in_(_RESUMABLE), expired)
+            .values(**values)
+            .returning(runs.c.generation)
+        ).first()
+    return None if row is None else int(row.generation)
+
+
+def release_repair(
+    store: Store, run_id: str, owner: str, generation: int, state: str, now: float
+) -> bool:
+    """Give a run the sweep repaired back its state (interrupted or failed), so it can be
+    resumed; its heartbeat is left old, so a Resume may take it at once."""
     with store.begin() as conn:
         changed = conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.state.in_(_RESUMABLE))
-            .values(state="running", owner=owner, heartbeat_at=now, finished_at=None, error=None)
+            .where(
+                runs.c.id == run_id,
+                runs.c.owner == owner,
+                runs.c.generation == generation,
+                runs.c.state == "running",
+            )
+            .values(state=state, heartbeat_at=0.0, finished_at=now)
         ).rowcount
     return changed == 1
 
@@ -239,6 +326,7 @@ def _run(row: RowLike) -> RunRecord:
         finished_at=row["finished_at"],
         result=result if isinstance(result, dict) else None,
         error=row["error"],
+        generation=int(row["generation"] or 1),
     )
 
 
@@ -254,11 +342,15 @@ def _step(row: Row[Any]) -> StepRecord:
     )
 
 
-def set_step_detail(store: Store, run_id: str, idx: int, detail: str) -> None:
-    """Change a step's detail only (a long step reporting progress keeps its start time)."""
+def set_step_detail(
+    store: Store, run_id: str, idx: int, detail: str, generation: int | None = None
+) -> bool:
+    """Change a step's detail only (a long step reporting progress keeps its start time);
+    False when the run is no longer in `generation`."""
     with store.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             run_steps.update()
-            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx)
+            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx, *_held(generation))
             .values(detail=detail)
-        )
+        ).rowcount
+    return changed == 1

@@ -227,6 +227,8 @@ watch_states = Table(
     Column("generation", Integer, nullable=False),
     Column("changed_at", Double, nullable=False),
 )
+
+
 # ---- issue 17, ledger (migration 0006_ledger) ------------------------------------------------
 # Appended here rather than in the tables above so the branches of issue 17 merge cleanly.
 #
@@ -240,3 +242,29 @@ Index("uq_audit_events_event_uid", audit_events.c.event_uid, unique=True)
 # "started, then the process died". start_until: until when the one starting it holds it.
 approvals.append_column(Column("start_run_id", String))
 approvals.append_column(Column("start_until", Double))
+
+
+# ---- issue 17, runs: lease generations (fencing tokens) and restore obligations -------------
+
+# The run's lease generation: 1 when recorded, one more at each claim (a Resume). A write the
+# run records carries it (`audit_events.fence`), and every renewal or end of the run checks it,
+# so an execution that lost its lease can neither write nor close the run a newer one holds.
+runs.append_column(Column("generation", Integer, nullable=False, server_default="1"))
+audit_events.append_column(Column("fence", Integer))
+
+# What a run must put back before it may end (the order-sync job's parameters before its
+# window): recorded before the write that changes it, settled once the original is back.
+run_obligations = Table(
+    "run_obligations",
+    metadata,
+    Column("run_id", String, ForeignKey("runs.id"), primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("what", Text, nullable=False),
+    Column("state", String, nullable=False),  # "open" until settled
+    Column("payload", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("settled_at", Double),
+    Column("note", Text),
+    Index("ix_run_obligations_state", "state"),
+)

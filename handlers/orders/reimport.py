@@ -21,11 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from bot.engine import RunContext, StepFailed
+from bot.engine import RunContext, StepFailed, restorer
 from bot.kit.blocks import clip
 from bot.kit.durations import plural
-from bot.oms import OmsError, OrderSync, ShopifyOrder, mdm
+from bot.oms import OmsError, OrderSync, ShopifyOrder, differing, mdm
 from handlers.orders.causes import explain
 from handlers.orders.lookup import order_sync, shopify
 
@@ -37,6 +38,8 @@ CONTACT_MECH = "create-order-contact-mech"
 CONTACT_MECH_SERVICE = "createOrderContactMech"
 
 SUMMARY_MAX = 300  # an audit summary's length (the run engine's too)
+# The restore obligation of a replay: the order-sync job's parameters before the window.
+SYNC_OBLIGATION = "order-sync-parameters"
 
 Arrived = Callable[[], Awaitable[str | None]]
 
@@ -68,6 +71,38 @@ async def shopify_order(ctx: RunContext, shopify_id: str, missing: str) -> Shopi
     if order is None or order.updated_at is None:
         raise StepFailed(missing)
     return order
+
+
+def _parameters(original: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's parameter list recorded in a restore obligation."""
+    params = original.get("parameters")
+    if not isinstance(params, list) or not all(isinstance(p, dict) for p in params):
+        raise StepFailed("the recorded order-sync parameters are unreadable; nothing was changed")
+    return [dict(p) for p in params]
+
+
+@restorer(SYNC_OBLIGATION)
+async def put_back_order_sync(ctx: RunContext, original: dict[str, Any]) -> str:
+    """Put the order-sync job back as it was before the run, when it reads otherwise (its
+    replay was cut off between the window and the restore); read back either way."""
+    job = str(original.get("job") or "")
+    if not job:
+        raise StepFailed("the recorded order-sync job has no name; nothing was changed")
+    params = _parameters(original)
+    # Only the job's parameters are read and written: the shop it syncs was checked when the
+    # obligation was recorded, and the job may be any the run used (not today's setting).
+    sync = OrderSync(ctx.tools.oms, job, remote_id="")
+    left = await sync.parameters()
+    changed = differing(left, params)
+    if not changed:
+        return f"{job} already read as before the run; nothing was written"
+    await ctx.oms_write(
+        f"put the order-sync job {job} back as before the run",
+        {"job": job, "left": changed},
+        sync.put_back(params),
+    )
+    shown = ", ".join(f"{k} {v or 'empty'}" for k, v in sorted(changed.items()))
+    return f"{job} had {shown}; it reads back as before the run"
 
 
 @dataclass
@@ -102,16 +137,30 @@ async def replay_and_wait(
     if found is not None:
         return found  # already there (a resumed run whose earlier replay did it): no replay
     sync = order_sync(ctx.tools)
-    await sync.check()  # the job syncs this shop and is not mid-replay: checked before writing
+    # The job syncs this shop and is not mid-replay: checked before writing.
+    original = await sync.check()
     await _until_ready(ctx, sync, order)
     watch = _Watch(
         since=datetime.now(UTC) - CLOCK_SLACK, web=is_web(order), pos_refresh=pos_refresh
     )
+    # Recorded before the window is set: should the process die, or the OMS drop, before the
+    # replay puts the job back, Resume (or the sweep) puts back this, not what was left.
+    owed = await ctx.owe(
+        kind=SYNC_OBLIGATION,
+        key=f"order-sync:{sync.job_name}",
+        what=f"the order-sync job {sync.job_name}'s parameters",
+        original={"job": sync.job_name, "parameters": original},
+    )
     run_id = await ctx.oms_write(
         f"replay the order sync to re-import {order.name}",
         {"shopifyOrderId": order.id, "job": sync.job_name, "fromDate": "updatedAt - 1 min"},
-        sync.replay(order.updated_at),
+        sync.replay(
+            order.updated_at,
+            original=_parameters(owed.payload),
+            before_run=ctx.still_held,  # a run that lost its lease does not run the job
+        ),
     )
+    await ctx.settle(owed.key, "put back and read back by the replay")
     try:
         found = await _wait_for_import(ctx, sync, run_id, order, arrived, watch, nothing_came)
     except (StepFailed, OmsError) as exc:

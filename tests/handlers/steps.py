@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.engine import RunContext, Step, StepFailed, StepSkipped
+from bot.engine.lease import RunLease
 from bot.kit.config import load_settings
 from bot.sandbox import DEMO_PASSWORD, DEMO_USERNAME, SandboxServer
 from bot.store import runs as run_store
@@ -67,7 +68,10 @@ class StepRunner:
             step_names=[s.name for s in book.steps(params)],
             now=time.time(),
         )
-        return RunContext(run=run, tools=self.services, actor="U_ALICE")
+        # The run is recorded running, owned by "step-test" in its first generation: the lease
+        # its writes and restore obligations check.
+        lease = RunLease(self.services.store, run.id, "step-test", run.generation)
+        return RunContext(run=run, tools=self.services, actor="U_ALICE", lease=lease)
 
     async def step(self, ctx: RunContext, step: Step) -> StepResult:
         try:

@@ -27,6 +27,7 @@ from bot.store import (
     approvals,
     audit,
     locks,
+    obligations,
     open_store,
     runs,
     schema_version,
@@ -348,21 +349,68 @@ def test_concurrent_sweeps_interrupt_each_run_once(store: Store, replica: Store)
 
 def test_claim_for_resume_exactly_once(store: Store, replica: Store) -> None:
     run = new_run(store)
-    assert not runs.claim_for_resume(store, run.id, "inst-x", NOW)  # still running
+    assert runs.claim_for_resume(store, run.id, "inst-x", NOW, 30) is None  # still running
     runs.interrupt_stale(store, now=NOW + 100, lease=30)
     stores = [store, replica]
-    won = race(20, lambda i: runs.claim_for_resume(stores[i % 2], run.id, f"inst-{i}", NOW + 200))
-    assert won.count(True) == 1
+    won = race(
+        20, lambda i: runs.claim_for_resume(stores[i % 2], run.id, f"inst-{i}", NOW + 200, 30)
+    )
+    assert [g for g in won if g is not None] == [2]  # one winner, in the run's 2nd generation
     resumed = runs.get_run(store, run.id)
     assert resumed is not None
     assert (resumed.state, resumed.owner, resumed.heartbeat_at, resumed.finished_at) == (
         "running",
-        f"inst-{won.index(True)}",
+        f"inst-{[g is not None for g in won].index(True)}",
         NOW + 200,
         None,
     )
-    runs.finish_run(store, run.id, state="failed", error="boom", now=NOW + 300)
-    assert runs.claim_for_resume(store, run.id, "inst-y", NOW + 400)  # failed runs resume too
+    assert resumed.generation == 2
+    # The first generation can no longer renew, record a step or end the run.
+    assert not runs.heartbeat(store, run.id, resumed.owner, NOW + 201, generation=1)
+    assert not runs.set_step(store, run.id, 0, state="done", now=NOW + 201, generation=1)
+    assert not runs.finish_run(store, run.id, state="done", now=NOW + 201, generation=1)
+    runs.finish_run(store, run.id, state="failed", error="boom", now=NOW + 300, generation=2)
+    assert runs.claim_for_resume(store, run.id, "inst-y", NOW + 301, 30) == 3  # failed: at once
+
+
+def test_an_interrupted_run_is_resumed_only_once_its_lease_has_run_out(store: Store) -> None:
+    run = new_run(store)
+    runs.interrupt_stale(store, now=NOW + 100, lease=30)
+    # Asked with a clock where its last heartbeat is still within the lease: refused.
+    assert runs.claim_for_resume(store, run.id, "inst-b", NOW + 10, 30) is None
+    assert runs.claim_for_resume(store, run.id, "inst-b", NOW + 31, 30) == 2
+
+
+def test_an_obligation_keeps_the_first_original_until_settled(store: Store) -> None:
+    run = new_run(store)
+    first = obligations.owe(
+        store, run.id, generation=1, key="job", kind="k", what="w", payload={"v": 1}, now=NOW
+    )
+    again = obligations.owe(
+        store, run.id, generation=1, key="job", kind="k", what="w", payload={"v": 2}, now=NOW
+    )
+    assert (first.payload, again.payload, again.state) == ({"v": 1}, {"v": 1}, "open")
+    assert [o.key for o in obligations.open_for(store, run.id)] == ["job"]
+    assert obligations.settle(store, run.id, "job", note="put back", now=NOW + 1)
+    assert not obligations.settle(store, run.id, "job", note="twice", now=NOW + 2)
+    assert obligations.open_for(store, run.id) == []
+    later = obligations.owe(
+        store, run.id, generation=1, key="job", kind="k", what="w", payload={"v": 3}, now=NOW + 3
+    )
+    assert later.payload == {"v": 3}  # a settled one is owed anew with the new original
+    with pytest.raises(obligations.NotHeld):  # another generation may record nothing
+        obligations.owe(
+            store, run.id, generation=2, key="x", kind="k", what="w", payload={}, now=NOW
+        )
+    failed = new_run(store)
+    obligations.owe(
+        store, failed.id, generation=1, key="job", kind="k", what="w", payload={}, now=NOW
+    )
+    runs.finish_run(store, failed.id, state="failed", now=NOW + 50)
+    runs.interrupt_stale(store, now=NOW + 100, lease=30)
+    # Interrupted: owing at once; failed: once a Resume pressed at once had its chance.
+    assert obligations.abandoned_owing(store, ended_before=NOW + 49) == [run.id]
+    assert obligations.abandoned_owing(store, ended_before=NOW + 51) == [failed.id, run.id]
 
 
 def test_list_runs_newest_first_with_state_filter_and_limit(store: Store) -> None:

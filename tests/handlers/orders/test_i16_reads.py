@@ -181,13 +181,13 @@ def test_check_of_an_order_in_hotwax_never_waits_for_the_mdm_read_ahead(
     make_bot: BotFactory, tmp_path: Path, sandbox: SandboxServer
 ) -> None:
     # A Shopify reference starts the failed MDM logs early, in case HotWax lacks the order.
-    # Here HotWax has it: the answer must come while that read is still unanswered (held by
+    # Here HotWax has it: the answer must come while that read is still unanswered (hung by
     # the sandbox until released), not after it.
     # The OMS timeout outlasts the reply's wait, so a check that waited for the held read
     # would time out here instead of answering after the client gave up on it.
     bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False), oms_timeout=60)
     _text(bot, "check #1006")  # the login and tenant profile, so only the check reads below
-    sandbox.state.inject_fault("/rest/s1/admin/dataManager/*", "held", count=100)
+    sandbox.state.inject_fault("/rest/s1/admin/dataManager/*", "hang", count=100)
     try:
         shown = _text(bot, "check #1002")
         assert "10002" in shown and "HotWax failed to import it" not in shown
