@@ -651,10 +651,7 @@ class RunEngine:
                     text=message.text,
                     blocks=[
                         *message.blocks,
-                        context(
-                            "I cannot post in this channel (invite me with `/invite`); "
-                            "you will get the result here."
-                        ),
+                        context(_why_not_posted(exc)),
                     ],
                 )
             )
@@ -782,3 +779,14 @@ class RunEngine:
         )
         self.host.metrics.run_finished(run.runbook, state, seconds)
         self.host.changes.run(run.requested_by)
+
+
+def _why_not_posted(exc: SlackApiError) -> str:
+    """What the user is told when the run's message could not go to its channel: a rate
+    limit that outlasted the waits is not a missing invite."""
+    if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
+        return (
+            "Slack is rate limiting me, so this run's messages could not go to the channel; "
+            "you will get the result here."
+        )
+    return "I cannot post in this channel (invite me with `/invite`); you will get the result here."

@@ -37,8 +37,9 @@ from bot.kit.blocks import (
 )
 from bot.kit.durations import plural
 from bot.kit.forms import CommandForm, FormField
-from bot.oms import OrderRef, parse_order_ref
+from bot.oms import OrderRef, parse_order_ref, shopify_admin_url
 from handlers.orders.lookup import live_version, shopify, status_words
+from handlers.orders.pages import shop_host
 from handlers.orders.reimport import replay_and_wait, shopify_order
 from handlers.orders.shop import shopify_setup, sync_job_keys
 
@@ -212,7 +213,10 @@ async def import_command(inv: Invocation) -> None:
         channel_id=inv.channel_id,
         ttl=15 * 60,
     )
-    lines = "\n".join(f"• `{escape(o['name'])}` (Shopify {o['id']})" for o in orders)
+    host = await shop_host(tools, None)
+    lines = "\n".join(
+        f"• `{escape(o['name'])}` (Shopify {_admin_link(host, str(o['id']))})" for o in orders
+    )
     blocks: list[Block] = [
         header(_title({"orders": orders})),
         section(
@@ -225,6 +229,13 @@ async def import_command(inv: Invocation) -> None:
     await inv.reply.ephemeral(
         Message(text=_title({"orders": orders}) + "?", blocks=blocks), replace=True
     )
+
+
+def _admin_link(host: str | None, shopify_id: str) -> str:
+    """The Shopify id, linked to the order's Shopify admin page where the shop is known (the
+    order is not in HotWax yet, so that is its only page)."""
+    url = shopify_admin_url(host, shopify_id)
+    return f"<{url}|{escape(shopify_id)}>" if url else escape(shopify_id)
 
 
 async def _on_confirm(click: Click) -> None:

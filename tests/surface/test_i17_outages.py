@@ -214,6 +214,38 @@ def test_429_beyond_the_clients_retries_is_waited_out_not_told_as_a_missing_invi
         bot.stop()
 
 
+def test_429_that_outlasts_every_wait_is_told_as_slacks_rate_limit(
+    fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    bot = _operator(fake, sandbox, postgres_url, tmp_path, OMSBOT_RUN_LEASE="30")
+    driver = bot.driver(fake)
+    try:
+        # More 429s than the client's retries and the bot's own waits together: the run's
+        # message cannot go to the channel, and the user is told why, not to /invite the bot.
+        fake.rate_limit_next("chat.postMessage", retry_after=1, times=40)
+        card = _card(fake, driver.slash("approve 10015").response_url)
+        click = driver.click_ephemeral(card, CONFIRM)
+        assert click.response_url is not None
+        told = fake.wait_for(
+            lambda: (
+                [
+                    t
+                    for t in (text_of(p.body) for p in fake.response_posts(click.response_url))
+                    if "rate limiting" in t
+                ]
+                or None
+            ),
+            timeout=30,
+        )
+        assert "Slack is rate limiting me" in told[0] and "/invite" not in told[0]
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
+        bot.stop()
+
+
 def test_a_modal_submitted_while_the_database_is_down_is_answered_in_a_dm(
     fake_slack: FakeSlack, sandbox: SandboxServer, pg_cluster: PrivateCluster, tmp_path: Path
 ) -> None:

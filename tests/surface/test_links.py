@@ -264,6 +264,10 @@ def test_order_cards_link_the_hotwax_page_and_the_shopify_admin(ops: RunningBot)
     assert f"<{_hotwax(ops, '10002')}|HotWax order 10002>" in shown
     assert f"<{SHOP}/6100000000002|Shopify admin>" in shown
 
+    # The import card's orders are not in HotWax yet: each links its Shopify admin page.
+    shown = text_of(gated(ops.reply_post(ops.slash("import #1007"), timeout=15).body))
+    assert f"<{SHOP}/6100000000007|6100000000007>" in shown
+
 
 # ---- the manifest ------------------------------------------------------------------------------
 
