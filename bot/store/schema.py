@@ -229,21 +229,6 @@ watch_states = Table(
 )
 
 
-# ---- issue 17, ledger (migration 0006_ledger) ------------------------------------------------
-# Appended here rather than in the tables above so the branches of issue 17 merge cleanly.
-#
-# audit_events.event_uid: every event's own id, given when it is made (before it reaches the
-# database or the spool), so a spooled event replayed twice, or a write's close that meets its
-# "started" row, is still one row. NULL for events recorded before it existed.
-audit_events.append_column(Column("event_uid", String))
-Index("uq_audit_events_event_uid", audit_events.c.event_uid, unique=True)
-# approvals.start_run_id: the run an approved request starts, named at the decision, so a
-# replica that finds the request approved without a run can tell "never started" from
-# "started, then the process died". start_until: until when the one starting it holds it.
-approvals.append_column(Column("start_run_id", String))
-approvals.append_column(Column("start_until", Double))
-
-
 # ---- issue 17, runs: lease generations (fencing tokens) and restore obligations -------------
 
 # The run's lease generation: 1 when recorded, one more at each claim (a Resume). A write the
@@ -267,4 +252,31 @@ run_obligations = Table(
     Column("settled_at", Double),
     Column("note", Text),
     Index("ix_run_obligations_state", "state"),
+)
+
+
+# ---- issue 17, ledger (migration 0006_ledger) ------------------------------------------------
+# Appended here rather than in the tables above so the branches of issue 17 merge cleanly.
+#
+# audit_events.event_uid: every event's own id, given when it is made (before it reaches the
+# database or the spool), so a spooled event replayed twice, or a write's close that meets its
+# "started" row, is still one row. NULL for events recorded before it existed.
+audit_events.append_column(Column("event_uid", String))
+Index("uq_audit_events_event_uid", audit_events.c.event_uid, unique=True)
+# approvals.start_run_id: the run an approved request starts, named at the decision, so a
+# replica that finds the request approved without a run can tell "never started" from
+# "started, then the process died". start_until: until when the one starting it holds it.
+approvals.append_column(Column("start_run_id", String))
+approvals.append_column(Column("start_until", Double))
+
+
+# ---- the App Home tab (bot/store/home_viewers.py, migration 0007_home_viewers) ---------------
+# Who opened their Home tab, and in which DM: any replica that sees a change concerning them
+# republishes it, whichever replica served the opening.
+home_viewers = Table(
+    "home_viewers",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("dm_channel", String),
+    Column("opened_at", Double, nullable=False),
 )

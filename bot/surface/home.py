@@ -7,8 +7,9 @@ still waiting, their runs in progress and interrupted (with Resume), the last di
 digest channel with its totals, and quick actions that open command forms.
 
 It is published when the user opens the tab (`app_home_opened`) and again when something on
-it changes for them (bot/engine/changes.py): this process remembers who opened the tab and
-in which DM, so a change published by another replica shows at the next open.
+it changes for them (bot/engine/changes.py). Who opened the tab, and in which DM, is kept in
+the database (bot/store/home_viewers.py), so the replica where a change happens republishes
+the Home of every user it concerns, whichever replica served their opening.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from bot.kit.durations import slack_time
 from bot.kit.forms import CommandForm, FormField
 from bot.store import approvals as approval_store
 from bot.store.approvals import Approval
+from bot.store.db import StoreUnavailable
+from bot.store.home_viewers import recent_viewers, record_viewer
 from bot.store.runs import list_runs
 from bot.store.slots import last_slots
 from bot.surface.wiring import Services
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 QUICK_PREFIX = "home:form#"
 MOST_SHOWN = 15  # of each list; the rest is one "and N more" line
 REMEMBERED_VIEWERS = 500
+# A Home not opened for this long is not republished on a change (it shows the change when
+# its user next opens it): the users who look at it are the ones worth the calls.
+VIEWER_DAYS = 30
 
 
 def quick_forms(services: Services) -> list[tuple[str, CommandForm]]:
@@ -143,10 +149,39 @@ class HomeTabs:
         services.changes.listen(self.on_change)
 
     def opened(self, user_id: str, dm_channel: str | None) -> None:
-        self.viewers.pop(user_id, None)
-        self.viewers[user_id] = dm_channel or self.viewers.get(user_id)
+        self._remember(user_id, dm_channel)
+        if self.services.tasks.accepting:
+            self.services.tasks.spawn(self._record(user_id, dm_channel), name="home viewer")
+
+    def _remember(self, user_id: str, dm_channel: str | None) -> None:
+        known = self.viewers.pop(user_id, None)
+        self.viewers[user_id] = dm_channel or known
         while len(self.viewers) > REMEMBERED_VIEWERS:
             self.viewers.popitem(last=False)
+
+    async def _record(self, user_id: str, dm_channel: str | None) -> None:
+        try:
+            await asyncio.to_thread(
+                record_viewer, self.services.store, user_id, dm_channel, time.time()
+            )
+        except StoreUnavailable as exc:  # this replica still refreshes it; others at next open
+            log.warning("could not record who opened the Home tab: %s", exc)
+
+    async def _all_viewers(self) -> list[str]:
+        """Who opened their Home, on any replica (this process's own when the database is
+        unreachable)."""
+        since = time.time() - VIEWER_DAYS * 86400
+        try:
+            shared = await asyncio.to_thread(
+                recent_viewers, self.services.store, since=since, limit=REMEMBERED_VIEWERS
+            )
+        except StoreUnavailable as exc:
+            log.warning("Home refresh from this replica's viewers only: %s", exc)
+            return list(self.viewers)
+        for user, dm_channel in shared.items():
+            if user not in self.viewers or (dm_channel and not self.viewers[user]):
+                self._remember(user, dm_channel)
+        return list(dict.fromkeys([*shared, *self.viewers]))
 
     def on_change(self, change: Change) -> None:
         """The engine's hook: schedule a refresh of every viewer the change may concern."""
@@ -154,12 +189,12 @@ class HomeTabs:
             asyncio.get_running_loop()
         except RuntimeError:
             return  # no bot is serving (a script using the engine alone): nothing to refresh
-        if not self.viewers or not self.services.tasks.accepting or self.services.slack is None:
+        if not self.services.tasks.accepting or self.services.slack is None:
             return
         self.services.tasks.spawn(self._refresh_concerned(change), name="home refresh")
 
     async def _refresh_concerned(self, change: Change) -> None:
-        concerned = [u for u in list(self.viewers) if await self._concerns(change, u)]
+        concerned = [u for u in await self._all_viewers() if await self._concerns(change, u)]
         for user in concerned:
             if user in self._due:
                 continue  # a refresh not yet begun will show this change too

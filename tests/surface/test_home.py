@@ -320,3 +320,22 @@ def test_a_new_request_is_published_on_the_open_home_of_an_approver(
     )
     assert "Approve order 10014" in _shown(carol) and not check_view(carol)
     assert len(bot.fake.home_views("U_ERIN")) == erin_before
+
+
+def test_a_request_made_on_one_replica_is_published_on_a_home_opened_on_the_other(
+    make_bot: BotFactory, tmp_path: Path, postgres_url: str
+) -> None:
+    policy = write_policy(tmp_path)
+    first = make_bot(db_path=postgres_url, omsbot_policy=policy)
+    second = make_bot(db_path=postgres_url, omsbot_policy=policy)
+    second.driver.home_opened("U_CAROL")  # served by the second replica...
+    assert "Nothing waits for your approval" in _shown(_home(second, "U_CAROL"))
+    _request(first)  # ...the request is made on the first, which republishes her Home
+    carol = first.fake.wait_for(
+        lambda: next(
+            (v for v in reversed(first.fake.home_views("U_CAROL")) if APPROVE in _action_ids(v)),
+            None,
+        ),
+        15,
+    )
+    assert "Approve order 10014" in _shown(carol) and not check_view(carol)

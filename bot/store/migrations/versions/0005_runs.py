@@ -1,7 +1,7 @@
 """Runs own their writes: lease generations (fencing tokens) and restore obligations.
 
 Revision ID: 0005_runs
-Revises: 0002_approvals
+Revises: 0004_watches
 Create Date: 2026-11-30
 """
 

@@ -2,7 +2,7 @@
 approved request names its run and who is starting it (recovery of an approval with no run).
 
 Revision ID: 0006_ledger
-Revises: 0002_approvals
+Revises: 0005_runs
 Create Date: 2026-11-30
 """
 
