@@ -565,3 +565,33 @@ async def test_alert_accepted_by_slack_then_replica_stopped_is_not_posted_again(
         )
     await second.poll_once()
     assert "closed" in shown(fake_slack.message(CHANNEL, posted.ts))
+
+
+async def test_alert_slack_never_got_from_a_stopped_replica_is_posted_by_the_next(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))
+    first = services[0].watch_poller(owner="first", lease=60)
+    await first.poll_once()  # the baseline
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    # The post hangs before Slack acts on it, and the replica is stopped: nothing was posted.
+    with fake_slack.stall_next("chat.postMessage", lambda p: p.get("channel") == CHANNEL) as stall:
+        polling = asyncio.create_task(first.poll_once())
+        await asyncio.to_thread(stall.wait, 30)
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+    assert alerts(fake_slack) == []
+    # The taker-over finds no message with the alert's mark, so it posts the alert: once.
+    second = services[1].watch_poller(owner="second", clock=lambda: time.time() + 120)
+    await second.poll_once()
+    await second.poll_once()
+    posted = alerts(fake_slack)
+    assert [m.text for m in posted] == [f"{DAILY_JOB} failed"]
+    assert len(fake_slack.calls("conversations.history")) == 1
+    state = await services[1].watch_state()
+    assert [(a.state, a.message_ts) for a in state.open_alerts] == [("open", posted[0].ts)]
