@@ -48,7 +48,13 @@ from bot.engine.scheduled import SYSTEM_ACTOR
 from bot.engine.watchlist import Watch
 from bot.kit.blocks import Block, Message, actions, context, escape, section
 from bot.kit.durations import plural, slack_time
-from bot.kit.posting import SEND_FAILURES, PostMark, find_marked_post, slack_error
+from bot.kit.posting import (
+    SEND_FAILURES,
+    PostMark,
+    find_marked_post,
+    find_marked_reply,
+    slack_error,
+)
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import watch_events as ledger
@@ -268,10 +274,16 @@ class WatchPoller:
         client = self.host.slack
         if client is None:
             return False
+        mark = alert_mark(watch, record.alert_key)
+        ts = parent = None
         try:
-            ts = await find_marked_post(
-                client, alert_mark(watch, record.alert_key), since=record.created_at - 60
-            )
+            # A repeat was posted into the thread of the alert it folds into, if any.
+            target = await self._fold_target(watch, record)
+            if target is not None and target.message_ts:
+                ts = await find_marked_reply(client, mark, thread_ts=target.message_ts)
+                parent = target.alert_key if ts is not None else None
+            if ts is None:
+                ts = await find_marked_post(client, mark, since=record.created_at - 60)
         except SEND_FAILURES as exc:
             # Posting again risks a second message; not posting risks losing the alert.
             log.warning("watch %s: cannot see whether %s was posted (%s); posting it",
@@ -280,10 +292,23 @@ class WatchPoller:
         if ts is None:
             return False
         log.info("watch %s: alert %s was already posted (%s)", watch.id, record.alert_key, ts)
-        await self._finish(
-            watch, record.alert_key, "closed" if record.closed_at is not None else "open", ts
-        )
+        state: ledger.AlertEnd = "folded" if parent else "open"
+        if parent is None and record.closed_at is not None:
+            state = "closed"
+        await self._finish(watch, record.alert_key, state, ts, parent)
         return True
+
+    async def _fold_target(self, watch: Watch, record: AlertRecord) -> AlertRecord | None:
+        """The live alert of the subject within the hour whose thread a repeat goes into."""
+        if not record.body.get("fold") or record.closed_at is not None:
+            return None
+        target = await asyncio.to_thread(
+            ledger.fold_target, self.host.store, watch.id, record.kind, record.subject,
+            record.occurred_at - FOLD_WINDOW,
+        )  # fmt: skip
+        if target is None or target.state != "open" or not target.message_ts:
+            return None
+        return target
 
     async def _settle_abandoned(self, watch: Watch, now: float) -> int:
         """Alerts left "posting" by a replica that stopped before recording them: found in
@@ -360,28 +385,24 @@ class WatchPoller:
             return "elsewhere"
         mark = alert_mark(watch, record.alert_key)
         try:
-            if body.get("fold") and record.closed_at is None:
-                target = await asyncio.to_thread(
-                    ledger.fold_target, store, watch.id, record.kind, record.subject,
+            target = await self._fold_target(watch, record)
+            if target is not None and target.message_ts:
+                count = await asyncio.to_thread(
+                    ledger.count_since, store, watch.id, record.kind, record.subject,
                     record.occurred_at - FOLD_WINDOW,
                 )  # fmt: skip
-                if target is not None and target.state == "open" and target.message_ts:
-                    count = await asyncio.to_thread(
-                        ledger.count_since, store, watch.id, record.kind, record.subject,
-                        record.occurred_at - FOLD_WINDOW,
-                    )  # fmt: skip
-                    text = (
-                        f"{body.get('repeat') or escape(record.subject)} at "
-                        f"{slack_time(record.occurred_at)}, "
-                        f"{plural(count + 1, 'time')} in the last hour."
-                    )
-                    blocks = [section(f"{ICONS.get(record.kind, '')} {text}")]
-                    if body.get("text"):
-                        blocks.append(context(str(body["text"])[:2900]))
-                    ts = await reply.post(Message(text=text, blocks=blocks),
-                                          thread_ts=target.message_ts, mark=mark)  # fmt: skip
-                    await self._finish(watch, record.alert_key, "folded", ts, target.alert_key)
-                    return "posted"
+                text = (
+                    f"{body.get('repeat') or escape(record.subject)} at "
+                    f"{slack_time(record.occurred_at)}, "
+                    f"{plural(count + 1, 'time')} in the last hour."
+                )
+                blocks = [section(f"{ICONS.get(record.kind, '')} {text}")]
+                if body.get("text"):
+                    blocks.append(context(str(body["text"])[:2900]))
+                ts = await reply.post(Message(text=text, blocks=blocks),
+                                      thread_ts=target.message_ts, mark=mark)  # fmt: skip
+                await self._finish(watch, record.alert_key, "folded", ts, target.alert_key)
+                return "posted"
             message = await self._render(watch, record, held=held)
             ts = await reply.post(message, mark=mark)
         except (SlackApiError, OSError) as exc:

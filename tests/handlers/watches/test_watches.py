@@ -595,3 +595,40 @@ async def test_alert_slack_never_got_from_a_stopped_replica_is_posted_by_the_nex
     assert len(fake_slack.calls("conversations.history")) == 1
     state = await services[1].watch_state()
     assert [(a.state, a.message_ts) for a in state.open_alerts] == [("open", posted[0].ts)]
+
+
+async def test_repeat_in_the_thread_accepted_then_replica_stopped_is_not_posted_again(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))
+    first = services[0].watch_poller(owner="first", lease=60)
+    await first.poll_once()  # the baseline
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    await first.poll_once()
+    (alert,) = alerts(fake_slack)
+    with sandbox.state.lock:
+        again = moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    # Slack takes the repeat in the alert's thread; the replica is stopped before recording it.
+    with fake_slack.stall_next(
+        "chat.postMessage", lambda p: p.get("thread_ts") == alert.ts, accept=True
+    ) as stall:
+        polling = asyncio.create_task(first.poll_once())
+        await asyncio.to_thread(stall.wait, 30)
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+    second = services[1].watch_poller(owner="second", clock=lambda: time.time() + 120)
+    await second.poll_once()
+    await second.poll_once()
+    thread = [m for m in fake_slack.messages(CHANNEL) if m.thread_ts == alert.ts]
+    assert len(thread) == 1  # the repeat is in the thread once
+    assert f"failed again (run `{again.job_run_id}`)" in shown(thread[0])
+    assert [m.ts for m in alerts(fake_slack)] == [alert.ts]
+    (replies,) = fake_slack.calls("conversations.replies")
+    assert replies.body["ts"] == alert.ts
