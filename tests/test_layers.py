@@ -237,6 +237,9 @@ def problems(root: Path) -> list[str]:
             continue
         if src == "handlers" and dst in PUBLIC_FACES:
             out += _through_face(where, imp, PUBLIC_FACES[dst], modules)
+        if src == "surface" and dst == "handlers" and family(imp.target) is not None:
+            # The surface wires families by their packages, never a module inside one.
+            out += _through_face(where, imp, f"handlers.{family(imp.target)}", modules)
         if src == "handlers" and dst == "handlers":
             mine, theirs = family(imp.importer), family(imp.target)
             if mine == theirs:
@@ -356,6 +359,22 @@ def test_checker_catches_a_runbook_in_a_sibling_familys_internals(tmp_path: Path
     found = problems(root)
     assert any("handlers.orders.check" in p and "imports handlers.jobs only" in p for p in found)
     assert any("_secret is private" in p for p in found)
+
+
+def test_checker_catches_the_surface_in_a_familys_internals(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "bot/surface/checks.py": "from handlers.jobs.targets import resolve\n",
+            "bot/surface/fine.py": "from handlers.jobs import button\n",
+            "handlers/jobs/__init__.py": "__all__ = ['button']\nfrom .run import button\n",
+            "handlers/jobs/run.py": "button = 1\n",
+            "handlers/jobs/targets.py": "def resolve(): ...\n",
+        },
+    )
+    found = problems(root)
+    assert any("bot.surface.checks" in p and "imports handlers.jobs only" in p for p in found)
+    assert not any("bot.surface.fine" in p for p in found), found
 
 
 def test_checker_catches_a_runbook_importing_slack_or_the_database(tmp_path: Path) -> None:

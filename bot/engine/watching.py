@@ -19,6 +19,11 @@ This module does the rest, the same for every kind of event:
 - **Closing**: a recovery closes the subject's live alerts that began before it; the replica
   that closes one updates its first message (a held alert closed before it was posted is
   posted closed).
+- **Not twice after a stop**: an alert is marked "posting" just before its message may reach
+  Slack, and the message carries a metadata mark naming (watch, alert). A replica that takes
+  over an alert left "posting" (its poster was stopped or died after Slack took the message,
+  before recording it) looks for the mark in the channel and records the message it finds
+  instead of posting again, as the scheduler does for digest slots.
 
 The first poll of a watch is its baseline: runs that ended more than one poll interval
 before it are history, not news (the same instant on every replica: the first sets it).
@@ -43,7 +48,13 @@ from bot.engine.scheduled import SYSTEM_ACTOR
 from bot.engine.watchlist import Watch
 from bot.kit.blocks import Block, Message, actions, context, escape, section
 from bot.kit.durations import plural, slack_time
-from bot.kit.posting import slack_error
+from bot.kit.posting import (
+    SEND_FAILURES,
+    PostMark,
+    find_marked_post,
+    find_marked_reply,
+    slack_error,
+)
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import watch_events as ledger
@@ -56,6 +67,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOLD_WINDOW = 3600.0  # repeats within this of the first alert go into its thread
+MARK_EVENT = "oms_bot_watch_alert"  # the metadata event type of an alert's message
 ICONS = {"failed": ":x:", "late": ":hourglass:", "paused": ":double_vertical_bar:",
          "spike": ":chart_with_upwards_trend:"}  # fmt: skip
 
@@ -206,6 +218,7 @@ class WatchPoller:
             return outcome
         quiet = watch.is_quiet(now)
         posted = held = 0
+        posted += await self._settle_abandoned(watch, now)
         if not quiet:
             # The held alerts first: a repeat found now folds into the thread of one of them.
             posted += await self._release_held(watch, now)
@@ -239,19 +252,82 @@ class WatchPoller:
             "fold": event.fold,
             "repeat": event.repeat,
         }
-        claimed = await asyncio.to_thread(
-            ledger.claim_alert, self.host.store, watch.id, event.key, kind=event.kind,
+        state = await asyncio.to_thread(
+            ledger.take_alert, self.host.store, watch.id, event.key, kind=event.kind,
             subject=event.subject, occurred_at=event.at, channel=watch.channel, body=body,
             owner=self.owner, now=now, lease=self.lease,
         )  # fmt: skip
-        if not claimed:
+        if state is None:
             return "elsewhere"
+        record = await asyncio.to_thread(ledger.get_alert, self.host.store, watch.id, event.key)
+        assert record is not None
+        if state == "posting" and await self._found_posted(watch, record):
+            return "found"
         if quiet:
             await self._finish(watch, event.key, "held")
             return "held"
-        record = await asyncio.to_thread(ledger.get_alert, self.host.store, watch.id, event.key)
-        assert record is not None
-        return await self._post(watch, record)
+        return await self._post(watch, record, now=now)
+
+    async def _found_posted(self, watch: Watch, record: AlertRecord) -> bool:
+        """For an alert taken over while "posting": whether the replica that held it got its
+        message to Slack; if so, that message is recorded as the alert's."""
+        client = self.host.slack
+        if client is None:
+            return False
+        mark = alert_mark(watch, record.alert_key)
+        ts = parent = None
+        try:
+            # A repeat was posted into the thread of the alert it folds into, if any.
+            target = await self._fold_target(watch, record)
+            if target is not None and target.message_ts:
+                ts = await find_marked_reply(client, mark, thread_ts=target.message_ts)
+                parent = target.alert_key if ts is not None else None
+            if ts is None:
+                ts = await find_marked_post(client, mark, since=record.created_at - 60)
+        except SEND_FAILURES as exc:
+            # Posting again risks a second message; not posting risks losing the alert.
+            log.warning("watch %s: cannot see whether %s was posted (%s); posting it",
+                        watch.id, record.alert_key, slack_error(exc))  # fmt: skip
+            return False
+        if ts is None:
+            return False
+        log.info("watch %s: alert %s was already posted (%s)", watch.id, record.alert_key, ts)
+        state: ledger.AlertEnd = "folded" if parent else "open"
+        if parent is None and record.closed_at is not None:
+            state = "closed"
+        await self._finish(watch, record.alert_key, state, ts, parent)
+        return True
+
+    async def _fold_target(self, watch: Watch, record: AlertRecord) -> AlertRecord | None:
+        """The live alert of the subject within the hour whose thread a repeat goes into."""
+        if not record.body.get("fold") or record.closed_at is not None:
+            return None
+        target = await asyncio.to_thread(
+            ledger.fold_target, self.host.store, watch.id, record.kind, record.subject,
+            record.occurred_at - FOLD_WINDOW,
+        )  # fmt: skip
+        if target is None or target.state != "open" or not target.message_ts:
+            return None
+        return target
+
+    async def _settle_abandoned(self, watch: Watch, now: float) -> int:
+        """Alerts left "posting" by a replica that stopped before recording them: found in
+        the channel, or posted now (even if the OMS no longer shows what they were about)."""
+        posted = 0
+        store = self.host.store
+        for record in await asyncio.to_thread(ledger.abandoned_alerts, store, watch.id, now=now):
+            state = await asyncio.to_thread(
+                ledger.take_alert, store, watch.id, record.alert_key, kind=record.kind,
+                subject=record.subject, occurred_at=record.occurred_at, channel=record.channel,
+                body=record.body, owner=self.owner, now=now, lease=self.lease,
+            )  # fmt: skip
+            if state != "posting" or await self._found_posted(watch, record):
+                continue
+            if watch.is_quiet(now):
+                await self._finish(watch, record.alert_key, "held")
+            else:
+                posted += await self._post(watch, record, now=now) == "posted"
+        return posted
 
     async def _release_held(self, watch: Watch, now: float) -> int:
         posted = 0
@@ -261,7 +337,7 @@ class WatchPoller:
                 owner=self.owner, now=now, lease=self.lease,
             )  # fmt: skip
             if won:
-                posted += await self._post(watch, record, held=True) == "posted"
+                posted += await self._post(watch, record, now=now, held=True) == "posted"
         return posted
 
     async def _finish(
@@ -290,37 +366,45 @@ class WatchPoller:
             updates=self.host.updates,
         )  # fmt: skip
 
-    async def _post(self, watch: Watch, record: AlertRecord, *, held: bool = False) -> str:
+    async def _post(
+        self, watch: Watch, record: AlertRecord, *, now: float, held: bool = False
+    ) -> str:
         """Post a claimed alert: into the thread of the subject's live alert within the hour
-        when it folds, else as its own message; held again if Slack refuses it."""
+        when it folds, else as its own message; held again if Slack refuses it. Marked
+        "posting" first, and the message carries the alert's mark (Replier.post's `mark`)."""
         reply = self._replier(watch.channel)
         store = self.host.store
         body = record.body
+        marked = await asyncio.to_thread(
+            ledger.mark_alert_posting, store, watch.id, record.alert_key, owner=self.owner,
+            now=now, lease=self.lease,
+        )  # fmt: skip
+        if not marked:
+            log.warning("watch %s: the claim on %s was taken over before it was posted",
+                        watch.id, record.alert_key)  # fmt: skip
+            return "elsewhere"
+        mark = alert_mark(watch, record.alert_key)
         try:
-            if body.get("fold") and record.closed_at is None:
-                target = await asyncio.to_thread(
-                    ledger.fold_target, store, watch.id, record.kind, record.subject,
+            target = await self._fold_target(watch, record)
+            if target is not None and target.message_ts:
+                count = await asyncio.to_thread(
+                    ledger.count_since, store, watch.id, record.kind, record.subject,
                     record.occurred_at - FOLD_WINDOW,
                 )  # fmt: skip
-                if target is not None and target.state == "open" and target.message_ts:
-                    count = await asyncio.to_thread(
-                        ledger.count_since, store, watch.id, record.kind, record.subject,
-                        record.occurred_at - FOLD_WINDOW,
-                    )  # fmt: skip
-                    text = (
-                        f"{body.get('repeat') or escape(record.subject)} at "
-                        f"{slack_time(record.occurred_at)}, "
-                        f"{plural(count + 1, 'time')} in the last hour."
-                    )
-                    blocks = [section(f"{ICONS.get(record.kind, '')} {text}")]
-                    if body.get("text"):
-                        blocks.append(context(str(body["text"])[:2900]))
-                    ts = await reply.post(Message(text=text, blocks=blocks),
-                                          thread_ts=target.message_ts)  # fmt: skip
-                    await self._finish(watch, record.alert_key, "folded", ts, target.alert_key)
-                    return "posted"
+                text = (
+                    f"{body.get('repeat') or escape(record.subject)} at "
+                    f"{slack_time(record.occurred_at)}, "
+                    f"{plural(count + 1, 'time')} in the last hour."
+                )
+                blocks = [section(f"{ICONS.get(record.kind, '')} {text}")]
+                if body.get("text"):
+                    blocks.append(context(str(body["text"])[:2900]))
+                ts = await reply.post(Message(text=text, blocks=blocks),
+                                      thread_ts=target.message_ts, mark=mark)  # fmt: skip
+                await self._finish(watch, record.alert_key, "folded", ts, target.alert_key)
+                return "posted"
             message = await self._render(watch, record, held=held)
-            ts = await reply.post(message)
+            ts = await reply.post(message, mark=mark)
         except (SlackApiError, OSError) as exc:
             log.warning("watch %s: alert %s not posted: %s", watch.id, record.alert_key,
                         slack_error(exc))  # fmt: skip
@@ -389,6 +473,11 @@ class WatchPoller:
             except (SlackApiError, OSError) as exc:
                 log.warning("watch %s: closing %s not shown: %s", watch.id, record.alert_key,
                             slack_error(exc))  # fmt: skip
+
+
+def alert_mark(watch: Watch, key: str) -> PostMark:
+    """The metadata mark an alert's message carries: (watch, alert key)."""
+    return PostMark(watch.channel, MARK_EVENT, {"watch": watch.id, "alert": key})
 
 
 def closed_message(record: AlertRecord, where: str) -> Message:

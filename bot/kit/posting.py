@@ -154,6 +154,37 @@ async def find_marked_post(
     return None
 
 
+async def find_marked_reply(
+    client: AsyncWebClient, mark: PostMark, *, thread_ts: str, pages: int = 5
+) -> str | None:
+    """The ts of the bot's reply carrying `mark` in the thread of `thread_ts`, or None. Reads
+    conversations.replies with the metadata, up to `pages` pages of 200; Slack's errors are
+    raised."""
+    cursor: str | None = None
+    for _ in range(pages):
+        resp = await with_rate_limit(
+            lambda cursor=cursor: client.conversations_replies(  # type: ignore[misc]
+                channel=mark.channel,
+                ts=thread_ts,
+                limit=200,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+        )
+        for message in resp.get("messages") or []:
+            if (
+                isinstance(message, dict)
+                and message.get("ts") != thread_ts
+                and message.get("bot_id")
+                and mark.matches(message)
+            ):
+                return str(message.get("ts"))
+        cursor = ((resp.get("response_metadata") or {}).get("next_cursor")) or None
+        if not cursor:
+            return None
+    return None
+
+
 async def post_message(
     client: AsyncWebClient, channel: str, message: Message, thread_ts: str | None = None
 ) -> str:

@@ -14,6 +14,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.kit.blocks import MAX_BLOCKS, Message, context
 from bot.kit.posting import (
     MessageUpdates,
+    PostMark,
     Upload,
     Uploaded,
     slack_error,
@@ -113,10 +114,14 @@ class Replier:
             channel=self.channel_id, user=self.user_id, text=message.text, blocks=message.blocks
         )
 
-    async def post(self, message: Message, *, thread_ts: str | None = None) -> str:
+    async def post(
+        self, message: Message, *, thread_ts: str | None = None, mark: PostMark | None = None
+    ) -> str:
         """Post in the conversation (429s waited out beyond the client's own retries); return
         the message ts for later updates. A post that follows a refused final update says it
-        replaces the message above, which still shows an older state."""
+        replaces the message above, which still shows an older state. With `mark`, the post
+        carries it as its metadata, so the bot can find it in the channel later
+        (`find_marked_post`: a watch alert whose poster stopped before recording it)."""
         if self._refused_update is not None and thread_ts is None:
             message = replacing(message, self._refused_update)
         resp = await with_rate_limit(
@@ -125,6 +130,7 @@ class Replier:
                 text=message.text,
                 blocks=message.blocks,
                 thread_ts=thread_ts,
+                metadata=mark.as_metadata() if mark is not None else None,
             ),
             # Bounded: a run's first post comes before its heartbeat starts, and must not
             # outlast the run's lease.

@@ -186,8 +186,8 @@ watch_alerts = Table(
     Column("alert_key", String, primary_key=True),
     Column("kind", String, nullable=False),
     Column("subject", String, nullable=False),
-    # claimed (being posted) -> open | held (quiet hours) | folded (in a thread) | failed;
-    # open | held -> closed.
+    # claimed -> posting (its message may be in Slack) -> open | held (quiet hours) |
+    # folded (in a thread) | failed; open | held -> closed.
     Column("state", String, nullable=False),
     Column("owner", String, nullable=False),
     Column("lease_until", Double, nullable=False),

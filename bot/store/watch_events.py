@@ -22,6 +22,10 @@ from bot.store.sql import dump, insert_on_conflict, load_dict
 
 AlertEnd = Literal["open", "held", "folded", "failed", "closed"]
 LIVE = ("open", "held")  # an alert that may still be closed
+# The states of an alert someone holds under a lease: "claimed", then "posting" from just
+# before its message may reach Slack (a replica taking over a "posting" alert looks in the
+# channel for it before posting again, as for digest slots).
+HELD_UNDER_LEASE = ("claimed", "posting")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,29 @@ def claim_alert(
     """Claim the alert for `owner`: True if it is new, its claim's lease ran out, or `owner`
     holds it already; False once it was posted, held or folded, or while another owner's
     claim is live."""
+    state = take_alert(
+        store, watch_id, key, kind=kind, subject=subject, occurred_at=occurred_at,
+        channel=channel, body=body, owner=owner, now=now, lease=lease,
+    )  # fmt: skip
+    return state is not None
+
+
+def take_alert(
+    store: Store,
+    watch_id: str,
+    key: str,
+    *,
+    kind: str,
+    subject: str,
+    occurred_at: float,
+    channel: str,
+    body: dict[str, Any],
+    owner: str,
+    now: float,
+    lease: float,
+) -> str | None:
+    """Claim the alert as `claim_alert` does; the state it is in once claimed ("claimed", or
+    "posting" when the owner it was taken from may have got its message to Slack), or None."""
     alert = watch_alerts.c
     with store.begin() as conn:
         stmt = insert_on_conflict(conn, watch_alerts).values(
@@ -99,9 +126,44 @@ def claim_alert(
         stmt = stmt.on_conflict_do_update(
             index_elements=[alert.watch_id, alert.alert_key],
             set_={"owner": owner, "lease_until": now + lease},
-            where=(alert.state == "claimed") & ((alert.lease_until < now) | (alert.owner == owner)),
+            where=alert.state.in_(HELD_UNDER_LEASE)
+            & ((alert.lease_until < now) | (alert.owner == owner)),
         )
-        return conn.execute(stmt.returning(alert.owner)).first() is not None
+        row = conn.execute(stmt.returning(alert.state)).first()
+        return None if row is None else str(row.state)
+
+
+def mark_alert_posting(
+    store: Store, watch_id: str, key: str, *, owner: str, now: float, lease: float
+) -> bool:
+    """Say, before posting, that `owner`'s message of the alert may reach Slack from now on;
+    False if the claim was lost (the caller must not post)."""
+    alert = watch_alerts.c
+    with store.begin() as conn:
+        changed = conn.execute(
+            watch_alerts.update()
+            .where(
+                alert.watch_id == watch_id,
+                alert.alert_key == key,
+                alert.owner == owner,
+                alert.state.in_(HELD_UNDER_LEASE),
+            )
+            .values(state="posting", lease_until=now + lease)
+        ).rowcount
+    return changed == 1
+
+
+def abandoned_alerts(store: Store, watch_id: str, *, now: float) -> list[AlertRecord]:
+    """A watch's alerts left "posting" by an owner whose lease ran out (it stopped or died
+    between posting and recording the post), oldest first: the next poll settles them even
+    when the OMS no longer shows what they were about."""
+    alert = watch_alerts.c
+    return _alerts(
+        select(watch_alerts)
+        .where(alert.watch_id == watch_id, alert.state == "posting", alert.lease_until < now)
+        .order_by(alert.occurred_at),
+        store,
+    )
 
 
 def finish_alert(
@@ -124,7 +186,7 @@ def finish_alert(
                 alert.watch_id == watch_id,
                 alert.alert_key == key,
                 alert.owner == owner,
-                alert.state == "claimed",
+                alert.state.in_(HELD_UNDER_LEASE),
             )
             .values(state=state, message_ts=message_ts, parent_key=parent_key)
         ).rowcount

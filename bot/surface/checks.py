@@ -21,7 +21,7 @@ from bot.kit.suggest import closest
 from bot.oms import JobsApi, OmsClient, OmsError, ServiceJobsApi, stores
 from bot.store import StoreUnavailable, open_store
 from bot.surface.wiring import connect_oms, load_checked_policy
-from handlers.watches.targets import resolve
+from handlers.watches import resolve
 
 Printer = Callable[[str], None]
 Status = Literal["ok", "WARN", "FAILED", "skip"]

@@ -19,7 +19,13 @@ from bot.kit.redact import redact_contacts
 from bot.oms import OmsError, ServiceJob, ServiceJobRun, ServiceJobsApi
 from handlers.jobs import describe_cron, run_service_job_button
 from handlers.watches.cron import cron_interval
-from handlers.watches.render import history_button, late_event, schedule_change, took
+from handlers.watches.render import (
+    could_not_read,
+    history_button,
+    late_event,
+    schedule_change,
+    took,
+)
 
 RUNS = 10  # the newest runs of a job read per poll
 
@@ -34,7 +40,13 @@ async def detect(
     found = Findings()
     api = ServiceJobsApi(tools.oms)
     for name, job in sorted(watched.items()):
-        runs = await api.runs(name, RUNS)
+        try:
+            runs = await api.runs(name, RUNS)
+        except OmsError as exc:
+            # One job the OMS cannot answer for (deleted since the poll listed it, say) must
+            # not hide the others' failures: it is named in the poll's notes instead.
+            found.notes.append(could_not_read(name, exc))
+            continue
         await _job(api, view, job, runs, found)
     return found
 

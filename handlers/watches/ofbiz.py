@@ -16,7 +16,13 @@ from bot.kit.durations import slack_time
 from bot.kit.redact import redact_contacts
 from bot.oms import Frequency, Job, JobsApi, OmsError, jobs
 from handlers.jobs import find_job, job_run_button, oms_job, run_job_button
-from handlers.watches.render import history_button, late_event, schedule_change, took
+from handlers.watches.render import (
+    could_not_read,
+    history_button,
+    late_event,
+    schedule_change,
+    took,
+)
 
 ROWS = 20  # the newest rows of a job read per poll
 FAILED = (jobs.FAILED, jobs.CRASHED)
@@ -34,13 +40,18 @@ async def detect(tools: Toolbox, watch: Watch, view: WatchView, enums: dict[str,
     api = JobsApi(tools.oms)
     freqs = await api.frequencies()
     for enum_id, name in sorted(enums.items()):
-        rows = await api.jobs_of(
-            [enum_id],
-            [*jobs.ENDED, jobs.PENDING],
-            order_by="runTime DESC",
-            view_size=ROWS,
-            operation=f"read the runs of {enum_id}",
-        )
+        try:
+            rows = await api.jobs_of(
+                [enum_id],
+                [*jobs.ENDED, jobs.PENDING],
+                order_by="runTime DESC",
+                view_size=ROWS,
+                operation=f"read the runs of {enum_id}",
+            )
+        except OmsError as exc:
+            # As for Moqui jobs: the other jobs of the watch are still read.
+            found.notes.append(could_not_read(enum_id, exc))
+            continue
         await _job(api, tools, view, enum_id, name, rows, freqs, found)
     return found
 

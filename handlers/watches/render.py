@@ -4,11 +4,16 @@ button (it runs `/oms job <job>` as the presser: the job's card with its last ru
 from __future__ import annotations
 
 from bot.engine import ButtonSpec, Click, WatchEvent
-from bot.kit.blocks import escape
+from bot.kit.blocks import clip, escape
 from bot.kit.durations import describe_duration, slack_time
 
 HISTORY_ACTION = "watches.history"
 STATE_WORDS = {"paused": "paused", "unscheduled": "unscheduled (it has no schedule any more)"}
+
+
+def could_not_read(job: str, exc: Exception) -> str:
+    """The poll's note (shown by `/oms watches`) for a job whose runs the OMS did not give."""
+    return f"could not read `{escape(job)}`: {escape(clip(str(exc), 200))}"
 
 
 def took(seconds: float) -> str:

@@ -82,6 +82,7 @@ SLACK_RATE_TIERS: dict[str, RateTier] = {
     "usergroups.users.list": _TIER_2,
     "conversations.info": _TIER_3,
     "conversations.history": _TIER_3,
+    "conversations.replies": _TIER_3,
     "files.getUploadURLExternal": _TIER_4,
     "files.completeUploadExternal": _TIER_4,
     "views.open": _TIER_4,
@@ -425,6 +426,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "chat.unfurl": self._chat_unfurl,
@@ -941,6 +943,39 @@ class FakeSlack:
             ),
             key=lambda m: float(m.ts),
             reverse=True,
+        )
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "messages": [m.as_payload(with_metadata=metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        # A thread: its parent, then its replies oldest first, in [oldest, latest]; a page of
+        # `limit` with a cursor to the next. The bot must be in the channel.
+        channel = self._readable_channel(params.get("channel"))
+        if not channel.is_member:
+            raise _ApiError("not_in_channel")
+        parent = str(params.get("ts") or "")
+        if (channel.id, parent) not in self._messages:
+            raise _ApiError("thread_not_found")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(str(params.get("cursor") or "0") or 0)
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = sorted(
+            (
+                m
+                for (cid, _), m in self._messages.items()
+                if cid == channel.id
+                and not m.deleted
+                and (m.ts == parent or m.thread_ts == parent)
+                and oldest <= float(m.ts) <= latest
+            ),
+            key=lambda m: float(m.ts),
         )
         page = found[start : start + limit]
         more = start + limit < len(found)

@@ -489,3 +489,146 @@ async def test_an_unreachable_oms_posts_nothing_and_the_next_poll_catches_up(
     sandbox.state.down = False
     assert (await poller.poll_once())["ops"].startswith("1 alert posted")
     assert [m.text for m in alerts(fake_slack)] == [f"{DAILY_JOB} failed"]
+
+
+# ---- one unreadable job does not blind its watch ---------------------------------------------
+
+
+def test_a_job_whose_runs_cannot_be_read_is_named_and_the_others_still_alert(
+    make_bot: BotFactory, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The quarter-hourly job's runs answer 404, as a job deleted since the poll listed it.
+    sandbox.state.inject_fault(
+        f"/rest/s1/admin/serviceJobs/{QUARTER_JOB}/runs", "json", 10_000, status=404,
+        body={"errors": f"ServiceJob not found with name {QUARTER_JOB}", "errorCode": 404},
+    )  # fmt: skip
+    policy = write_policy(tmp_path, watch_table([DAILY_JOB, QUARTER_JOB]), poll=0.3)
+    bot = make_bot(omsbot_policy=policy)
+    bot.fake.wait_for(lambda: _polled(bot.services), timeout=15)
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    alert = bot.wait_message(lambda m: m.thread_ts is None and "failed" in m.text, timeout=15)
+    gated({"text": alert.text, "blocks": alert.blocks})
+    assert alert.text == f"{DAILY_JOB} failed"
+    text = text_of(gated(bot.reply_post(bot.slash("watches")).body))
+    assert f"could not read `{QUARTER_JOB}`: read the runs of {QUARTER_JOB} failed" in text
+    assert "1 open alert" in text and f"{DAILY_JOB} failed" in text
+
+
+# ---- an alert posted by a replica stopped before it recorded it is not posted again ----------
+
+
+async def test_alert_accepted_by_slack_then_replica_stopped_is_not_posted_again(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))
+    first = services[0].watch_poller(owner="first", lease=60)
+    await first.poll_once()  # the baseline
+    with sandbox.state.lock:
+        run = moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    # Slack takes the first replica's alert and its answer never comes; the replica is
+    # stopped right there (as the lifespan's `watches.stop()` on SIGTERM), nothing recorded.
+    with fake_slack.stall_next(
+        "chat.postMessage", lambda p: p.get("channel") == CHANNEL, accept=True
+    ) as stall:
+        polling = asyncio.create_task(first.poll_once())
+        await asyncio.to_thread(stall.wait, 30)
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+    (posted,) = alerts(fake_slack)
+    assert posted.text == f"{DAILY_JOB} failed"
+    # The other replica polls once the stopped one's lease has run out: it takes the alert
+    # over, finds the message in the channel by its mark, and does not post it again.
+    second = services[1].watch_poller(owner="second", clock=lambda: time.time() + 120)
+    await second.poll_once()
+    await second.poll_once()
+    assert [m.ts for m in alerts(fake_slack)] == [posted.ts]  # alert posts == 1
+    # The message carries the alert's mark, and the taker-over looked for it with the metadata.
+    assert posted.metadata == {
+        "event_type": "oms_bot_watch_alert",
+        "event_payload": {"watch": "ops", "alert": f"failed:{DAILY_JOB}:{run.job_run_id}"},
+    }
+    (history,) = fake_slack.calls("conversations.history")
+    assert str(history.body["include_all_metadata"]).lower() in ("1", "true")
+    # It is recorded as the alert's message: /oms watches links it, a success closes it.
+    state = await services[1].watch_state()
+    assert [(a.state, a.message_ts) for a in state.open_alerts] == [("open", posted.ts)]
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="finished"
+        )
+    await second.poll_once()
+    assert "closed" in shown(fake_slack.message(CHANNEL, posted.ts))
+
+
+async def test_alert_slack_never_got_from_a_stopped_replica_is_posted_by_the_next(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))
+    first = services[0].watch_poller(owner="first", lease=60)
+    await first.poll_once()  # the baseline
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    # The post hangs before Slack acts on it, and the replica is stopped: nothing was posted.
+    with fake_slack.stall_next("chat.postMessage", lambda p: p.get("channel") == CHANNEL) as stall:
+        polling = asyncio.create_task(first.poll_once())
+        await asyncio.to_thread(stall.wait, 30)
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+    assert alerts(fake_slack) == []
+    # The taker-over finds no message with the alert's mark, so it posts the alert: once.
+    second = services[1].watch_poller(owner="second", clock=lambda: time.time() + 120)
+    await second.poll_once()
+    await second.poll_once()
+    posted = alerts(fake_slack)
+    assert [m.text for m in posted] == [f"{DAILY_JOB} failed"]
+    assert len(fake_slack.calls("conversations.history")) == 1
+    state = await services[1].watch_state()
+    assert [(a.state, a.message_ts) for a in state.open_alerts] == [("open", posted[0].ts)]
+
+
+async def test_repeat_in_the_thread_accepted_then_replica_stopped_is_not_posted_again(
+    replicas: Callable[..., list[Services]], fake_slack: FakeSlack, sandbox: SandboxServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    services = replicas(write_policy(tmp_path, watch_table([DAILY_JOB])))
+    first = services[0].watch_poller(owner="first", lease=60)
+    await first.poll_once()  # the baseline
+    with sandbox.state.lock:
+        moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    await first.poll_once()
+    (alert,) = alerts(fake_slack)
+    with sandbox.state.lock:
+        again = moqui_scenarios.add_ended_run(
+            sandbox.state.data, DAILY_JOB, at=now_in(sandbox), outcome="failed", error=ERROR
+        )
+    # Slack takes the repeat in the alert's thread; the replica is stopped before recording it.
+    with fake_slack.stall_next(
+        "chat.postMessage", lambda p: p.get("thread_ts") == alert.ts, accept=True
+    ) as stall:
+        polling = asyncio.create_task(first.poll_once())
+        await asyncio.to_thread(stall.wait, 30)
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+    second = services[1].watch_poller(owner="second", clock=lambda: time.time() + 120)
+    await second.poll_once()
+    await second.poll_once()
+    thread = [m for m in fake_slack.messages(CHANNEL) if m.thread_ts == alert.ts]
+    assert len(thread) == 1  # the repeat is in the thread once
+    assert f"failed again (run `{again.job_run_id}`)" in shown(thread[0])
+    assert [m.ts for m in alerts(fake_slack)] == [alert.ts]
+    (replies,) = fake_slack.calls("conversations.replies")
+    assert replies.body["ts"] == alert.ts
