@@ -296,3 +296,23 @@ def test_a_moqui_only_tenant_links_the_order_manager_page(
     post_event(f"{bot.url}/slack/events", SIGNING_SECRET, link_shared([url]))
     unfurl = bot.fake.wait_for(lambda: bot.fake.unfurls() or None, timeout=30)[0]
     assert "*Order #1003* · Completed" in text_of(gated({"text": "x", **unfurl.unfurls[url]}))
+
+
+def test_a_link_with_an_invalid_port_does_not_spoil_the_other_cards(ops: RunningBot) -> None:
+    host = ops.sandbox.url.rsplit(":", 1)[0]  # the OMS's own host, where the port is read
+    bad = [
+        f"{host}:99999/commerce/control/ViewOrder?orderId=10013",
+        f"{host}:abc/commerce/control/ViewOrder?orderId=10013",
+    ]
+    good = [_hotwax(ops, "10013"), f"{SHOP}/6100000000002"]
+    event = link_shared(good)
+    event["event"]["links"] = [
+        {"domain": "127.0.0.1", "url": url} for url in [bad[0], good[0], bad[1], good[1]]
+    ]
+    assert post_event(_events(ops), SIGNING_SECRET, event).status_code == 200
+    unfurl = ops.fake.wait_for(lambda: ops.fake.unfurls() or None, timeout=30)[0]
+    # The good links still get their cards; the broken ones are left to Slack.
+    assert list(unfurl.unfurls) == good
+    cards = [text_of(gated({"text": "x", **card})) for card in unfurl.unfurls.values()]
+    assert "*Order #1003* · Completed" in cards[0]
+    assert "*Order #1002* · Created" in cards[1]
