@@ -21,7 +21,13 @@ from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
 from tests.pg_cluster import PrivateCluster, pg_cluster
 from tests.replica_fixtures import Replica, make_replicas
 from tests.store_fixtures import postgres_url
-from tests.surface.links_payloads import message_action, post_interactive
+from tests.surface.links_payloads import (
+    link_shared,
+    message_action,
+    post_event,
+    post_interactive,
+    unfurl_click,
+)
 
 __all__ = ["pg_cluster", "postgres_url"]
 
@@ -294,7 +300,7 @@ def _dm(fake: FakeSlack, user: str, words: str) -> Message:
     return fake.wait_for(lambda: next((m for m in fake.messages(dm) if words in m.text), None), 20)
 
 
-def test_a_drain_answers_home_presses_shortcuts_and_quick_actions_restarting(
+def test_a_drain_answers_home_presses_shortcuts_quick_actions_and_command_buttons(
     fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
 ) -> None:
     fake = fake_slack
@@ -315,6 +321,11 @@ def test_a_drain_answers_home_presses_shortcuts_and_quick_actions_restarting(
         )
         driver.home_opened("U_ALICE")
         alice = fake.wait_for(lambda: next(reversed(fake.home_views("U_ALICE")), None), 20)
+        # An order link unfurled with its Check button (an `oms-command:` button).
+        events = f"{bot.url}/slack/events"
+        link = "https://demo-shop.myshopify.com/admin/orders/6100000000003"
+        assert post_event(events, SIGNING_SECRET, link_shared([link])).status_code == 200
+        unfurled = fake.wait_for(lambda: fake.unfurls() or None, 30)[0].unfurls[link]
         # A command in flight, slowed down by the OMS, keeps the process draining a while.
         sandbox.state.latency = 1.0
         slow = driver.slash("order 10002")
@@ -328,12 +339,13 @@ def test_a_drain_answers_home_presses_shortcuts_and_quick_actions_restarting(
         assert driver.click_view(carol, HOME_APPROVE, user="U_CAROL").http.status_code == 200
         assert driver.click_view(alice, "home:form#check", user="U_ALICE").http.status_code == 200
         shortcut = message_action(fake, "Is #1003 stuck?", ts="1764500000.000900")
-        assert (
-            post_interactive(f"{bot.url}/slack/events", SIGNING_SECRET, shortcut).status_code == 200
-        )
+        assert post_interactive(events, SIGNING_SECRET, shortcut).status_code == 200
+        check = unfurl_click(fake, unfurled["blocks"], link, "oms-command:check", user="U_BOB")
+        assert post_interactive(events, SIGNING_SECRET, check).status_code == 200
         for user in ("U_CAROL", "U_ALICE"):
             _dm(fake, user, "restarting")
         _reply(fake, shortcut["response_url"], "restarting")
+        _reply(fake, check["response_url"], "restarting")
         _reply(fake, slow.response_url, "Order #1002", timeout=30)
         bot.proc.wait(30)
         # Nothing was done: no approval write, no form, no thread posts.
