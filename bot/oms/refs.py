@@ -194,6 +194,8 @@ def parse_order_link(url: str, hotwax_base_url: str | None) -> OrderLink | None:
     try:
         parts = urlsplit(url.strip())
         host = (parts.hostname or "").lower()
+        # `.port` parses lazily and raises on `:99999` or `:abc`: such a link is no order page.
+        port = parts.port
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not host:
@@ -201,7 +203,7 @@ def parse_order_link(url: str, hotwax_base_url: str | None) -> OrderLink | None:
     path = parts.path.rstrip("/")
     if hotwax_base_url:
         ours = urlsplit(hotwax_web_root(hotwax_base_url))
-        same_host = host == (ours.hostname or "").lower() and parts.port == ours.port
+        same_host = host == (ours.hostname or "").lower() and port == ours.port
         if same_host and path.lower() == HOTWAX_ORDER_PATH.lower():
             values = parse_qs(parts.query).get("orderId") or []
             order_id = values[0] if len(values) == 1 else ""

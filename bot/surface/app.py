@@ -39,16 +39,15 @@ from starlette.routing import Route
 from bot.engine.actions import ACTION_PREFIX
 from bot.engine.approvals import DENY_REASON_VIEW
 from bot.engine.metrics import CONTENT_TYPE, Metrics
-from bot.engine.outages import database_unreachable, restarting
+from bot.engine.outages import database_unreachable
 from bot.kit.forms import FORM_VIEW
-from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store import StoreUnavailable
 from bot.surface.deliveries import Deliveries, delivery_key, retry_number
-from bot.surface.dispatch import Ack, handle_slash_command
+from bot.surface.dispatch import Ack, handle_slash_command, tell_restarting
 from bot.surface.forms import on_form_submission, open_quick_form
 from bot.surface.home import QUICK_PREFIX, HomeTabs, read_home_opened
-from bot.surface.links import add_link_listeners
+from bot.surface.links import add_link_listeners, redelivered
 from bot.surface.socket_mode import EveryEnvelopeAcked
 from bot.surface.wiring import Services
 
@@ -167,10 +166,16 @@ def _add_home_and_forms(app: AsyncApp, services: Services) -> None:
         services.tasks.spawn(home.publish(client, *opened), name="home")
 
     @app.action(re.compile(f"^{re.escape(QUICK_PREFIX)}"))
-    async def on_quick_action(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_quick_action(
+        ack: Ack, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         await ack()
+        if redelivered(context):
+            return  # its trigger opened the form already, or has expired by now
         if services.tasks.accepting:
             services.tasks.spawn(open_quick_form(services, body, client), name="quick action")
+        else:
+            services.tasks.spawn(tell_restarting(services, body, client), name="restarting")
 
     @app.view(FORM_VIEW)
     async def on_form(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -191,22 +196,6 @@ async def told_if_database_down(
             await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
         except SlackApiError as slack_exc:
             log.warning("could not tell %s either: %s", user_id, slack_exc.response.get("error"))
-
-
-async def tell_restarting(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """Tell the presser of a button that the bot is restarting and nothing was done."""
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-    response_url = body.get("response_url")
-    reply = Replier(
-        client,
-        channel_id=str((channel or {}).get("id") or ""),
-        user_id=str((user or {}).get("id") or ""),
-        response_url=response_url if isinstance(response_url, str) else None,
-        session=services.http_session(),
-        can_replace=False,
-    )
-    await reply.safe_ephemeral(restarting())
 
 
 def well_formed(body: dict[str, Any]) -> bool:

@@ -15,12 +15,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.audit import EventKind
 from bot.engine.commands import Registry
-from bot.engine.contract import Click, Invocation, NotConfigured, ParsedCommand, UsageError
+from bot.engine.contract import (
+    Click,
+    CommandSpec,
+    Invocation,
+    NotConfigured,
+    ParsedCommand,
+    UsageError,
+)
 from bot.engine.host import Host
 from bot.engine.outages import database_unreachable, restarting
 from bot.engine.policy import Refusal, RoleCheckFailed
 from bot.engine.usage import usage_error
-from bot.kit.blocks import Message, context, error_message, escape, section
+from bot.kit.blocks import Message, context, error_message, escape, home_dm_channel, section
 from bot.kit.forms import FormTarget
 from bot.kit.logs import current_correlation_id, set_correlation_id
 from bot.kit.reply import Replier
@@ -44,6 +51,38 @@ Ack = Callable[..., Awaitable[Any]]
 RESTARTING = restarting()
 
 
+async def command_refusal(services: Dispatcher, user_id: str, spec: CommandSpec) -> Refusal | None:
+    """Why `user_id` may not run `spec` (the policy's roles), or None. A role check that
+    cannot be made (Slack's user groups unreachable) refuses, saying so: typed, from a
+    form, a shortcut or a button alike."""
+    try:
+        return await services.authorizer.check_command(user_id, spec)
+    except RoleCheckFailed as exc:
+        return Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+
+
+async def tell_restarting(
+    services: Dispatcher, body: dict[str, Any], client: AsyncWebClient
+) -> None:
+    """Tell whoever pressed a button, used a shortcut or a quick action while the process
+    drains for a restart that nothing was done: in the conversation, or, for a press on the
+    App Home tab (no response_url, no channel), in their DM with the bot."""
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    response_url = body.get("response_url")
+    reply = Replier(
+        client,
+        channel_id=str((channel or {}).get("id") or (container or {}).get("channel_id") or ""),
+        user_id=str((user or {}).get("id") or ""),
+        response_url=response_url if isinstance(response_url, str) else None,
+        session=services.http_session(),
+        can_replace=False,
+        notes_channel=home_dm_channel(body.get("view")),
+    )
+    await reply.safe_ephemeral(RESTARTING)
+
+
 def _ack_args(message: Message) -> dict[str, Any]:
     return {"text": message.text, "blocks": message.blocks, "response_type": "ephemeral"}
 
@@ -64,10 +103,7 @@ async def handle_slash_command(
         _audit_later(services, body, text, "rejected", err.problem)
         return
     spec = parsed.spec
-    try:
-        refusal = await services.authorizer.check_command(str(body.get("user_id") or ""), spec)
-    except RoleCheckFailed as exc:
-        refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+    refusal = await command_refusal(services, str(body.get("user_id") or ""), spec)
     if refusal is not None:
         await ack(**_ack_args(refused_message(refusal)))
         services.report(spec.name, "refused")
@@ -239,7 +275,7 @@ async def run_as_presser(services: Dispatcher, click: Click, text: str) -> None:
     except UsageError as err:
         await click.reply.ephemeral(Message(text=err.problem, blocks=[section(err.problem)]))
         return
-    refusal = await services.authorizer.check_command(click.user_id, parsed.spec)
+    refusal = await command_refusal(services, click.user_id, parsed.spec)
     if refusal is not None:
         await click.reply.ephemeral(refused_message(refusal))
         return
@@ -275,10 +311,7 @@ async def run_form(
         services.report(err.spec.name if err.spec else "?", "usage_error")
         _audit_later(services, body, text, "rejected", err.problem)
         return err.problem
-    try:
-        refusal = await services.authorizer.check_command(user_id, parsed.spec)
-    except RoleCheckFailed as exc:
-        refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+    refusal = await command_refusal(services, user_id, parsed.spec)
     if refusal is not None:
         services.report(parsed.spec.name, "refused")
         _audit_later(services, body, text, "refused", refusal.reason)

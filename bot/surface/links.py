@@ -28,14 +28,20 @@ from bot.engine.contract import (
     ShortcutSpec,
     UsageError,
 )
-from bot.engine.policy import Refusal, RoleCheckFailed
+from bot.engine.policy import Refusal
 from bot.engine.usage import usage_error
 from bot.kit.blocks import Message, context, error_message
 from bot.kit.logs import current_correlation_id, set_correlation_id
 from bot.kit.reply import Replier
 from bot.oms import OmsError
 from bot.store.audit import AuditEvent
-from bot.surface.dispatch import Ack, refused_message, run_handler
+from bot.surface.dispatch import (
+    Ack,
+    command_refusal,
+    refused_message,
+    run_handler,
+    tell_restarting,
+)
 from bot.surface.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -66,15 +72,35 @@ def add_link_listeners(app: AsyncApp, services: Services) -> None:
 
     @app.event("link_shared")
     async def on_link_shared(body: dict[str, Any], client: AsyncWebClient) -> None:
-        # Bolt acknowledges events itself; the unfurl is worked on after.
+        # Bolt acknowledges events itself; the unfurl is worked on after. While draining for
+        # a restart it is dropped without a word: nobody asked for it, and the link simply
+        # shows as Slack shows any other. A redelivery to another replica unfurls again,
+        # which chat.unfurl makes harmless (it replaces the cards of the same links).
         if services.tasks.accepting:
             services.tasks.spawn(handle_link_shared(services, body, client), name="unfurl")
 
     @app.action(re.compile(f"^{re.escape(COMMAND_BUTTON_PREFIX)}"))
-    async def on_command_button(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_command_button(
+        ack: Ack, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         await ack()
+        if redelivered(context):
+            return
         if services.tasks.accepting:
             services.tasks.spawn(press_command_button(services, body, client), name="command")
+        else:
+            services.tasks.spawn(tell_restarting(services, body, client), name="restarting")
+
+
+def redelivered(context: dict[str, Any]) -> bool:
+    """Whether Slack sent this envelope again (`X-Slack-Retry-Num` / `retry_attempt` >= 1).
+
+    A shortcut, a command button or a quick action leaves no database state to tell whether
+    its first delivery was taken (unlike an `oms:` token button, whose token is consumed),
+    and Slack retries only when it saw no ack: the first delivery reached some replica,
+    which acks at once and works after. So a redelivery is skipped, never run twice (two
+    sets of thread posts); the rare delivery lost before its ack is one press to repeat."""
+    return bool(context.get("redelivered"))
 
 
 # ---- message shortcuts -----------------------------------------------------------------------
@@ -82,16 +108,22 @@ def add_link_listeners(app: AsyncApp, services: Services) -> None:
 
 def _shortcut_listener(
     services: Services, spec: ShortcutSpec
-) -> Callable[[Ack, dict[str, Any], AsyncWebClient], Awaitable[None]]:
+) -> Callable[[Ack, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]:
     """Bolt's listener of one shortcut: ack at once, work after (Bolt passes arguments by
     name, so the spec is bound here rather than as a default argument)."""
 
-    async def on_shortcut(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_shortcut(
+        ack: Ack, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         await ack()
+        if redelivered(context):
+            return
         if services.tasks.accepting:
             services.tasks.spawn(
                 handle_shortcut(services, spec, body, client), name=spec.callback_id
             )
+        else:
+            services.tasks.spawn(tell_restarting(services, body, client), name="restarting")
 
     return on_shortcut
 
@@ -124,10 +156,7 @@ async def handle_shortcut(
     command = services.registry.get(spec.command)
     refusal: Refusal | None = None
     if command is not None:
-        try:
-            refusal = await services.authorizer.check_command(user, command)
-        except RoleCheckFailed as exc:
-            refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+        refusal = await command_refusal(services, user, command)
     if refusal is not None:
         await reply.safe_ephemeral(refused_message(refusal))
         services.report(spec.command, "refused")
@@ -304,10 +333,7 @@ async def press_command_button(
     except UsageError as err:
         await reply.safe_ephemeral(usage_error(err))
         return
-    try:
-        refusal = await services.authorizer.check_command(user, parsed.spec)
-    except RoleCheckFailed as exc:
-        refusal = Refusal(f"I could not check your roles: {exc}. Try again in a minute.")
+    refusal = await command_refusal(services, user, parsed.spec)
     if refusal is not None:
         services.report(parsed.spec.name, "refused")
         await reply.safe_ephemeral(refused_message(refusal))

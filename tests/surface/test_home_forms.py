@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.engine import Arg, CommandSpec, Invocation
-from bot.kit.blocks import Message
 from bot.kit.forms import FORM_VIEW
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.blockkit import check_view
@@ -133,48 +131,52 @@ def test_check_from_the_home_tab_answers_in_the_users_dm(
     assert answer.channel == dm
 
 
-def test_reconcile_appears_once_a_reconcile_command_is_registered(
+def test_the_home_reconcile_form_runs_the_command_with_its_checks(
     make_bot: BotFactory, tmp_path: Path
 ) -> None:
-    bot = make_bot(omsbot_policy=write_policy(tmp_path))
+    policy = write_policy(tmp_path)
+    # Reconcile only for operators, so the form's role check shows.
+    policy.write_text(policy.read_text() + '\n[commands]\nreconcile = ["operator"]\n')
+    bot = make_bot(omsbot_policy=policy)
     bot.driver.home_opened("U_ALICE")
-    before = bot.fake.wait_for(lambda: next(reversed(bot.fake.home_views("U_ALICE")), None), 10)
-    assert "Reconcile" not in text_of({"blocks": before["blocks"]})
-
-    async def reconcile(inv: Invocation) -> None:
-        store = inv.command.arg("store")
-        await inv.reply.ephemeral(Message(text=f"Reconciled {store} for {inv.user_id}"))
-
-    # Another family's command (issue 15 builds `/oms reconcile` elsewhere): the Home offers
-    # it once it is registered, and its form runs it through the ordinary command path.
-    bot.services.registry.add(
-        CommandSpec(
-            "reconcile",
-            "Compare HotWax and Shopify orders.",
-            handler=reconcile,
-            args=(Arg("store", "product store", required=False),),
-            role="operator",
-        )
-    )
-    bot.driver.home_opened("U_ALICE")
-    home = bot.fake.wait_for(
-        lambda: next(
-            (
-                v
-                for v in reversed(bot.fake.home_views("U_ALICE"))
-                if "Reconcile" in text_of({"blocks": v["blocks"]})
-            ),
-            None,
-        ),
-        10,
-    )
+    home = bot.fake.wait_for(lambda: next(reversed(bot.fake.home_views("U_ALICE")), None), 10)
+    assert "Reconcile" in text_of({"blocks": home["blocks"]})
     bot.driver.click_view(home, "home:form#reconcile", user="U_ALICE")
     opened = _form(bot)
-    assert "/oms reconcile [<store>]" in text_of({"blocks": opened.view["blocks"]})
-    assert "operator" in _errors(_submit(bot, opened, "U_CAROL", args="STORE"))["args"]
-    _closed(_submit(bot, opened, "U_ALICE", args="STORE"))
+    assert "/oms reconcile [--since 24h] [--store X]" in text_of({"blocks": opened.view["blocks"]})
+
+    # A value the command's grammar refuses shows on the field; nothing reaches the OMS.
+    before = len(bot.sandbox.state.requests())
+    problem = _errors(_submit(bot, opened, "U_ALICE", args="--since soon"))["args"]
+    assert "--since" in problem and "soon" in problem
+    problem = _errors(_submit(bot, opened, "U_ALICE", args="--store 'NO STORE!'"))["args"]
+    assert "not a product store id" in problem
+    # Carol is no operator: the form refuses her as the command would.
+    assert "operator" in _errors(_submit(bot, opened, "U_CAROL", args="--store STORE"))["args"]
+    assert len(bot.sandbox.state.requests()) == before
+
+    # A store: `/oms reconcile --store STORE` runs, its reconciliation lands in Alice's DM.
+    _closed(_submit(bot, opened, "U_ALICE", args="--store STORE"))
     dm = bot.fake.dm_channel("U_ALICE")
-    bot.wait_message(lambda m: m.text == "Reconciled STORE for U_ALICE", channel=dm)
+    done = bot.wait_message(
+        lambda m: (
+            "Shopify vs HotWax · last 24 hours · STORE" in text_of(m.as_payload())
+            and "#1007" in text_of(m.as_payload())
+        ),
+        channel=dm,
+        timeout=30,
+    )
+    assert done.channel == dm
+    # What only the command can tell (the policy's window limit, the OMS's stores) comes in
+    # the DM, where the Home answers, naming the problem and the fix.
+    views = len(bot.fake.views())
+    bot.driver.click_view(home, "home:form#reconcile", user="U_ALICE")
+    again = _form(bot, after=views)
+    _closed(_submit(bot, again, "U_ALICE", args="--since 8d"))
+    too_long = bot.wait_message(lambda m: "too long to reconcile" in m.text, channel=dm)
+    assert "--since 7d" in text_of(too_long.as_payload())
+    _closed(_submit(bot, again, "U_ALICE", args="--store NOPE"))
+    bot.wait_message(lambda m: "no product store NOPE" in text_of(m.as_payload()), channel=dm)
 
 
 def test_a_problem_with_an_option_shows_on_its_own_field(

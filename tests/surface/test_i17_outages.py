@@ -16,17 +16,25 @@ from pathlib import Path
 import httpx
 
 from bot.sandbox import SandboxServer
-from tests.conftest import gated, text_of, write_policy
+from tests.conftest import SIGNING_SECRET, gated, text_of, write_policy
 from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
 from tests.pg_cluster import PrivateCluster, pg_cluster
 from tests.replica_fixtures import Replica, make_replicas
 from tests.store_fixtures import postgres_url
+from tests.surface.links_payloads import (
+    link_shared,
+    message_action,
+    post_event,
+    post_interactive,
+    unfurl_click,
+)
 
 __all__ = ["pg_cluster", "postgres_url"]
 
 CONFIRM = "oms:approve.confirm#0"
 CHANGE_STATUS = "/api/service/changeOrderStatus"
 DATABASE_DOWN = "The bot's database is unreachable"
+HOME_APPROVE = "oms:approval.approve#0"
 
 
 def _writes(sandbox: SandboxServer, order_id: str) -> int:
@@ -284,3 +292,69 @@ def test_a_modal_submitted_while_the_database_is_down_is_answered_in_a_dm(
         raise
     finally:
         bot.stop()
+
+
+def _dm(fake: FakeSlack, user: str, words: str) -> Message:
+    """The first message of the user's DM with the bot containing `words`."""
+    dm = fake.dm_channel(user)
+    return fake.wait_for(lambda: next((m for m in fake.messages(dm) if words in m.text), None), 20)
+
+
+def test_a_drain_answers_home_presses_shortcuts_quick_actions_and_command_buttons(
+    fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    group = make_replicas(fake, sandbox, postgres_url, tmp_path, policy=write_policy(tmp_path))
+    bot = group[0]
+    group.start()
+    driver = bot.driver(fake)
+    try:
+        # Alice asks; Carol, an approver, sees Approve on her Home tab.
+        asked = driver.slash("approve 10014")
+        _reply(fake, asked.response_url, "needs a second person")
+        driver.home_opened("U_CAROL")
+        carol = fake.wait_for(
+            lambda: next(
+                (v for v in reversed(fake.home_views("U_CAROL")) if HOME_APPROVE in str(v)), None
+            ),
+            20,
+        )
+        driver.home_opened("U_ALICE")
+        alice = fake.wait_for(lambda: next(reversed(fake.home_views("U_ALICE")), None), 20)
+        # An order link unfurled with its Check button (an `oms-command:` button).
+        events = f"{bot.url}/slack/events"
+        link = "https://demo-shop.myshopify.com/admin/orders/6100000000003"
+        assert post_event(events, SIGNING_SECRET, link_shared([link])).status_code == 200
+        unfurled = fake.wait_for(lambda: fake.unfurls() or None, 30)[0].unfurls[link]
+        # A command in flight, slowed down by the OMS, keeps the process draining a while.
+        sandbox.state.latency = 1.0
+        slow = driver.slash("order 10002")
+        assert bot.proc is not None
+        bot.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not _draining(bot.url):
+            assert time.monotonic() < deadline, "the process never said it was draining"
+            time.sleep(0.05)
+        # A Home press has no channel and no response_url: the answer is in the DM.
+        assert driver.click_view(carol, HOME_APPROVE, user="U_CAROL").http.status_code == 200
+        assert driver.click_view(alice, "home:form#check", user="U_ALICE").http.status_code == 200
+        shortcut = message_action(fake, "Is #1003 stuck?", ts="1764500000.000900")
+        assert post_interactive(events, SIGNING_SECRET, shortcut).status_code == 200
+        check = unfurl_click(fake, unfurled["blocks"], link, "oms-command:check", user="U_BOB")
+        assert post_interactive(events, SIGNING_SECRET, check).status_code == 200
+        for user in ("U_CAROL", "U_ALICE"):
+            _dm(fake, user, "restarting")
+        _reply(fake, shortcut["response_url"], "restarting")
+        _reply(fake, check["response_url"], "restarting")
+        _reply(fake, slow.response_url, "Order #1002", timeout=30)
+        bot.proc.wait(30)
+        # Nothing was done: no approval write, no form, no thread posts.
+        assert _writes(sandbox, "10014") == 0
+        assert not [m for m in fake.messages("C_OPS") if m.thread_ts == "1764500000.000900"]
+        assert not [v for v in fake.views() if v.method == "views.open"]
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
+        sandbox.state.latency = 0.0
+        group.stop()

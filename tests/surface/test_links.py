@@ -4,15 +4,19 @@ are sent signed to /slack/events; what the user sees is read from the fake Slack
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from bot.sandbox import SandboxServer, tenant_named
 from tests.conftest import SIGNING_SECRET, BotFactory, RunningBot, gated, text_of, write_policy
 from tests.harness.fakeslack import Message, ResponsePost
+from tests.harness.signing import signed_headers
 from tests.surface.links_payloads import (
     link_shared,
     message_action,
@@ -296,3 +300,44 @@ def test_a_moqui_only_tenant_links_the_order_manager_page(
     post_event(f"{bot.url}/slack/events", SIGNING_SECRET, link_shared([url]))
     unfurl = bot.fake.wait_for(lambda: bot.fake.unfurls() or None, timeout=30)[0]
     assert "*Order #1003* · Completed" in text_of(gated({"text": "x", **unfurl.unfurls[url]}))
+
+
+def test_a_link_with_an_invalid_port_does_not_spoil_the_other_cards(ops: RunningBot) -> None:
+    host = ops.sandbox.url.rsplit(":", 1)[0]  # the OMS's own host, where the port is read
+    bad = [
+        f"{host}:99999/commerce/control/ViewOrder?orderId=10013",
+        f"{host}:abc/commerce/control/ViewOrder?orderId=10013",
+    ]
+    good = [_hotwax(ops, "10013"), f"{SHOP}/6100000000002"]
+    event = link_shared(good)
+    event["event"]["links"] = [
+        {"domain": "127.0.0.1", "url": url} for url in [bad[0], good[0], bad[1], good[1]]
+    ]
+    assert post_event(_events(ops), SIGNING_SECRET, event).status_code == 200
+    unfurl = ops.fake.wait_for(lambda: ops.fake.unfurls() or None, timeout=30)[0]
+    # The good links still get their cards; the broken ones are left to Slack.
+    assert list(unfurl.unfurls) == good
+    cards = [text_of(gated({"text": "x", **card})) for card in unfurl.unfurls.values()]
+    assert "*Order #1003* · Completed" in cards[0]
+    assert "*Order #1002* · Created" in cards[1]
+
+
+def test_a_shortcut_redelivered_to_another_replica_posts_once(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, two_person=False)
+    one, other = make_bot(omsbot_policy=policy), make_bot(omsbot_policy=policy)
+    payload = message_action(one.fake, "Is #1003 stuck?", ts="1764500000.000700")
+    body = urlencode({"payload": json.dumps(payload)})
+    first = httpx.post(_events(one), content=body, headers=signed_headers(SIGNING_SECRET, body))
+    assert first.status_code == 200
+    posted = _thread(one, "1764500000.000700", 2)
+    _idle(one)
+    # Slack saw no ack in time and sends the same envelope again, to the other replica.
+    headers = signed_headers(SIGNING_SECRET, body)
+    headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert httpx.post(_events(other), content=body, headers=headers).status_code == 200
+    _idle(other)
+    thread = [m for m in one.fake.messages("C_OPS") if m.thread_ts == "1764500000.000700"]
+    assert len(thread) == len(posted) == 2
+    assert not one.fake.response_posts(payload["response_url"])

@@ -61,3 +61,17 @@ def test_order_page_links() -> None:
         "https://demo-shop.myshopify.com.evil.io/admin/orders/61",
     ):
         assert parse_order_link(other, OMS) is None, other
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://demo-oms.hotwax.io:99999/commerce/control/ViewOrder?orderId=10002",
+        "https://demo-oms.hotwax.io:abc/commerce/control/ViewOrder?orderId=10002",
+        "https://demo-shop.myshopify.com:-1/admin/orders/61",
+    ],
+)
+def test_a_link_with_an_invalid_port_is_no_order_and_spoils_no_other(bad: str) -> None:
+    assert parse_order_link(bad, OMS) is None
+    text = f"see <{bad}> and <https://demo-shop.myshopify.com/admin/orders/6100000000002> #1004"
+    assert _refs(text) == [("shopify_id", "6100000000002"), ("shopify_name", "#1004")]
