@@ -28,6 +28,7 @@ from bot.engine.contract import (
     NotConfigured,
 )
 from bot.engine.outages import database_unreachable
+from bot.engine.policy import RoleCheckFailed
 from bot.kit.blocks import Block, Message, button, context, error_message, home_dm_channel
 from bot.kit.durations import slack_time
 from bot.kit.logs import set_correlation_id
@@ -254,7 +255,12 @@ class Actions:
         if token.allowed_role:
             # "a|b": any of several roles (approvals may name more than one approver role).
             roles = tuple(token.allowed_role.split("|"))
-            if not await self.host.authorizer.has_any(press.user_id, roles):
+            try:
+                holds = await self.host.authorizer.has_any(press.user_id, roles)
+            except RoleCheckFailed as exc:
+                # Nothing is consumed: the same button works once Slack answers again.
+                return f"I could not check your roles: {exc}. Nothing was done; try again.", None
+            if not holds:
                 names = " or ".join(f"*{r}*" for r in roles)
                 return f"This button needs the {names} role, which you do not hold.", token
         return None, token

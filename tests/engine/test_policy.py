@@ -76,6 +76,32 @@ def test_slack_failing_to_list_a_group_is_explained(make_bot: BotFactory, tmp_pa
     assert "could not check your roles" in shown and "missing_scope" in shown
 
 
+def test_a_button_whose_role_slack_cannot_check_is_refused_plainly_and_stays_usable(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = make_bot(omsbot_policy=write_policy(tmp_path, two_person=False))
+    bot.sandbox.state.job_run_seconds = bot.sandbox.state.sync_delay_seconds = 0.0
+    card = bot.reply_post(bot.slash("check #1007"), timeout=15)  # Alice: a direct operator
+    # Bob is an operator only through S_OPERATORS, which Slack cannot list right now.
+    bot.fake.fail_next("usergroups.users.list", "missing_scope")
+    refused = bot.driver.click_ephemeral(card, "oms:import.confirm#1", user="U_BOB")
+    told = bot.fake.wait_for(
+        lambda: (
+            [
+                t
+                for t in (text_of(p.body) for p in bot.fake.response_posts(refused.response_url))
+                if "could not check your roles" in t
+            ]
+            or None
+        )
+    )
+    assert "missing_scope" in told[0] and "Nothing was done" in told[0]
+    assert not [e for e in search(bot.services.store) if e.kind == "oms_write"]
+    # Nothing was consumed: the same button works once Slack answers.
+    bot.driver.click_ephemeral(card, "oms:import.confirm#1", user="U_BOB")
+    bot.wait_message(lambda m: "Import" in m.text and m.text.endswith("finished"), timeout=30)
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
