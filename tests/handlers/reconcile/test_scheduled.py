@@ -16,7 +16,7 @@ from bot.sandbox import SandboxServer
 from bot.store.slots import get_slot
 from bot.surface.app import build_web_client
 from bot.surface.wiring import Services, create_services
-from handlers.reconcile.interval import cron_interval
+from handlers.jobs import cron_interval
 from tests.conftest import BOT_TOKEN, BotFactory, settings_for, text_of
 from tests.harness.fakeslack import FakeSlack, Message
 from tests.store_fixtures import postgres_url
@@ -124,8 +124,10 @@ def test_a_schedule_reconcile_key_must_be_a_boolean() -> None:
 
 def test_the_sync_interval_of_quartz_crons() -> None:
     moment = datetime(2026, 11, 30, 10, 7, tzinfo=UTC)
-    assert cron_interval("0 */15 * ? * *", moment) == timedelta(minutes=15)
-    assert cron_interval("0 0 * * * ?", moment) == timedelta(hours=1)
-    assert cron_interval("0 0 3 ? * MON", moment) == timedelta(days=7)
-    assert cron_interval("not a cron", moment) is None
-    assert cron_interval(None, moment) is None
+    assert cron_interval("0 */15 * ? * *", now=moment) == timedelta(minutes=15).total_seconds()
+    assert cron_interval("0 0 * * * ?", now=moment) == timedelta(hours=1).total_seconds()
+    assert cron_interval("0 0 3 ? * MON", now=moment) == timedelta(days=7).total_seconds()
+    # Quartz numbers the week from Sunday: 2 is Monday, read as such, not as every day.
+    assert cron_interval("0 0 3 ? * 2", now=moment) == timedelta(days=7).total_seconds()
+    assert cron_interval("not a cron", now=moment) is None
+    assert cron_interval(None, now=moment) is None
