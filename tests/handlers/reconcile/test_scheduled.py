@@ -131,3 +131,47 @@ def test_the_sync_interval_of_quartz_crons() -> None:
     assert cron_interval("0 0 3 ? * 2", now=moment) == timedelta(days=7).total_seconds()
     assert cron_interval("not a cron", now=moment) is None
     assert cron_interval(None, now=moment) is None
+
+
+async def test_a_replica_stopped_between_digest_and_reconciliation_is_finished_once(
+    fake_slack: FakeSlack, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Replica A posts the digest, then its reconciliation hangs on Shopify's count; A is
+    # drained right there (its slot task cancelled, as `stop` does past the shutdown
+    # timeout). Replica B takes the slot over after A's lease: it finds the digest by its
+    # mark, and posts the reconciliation once, not the digest again.
+    policy = _policy(tmp_path)
+    db = tmp_path / "bot.db"
+    first, second = (_services(fake_slack, sandbox, db, policy) for _ in range(2))
+    try:
+        lease = 2.0
+        holder, taker = first.slot_scheduler(lease=lease), second.slot_scheduler(lease=lease)
+        schedule = holder.schedule("ops-recon")
+        slot = float(int(time.time()))
+        hang = sandbox.state.inject_fault("/rest/s1/shopify/order/count", "hang", 1)
+        firing = asyncio.get_running_loop().create_task(holder.fire_slot(schedule, slot))
+        assert await asyncio.to_thread(hang.reached.wait, 30)
+        [digest] = _top(fake_slack)
+        assert "failed imports" in digest.text
+        firing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await firing
+        hang.released.set()
+        row = get_slot(first.store, "ops-recon", slot)
+        assert row is not None and row.state == "posting"
+
+        assert await taker.fire_slot(schedule, slot) == "resumed"
+        posts = _top(fake_slack)
+        assert [p.ts for p in posts][:1] == [digest.ts] and len(posts) == 2
+        recon = posts[1]
+        assert recon.text.startswith("Shopify vs HotWax · last 24 hours")
+        assert "#1007" in _shown(recon)
+        row = get_slot(second.store, "ops-recon", slot)
+        assert row is not None and row.state == "posted" and row.message_ts == digest.ts
+        assert row.outcome is not None and "missing" in row.outcome
+        # Once finished, the slot posts nothing more.
+        assert await holder.fire_slot(schedule, slot) == "done-elsewhere"
+        assert len(_top(fake_slack)) == 2
+    finally:
+        for services in (first, second):
+            await services.aclose()
