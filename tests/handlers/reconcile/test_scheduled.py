@@ -19,9 +19,10 @@ from bot.surface.wiring import Services, create_services
 from handlers.jobs import cron_interval
 from tests.conftest import BOT_TOKEN, BotFactory, settings_for, text_of
 from tests.harness.fakeslack import FakeSlack, Message
+from tests.pg_cluster import PrivateCluster, pg_cluster
 from tests.store_fixtures import postgres_url
 
-__all__ = ["postgres_url"]
+__all__ = ["pg_cluster", "postgres_url"]
 
 POLICY = """
 [roles]
@@ -175,3 +176,37 @@ async def test_a_replica_stopped_between_digest_and_reconciliation_is_finished_o
     finally:
         for services in (first, second):
             await services.aclose()
+
+
+async def test_a_reconciliation_failing_after_the_digest_says_so(
+    fake_slack: FakeSlack, sandbox: SandboxServer, pg_cluster: PrivateCluster, tmp_path: Path
+) -> None:
+    # The bot's database goes down while the reconciliation runs (after the digest went
+    # out): its buttons cannot be stored. The channel gets a note and the slot's outcome says
+    # the reconciliation failed; it is not lost silently, and the digest is not posted again.
+    services = _services(fake_slack, sandbox, pg_cluster.url, _policy(tmp_path))
+    try:
+        scheduler = services.slot_scheduler(lease=3)
+        schedule = scheduler.schedule("ops-recon")
+        slot = float(int(time.time()))
+        hang = sandbox.state.inject_fault("/rest/s1/shopify/order/count", "hang", 1)
+        firing = asyncio.get_running_loop().create_task(scheduler.fire_slot(schedule, slot))
+        assert await asyncio.to_thread(hang.reached.wait, 30)
+        await asyncio.to_thread(pg_cluster.stop)
+        hang.released.set()
+        deadline = time.monotonic() + 60
+        while len(_top(fake_slack)) < 2:
+            assert time.monotonic() < deadline, _top(fake_slack)
+            await asyncio.sleep(0.1)
+        await asyncio.to_thread(pg_cluster.start)
+        assert await firing == "posted"
+        digest, note = _top(fake_slack)
+        assert "failed imports" in digest.text
+        shown = _shown(note)
+        assert "Reconciliation for" in shown and "not run: it failed (StoreUnavailable)" in shown
+        assert "/oms reconcile" in shown
+        row = get_slot(services.store, "ops-recon", slot)
+        assert row is not None and row.state == "posted" and row.message_ts == digest.ts
+        assert row.outcome is not None and "reconciliation failed (StoreUnavailable)" in row.outcome
+    finally:
+        await services.aclose()
