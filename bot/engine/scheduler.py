@@ -18,7 +18,9 @@ Exactly once, across failures:
   the slot carries a metadata mark naming (schedule, slot time). A replica that takes over a
   slot left "posting" (its owner died after Slack took the post, before recording it) looks
   for that mark in the channel's history and records the post it finds instead of posting
-  again.
+  again. A post in parts (the digest, then its reconciliation) marks each later part with
+  its own mark and provides `resume`: the taker-over posts only the parts not found.
+- Stopping (a drain) lets a slot being posted finish, up to the shutdown timeout.
 - A database that cannot be reached at the tick does not lose the slot: the claim is tried
   again every few seconds; the slot is posted if the database comes back within its grace,
   and gets its "missed" note when it comes back later.
