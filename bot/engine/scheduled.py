@@ -4,6 +4,11 @@ A family provides a `ScheduledPost`: which schedules of the policy it serves, a 
 notes the engine posts itself ("… missed"), and `post`, which does the slot's work and says
 how it ended. The engine's scheduler (bot/engine/scheduler.py) claims every slot in the
 database first, so only one replica calls `post` for it.
+
+A slot whose post comes in parts (the digest, then the reconciliation of the same window)
+posts each later part under its own mark (`Slot.mark(part)`) and provides `resume`: a replica
+that takes over a slot whose first post is already in the channel calls it with that post's
+ts, and it posts only the parts whose marks are not there yet.
 """
 
 from __future__ import annotations
@@ -20,11 +25,22 @@ from bot.engine.contract import Toolbox
 from bot.engine.policy import Policy
 from bot.engine.schedules import Schedule
 from bot.kit.blocks import Message
-from bot.kit.posting import post_message, slack_error
+from bot.kit.posting import PostMark, post_message, slack_error
 from bot.store.audit import AuditEvent
 
 SYSTEM_ACTOR = "system"
 SlotEnd = Literal["posted", "failed", "missed"]
+# The metadata event type of a scheduled post (Slack: letters, digits and underscores).
+SLOT_EVENT = "oms_bot_scheduled_slot"
+
+
+def slot_mark(schedule: Schedule, slot_time: float, part: str | None = None) -> PostMark:
+    """The metadata a slot's posts carry (bot/engine/scheduler.py): its first post without a
+    part, each later part of it with its own, so a taker-over sees which parts went out."""
+    payload = {"schedule": schedule.id, "slot": f"{slot_time:.0f}"}
+    if part is not None:
+        payload["part"] = part
+    return PostMark(schedule.channel, SLOT_EVENT, payload)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,10 @@ class Slot:
     def deadline(self) -> float:
         """After this the slot is missed: its schedule's grace has run out."""
         return self.time + self.schedule.grace
+
+    def mark(self, part: str | None = None) -> PostMark:
+        """The mark of this slot's post, or of one later `part` of it."""
+        return slot_mark(self.schedule, self.time, part)
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,9 @@ class ScheduledPost:
     hint: str  # what a reader of a "missed" note can do, e.g. "`/oms digest now` posts ..."
     schedules: Callable[[Policy], Sequence[Schedule]]
     post: Callable[[Toolbox, AsyncWebClient, Slot], Awaitable[SlotResult]]
+    # For a post in parts: finish a slot taken over after its first post (whose ts it gets)
+    # went out. Without it, that first post found in the channel ends the slot.
+    resume: Callable[[Toolbox, AsyncWebClient, Slot, str], Awaitable[SlotResult]] | None = None
 
 
 async def record_post(

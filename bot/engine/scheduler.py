@@ -18,7 +18,9 @@ Exactly once, across failures:
   the slot carries a metadata mark naming (schedule, slot time). A replica that takes over a
   slot left "posting" (its owner died after Slack took the post, before recording it) looks
   for that mark in the channel's history and records the post it finds instead of posting
-  again.
+  again. A post in parts (the digest, then its reconciliation) marks each later part with
+  its own mark and provides `resume`: the taker-over posts only the parts not found.
+- Stopping (a drain) lets a slot being posted finish, up to the shutdown timeout.
 - A database that cannot be reached at the tick does not lose the slot: the claim is tried
   again every few seconds; the slot is posted if the database comes back within its grace,
   and gets its "missed" note when it comes back later.
@@ -38,11 +40,18 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.engine.scheduled import ScheduledPost, Slot, SlotEnd, SlotResult, post_note
+from bot.engine.scheduled import (
+    ScheduledPost,
+    Slot,
+    SlotEnd,
+    SlotResult,
+    post_note,
+    slot_mark,
+)
 from bot.engine.schedules import Schedule
 from bot.kit.blocks import Message, context, escape, section
 from bot.kit.durations import describe_duration, fmt_time, slack_time
-from bot.kit.posting import SEND_FAILURES, PostMark, find_marked_post, marked_posts, slack_error
+from bot.kit.posting import SEND_FAILURES, find_marked_post, marked_posts, slack_error
 from bot.store.db import StoreUnavailable
 from bot.store.slots import (
     LIVE_STATES,
@@ -59,18 +68,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The metadata event type of a scheduled post (Slack: letters, digits and underscores).
-SLOT_EVENT = "oms_bot_scheduled_slot"
 # How long after its grace a slot whose claim cannot reach the database is still tried: it
 # then gets its "missed" note as soon as the database answers.
 GIVE_UP_AFTER = 24 * 3600.0
-
-
-def slot_mark(schedule: Schedule, slot_time: float) -> PostMark:
-    """The metadata every post of this slot carries (see the module docstring)."""
-    return PostMark(
-        schedule.channel, SLOT_EVENT, {"schedule": schedule.id, "slot": f"{slot_time:.0f}"}
-    )
 
 
 class SlotScheduler:
@@ -98,6 +98,9 @@ class SlotScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._firing: set[tuple[str, float]] = set()
+        # The tasks posting a slot now (APScheduler's and the catch-up's): `stop` lets them
+        # finish, up to its drain time, before it cancels them.
+        self._in_flight: set[asyncio.Task[Any]] = set()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -136,7 +139,14 @@ class SlotScheduler:
         if catch_up:
             self._spawn(self.catch_up(), "scheduled posts catch-up")
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: float = 0.0) -> None:
+        """Stop firing; let the slots being posted finish for up to `drain` seconds (a slot
+        cancelled halfway is taken over by another replica after its lease), then cancel."""
+        if self._scheduler is not None:
+            self._scheduler.pause()  # no new fires; shutdown would cancel the running ones
+        if drain > 0 and self._in_flight:
+            log.info("finishing %d scheduled post(s), up to %.0fs", len(self._in_flight), drain)
+            await asyncio.wait(list(self._in_flight), timeout=drain)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -193,10 +203,14 @@ class SlotScheduler:
             # claim its own slot again, so this process must not post it twice itself.
             return "in-hand-here"
         self._firing.add(key)
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
         try:
             return await self._fire_slot(schedule, slot_time, late=late)
         finally:
             self._firing.discard(key)
+            self._in_flight.discard(task)
 
     async def _fire_slot(self, schedule: Schedule, slot_time: float, *, late: bool) -> str:
         store = self.host.store
@@ -235,6 +249,9 @@ class SlotScheduler:
         try:
             if state == "posting":
                 found = await self._find_post(schedule, slot_time)
+                post, _ = self._find(schedule.id)
+                if found is not None and post.resume is not None:
+                    return await self._resume_slot(post, schedule, slot_time, found, late=late)
                 if found is not None:
                     await self._finish(
                         schedule, slot_time, "posted", "posted (found in the channel)", found
@@ -334,6 +351,19 @@ class SlotScheduler:
                 result = await self._post_missed(post, client, slot, missed_because)
             else:
                 result = await post.post(self.host, client, slot)
+        await self._finish(schedule, slot_time, result.state, result.outcome, result.ts)
+        self.host.changes.digest()
+        return result.result
+
+    async def _resume_slot(
+        self, post: ScheduledPost, schedule: Schedule, slot_time: float, found: str, *, late: bool
+    ) -> str:
+        """The slot's first post is in the channel: the family posts the parts still missing
+        (each found by its own mark), and the slot is recorded as it says."""
+        assert post.resume is not None and self.host.slack is not None  # found through it
+        slot = Slot(schedule, slot_time, late, self.clock, self.retry_delay, self.late_after)
+        with marked_posts(slot_mark(schedule, slot_time)):
+            result = await post.resume(self.host, self.host.slack, slot, found)
         await self._finish(schedule, slot_time, result.state, result.outcome, result.ts)
         self.host.changes.digest()
         return result.result

@@ -255,6 +255,11 @@ async def window_page(
         info = orders.get("pageInfo") or {}
     except (KeyError, TypeError, AttributeError) as exc:
         raise OmsBadResponse(operation, f"unexpected answer shape ({exc})") from None
+    if not isinstance(info, dict):
+        # Read below as an object: anything else is the proxy's mistake, named as such.
+        raise OmsBadResponse(
+            operation, f"pageInfo is a {type(info).__name__}, not an object"
+        ) from None
     parsed = [_window_order(node, operation) for node in nodes]
     cursor = info.get("endCursor") if info.get("hasNextPage") else None
     if info.get("hasNextPage") and not isinstance(cursor, str):

@@ -364,7 +364,9 @@ def build_asgi_app(
             yield
         finally:
             await watches.stop()
-            await digests.stop()
+            # A slot being posted (a digest and its reconciliation) finishes first, up to the
+            # shutdown timeout: cut off, it is finished by the replica that takes it over.
+            await digests.stop(drain=services.settings.omsbot_shutdown_timeout)
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper

@@ -59,13 +59,8 @@ class Scope:
     notes: tuple[str, ...] = ()  # mrkdwn, escaped
 
 
-async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
-    """The scope of `store` (a product store id), or of every shop; UnknownStore if none."""
-    every = await stores.list_shops(oms)
-    hosts = {shop.domain for shop in every if shop.domain}
-    if store is None:
-        only = next(iter(hosts)) if len(hosts) == 1 else None
-        return Scope(None, None, True, only)
+async def check_store(oms: OmsClient, store: str) -> None:
+    """UnknownStore, listing the OMS's product stores, if `store` is not one of them."""
     try:
         await stores.get_product_store(oms, store)
     except OmsRequestError as exc:
@@ -77,6 +72,16 @@ async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
             f"There is no product store {store} in the OMS. "
             + (f"The product stores are: {listed}." if listed else "The OMS lists none.")
         ) from None
+
+
+async def resolve_scope(oms: OmsClient, store: str | None) -> Scope:
+    """The scope of `store` (a product store id), or of every shop; UnknownStore if none."""
+    every = await stores.list_shops(oms)
+    hosts = {shop.domain for shop in every if shop.domain}
+    if store is None:
+        only = next(iter(hosts)) if len(hosts) == 1 else None
+        return Scope(None, None, True, only)
+    await check_store(oms, store)
     mine = [shop for shop in every if shop.product_store_id == store]
     domains = frozenset(shop.domain for shop in mine if shop.domain)
     notes: list[str] = []

@@ -22,15 +22,15 @@ from bot.kit.durations import describe_duration, plural
 from bot.oms import (
     FailedImport,
     OmsError,
-    OmsRequestError,
     ServiceJobsApi,
     ShopifyProxy,
     reconcile,
     shopify,
     stores,
 )
-from handlers.digest import UnknownStore, logged_failures
-from handlers.reconcile.interval import DEFAULT_INTERVAL, THRU_BUFFER, cron_interval
+from handlers.digest import check_store, logged_failures
+from handlers.jobs import cron_interval
+from handlers.reconcile.interval import DEFAULT_INTERVAL, THRU_BUFFER
 
 Group = Literal["logged", "unlogged", "recent"]
 # A runaway guard: 100 orders a page, so 2 million orders in a window at most.
@@ -102,17 +102,7 @@ async def resolve_shops(tools: Toolbox, store: str | None) -> list[Shop]:
                 "or name a product store with `--store`."
             )
         return [Shop(f"connection {remote}", remote)]
-    try:
-        await stores.get_product_store(oms, store)
-    except OmsRequestError as exc:
-        if exc.status_code != 404:
-            raise
-        known = await stores.list_product_stores(oms)
-        listed = ", ".join(f"{sid} ({name})" if name else sid for sid, name in known)
-        raise UnknownStore(
-            f"There is no product store {store} in the OMS. "
-            + (f"The product stores are: {listed}." if listed else "The OMS lists none.")
-        ) from None
+    await check_store(oms, store)
     shops: list[Shop] = []
     for shop in await stores.list_shops(oms, store):
         found = await stores.find_remote(oms, shop.shop_id)
@@ -139,15 +129,15 @@ async def sync_interval(tools: Toolbox) -> tuple[timedelta, str]:
         found = await ServiceJobsApi(tools.oms).job(job)
     except OmsError:
         found = None
-    interval = cron_interval(found.cron_expression if found else None)
-    if interval is None:
+    seconds = cron_interval(found.cron_expression if found else None)
+    if seconds is None:
         return DEFAULT_INTERVAL, (
             f"the schedule of {job} could not be read, so orders newer than {default} count "
             "as too recent"
         )
     return (
-        interval,
-        f"the order sync ({job}) runs every {describe_duration(interval.total_seconds())}",
+        timedelta(seconds=seconds),
+        f"the order sync ({job}) runs every {describe_duration(seconds)}",
     )
 
 

@@ -17,8 +17,7 @@ from bot.kit.blocks import clip, escape
 from bot.kit.durations import slack_time
 from bot.kit.redact import redact_contacts
 from bot.oms import OmsError, ServiceJob, ServiceJobRun, ServiceJobsApi
-from handlers.jobs import describe_cron, run_service_job_button
-from handlers.watches.cron import cron_interval
+from handlers.jobs import cron_interval, describe_cron, run_service_job_button
 from handlers.watches.render import (
     could_not_read,
     history_button,

@@ -329,3 +329,14 @@ def test_a_proxy_that_pages_forever_is_stopped(ops: RunningBot) -> None:
     ops.sandbox.state.inject_fault("/rest/s1/shopify/graphql", "json", 1000, body=page)
     done = _final(ops)
     assert "Shopify's paging did not end after 1 page (" in shown(done)
+
+
+def test_a_page_info_that_is_not_an_object_is_named(ops: RunningBot) -> None:
+    # Shopify's pageInfo is an object; a proxy answering something else is a bad answer the
+    # message names, not an internal error.
+    page = {"response": {"orders": {"edges": [], "pageInfo": ["not", "an", "object"]}}}
+    ops.sandbox.state.inject_fault("/rest/s1/shopify/graphql", "json", 1000, body=page)
+    done = _final(ops)
+    text = shown(done)
+    assert "internal error" not in text.lower()
+    assert "Stopped after 0 pages" in text and "pageInfo is a list, not an object" in text

@@ -1,4 +1,5 @@
-"""How often a Quartz cron expression (a Moqui ServiceJob's `cronExpression`) fires."""
+"""How often a Quartz cron expression (a Moqui ServiceJob's `cronExpression`) fires: the one
+reading shared by the job watches (lateness) and the reconciliation (too-recent orders)."""
 
 from __future__ import annotations
 
