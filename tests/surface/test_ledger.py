@@ -363,6 +363,9 @@ def test_database_outage_during_writes_leaves_one_audit_row_per_write(
         ),
         20,
     )
+    # The write's answer comes while the database is still away: its close goes to the spool.
+    spool = Path(bot.env["OMSBOT_AUDIT_SPOOL"])
+    fake.wait_for(lambda: spool.exists() or None, 20)
     pg_cluster.start()
     # The database is back: the sweep (which replays the audit spool first) marks the run
     # interrupted.
@@ -370,7 +373,6 @@ def test_database_outage_during_writes_leaves_one_audit_row_per_write(
         lambda: next((m for m in fake.messages("C_OPS") if m.text.endswith(": interrupted")), None),
         30,
     )
-    spool = Path(bot.env["OMSBOT_AUDIT_SPOOL"])
     store = open_store(pg_cluster.url)
     try:
         rows = _write_rows(store, "10014")
@@ -384,6 +386,7 @@ def test_database_outage_during_writes_leaves_one_audit_row_per_write(
             assert len(_write_rows(store, order)) == written.count(order)
         log = bot.log_path.read_text(errors="replace")
         assert "audit write failed" not in log
+        assert "kept in the spool" in log and "replayed" in log
     finally:
         store.dispose()
 
