@@ -6,7 +6,7 @@ with a key every replica computes alike, and recoveries (the job succeeded, ran,
 This module does the rest, the same for every kind of event:
 
 - **Once across replicas**: an event is claimed in the database before it is posted
-  (bot/store/watch_events.py `claim_alert`, with a lease like digest slots); the replica
+  (bot/store/watch_events.py `take_alert`, with a lease like digest slots); the replica
   that loses the claim posts nothing. A state change (scheduled -> paused) is claimed by a
   compare-and-set (`WatchView.changed`): only the replica whose write changed it reports it.
 - **Folding**: a repeat of a live alert of the same subject within the hour (an event with

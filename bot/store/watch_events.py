@@ -3,7 +3,7 @@ each watch last saw of a job.
 
 An alert (a failed run, a late job, a pause, a failed-imports spike) has a key every replica
 computes alike from what the OMS says (`failed:JOB:RUN`), so the replicas that find it find
-the same row: `claim_alert` lets exactly one of them post it (a claim with a lease, as digest
+the same row: `take_alert` lets exactly one of them post it (a claim with a lease, as digest
 slots have: a replica that dies holding one loses it when the lease runs out). A change of a
 job's state (scheduled -> paused) is claimed by compare-and-set on `watch_states`: of two
 replicas seeing the same change, one changes the row and only that one reports it.
@@ -67,30 +67,6 @@ class WatchState:
 # ---- alerts ----------------------------------------------------------------------------------
 
 
-def claim_alert(
-    store: Store,
-    watch_id: str,
-    key: str,
-    *,
-    kind: str,
-    subject: str,
-    occurred_at: float,
-    channel: str,
-    body: dict[str, Any],
-    owner: str,
-    now: float,
-    lease: float,
-) -> bool:
-    """Claim the alert for `owner`: True if it is new, its claim's lease ran out, or `owner`
-    holds it already; False once it was posted, held or folded, or while another owner's
-    claim is live."""
-    state = take_alert(
-        store, watch_id, key, kind=kind, subject=subject, occurred_at=occurred_at,
-        channel=channel, body=body, owner=owner, now=now, lease=lease,
-    )  # fmt: skip
-    return state is not None
-
-
 def take_alert(
     store: Store,
     watch_id: str,
@@ -105,8 +81,10 @@ def take_alert(
     now: float,
     lease: float,
 ) -> str | None:
-    """Claim the alert as `claim_alert` does; the state it is in once claimed ("claimed", or
-    "posting" when the owner it was taken from may have got its message to Slack), or None."""
+    """Claim the alert for `owner` (new, its claim's lease ran out, or `owner` holds it
+    already): the state it is in once claimed ("claimed", or "posting" when the owner it was
+    taken from may have got its message to Slack); None once it was posted, held or folded,
+    or while another owner's claim is live."""
     alert = watch_alerts.c
     with store.begin() as conn:
         stmt = insert_on_conflict(conn, watch_alerts).values(
