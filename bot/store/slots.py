@@ -77,25 +77,22 @@ def mark_posting(
 ) -> bool:
     """Say, before posting, that `owner`'s post may reach Slack from now on; False if the
     claim was lost (the caller must not post)."""
-    slot = digest_slots.c
-    with store.begin() as conn:
-        changed = conn.execute(
-            digest_slots.update()
-            .where(
-                slot.schedule_id == schedule_id,
-                slot.slot_time == slot_time,
-                slot.owner == owner,
-                slot.state.in_(LIVE_STATES),
-            )
-            .values(state="posting", lease_until=now + lease)
-        ).rowcount
-    return changed == 1
+    return _update_live_claim(
+        store, schedule_id, slot_time, owner, state="posting", lease_until=now + lease
+    )
 
 
 def renew_slot(
     store: Store, schedule_id: str, slot_time: float, *, owner: str, now: float, lease: float
 ) -> bool:
     """Extend `owner`'s claim (while it retries within the grace time); False if lost."""
+    return _update_live_claim(store, schedule_id, slot_time, owner, lease_until=now + lease)
+
+
+def _update_live_claim(
+    store: Store, schedule_id: str, slot_time: float, owner: str, **values: object
+) -> bool:
+    """Set `values` on the slot while `owner` still holds its live claim; False if it does not."""
     slot = digest_slots.c
     with store.begin() as conn:
         changed = conn.execute(
@@ -106,7 +103,7 @@ def renew_slot(
                 slot.owner == owner,
                 slot.state.in_(LIVE_STATES),
             )
-            .values(lease_until=now + lease)
+            .values(**values)
         ).rowcount
     return changed == 1
 
