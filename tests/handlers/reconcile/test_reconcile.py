@@ -340,3 +340,28 @@ def test_a_page_info_that_is_not_an_object_is_named(ops: RunningBot) -> None:
     text = shown(done)
     assert "internal error" not in text.lower()
     assert "Stopped after 0 pages" in text and "pageInfo is a list, not an object" in text
+
+
+def _window_page(ids: list[int], cursor: str | None) -> dict[str, Any]:
+    created = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    nodes = [
+        {"id": f"gid://shopify/Order/{i}", "legacyResourceId": str(i), "name": f"#{i}",
+         "createdAt": created}
+        for i in ids
+    ]  # fmt: skip
+    info = {"hasNextPage": cursor is not None, "endCursor": cursor}
+    return {"response": {"orders": {"edges": [{"node": n} for n in nodes], "pageInfo": info}}}
+
+
+def test_an_order_repeated_at_a_page_edge_is_counted_and_listed_once(ops: RunningBot) -> None:
+    # An order edited while the window is paged can come again on the next page: it is one
+    # Shopify order, checked once and (missing from HotWax) listed once.
+    graphql = "/rest/s1/shopify/graphql"
+    ops.sandbox.state.inject_fault(graphql, "json", body=_window_page([9101, 9102], "p1"))
+    ops.sandbox.state.inject_fault(graphql, "json", body=_window_page([9102, 9103], None))
+    done = _final(ops)
+    text = shown(done)
+    assert "3 orders missing in HotWax* of 3 Shopify orders" in text, text
+    names = [name for group in _groups(done).values() for name in group]
+    assert sorted(names) == ["#9101", "#9102", "#9103"], names
+    assert text.count("#9102") == 1, text
