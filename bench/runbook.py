@@ -1,18 +1,22 @@
 """The bot's cost on a runbook: wall time against the OMS calls, as the OMS saw them.
 
 The bot runs in-process through the console front end (the same Bolt app, a local Slack
-stand-in, SQLite) against the embedded sandbox, which adds a fixed latency to every call. The
-OMS client talks to the sandbox through bench/spans.py's TimedOms, which records when each
-request arrived and when its answer left. Per runbook it prints: the OMS calls, the sum of
-their times, the critical path (the longest chain of calls each starting after the previous
+stand-in, SQLite). Its OMS client talks to a sandbox served by a process of its own, as a real
+OMS is (bench/spans.py's OmsProcess, reset to the demo data before every run), which adds a
+fixed latency to every call and records when each request arrived and when its answer left.
+In its own process the sandbox's HTTP parsing takes no turns of the bot's interpreter.
+Per runbook it prints: the OMS calls, the sum of their times, the critical path (the longest chain of calls each starting after the previous
 one ended: what the calls cost if every independent one overlapped), the wall time, and the
-ratios wall / sum and wall / critical path. A ratio wall / sum below 1 means reads overlapped;
+ratios wall / sum and wall / critical path, and wall / the critical path as a bare httpx
+client sees it (each call longer by the HTTP round trip measured in the same run: the
+baseline of what any OMS client pays). A ratio wall / sum below 1 means reads overlapped;
 wall / critical path near 1 means the bot adds little of its own.
 
 The baseline is measured in the same run: the same runbooks with the OMS client bound to one
 read at a time (OMS_MAX_CONCURRENT_READS=1), which is what the bot did before reads ran
 together. For the refresh it also prints the overhead per step: the step's wall time less
-its OMS calls' critical path and less the waits the runbook makes on purpose (its polls).
+its OMS calls' critical path and less the waits the runbook makes on purpose (its polls),
+then the same less what a bare httpx client needs for the same calls (the round trip).
 
 Usage: python bench/runbook.py [--rounds N] [--slow-rounds N]
 """
@@ -33,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.spans import Span, TimedOms, critical_path  # noqa: E402
+from bench.spans import OmsProcess, Span, critical_path  # noqa: E402
 from bot.engine.runs import RunEngine  # noqa: E402
 from bot.kit.config import load_settings  # noqa: E402
 from bot.oms import OmsClient  # noqa: E402
@@ -96,7 +100,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.calls: list[tuple[float, float]] = []
-        self._update = RunEngine._update
+        self._update = RunEngine._show
         self._to_thread = asyncio.to_thread
 
     def install(self) -> None:
@@ -116,11 +120,11 @@ class Engine:
             finally:
                 self.calls.append((start, time.perf_counter()))
 
-        RunEngine._update = timed_update  # type: ignore[method-assign, assignment]
+        RunEngine._show = timed_update  # type: ignore[method-assign, assignment]
         asyncio.to_thread = timed_to_thread
 
     def uninstall(self) -> None:
-        RunEngine._update = self._update  # type: ignore[method-assign]
+        RunEngine._show = self._update  # type: ignore[method-assign]
         asyncio.to_thread = self._to_thread
 
     def within(self, start: float, end: float) -> float:
@@ -154,15 +158,13 @@ async def measure(
     max_reads: int,
     waits: Waits,
     updates: Engine,
+    timed: OmsProcess,
+    floor: float,
 ) -> dict[str, Any]:
     settings = load_settings(_env_file=None, omsbot_database_url=db, omsbot_policy=policy)
     services = create_services(settings)
     services.prepare()
-    assert services.sandbox is not None
-    services.sandbox.state.latency = latency
-    services.sandbox.state.job_run_seconds = 0.0
-    services.sandbox.state.sync_delay_seconds = 0.0
-    timed = TimedOms(services.sandbox).start()
+    timed.reset(latency=latency, job_run_seconds=0.0, sync_delay_seconds=0.0)
     await services.oms.aclose()
     services.oms = OmsClient(
         timed.url,
@@ -172,7 +174,7 @@ async def measure(
     )
     await services.oms.check_login()  # log in before the clock starts
     await services.oms.profile()  # learned once per process: not the runbook's cost
-    timed.recorder.clear()
+    timed.clear()
     waits.calls.clear()
     updates.calls.clear()
     console = Console(services, user_id="U0BENCH", out=io.StringIO())
@@ -201,29 +203,37 @@ async def measure(
     finally:
         console.stop()
         await services.aclose()
-        timed.stop()
-    spans = timed.recorder.spans()
+    spans = timed.spans()
     return {
         "wall": wall,
         "oms": sum(s.seconds for s in spans),
         "critical": critical_path(spans),
+        "critical_bare": critical_path([_as_seen(s, floor) for s in spans]),
         "calls": len(spans),
         "ok": all(ok),
         "waits": waits.within(start, end),
         "steps": _step_overheads(windows, spans, waits),
+        "steps_bare": _step_overheads(windows, spans, waits, floor),
         "step_updates": [updates.within(s, e) for s, e in windows],
     }
 
 
 def _step_overheads(
-    windows: list[tuple[float, float]], spans: list[Span], waits: Waits
+    windows: list[tuple[float, float]], spans: list[Span], waits: Waits, floor: float = 0.0
 ) -> list[float]:
-    """Per step of a run: wall - critical path of its OMS calls - its deliberate waits."""
+    """Per step of a run: wall - critical path of its OMS calls - its deliberate waits. With
+    a `floor`, each call counts as long as a bare httpx client would see it (its span plus
+    the round trip floor), so what is left is the bot's own cost."""
     out = []
     for start, end in windows:
-        inside = [s for s in spans if s.start >= start and s.end <= end]
+        inside = [_as_seen(s, floor) for s in spans if s.start >= start and s.end <= end]
         out.append((end - start) - critical_path(inside) - waits.within(start, end))
     return out
+
+
+def _as_seen(span: Span, floor: float) -> Span:
+    """The call as a client with `floor` of HTTP round trip sees it."""
+    return Span(span.method, span.path, span.start - floor / 2, span.end + floor / 2)
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -231,11 +241,23 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def run_all(
-    latency: float, rounds: int, tmp: str, policy: Path, waits: Waits, updates: Engine
+    latency: float,
+    rounds: int,
+    tmp: str,
+    policy: Path,
+    waits: Waits,
+    updates: Engine,
+    timed: OmsProcess,
 ) -> None:
+    timed.reset(latency=latency)
+    floor = timed.round_trip_floor()
     print(f"\nOMS latency {latency * 1000:.0f} ms per call; median of {rounds} rounds")
+    print(
+        f"HTTP round trip of a bare httpx client beyond the OMS's own time (baseline, this "
+        f"run): {1000 * floor:.2f} ms a call"
+    )
     head = f"{'runbook':<32} {'reads':<9} {'calls':>5} {'sum s':>7} {'crit s':>7} {'wall s':>7}"
-    print(f"{head} {'w/sum':>6} {'w/crit':>6}")
+    print(f"{head} {'w/sum':>6} {'w/crit':>6} {'w/crit+rt':>9}")
     for name, lines in CASES.items():
         for label, max_reads in (("baseline", 1), ("together", 4)):
             runs = [
@@ -248,18 +270,23 @@ def run_all(
                         max_reads,
                         waits,
                         updates,
+                        timed,
+                        floor,
                     )
                 )
                 for _ in range(rounds)
             ]
             assert all(r["ok"] for r in runs), f"{name} failed"
-            wall, oms, crit = (_median(runs, k) for k in ("wall", "oms", "critical"))
+            wall, oms, crit, bare_crit = (
+                _median(runs, k) for k in ("wall", "oms", "critical", "critical_bare")
+            )
             calls = _median(runs, "calls")
             print(
                 f"{name:<32} {label:<9} {calls:>5.0f} {oms:>7.3f} {crit:>7.3f} {wall:>7.3f} "
-                f"{wall / oms:>6.2f} {wall / crit:>6.2f}"
+                f"{wall / oms:>6.2f} {wall / crit:>6.2f} {wall / bare_crit:>9.2f}"
             )
             steps = [x for r in runs for x in r["steps"]]
+            bare = [x for r in runs for x in r["steps_bare"]]
             if steps:
                 per_step = ", ".join(f"{1000 * x:.1f}" for x in runs[0]["steps"])
                 own = [
@@ -272,6 +299,10 @@ def run_all(
                     f"database work {1000 * statistics.median(own):.1f} ms; deliberate waits "
                     f"{_median(runs, 'waits'):.3f} s"
                 )
+                print(
+                    f"{'':<32} {label:<9} overhead per step beyond what a bare httpx client "
+                    f"needs for the same calls: median {1000 * statistics.median(bare):.1f} ms"
+                )
 
 
 def main() -> None:
@@ -282,14 +313,16 @@ def main() -> None:
     waits, updates = Waits(), Engine()
     waits.install()
     updates.install()
+    timed = OmsProcess()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             policy = Path(tmp) / "policy.toml"
             policy.write_text(POLICY)
-            run_all(0.05, args.rounds, tmp, policy, waits, updates)
+            run_all(0.05, args.rounds, tmp, policy, waits, updates, timed)
             if args.slow_rounds:
-                run_all(0.5, args.slow_rounds, tmp, policy, waits, updates)
+                run_all(0.5, args.slow_rounds, tmp, policy, waits, updates, timed)
     finally:
+        timed.stop()
         waits.uninstall()
         updates.uninstall()
 

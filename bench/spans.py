@@ -5,19 +5,38 @@ port, behind an ASGI wrapper that records every request's span and how many were
 at once. Pointing a bot's OMS client at it shows what the OMS saw: the calls, their
 overlap, the longest chain of calls that waited for each other (the critical path). Used by
 bench/runbook.py and by the tests of the bounded concurrent reads.
+
+`OmsProcess` serves the same in a process of its own, as a real OMS is: its HTTP parsing and
+its handlers then take no turns of the measured process's interpreter (the GIL), so what the
+benchmark counts as the bot's own cost is the bot's. Its spans and knobs are read and set
+over HTTP on `/__bench__/...` routes, which are not recorded.
+
+Usage: python bench/spans.py --serve   (prints the URL as JSON, then serves)
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.kit.serve import ThreadedServer
 from bot.sandbox import SandboxServer
 from bot.sandbox.server import build_app
+from bot.sandbox.state import SandboxState
+
+CONTROL = "/__bench__/"
+FLOOR_ROUTE = "/api/checkLoginOptions"  # small, needs no login
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +133,107 @@ def critical_path(spans: list[Span]) -> float:
         before = [best[j] for j in range(i) if ordered[j].end <= span.start]
         best.append(span.seconds + max(before, default=0.0))
     return max(best, default=0.0)
+
+
+class _Control:
+    """The bench's own routes in front of a recorder: spans read and cleared, the state reset
+    and its timing knobs set. Not recorded: the OMS never sees them."""
+
+    def __init__(self, recorder: SpanRecorder, state: SandboxState) -> None:
+        self.recorder = recorder
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(CONTROL):
+            await self.recorder(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        answer: object = {}
+        if path == CONTROL + "spans":
+            answer = [asdict(span) for span in self.recorder.spans()]
+        elif path == CONTROL + "clear":
+            self.recorder.clear()
+        elif path == CONTROL + "reset":
+            self.state.reset()
+            self.recorder.clear()
+        elif path == CONTROL + "knobs":
+            for name, value in json.loads(body).items():
+                setattr(self.state, name, value)
+        content = json.dumps(answer).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+
+class OmsProcess:
+    """The sandbox's app behind a SpanRecorder, served by a process of its own."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.url: str = json.loads(self._process.stdout.readline())["url"]
+        self._http = httpx.Client(base_url=self.url, timeout=10)
+
+    def reset(self, **knobs: float) -> None:
+        """A fresh sandbox (the demo data as it starts), with these knobs set."""
+        self._http.post(CONTROL + "reset").raise_for_status()
+        self._http.post(CONTROL + "knobs", json=knobs).raise_for_status()
+
+    def clear(self) -> None:
+        self._http.post(CONTROL + "clear").raise_for_status()
+
+    def spans(self) -> list[Span]:
+        answer = self._http.get(CONTROL + "spans")
+        answer.raise_for_status()
+        return [Span(**span) for span in answer.json()]
+
+    def round_trip_floor(self, calls: int = 40) -> float:
+        """What a bare httpx client adds to an answer's time at the OMS (its span): the HTTP
+        stack on both sides and the loopback, which no OMS client avoids. The median over
+        `calls` sequential GETs of a small route on a warm connection, in seconds."""
+
+        async def timed_calls() -> list[float]:
+            async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+                await client.get(FLOOR_ROUTE)  # connect first: the bot's calls reuse theirs
+                self.clear()
+                seen = []
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    await client.get(FLOOR_ROUTE)
+                    seen.append(time.perf_counter() - start)
+                return seen
+
+        seen = asyncio.run(timed_calls())
+        spans = self.spans()
+        assert len(spans) == len(seen), (len(spans), len(seen))
+        return statistics.median(t - span.seconds for t, span in zip(seen, spans, strict=True))
+
+    def stop(self) -> None:
+        self._http.close()
+        self._process.terminate()
+        self._process.wait(10)
+
+
+def serve() -> None:
+    state = SandboxState()
+    server = ThreadedServer(_Control(SpanRecorder(build_app(state)), state), lifespan="off")
+    server.start(10.0)
+    print(json.dumps({"url": server.url}), flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve", action="store_true")
+    if parser.parse_args().serve:
+        serve()

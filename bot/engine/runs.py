@@ -25,6 +25,7 @@ from bot.engine.audit import EventKind
 from bot.engine.contract import ActionSpec, Click, NotConfigured
 from bot.engine.lease import LeaseLost, RunLease
 from bot.engine.progress import RESUME_ACTION, render_run, run_summary
+from bot.engine.shown import LatestShown
 from bot.engine.steps import (
     Failure,
     OrderBusy,
@@ -40,13 +41,13 @@ from bot.kit.blocks import Message, context, error_message, escape, section
 from bot.kit.posting import SEND_FAILURES, slack_error
 from bot.kit.reply import Replier
 from bot.oms import OmsError
-from bot.store import StoreUnavailable
+from bot.store import Store, StoreUnavailable
 from bot.store import locks as lock_store
 from bot.store import obligations as obligation_store
 from bot.store import runs as run_store
 from bot.store.audit import AuditEvent
 from bot.store.obligations import Obligation
-from bot.store.runs import RunRecord, StepRecord
+from bot.store.runs import RunRecord, StepChange, StepRecord
 
 if TYPE_CHECKING:
     from bot.engine.host import Host
@@ -83,6 +84,8 @@ class RunEngine:
         self.host = host
         self.instance_id = uuid.uuid4().hex[:12]
         self.runbooks: dict[str, Runbook] = {}
+        # The message of each run executing here, refreshed off the steps' path (_update).
+        self._shown: dict[str, LatestShown] = {}
 
     @property
     def lease(self) -> float:
@@ -267,6 +270,9 @@ class RunEngine:
         beat = asyncio.get_running_loop().create_task(self._heartbeat(lease, reply))
         run: RunRecord | None = None
         started = time.monotonic()
+        shown = self._shown[run_id] = LatestShown(
+            lambda: self._show(run_id, reply), name=f"progress of run {run_id}"
+        )
         try:
             run = await asyncio.to_thread(run_store.get_run, store, run_id)
             assert run is not None
@@ -291,14 +297,18 @@ class RunEngine:
             failures = await self._put_back(ctx, reply)
             records = await asyncio.to_thread(run_store.get_steps, store, run_id)
             # Nothing runs while something owed could not be put back.
+            ended: StepChange | None = None  # recorded with the next step's start
             for idx, step in enumerate([] if failures else steps):
                 if records[idx].state in ("done", "skipped"):
                     continue
-                failed = await self._run_step(ctx, idx, step, client, reply)
+                ended, failed = await self._run_step(ctx, idx, step, client, reply, ended)
                 if failed is not None:
                     failures.append(failed)
                     if step.stop_on_failure:
                         break
+            if ended is not None:
+                await self._set_steps(ctx, [ended])
+                await self._update(run_id, client, reply)
             failure = _combined(failures)
             owed = await asyncio.to_thread(obligation_store.open_for, store, run_id)
             if owed:
@@ -333,6 +343,7 @@ class RunEngine:
             await asyncio.to_thread(lock_store.release, store, run_id)
             final = await asyncio.to_thread(run_store.get_run, store, run_id)
             assert final is not None
+            await shown.settle()  # every progress state before the final one
             await self._finish_message(final, runbook, outcome, client, reply, notify)
             await self._audit_run(
                 final,
@@ -367,14 +378,25 @@ class RunEngine:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            if self._shown.get(run_id) is shown:
+                del self._shown[run_id]
+            await shown.aclose()
 
     async def _run_step(
-        self, ctx: RunContext, idx: int, step: Step, client: AsyncWebClient, reply: Replier
-    ) -> StepFailure | None:
-        """Run one step; return its failure, or None when it succeeded or was skipped.
-        LeaseLost (the run is no longer this execution's) goes up: nothing more is written."""
+        self,
+        ctx: RunContext,
+        idx: int,
+        step: Step,
+        client: AsyncWebClient,
+        reply: Replier,
+        ended: StepChange | None,
+    ) -> tuple[StepChange, StepFailure | None]:
+        """Record the step before it as `ended` and this one running (one trip to the
+        database), run it, and return its end, to be recorded with the next step's start,
+        and its failure (None when it succeeded or was skipped). LeaseLost (the run is no
+        longer this execution's) goes up: nothing more is written."""
         run_id = ctx.run.id
-        await self._set_step(ctx, idx, state="running")
+        await self._set_steps(ctx, [*([ended] if ended else []), StepChange(idx, "running")])
         await self._update(run_id, client, reply)
         failure: StepFailure | None = None
         state: StepState
@@ -399,24 +421,18 @@ class RunEngine:
             log.exception("step %r of run %s crashed", step.name, run_id)
             detail = "oms-bot hit an internal error in this step; the details are logged."
             state, failure = "failed", StepFailure(detail)
-        await self._set_step(ctx, idx, state=state, detail=detail)
-        await self._update(run_id, client, reply)
-        return failure
+        return StepChange(idx, state, detail), failure
 
-    async def _set_step(
-        self, ctx: RunContext, idx: int, *, state: StepState, detail: str | None = None
-    ) -> None:
-        """Record a step's state, only while this execution holds the run (LeaseLost if not)."""
+    async def _set_steps(self, ctx: RunContext, changes: list[StepChange]) -> None:
+        """Record step states, only while this execution holds the run (LeaseLost if not)."""
         lease = ctx.lease
         if lease is not None:
             lease.ensure()
         changed = await asyncio.to_thread(
-            run_store.set_step,
+            run_store.set_steps,
             self.host.store,
             ctx.run.id,
-            idx,
-            state=state,
-            detail=detail,
+            changes,
             now=time.time(),
             generation=lease.generation if lease is not None else None,
         )
@@ -658,12 +674,28 @@ class RunEngine:
             return None
 
     async def _update(self, run_id: str, client: AsyncWebClient, reply: Replier) -> None:
-        run = await asyncio.to_thread(run_store.get_run, self.host.store, run_id)
-        if run is None or not run.message_ts:
+        """Show the run's newest state in its message: off the steps' path while the run
+        executes here (the next step's calls need not wait for the reads and the render),
+        at once otherwise."""
+        shown = self._shown.get(run_id)
+        if shown is not None:
+            shown.request()
             return
-        message = await render_run(
-            run, await self._steps(run_id), None, self.runbooks[run.runbook], self.host.actions
-        )
+        await self._show(run_id, reply)
+
+    async def _show(self, run_id: str, reply: Replier) -> None:
+        try:
+            found = await asyncio.to_thread(_run_and_steps, self.host.store, run_id)
+        except StoreUnavailable as exc:
+            # The step's own writes meet the outage too and stop the run; this state is moot.
+            log.warning("progress of run %s not shown: %s", run_id, exc)
+            return
+        if found is None:
+            return
+        run, steps = found
+        if not run.message_ts:
+            return  # nothing posted to update (the run's card went to the user alone)
+        message = await render_run(run, steps, None, self.runbooks[run.runbook], self.host.actions)
         try:
             # Coalesced: at most one update per interval, the newest state going last.
             await reply.progress(run.message_ts, message)
@@ -779,6 +811,12 @@ class RunEngine:
         )
         self.host.metrics.run_finished(run.runbook, state, seconds)
         self.host.changes.run(run.requested_by)
+
+
+def _run_and_steps(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | None:
+    """The run and its steps, read in one trip to the store's thread."""
+    run = run_store.get_run(store, run_id)
+    return None if run is None else (run, run_store.get_steps(store, run_id))
 
 
 def _why_not_posted(exc: SlackApiError) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, exists, select
+from sqlalchemy import ColumnElement, Connection, Row, exists, select
 
 from bot.store.db import Store
 from bot.store.schema import run_steps, runs
@@ -125,6 +125,15 @@ def set_message(store: Store, run_id: str, message_ts: str) -> None:
         conn.execute(runs.update().where(runs.c.id == run_id).values(message_ts=message_ts))
 
 
+@dataclass(frozen=True)
+class StepChange:
+    """A step moved to `state`; `detail` None keeps the step's current detail."""
+
+    idx: int
+    state: StepState
+    detail: str | None = None
+
+
 def set_step(
     store: Store,
     run_id: str,
@@ -137,21 +146,52 @@ def set_step(
 ) -> bool:
     """Move a step to `state`; `detail` None keeps the step's current detail. With a
     `generation`, only while the run is still in it; False when it is not (the lease is lost)."""
-    values: dict[str, Any] = {"state": state}
-    if state == "running":
+    change = StepChange(idx, state, detail)
+    return set_steps(store, run_id, [change], now=now, generation=generation)
+
+
+def set_steps(
+    store: Store,
+    run_id: str,
+    changes: list[StepChange],
+    *,
+    now: float,
+    generation: int | None = None,
+) -> bool:
+    """Make every change in one transaction (a step's end and the next one's start cost one
+    trip to the database, not two); with a `generation`, only while the run is still in it:
+    False, and nothing changed, when it is not (the lease is lost)."""
+    try:
+        with store.begin() as conn:
+            for change in changes:
+                _change_step(conn, run_id, change, now, generation)
+    except _NotHeld:
+        return False  # rolled back: no change of the list is made
+    return True
+
+
+class _NotHeld(Exception):
+    """A step change found the run no longer in the generation (or no such step)."""
+
+
+def _change_step(
+    conn: Connection, run_id: str, change: StepChange, now: float, generation: int | None
+) -> None:
+    values: dict[str, Any] = {"state": change.state}
+    if change.state == "running":
         values["started_at"] = now
         values["finished_at"] = None  # a resumed step runs again
-    elif state in _FINISHED_STEP_STATES:
+    elif change.state in _FINISHED_STEP_STATES:
         values["finished_at"] = now
-    if detail is not None:
-        values["detail"] = detail
-    with store.begin() as conn:
-        changed = conn.execute(
-            run_steps.update()
-            .where(run_steps.c.run_id == run_id, run_steps.c.idx == idx, *_held(generation))
-            .values(**values)
-        ).rowcount
-    return changed == 1
+    if change.detail is not None:
+        values["detail"] = change.detail
+    changed = conn.execute(
+        run_steps.update()
+        .where(run_steps.c.run_id == run_id, run_steps.c.idx == change.idx, *_held(generation))
+        .values(**values)
+    ).rowcount
+    if changed != 1:
+        raise _NotHeld
 
 
 def _held(generation: int | None) -> list[ColumnElement[bool]]:

@@ -18,6 +18,9 @@ from tests.processes import clean_env, free_port, spawn_bot, wait_healthy
 CONFIRM = "oms:approve.confirm#0"
 
 
+ORDER_READS = "/rest/s1/oms/orders"
+
+
 def _writes(sandbox: SandboxServer) -> list[str]:
     return [
         str(r.body["orderId"])
@@ -123,11 +126,6 @@ def test_chat_update_failure_posts_the_result_anew(make_bot: BotFactory, tmp_pat
     assert len(bot.fake.messages("C_OPS")) == 2  # the first post, and the result posted anew
 
 
-def _showing(fake: FakeSlack, words: str) -> Message | None:
-    """The progress message in C_OPS once it shows `words`."""
-    return next((m for m in fake.messages("C_OPS") if words in _shown(m)), None)
-
-
 def _first_step_state(store: Store) -> str | None:
     runs = list_runs(store)
     return get_steps(store, runs[0].id)[0].state if runs else None
@@ -154,44 +152,26 @@ def test_run_killed_halfway_is_interrupted_then_resumed_without_repeating_writes
     second = None
     try:
         wait_healthy(url, first)
+        reads_before = len(sandbox.state.requests(ORDER_READS, "GET"))
         sent = driver.slash("approve 10014 10015")
         card = fake_slack.wait_for(
             lambda: fake_slack.response_posts(sent.response_url) or None, timeout=15
         )[-1]
-        # The bot is stopped between step 1 and step 2 by two gates the test holds: the OMS
-        # (the sandbox takes its state lock for every request) and Slack (the fake takes its
-        # lock for every request). A step shows itself running (chat.update, answered) before
-        # it calls the OMS, and shows itself done before the next step starts.
-        oms, slack = sandbox.state.lock, fake_slack.gate
+        # The card read both orders as step 1 and step 2 each read theirs: the read after
+        # step 1's is step 2's first, and the OMS holds it. The bot is killed there, between
+        # step 1's write and step 2's.
+        per_order = (len(sandbox.state.requests(ORDER_READS, "GET")) - reads_before) // 2
+        assert per_order >= 1
+        held = sandbox.state.inject_fault(ORDER_READS, "hang", 1, method="GET", skip=per_order)
         runs = open_store(env["OMSBOT_DATABASE_URL"])
         try:
-            with oms:
-                driver.click_ephemeral(card, CONFIRM)
-                # Step 1 is running: the bot waits for the OMS's answer to its first read.
-                fake_slack.wait_for(
-                    lambda: _showing(fake_slack, ":hourglass_flowing_sand: Approve order 10014"),
-                    timeout=20,
-                )
-                slack.acquire()
-            try:
-                # With the OMS back, step 1 reads, writes and is recorded done; the bot then
-                # waits for Slack to take the checklist showing it, before step 2 starts.
-                fake_slack.wait_for(lambda: _first_step_state(runs) == "done", timeout=20)
-                oms.acquire()
-            finally:
-                slack.release()
-            try:
-                # Step 2 is running: the bot waits for the OMS's answer to its first read,
-                # which only comes after the kill.
-                fake_slack.wait_for(
-                    lambda: _showing(fake_slack, ":hourglass_flowing_sand: Approve order 10015"),
-                    timeout=20,
-                )
-                first.send_signal(signal.SIGKILL)
-                first.wait(10)
-            finally:
-                oms.release()
+            driver.click_ephemeral(card, CONFIRM)
+            assert held.reached.wait(20), "step 2 never read its order"
+            assert _first_step_state(runs) == "done"
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
         finally:
+            sandbox.state.release_held()
             runs.dispose()
         assert _writes(sandbox) == ["10014"]
 

@@ -461,12 +461,6 @@ class FakeSlack:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    @property
-    def gate(self) -> threading.RLock:
-        """The lock every Web API call and response_url post takes: a test holding it keeps
-        the fake from answering, to stop the bot at a chosen point."""
-        return self._lock
-
     def reset(self) -> None:
         """Forget everything a test did and re-seed the default workspace."""
         with self._lock:

@@ -373,6 +373,32 @@ def test_claim_for_resume_exactly_once(store: Store, replica: Store) -> None:
     assert runs.claim_for_resume(store, run.id, "inst-y", NOW + 301, 30) == 3  # failed: at once
 
 
+def test_a_step_end_and_the_next_start_are_recorded_together_or_not_at_all(
+    store: Store,
+) -> None:
+    run = new_run(store)
+    runs.set_step(store, run.id, 0, state="running", now=NOW + 1)
+    ended, started = runs.StepChange(0, "done", "status OK"), runs.StepChange(1, "running")
+    assert runs.set_steps(store, run.id, [ended, started], now=NOW + 2, generation=1)
+    steps = runs.get_steps(store, run.id)
+    assert [(s.state, s.detail, s.finished_at) for s in steps[:2]] == [
+        ("done", "status OK", NOW + 2),
+        ("running", "", None),
+    ]
+    assert steps[1].started_at == NOW + 2
+    # A change the run cannot take (no step 7) undoes the whole list: step 1 stays running.
+    missing = runs.StepChange(7, "running")
+    assert not runs.set_steps(
+        store, run.id, [runs.StepChange(1, "done"), missing], now=NOW + 3, generation=1
+    )
+    assert runs.get_steps(store, run.id)[1].state == "running"
+    # Another generation's list changes nothing either.
+    assert not runs.set_steps(
+        store, run.id, [runs.StepChange(1, "done")], now=NOW + 4, generation=2
+    )
+    assert runs.get_steps(store, run.id)[1].state == "running"
+
+
 def test_an_interrupted_run_is_resumed_only_once_its_lease_has_run_out(store: Store) -> None:
     run = new_run(store)
     runs.interrupt_stale(store, now=NOW + 100, lease=30)
