@@ -253,6 +253,13 @@ class UpdateBudget:
         """Tokens a second."""
         return self.per_minute / (60.0 * self.time_scale)
 
+    @property
+    def tokens(self) -> float:
+        """Tokens left now (below 0 while final states are borrowing against the future)."""
+        with self._lock:
+            self._refill(time.monotonic())
+            return self._tokens
+
     def _refill(self, now: float) -> None:
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
@@ -322,6 +329,11 @@ class MessageUpdates:
         self.interval = interval
         self.budget = budget or UpdateBudget()
         self._slots: dict[tuple[str, str], _Slot] = {}
+
+    @property
+    def tracked(self) -> frozenset[tuple[str, str]]:
+        """The (channel, ts) of every message whose coalescing state is kept now."""
+        return frozenset(self._slots)
 
     async def progress(
         self,
