@@ -292,7 +292,9 @@ class UpdateBudget:
 
 @dataclass
 class _Slot:
-    """One message's coalescing state: the newest state not yet sent, and when the last went."""
+    """One message's coalescing state: the newest state not yet sent, and when the last went.
+    Kept while its flusher has something to send or the interval since the last send has not
+    passed; its final state, or the flusher at the end, removes it."""
 
     interval: float
     latest: Message | None = None
@@ -355,11 +357,20 @@ class MessageUpdates:
             )
 
     async def _flush(self, client: AsyncWebClient, channel: str, ts: str, slot: _Slot) -> None:
-        while slot.latest is not None and not slot.closed:
+        while not slot.closed:
             wait = slot.sent_at + slot.interval - time.monotonic()
             if wait > 0:
+                # Also with nothing to send: the slot stays out its interval, so a progress
+                # coming meanwhile still waits its turn (a new slot would send it at once).
                 await asyncio.sleep(wait)
                 continue
+            if slot.latest is None:
+                # Nothing to send and the pace kept: the slot goes, or a message never given
+                # a final state (its run crashed; one only ever shown progress) would keep it
+                # for ever. No await since the check, so no progress slips in between.
+                if self._slots.get((channel, ts)) is slot:
+                    del self._slots[(channel, ts)]
+                return
             wait = self.budget.take(final=False)
             if wait > 0:
                 await asyncio.sleep(wait)

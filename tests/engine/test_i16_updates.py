@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -149,3 +151,64 @@ async def test_a_cancelled_final_stays_cancelled_and_a_failed_progress_does_not_
     finally:
         if web.session is not None:
             await web.session.close()
+
+
+# ---- one MessageUpdates against the fake Slack ----------------------------------------------
+
+
+@pytest.fixture
+async def web(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    client = AsyncWebClient(token="xoxb-test", base_url=fake_slack.api_url)
+    try:
+        yield client
+    finally:
+        if client.session is not None:
+            await client.session.close()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll without blocking the loop (the flushers run on it); generous, so a loaded machine
+    only makes it slower."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.01)
+
+
+async def _posted(web: AsyncWebClient) -> str:
+    return str((await web.chat_postMessage(channel="C_OPS", text="start"))["ts"])
+
+
+def _sent(fake: FakeSlack, ts: str) -> list[Call]:
+    return [c for c in fake.calls("chat.update") if c.body.get("ts") == ts]
+
+
+def _texts(fake: FakeSlack, ts: str) -> list[str]:
+    return [str(c.body["text"]) for c in _sent(fake, ts)]
+
+
+def _state(text: str) -> KitMessage:
+    return KitMessage(text=text, blocks=[])
+
+
+async def test_a_message_never_given_a_final_state_leaves_no_slot_behind(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A run that crashed before its final state (or a message only ever shown progress) must
+    not keep its slot for ever; but the slot stays out the interval after its last send, so
+    a progress coming just then still waits its turn."""
+    interval = 1.0
+    updates = MessageUpdates(interval=interval)
+    ts = await _posted(web)
+    await updates.progress(web, "C_OPS", ts, _state("step 1"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+    # Right after a send, with nothing left to send: the next state still keeps the pace.
+    await updates.progress(web, "C_OPS", ts, _state("step 2"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1", "step 2"])
+    first, second = _sent(fake_slack, ts)
+    # Sent an interval apart; answer times differ from send times by the request's latency.
+    assert second.at - first.at > interval / 2, (first.at, second.at)
+    # Once the flusher has nothing to send and the interval has passed, the slot is gone.
+    await _until(lambda: not updates.tracked)
+    assert fake_slack.message("C_OPS", ts).text == "step 2"
