@@ -281,6 +281,14 @@ class UpdateBudget:
             short = max(0.0, self.reserve + 1 - self._tokens) / self.rate
             return max(blocked, short, 0.001)
 
+    def give_back(self) -> None:
+        """Return a token taken for an update that was never sent (a final state cancelled
+        while it waited for its token): kept, it would leave the budget one token poorer
+        for good."""
+        with self._lock:
+            self._refill(time.monotonic())
+            self._tokens = min(self.burst, self._tokens + 1)
+
     def rate_limited(self, retry_after: float) -> None:
         """Slack answered 429: nothing goes before `retry_after`, and the bucket is empty."""
         with self._lock:
@@ -410,7 +418,13 @@ class MessageUpdates:
         for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
             wait = self.budget.take(final=True)
             if wait > 0:
-                await asyncio.sleep(wait)
+                try:
+                    await asyncio.sleep(wait)
+                except asyncio.CancelledError:
+                    # The token is taken but the update never goes (a shutdown, a run being
+                    # cancelled): it goes back, or every such cancellation costs the budget one.
+                    self.budget.give_back()
+                    raise
             try:
                 await _update(client, channel, ts, message)
                 return

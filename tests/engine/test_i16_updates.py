@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.kit.blocks import Message as KitMessage
 from bot.kit.config import Settings
-from bot.kit.posting import MessageUpdates
+from bot.kit.posting import MessageUpdates, UpdateBudget
 from tests.conftest import BotFactory, RunningBot, text_of, write_policy
 from tests.harness.fakeslack import Call, FakeSlack, Message
 
@@ -212,3 +212,25 @@ async def test_a_message_never_given_a_final_state_leaves_no_slot_behind(
     # Once the flusher has nothing to send and the interval has passed, the slot is gone.
     await _until(lambda: not updates.tracked)
     assert fake_slack.message("C_OPS", ts).text == "step 2"
+
+
+async def test_a_final_cancelled_while_it_waits_for_its_token_gives_the_token_back(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A final state takes its token at once and waits the debt off; cancelled during that
+    wait it never sends, so the token must go back to the budget."""
+    # One token, refilled so slowly that none comes back during the test (a token an hour).
+    budget = UpdateBudget(per_minute=1 / 60, burst=1, reserve=0)
+    updates = MessageUpdates(interval=0.2, budget=budget)
+    first, second = await _posted(web), await _posted(web)
+    await updates.final(web, "C_OPS", first, _state("first done"))
+    assert budget.tokens < 0.5  # the one token went on the first message's final state
+    waiting = asyncio.create_task(updates.final(web, "C_OPS", second, _state("second done")))
+    await _until(lambda: budget.tokens < -0.5)  # its token borrowed; it waits the debt off
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, timeout=15)
+    # Slack got nothing for it, and the budget is back where it was before it.
+    assert _texts(fake_slack, second) == []
+    assert _texts(fake_slack, first) == ["first done"]
+    assert -0.5 < budget.tokens < 0.5
