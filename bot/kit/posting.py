@@ -215,6 +215,9 @@ UPDATE_BURST = 20.0
 # (or gets a 429 because of) other runs' progress.
 FINAL_RESERVE = 5.0
 DEFAULT_UPDATE_INTERVAL = 1.0  # seconds between updates of one message (the setting's default)
+# How long a shutdown gives the latest states still waiting to go (MessageUpdates.aclose):
+# an interval and a request or two, short next to the shutdown's own timeout.
+UPDATES_CLOSE_TIMEOUT = 5.0
 SEND_FAILURES: tuple[type[BaseException], ...] = (
     SlackApiError,
     aiohttp.ClientError,
@@ -331,7 +334,7 @@ class MessageUpdates:
     message's update in flight and its interval, goes ahead of every progress update, and has
     429s waited out; only when Slack refuses it for good does it raise, so the caller posts
     it anew. One per bot (the host's `updates`), so per process: replicas each keep their
-    own pace and budget."""
+    own pace and budget. At shutdown `aclose` sends the latest states still waiting."""
 
     def __init__(
         self, interval: float = DEFAULT_UPDATE_INTERVAL, budget: UpdateBudget | None = None
@@ -339,6 +342,10 @@ class MessageUpdates:
         self.interval = interval
         self.budget = budget or UpdateBudget()
         self._slots: dict[tuple[str, str], _Slot] = {}
+        # Every flusher still running: a strong reference (the loop keeps only a weak one, so
+        # an untracked task may be collected mid-flight), and what `aclose` waits for.
+        self._flushers: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def tracked(self) -> frozenset[tuple[str, str]]:
@@ -357,12 +364,48 @@ class MessageUpdates:
         if self.interval <= 0:
             await _update(client, channel, ts, message)
             return
+        if self._closing:
+            # Shutting down: no flusher would be waited for, and the run showing it is being
+            # cancelled anyway (its final state, if any, still goes through `final`).
+            log.debug("dropping a progress update of %s: shutting down", ts)
+            return
         slot = self._slots.setdefault((channel, ts), _Slot(self.interval))
         slot.latest = message
         if slot.flusher is None or slot.flusher.done():
             slot.flusher = asyncio.get_running_loop().create_task(
                 self._flush(client, channel, ts, slot), name=f"updates of {ts}"
             )
+            self._flushers.add(slot.flusher)
+            slot.flusher.add_done_callback(self._flusher_done)
+
+    def _flusher_done(self, task: asyncio.Task[None]) -> None:
+        self._flushers.discard(task)
+        # Retrieved here, so an unexpected error is logged once instead of as "Task exception
+        # was never retrieved" whenever the task is collected.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("%s failed", task.get_name(), exc_info=error)
+
+    async def aclose(self, timeout: float = UPDATES_CLOSE_TIMEOUT) -> None:
+        """At shutdown: each message's latest state still waiting goes once (at its pace and
+        within the budget, as any progress update), best effort, up to `timeout` seconds in
+        all; the flushers left then are cancelled and awaited, so none is abandoned pending
+        (or collected mid-flight) when the loop stops. Progress shown afterwards is dropped;
+        `final` still works."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        for slot in self._slots.values():
+            if slot.latest is None and not slot.sending and slot.flusher is not None:
+                slot.flusher.cancel()  # only staying out its interval: nothing left to send
+        # Another loop's flushers cannot be awaited here (only tests run several loops).
+        flushers = {task for task in self._flushers if task.get_loop() is loop}
+        if flushers:
+            _done, pending = await asyncio.wait(flushers, timeout=timeout)
+            for task in pending:
+                log.warning("%s: its latest state did not go in %.0fs", task.get_name(), timeout)
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._slots.clear()
 
     async def _flush(self, client: AsyncWebClient, channel: str, ts: str, slot: _Slot) -> None:
         while not slot.closed:

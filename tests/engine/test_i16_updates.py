@@ -17,7 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.kit.blocks import Message as KitMessage
 from bot.kit.config import Settings
 from bot.kit.posting import MessageUpdates, UpdateBudget
-from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from bot.sandbox import SandboxServer
+from bot.surface.wiring import create_services
+from tests.conftest import BotFactory, RunningBot, settings_for, text_of, write_policy
 from tests.harness.fakeslack import Call, FakeSlack, Message
 
 CONFIRM = "oms:approve.confirm#0"
@@ -234,3 +236,63 @@ async def test_a_final_cancelled_while_it_waits_for_its_token_gives_the_token_ba
     assert _texts(fake_slack, second) == []
     assert _texts(fake_slack, first) == ["first done"]
     assert -0.5 < budget.tokens < 0.5
+
+
+def _flushers() -> list[asyncio.Task[Any]]:
+    """The flusher tasks still running on this loop (MessageUpdates names them)."""
+    return [
+        t for t in asyncio.all_tasks() if t.get_name().startswith("updates of") and not t.done()
+    ]
+
+
+async def test_closing_sends_the_latest_state_still_waiting_and_leaves_no_task(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """At shutdown the newest state waiting for its turn still goes (once), and no flusher
+    is left pending for the loop to destroy."""
+    updates = MessageUpdates(interval=2.0)
+    ts = await _posted(web)
+    await updates.progress(web, "C_OPS", ts, _state("step 1"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+    await updates.progress(web, "C_OPS", ts, _state("step 2"))  # waits out the interval
+    await asyncio.wait_for(updates.aclose(), timeout=15)
+    assert _texts(fake_slack, ts) == ["step 1", "step 2"]
+    assert _flushers() == []
+    assert not updates.tracked
+    # Progress after the close is dropped: nothing would wait for its flusher.
+    await updates.progress(web, "C_OPS", ts, _state("step 3"))
+    assert _flushers() == [] and not updates.tracked
+
+
+async def test_closing_cancels_cleanly_a_latest_state_that_cannot_go_in_time(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A state whose update hangs (Slack does not answer) is given up at the close's timeout:
+    its flusher is cancelled and awaited, not abandoned."""
+    updates = MessageUpdates(interval=0.2)
+    ts = await _posted(web)
+    with fake_slack.stall_next("chat.update") as stall:
+        await updates.progress(web, "C_OPS", ts, _state("step 1"))
+        await asyncio.to_thread(stall.wait)  # its update is in flight, and stays there
+        await asyncio.wait_for(updates.aclose(timeout=0.5), timeout=15)
+        assert _flushers() == []
+        assert not updates.tracked
+    assert _texts(fake_slack, ts) == []
+
+
+async def test_the_bot_sends_the_latest_waiting_states_when_its_services_close(
+    fake_slack: FakeSlack, sandbox: SandboxServer, web: AsyncWebClient, tmp_path: Path
+) -> None:
+    """The shutdown (`Services.aclose`, after the in-flight work) closes the bot's updates."""
+    services = create_services(
+        settings_for(fake_slack, sandbox, tmp_path / "bot.db", omsbot_update_interval_seconds=2.0)
+    )
+    try:
+        ts = await _posted(web)
+        await services.updates.progress(web, "C_OPS", ts, _state("step 1"))
+        await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+        await services.updates.progress(web, "C_OPS", ts, _state("step 2"))
+    finally:
+        await asyncio.wait_for(services.aclose(), timeout=30)
+    assert _texts(fake_slack, ts) == ["step 1", "step 2"]
+    assert _flushers() == []
