@@ -447,7 +447,13 @@ class MessageUpdates:
     async def final(self, client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
         """Show `message` as the last state of (channel, ts). Raises what Slack answered when
         the update fails for good (after 429s waited out), so the caller can post it anew.
-        With an interval of 0 (no coalescing) it is sent at once, as before."""
+        With an interval of 0 (no coalescing) it is sent at once, as before.
+
+        It waits out the message's interval since its last update even when the budget has
+        tokens to spare. Slack's own limit is per method and workspace (Tier 3) with bursts
+        allowed, so that is not what the wait is for: the interval is the setting's promise,
+        at most one update per message per interval, and the final state keeps it too. It
+        costs at most one interval, and the state still goes, never dropped."""
         slot = self._slots.pop((channel, ts), None)
         if slot is not None:
             await self._close(slot)
