@@ -409,6 +409,8 @@ class MessageUpdates:
 
     async def _flush(self, client: AsyncWebClient, channel: str, ts: str, slot: _Slot) -> None:
         while not slot.closed:
+            if slot.latest is None and self._closing:
+                return  # its last state went (or none waited): no pace left to keep at shutdown
             wait = slot.sent_at + slot.interval - time.monotonic()
             if wait > 0:
                 # Also with nothing to send: the slot stays out its interval, so a progress
