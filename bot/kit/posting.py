@@ -215,6 +215,9 @@ UPDATE_BURST = 20.0
 # (or gets a 429 because of) other runs' progress.
 FINAL_RESERVE = 5.0
 DEFAULT_UPDATE_INTERVAL = 1.0  # seconds between updates of one message (the setting's default)
+# How long a shutdown gives the latest states still waiting to go (MessageUpdates.aclose):
+# an interval and a request or two, short next to the shutdown's own timeout.
+UPDATES_CLOSE_TIMEOUT = 5.0
 SEND_FAILURES: tuple[type[BaseException], ...] = (
     SlackApiError,
     aiohttp.ClientError,
@@ -253,6 +256,13 @@ class UpdateBudget:
         """Tokens a second."""
         return self.per_minute / (60.0 * self.time_scale)
 
+    @property
+    def tokens(self) -> float:
+        """Tokens left now (below 0 while final states are borrowing against the future)."""
+        with self._lock:
+            self._refill(time.monotonic())
+            return self._tokens
+
     def _refill(self, now: float) -> None:
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
@@ -274,6 +284,14 @@ class UpdateBudget:
             short = max(0.0, self.reserve + 1 - self._tokens) / self.rate
             return max(blocked, short, 0.001)
 
+    def give_back(self) -> None:
+        """Return a token taken for an update that was never sent (a final state cancelled
+        while it waited for its token): kept, it would leave the budget one token poorer
+        for good."""
+        with self._lock:
+            self._refill(time.monotonic())
+            self._tokens = min(self.burst, self._tokens + 1)
+
     def rate_limited(self, retry_after: float) -> None:
         """Slack answered 429: nothing goes before `retry_after`, and the bucket is empty."""
         with self._lock:
@@ -285,7 +303,9 @@ class UpdateBudget:
 
 @dataclass
 class _Slot:
-    """One message's coalescing state: the newest state not yet sent, and when the last went."""
+    """One message's coalescing state: the newest state not yet sent, and when the last went.
+    Kept while its flusher has something to send or the interval since the last send has not
+    passed; its final state, or the flusher at the end, removes it."""
 
     interval: float
     latest: Message | None = None
@@ -314,7 +334,7 @@ class MessageUpdates:
     message's update in flight and its interval, goes ahead of every progress update, and has
     429s waited out; only when Slack refuses it for good does it raise, so the caller posts
     it anew. One per bot (the host's `updates`), so per process: replicas each keep their
-    own pace and budget."""
+    own pace and budget. At shutdown `aclose` sends the latest states still waiting."""
 
     def __init__(
         self, interval: float = DEFAULT_UPDATE_INTERVAL, budget: UpdateBudget | None = None
@@ -322,6 +342,15 @@ class MessageUpdates:
         self.interval = interval
         self.budget = budget or UpdateBudget()
         self._slots: dict[tuple[str, str], _Slot] = {}
+        # Every flusher still running: a strong reference (the loop keeps only a weak one, so
+        # an untracked task may be collected mid-flight), and what `aclose` waits for.
+        self._flushers: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    @property
+    def tracked(self) -> frozenset[tuple[str, str]]:
+        """The (channel, ts) of every message whose coalescing state is kept now."""
+        return frozenset(self._slots)
 
     async def progress(
         self,
@@ -335,19 +364,66 @@ class MessageUpdates:
         if self.interval <= 0:
             await _update(client, channel, ts, message)
             return
+        if self._closing:
+            # Shutting down: no flusher would be waited for, and the run showing it is being
+            # cancelled anyway (its final state, if any, still goes through `final`).
+            log.debug("dropping a progress update of %s: shutting down", ts)
+            return
         slot = self._slots.setdefault((channel, ts), _Slot(self.interval))
         slot.latest = message
         if slot.flusher is None or slot.flusher.done():
             slot.flusher = asyncio.get_running_loop().create_task(
                 self._flush(client, channel, ts, slot), name=f"updates of {ts}"
             )
+            self._flushers.add(slot.flusher)
+            slot.flusher.add_done_callback(self._flusher_done)
+
+    def _flusher_done(self, task: asyncio.Task[None]) -> None:
+        self._flushers.discard(task)
+        # Retrieved here, so an unexpected error is logged once instead of as "Task exception
+        # was never retrieved" whenever the task is collected.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("%s failed", task.get_name(), exc_info=error)
+
+    async def aclose(self, timeout: float = UPDATES_CLOSE_TIMEOUT) -> None:
+        """At shutdown: each message's latest state still waiting goes once (at its pace and
+        within the budget, as any progress update), best effort, up to `timeout` seconds in
+        all; the flushers left then are cancelled and awaited, so none is abandoned pending
+        (or collected mid-flight) when the loop stops. Progress shown afterwards is dropped;
+        `final` still works."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        for slot in self._slots.values():
+            if slot.latest is None and not slot.sending and slot.flusher is not None:
+                slot.flusher.cancel()  # only staying out its interval: nothing left to send
+        # Another loop's flushers cannot be awaited here (only tests run several loops).
+        flushers = {task for task in self._flushers if task.get_loop() is loop}
+        if flushers:
+            _done, pending = await asyncio.wait(flushers, timeout=timeout)
+            for task in pending:
+                log.warning("%s: its latest state did not go in %.0fs", task.get_name(), timeout)
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._slots.clear()
 
     async def _flush(self, client: AsyncWebClient, channel: str, ts: str, slot: _Slot) -> None:
-        while slot.latest is not None and not slot.closed:
+        while not slot.closed:
+            if slot.latest is None and self._closing:
+                return  # its last state went (or none waited): no pace left to keep at shutdown
             wait = slot.sent_at + slot.interval - time.monotonic()
             if wait > 0:
+                # Also with nothing to send: the slot stays out its interval, so a progress
+                # coming meanwhile still waits its turn (a new slot would send it at once).
                 await asyncio.sleep(wait)
                 continue
+            if slot.latest is None:
+                # Nothing to send and the pace kept: the slot goes, or a message never given
+                # a final state (its run crashed; one only ever shown progress) would keep it
+                # for ever. No await since the check, so no progress slips in between.
+                if self._slots.get((channel, ts)) is slot:
+                    del self._slots[(channel, ts)]
+                return
             wait = self.budget.take(final=False)
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -373,7 +449,13 @@ class MessageUpdates:
     async def final(self, client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
         """Show `message` as the last state of (channel, ts). Raises what Slack answered when
         the update fails for good (after 429s waited out), so the caller can post it anew.
-        With an interval of 0 (no coalescing) it is sent at once, as before."""
+        With an interval of 0 (no coalescing) it is sent at once, as before.
+
+        It waits out the message's interval since its last update even when the budget has
+        tokens to spare. Slack's own limit is per method and workspace (Tier 3) with bursts
+        allowed, so that is not what the wait is for: the interval is the setting's promise,
+        at most one update per message per interval, and the final state keeps it too. It
+        costs at most one interval, and the state still goes, never dropped."""
         slot = self._slots.pop((channel, ts), None)
         if slot is not None:
             await self._close(slot)
@@ -387,7 +469,13 @@ class MessageUpdates:
         for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
             wait = self.budget.take(final=True)
             if wait > 0:
-                await asyncio.sleep(wait)
+                try:
+                    await asyncio.sleep(wait)
+                except asyncio.CancelledError:
+                    # The token is taken but the update never goes (a shutdown, a run being
+                    # cancelled): it goes back, or every such cancellation costs the budget one.
+                    self.budget.give_back()
+                    raise
             try:
                 await _update(client, channel, ts, message)
                 return

@@ -201,6 +201,8 @@ class Services:
         await self.approvals.sweep_unstarted(self.slack)
 
     async def aclose(self) -> None:
+        # First, while the clients still work: the message updates still waiting go out.
+        await self.updates.aclose()
         if self._http is not None:
             await self._http.close()
         await self.oms.aclose()

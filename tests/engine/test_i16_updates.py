@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.kit.blocks import Message as KitMessage
 from bot.kit.config import Settings
-from bot.kit.posting import MessageUpdates
-from tests.conftest import BotFactory, RunningBot, text_of, write_policy
+from bot.kit.posting import MessageUpdates, UpdateBudget
+from bot.sandbox import SandboxServer
+from bot.surface.wiring import create_services
+from tests.conftest import BotFactory, RunningBot, settings_for, text_of, write_policy
 from tests.harness.fakeslack import Call, FakeSlack, Message
 
 CONFIRM = "oms:approve.confirm#0"
@@ -149,3 +153,146 @@ async def test_a_cancelled_final_stays_cancelled_and_a_failed_progress_does_not_
     finally:
         if web.session is not None:
             await web.session.close()
+
+
+# ---- one MessageUpdates against the fake Slack ----------------------------------------------
+
+
+@pytest.fixture
+async def web(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    client = AsyncWebClient(token="xoxb-test", base_url=fake_slack.api_url)
+    try:
+        yield client
+    finally:
+        if client.session is not None:
+            await client.session.close()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll without blocking the loop (the flushers run on it); generous, so a loaded machine
+    only makes it slower."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.01)
+
+
+async def _posted(web: AsyncWebClient) -> str:
+    return str((await web.chat_postMessage(channel="C_OPS", text="start"))["ts"])
+
+
+def _sent(fake: FakeSlack, ts: str) -> list[Call]:
+    return [c for c in fake.calls("chat.update") if c.body.get("ts") == ts]
+
+
+def _texts(fake: FakeSlack, ts: str) -> list[str]:
+    return [str(c.body["text"]) for c in _sent(fake, ts)]
+
+
+def _state(text: str) -> KitMessage:
+    return KitMessage(text=text, blocks=[])
+
+
+async def test_a_message_never_given_a_final_state_leaves_no_slot_behind(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A run that crashed before its final state (or a message only ever shown progress) must
+    not keep its slot for ever; but the slot stays out the interval after its last send, so
+    a progress coming just then still waits its turn."""
+    interval = 1.0
+    updates = MessageUpdates(interval=interval)
+    ts = await _posted(web)
+    await updates.progress(web, "C_OPS", ts, _state("step 1"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+    # Right after a send, with nothing left to send: the next state still keeps the pace.
+    await updates.progress(web, "C_OPS", ts, _state("step 2"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1", "step 2"])
+    first, second = _sent(fake_slack, ts)
+    # Sent an interval apart; answer times differ from send times by the request's latency.
+    assert second.at - first.at > interval / 2, (first.at, second.at)
+    # Once the flusher has nothing to send and the interval has passed, the slot is gone.
+    await _until(lambda: not updates.tracked)
+    assert fake_slack.message("C_OPS", ts).text == "step 2"
+
+
+async def test_a_final_cancelled_while_it_waits_for_its_token_gives_the_token_back(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A final state takes its token at once and waits the debt off; cancelled during that
+    wait it never sends, so the token must go back to the budget."""
+    # One token, refilled so slowly that none comes back during the test (a token an hour).
+    budget = UpdateBudget(per_minute=1 / 60, burst=1, reserve=0)
+    updates = MessageUpdates(interval=0.2, budget=budget)
+    first, second = await _posted(web), await _posted(web)
+    await updates.final(web, "C_OPS", first, _state("first done"))
+    assert budget.tokens < 0.5  # the one token went on the first message's final state
+    waiting = asyncio.create_task(updates.final(web, "C_OPS", second, _state("second done")))
+    await _until(lambda: budget.tokens < -0.5)  # its token borrowed; it waits the debt off
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, timeout=15)
+    # Slack got nothing for it, and the budget is back where it was before it.
+    assert _texts(fake_slack, second) == []
+    assert _texts(fake_slack, first) == ["first done"]
+    assert -0.5 < budget.tokens < 0.5
+
+
+def _flushers() -> list[asyncio.Task[Any]]:
+    """The flusher tasks still running on this loop (MessageUpdates names them)."""
+    return [
+        t for t in asyncio.all_tasks() if t.get_name().startswith("updates of") and not t.done()
+    ]
+
+
+async def test_closing_sends_the_latest_state_still_waiting_and_leaves_no_task(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """At shutdown the newest state waiting for its turn still goes (once), and no flusher
+    is left pending for the loop to destroy."""
+    updates = MessageUpdates(interval=2.0)
+    ts = await _posted(web)
+    await updates.progress(web, "C_OPS", ts, _state("step 1"))
+    await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+    await updates.progress(web, "C_OPS", ts, _state("step 2"))  # waits out the interval
+    await asyncio.wait_for(updates.aclose(), timeout=15)
+    assert _texts(fake_slack, ts) == ["step 1", "step 2"]
+    assert _flushers() == []
+    assert not updates.tracked
+    # Progress after the close is dropped: nothing would wait for its flusher.
+    await updates.progress(web, "C_OPS", ts, _state("step 3"))
+    assert _flushers() == [] and not updates.tracked
+
+
+async def test_closing_cancels_cleanly_a_latest_state_that_cannot_go_in_time(
+    fake_slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    """A state whose update hangs (Slack does not answer) is given up at the close's timeout:
+    its flusher is cancelled and awaited, not abandoned."""
+    updates = MessageUpdates(interval=0.2)
+    ts = await _posted(web)
+    with fake_slack.stall_next("chat.update") as stall:
+        await updates.progress(web, "C_OPS", ts, _state("step 1"))
+        await asyncio.to_thread(stall.wait)  # its update is in flight, and stays there
+        await asyncio.wait_for(updates.aclose(timeout=0.5), timeout=15)
+        assert _flushers() == []
+        assert not updates.tracked
+    assert _texts(fake_slack, ts) == []
+
+
+async def test_the_bot_sends_the_latest_waiting_states_when_its_services_close(
+    fake_slack: FakeSlack, sandbox: SandboxServer, web: AsyncWebClient, tmp_path: Path
+) -> None:
+    """The shutdown (`Services.aclose`, after the in-flight work) closes the bot's updates."""
+    services = create_services(
+        settings_for(fake_slack, sandbox, tmp_path / "bot.db", omsbot_update_interval_seconds=2.0)
+    )
+    try:
+        ts = await _posted(web)
+        await services.updates.progress(web, "C_OPS", ts, _state("step 1"))
+        await _until(lambda: _texts(fake_slack, ts) == ["step 1"])
+        await services.updates.progress(web, "C_OPS", ts, _state("step 2"))
+    finally:
+        await asyncio.wait_for(services.aclose(), timeout=30)
+    assert _texts(fake_slack, ts) == ["step 1", "step 2"]
+    assert _flushers() == []
