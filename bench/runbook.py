@@ -5,12 +5,12 @@ stand-in, SQLite). Its OMS client talks to a sandbox served by a process of its 
 OMS is (bench/spans.py's OmsProcess, reset to the demo data before every run), which adds a
 fixed latency to every call and records when each request arrived and when its answer left.
 In its own process the sandbox's HTTP parsing takes no turns of the bot's interpreter.
-Per runbook it prints: the OMS calls, the sum of their times, the critical path (the longest chain of calls each starting after the previous
-one ended: what the calls cost if every independent one overlapped), the wall time, and the
-ratios wall / sum and wall / critical path, and wall / the critical path as a bare httpx
-client sees it (each call longer by the HTTP round trip measured in the same run: the
-baseline of what any OMS client pays). A ratio wall / sum below 1 means reads overlapped;
-wall / critical path near 1 means the bot adds little of its own.
+Per runbook it prints: the OMS calls, the sum of their times, the critical path (the longest
+chain of calls each starting after the previous one ended: what the calls cost if every
+independent one overlapped), the wall time, the ratios wall / sum and wall / critical path,
+and wall / the critical path as a bare httpx client sees it (each call longer by the HTTP
+round trip measured in the same run: what any OMS client pays). A ratio wall / sum below 1
+means reads overlapped; wall / critical path near 1 means the bot adds little of its own.
 
 The baseline is measured in the same run: the same runbooks with the OMS client bound to one
 read at a time (OMS_MAX_CONCURRENT_READS=1), which is what the bot did before reads ran
