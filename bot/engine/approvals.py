@@ -424,6 +424,11 @@ class Approvals:
             await self._not_started(decided, by, action, _failure(exc))
             return
         except Exception as exc:
+            if await self._run_recorded(decided):
+                # Its run exists: another start of the same request (a replica's recovery
+                # after this one's hold ran out) got there first and reports it.
+                log.warning("approval %s: a second start failed: %r", decided.id[:8], exc)
+                return
             # The same; the click pipeline logs it and tells the approver it failed.
             await self._not_started(decided, by, action, _failure(exc))
             raise
@@ -435,8 +440,9 @@ class Approvals:
     async def _started(
         self, decided: Approval, by: _Starter, action: DangerousAction, run: str
     ) -> None:
-        """The request's run exists: mark it executed, and say so where it was asked."""
-        await asyncio.to_thread(
+        """The request's run exists: mark it executed, and say so where it was asked (only
+        by the one that marks it: a replica recovering the same start says nothing twice)."""
+        marked = await asyncio.to_thread(
             approval_store.mark,
             self.host.store,
             decided.id,
@@ -444,6 +450,9 @@ class Approvals:
             now=time.time(),
             run_id=run,
         )
+        if not marked:
+            log.info("approval %s was already recorded as started", decided.id[:8])
+            return
         late = " after a restart of oms-bot" if by.recovering else ""
         await self._audit(
             decided,
@@ -485,6 +494,14 @@ class Approvals:
             f"posted in <#{decided.requested_channel}>.",
         )
 
+    async def _run_recorded(self, approval: Approval) -> bool:
+        """Whether the run the request starts as is recorded (it did start, by whoever)."""
+        found = await asyncio.to_thread(approval_store.get_approval, self.host.store, approval.id)
+        run_id = found.start_run_id if found is not None else None
+        if run_id is None:
+            return False
+        return await asyncio.to_thread(run_store.get_run, self.host.store, run_id) is not None
+
     @property
     def _start_lease(self) -> float:
         """How long the one starting an approved request holds it before another may."""
@@ -506,6 +523,9 @@ class Approvals:
         for found in due:
             if found.action not in self.kinds:
                 continue
+            # Each claim on the clock of its own time: a long recovery before it must not
+            # hand this one a hold that has already run out.
+            now = time.time()
             claimed = await asyncio.to_thread(
                 approval_store.claim_start,
                 self.host.store,
@@ -555,9 +575,13 @@ class Approvals:
         (possibly on another replica), or a failure before the start. The request must not
         read as executed, and neither the approver nor the requester may think it runs."""
         reason = reason.rstrip(". ")  # it ends sentences below
-        await asyncio.to_thread(
+        marked = await asyncio.to_thread(
             approval_store.mark, self.host.store, approval.id, "failed", now=time.time()
         )
+        if not marked:
+            # It left "approved" meanwhile (another replica started it): that one reports.
+            log.info("approval %s is no longer waiting to start", approval.id[:8])
+            return
         summary = action.summary(approval.params)
         await self._audit(
             approval,

@@ -323,6 +323,59 @@ def test_approval_found_without_a_run_too_late_is_reported_not_run_with_the_reas
         store.dispose()
 
 
+def test_an_approval_whose_start_outlasts_its_hold_is_reported_once(
+    fake_slack: FakeSlack,
+    sandbox: SandboxServer,
+    pg_cluster: PrivateCluster,
+    tmp_path: Path,
+    running: list[Replicas],
+) -> None:
+    fake = fake_slack
+    pair = _pair(fake, sandbox, pg_cluster.url, tmp_path, running)
+    store = open_store(pg_cluster.url)
+    try:
+        sent = pair.drivers[0].slash("approve 10014", user="U_ALICE")
+        assert sent.http.status_code == 200
+        request = fake.wait_for(
+            lambda: next(
+                (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
+            ),
+            15,
+        )
+        # The run is recorded, then Slack holds the post of its message past the start's
+        # hold: the other replica's sweep finds the run and records the start.
+        with fake.stall_next(
+            "chat.postMessage", lambda p: p.get("channel") == "C_OPS", accept=True
+        ) as stall:
+            pair.drivers[0].click(request, APPROVE, user="U_CAROL")
+            stall.wait(20)
+
+            def executed() -> Approval | None:
+                found = latest_approval(store, "approve", lambda p: True)
+                return found if found is not None and found.state == "executed" else None
+
+            decided = fake.wait_for(executed, 30)
+        # The first replica's start then goes on (or fails on the post): it must neither
+        # report the start a second time nor call it not run.
+        time.sleep(3)
+        record = get_approval(store, decided.id)
+        assert record is not None and (record.state, record.run_id) == (
+            "executed",
+            decided.start_run_id,
+        )
+        decisions = [
+            (e.outcome, e.summary)
+            for e in search(store, order_key="10014", limit=200)
+            if e.kind == "approval_decision" and e.summary != "approved: Approve order 10014"
+        ]
+        assert [outcome for outcome, _ in decisions] == ["ok"], decisions
+        thread = [m.text for m in fake.messages("C_APPROVALS") if m.thread_ts == request.ts]
+        assert not any("Nothing ran" in text for text in thread), thread
+        assert len([t for t in thread if t == "Started after a restart of oms-bot"]) <= 1, thread
+    finally:
+        store.dispose()
+
+
 # ---- point 6: the audit never loses an event --------------------------------------------------
 
 
