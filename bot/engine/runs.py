@@ -338,9 +338,9 @@ class RunEngine:
                 now=time.time(),
                 generation=generation,
             )
-            if not closed:
-                raise LeaseLost("the run was taken over by another execution")
-            await asyncio.to_thread(lock_store.release, store, run_id)
+            if not closed:  # its locks then stay: they are the new execution's
+                lease.lose("the run was taken over by another execution")
+                lease.ensure()
             final = await asyncio.to_thread(run_store.get_run, store, run_id)
             assert final is not None
             await shown.settle()  # every progress state before the final one
@@ -511,6 +511,19 @@ class RunEngine:
                 why = exc.message if isinstance(exc, OmsError) else str(exc)
                 failures.append(StepFailure(f"Could not put back {obligation.what}: {why}"))
                 continue
+            except StoreUnavailable:
+                raise
+            except Exception:
+                # A restorer's own bug must not end the sweep that repairs every other run:
+                # this obligation stays owed, and the run does not go on.
+                log.exception("putting back %s of run %s crashed", obligation.kind, ctx.run.id)
+                failures.append(
+                    StepFailure(
+                        f"Could not put back {obligation.what}: oms-bot hit an internal "
+                        "error; the details are logged"
+                    )
+                )
+                continue
             await asyncio.to_thread(
                 obligation_store.settle,
                 self.host.store,
@@ -592,8 +605,7 @@ class RunEngine:
                 generation,
                 run.state,
                 time.time(),
-            )
-            await asyncio.to_thread(lock_store.release, store, run.id)
+            )  # with its locks, while it is still the repair's
             return not failures
         except LeaseLost as lost:
             log.warning("repair of run %s stopped, its lease lost: %s", run.id, lost.reason)

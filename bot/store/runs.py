@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, Row, exists, select
 
 from bot.store.db import Store
-from bot.store.schema import run_steps, runs
+from bot.store.schema import order_locks, run_steps, runs
 from bot.store.sql import RowLike, dump, load, load_dict, load_list
 
 RunState = Literal["running", "done", "failed", "interrupted"]
@@ -217,8 +217,10 @@ def finish_run(
     now: float,
     generation: int | None = None,
 ) -> bool:
-    """End a running run; False if it was not running (already finished, or interrupted), or,
-    with a `generation`, when another execution has claimed it since."""
+    """End a running run and free its order locks, in one transaction; False, and nothing
+    changed, if it was not running (already finished, or interrupted), or, with a
+    `generation`, when another execution has claimed it since (the locks are then that
+    execution's: a run's locks are keyed by the run, whatever its execution)."""
     held = [] if generation is None else [runs.c.generation == generation]
     with store.begin() as conn:
         changed = conn.execute(
@@ -231,6 +233,8 @@ def finish_run(
                 finished_at=now,
             )
         ).rowcount
+        if changed == 1:
+            conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
     return changed == 1
 
 
@@ -319,7 +323,8 @@ def release_repair(
     store: Store, run_id: str, owner: str, generation: int, state: str, now: float
 ) -> bool:
     """Give a run the sweep repaired back its state (interrupted or failed), so it can be
-    resumed; its heartbeat is left old, so a Resume may take it at once."""
+    resumed; its heartbeat is left old, so a Resume may take it at once. Its order locks are
+    freed in the same transaction, only while the repair holds it (see `finish_run`)."""
     with store.begin() as conn:
         changed = conn.execute(
             runs.update()
@@ -331,6 +336,8 @@ def release_repair(
             )
             .values(state=state, heartbeat_at=0.0, finished_at=now)
         ).rowcount
+        if changed == 1:
+            conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
     return changed == 1
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from bot.engine.watching import WatchPoller, WatchSource
 from bot.kit.config import ConfigError, Settings
 from bot.kit.posting import MessageUpdates
 from bot.oms import OmsClient
-from bot.store import Store, open_store, upgrade
+from bot.store import Store, StoreUnavailable, open_store, upgrade
 from bot.store import approvals as approval_store
 from bot.store.slots import SlotRecord, last_slots
 from bot.store.spool import AuditSpool
@@ -190,15 +190,30 @@ class Services:
         upgrade(self.store)
 
     async def sweep(self) -> None:
-        """Housekeeping every replica runs: interrupted runs, expired approvals."""
+        """Housekeeping every replica runs: interrupted runs, expired approvals. Each part
+        on its own: one that fails (logged) does not keep the others from their turn."""
         # The audit's own (issue 17): spooled events replayed, unknown writes read back.
-        await self.audit.replay()
-        await self.audit.settle_unknown()
-        if self.slack is None:
-            return
-        await self.runs.sweep(self.slack)
-        await self.approvals.sweep_expired(self.slack)
-        await self.approvals.sweep_unstarted(self.slack)
+        parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("audit replay", self.audit.replay),
+            ("unknown writes", self.audit.settle_unknown),
+        ]
+        slack = self.slack
+        if slack is not None:
+            parts += [
+                ("runs", lambda: self.runs.sweep(slack)),
+                ("expired approvals", lambda: self.approvals.sweep_expired(slack)),
+                ("unstarted approvals", lambda: self.approvals.sweep_unstarted(slack)),
+            ]
+        failed: BaseException | None = None
+        for name, part in parts:
+            try:
+                await part()
+            except StoreUnavailable as exc:
+                failed = failed or exc  # the caller says the database is away, once
+            except Exception:
+                log.exception("the sweep of %s failed; the next sweep tries again", name)
+        if failed is not None:
+            raise failed
 
     async def aclose(self) -> None:
         # First, while the clients still work: the message updates still waiting go out.

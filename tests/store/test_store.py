@@ -776,3 +776,32 @@ def test_unreachable_database_raises_store_unavailable(url: str) -> None:
         assert "secretpw" not in message
         assert "unavailable" in message and ("127.0.0.1" in message or "sqlite" in message)
     store.dispose()
+
+
+def test_a_run_frees_its_locks_only_as_it_ends_in_its_own_generation(store: Store) -> None:
+    run = new_run(store)
+    assert acquire(store, ["10005"], run.id) is None
+    # A resumed execution took the run (generation 2) and, as a resume does, its locks: the
+    # first execution ending late leaves both alone.
+    runs.interrupt_stale(store, now=NOW + 100, lease=30)
+    assert runs.claim_for_resume(store, run.id, "inst-b", NOW + 200, 30) == 2
+    assert acquire(store, ["10005"], run.id, now=NOW + 200) is None
+    assert not runs.finish_run(store, run.id, state="done", now=NOW + 201, generation=1)
+    assert locks.holder(store, "10005") is not None
+    # The execution that holds it ends it: the locks go with the same transaction.
+    assert runs.finish_run(store, run.id, state="done", now=NOW + 202, generation=2)
+    assert locks.holder(store, "10005") is None
+
+
+def test_a_repair_gives_the_run_back_with_its_locks_freed(store: Store) -> None:
+    run = new_run(store)
+    assert acquire(store, ["10005"], run.id) is None
+    runs.interrupt_stale(store, now=NOW + 100, lease=30)
+    generation = runs.claim_for_repair(store, run.id, "inst-r", NOW + 200, 30)
+    assert generation == 2
+    assert not runs.release_repair(store, run.id, "inst-x", generation, "interrupted", NOW + 201)
+    assert locks.holder(store, "10005") is not None  # not the repair's to give back
+    assert runs.release_repair(store, run.id, "inst-r", generation, "interrupted", NOW + 202)
+    assert locks.holder(store, "10005") is None
+    back = runs.get_run(store, run.id)
+    assert back is not None and back.state == "interrupted"
