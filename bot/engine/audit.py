@@ -205,6 +205,13 @@ class Audit:
         await self._keep("append", started)
         try:
             result = await call
+        except asyncio.CancelledError:
+            # Stopped while the call was out (a shutdown's drain ran out): it may have reached
+            # the OMS. Said so now, the close shielded from the cancellation, rather than left
+            # "started" with no one to settle it.
+            unknown = {"error": "cancelled", "unknown": "oms-bot stopped while it was sent"}
+            await asyncio.shield(self._close(started, "unknown", unknown))
+            raise
         except Exception as exc:
             error = exc.message if isinstance(exc, OmsError) else type(exc).__name__
             if not _unknown_outcome(exc):

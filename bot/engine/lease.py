@@ -33,7 +33,9 @@ class RunLease:
     generation: int
     lost: str | None = None  # why the lease was lost, once it was
     unreachable: bool = False  # lost because the database could not be reached
-    told: bool = False  # the user was told the run stopped
+    told: bool = False  # the user was (or is being) told the run stopped
+    # The task telling it, while it does: the run's end lets it finish instead of cancelling.
+    teller: asyncio.Task[None] | None = None
 
     def lose(self, reason: str, *, unreachable: bool = False) -> None:
         if self.lost is None:

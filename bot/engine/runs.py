@@ -375,9 +375,7 @@ class RunEngine:
                 )
             )
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await _stop_heartbeat(beat, lease)
             if self._shown.get(run_id) is shown:
                 del self._shown[run_id]
             await shown.aclose()
@@ -473,6 +471,7 @@ class RunEngine:
         if lease.told or lease.lost is None:
             return
         lease.told = True
+        lease.teller = asyncio.current_task()
         log.error("run %s lost its lease: %s", lease.run_id, lease.lost)
         title = (
             "The run stopped: the bot's database is unavailable"
@@ -823,6 +822,20 @@ class RunEngine:
         )
         self.host.metrics.run_finished(run.runbook, state, seconds)
         self.host.changes.run(run.requested_by)
+
+
+# How long a run that lost its lease lets its heartbeat finish telling the requester.
+TELL_LOST_TIMEOUT = 10.0
+
+
+async def _stop_heartbeat(beat: asyncio.Task[None], lease: RunLease) -> None:
+    """End a run's heartbeat. One that found the lease lost and is telling the requester why
+    the run stopped (`told` is set, so the run does not tell it again) is let finish."""
+    if lease.teller is beat and not beat.done():
+        await asyncio.wait({beat}, timeout=TELL_LOST_TIMEOUT)
+    beat.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await beat
 
 
 def _run_and_steps(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | None:

@@ -188,7 +188,9 @@ def search(
     if actor is not None:
         query = query.where(audit_events.c.actor == actor)
     if failed_only:
-        query = query.where(audit_events.c.outcome.in_(FAILED_OUTCOMES))
+        # And an OMS write still "started": in flight, or its process died during the call.
+        open_write = (audit_events.c.kind == "oms_write") & (audit_events.c.outcome == "started")
+        query = query.where(audit_events.c.outcome.in_(FAILED_OUTCOMES) | open_write)
     if since is not None:
         query = query.where(audit_events.c.at >= since)
     # id breaks ties between events recorded in the same instant, keeping insertion order.

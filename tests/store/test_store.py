@@ -251,6 +251,13 @@ def test_audit_search_filters_order_and_limit(store: Store) -> None:
     assert found(limit=2) == newest_first[:2]
 
 
+def test_failed_only_shows_a_write_left_started_but_not_a_run_started(store: Store) -> None:
+    run = audit.append(store, event(kind="run", outcome="started"), NOW)
+    write = audit.append(store, event(kind="oms_write", outcome="started", uid="w1"), NOW + 1)
+    assert run is not None
+    assert [e.id for e in audit.search(store, failed_only=True)] == [write]
+
+
 def test_audit_search_limit_keeps_newest_of_many(store: Store) -> None:
     for i in range(30):
         audit.append(store, event(summary=f"e{i}"), NOW + i)

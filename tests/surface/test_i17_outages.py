@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 
 from bot.sandbox import SandboxServer
+from bot.store import open_store
+from bot.store.audit import search
 from tests.conftest import SIGNING_SECRET, gated, text_of, write_policy
 from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
 from tests.pg_cluster import PrivateCluster, pg_cluster
@@ -358,3 +360,35 @@ def test_a_drain_answers_home_presses_shortcuts_quick_actions_and_command_button
     finally:
         sandbox.state.latency = 0.0
         group.stop()
+
+
+def test_a_write_cut_off_by_the_shutdown_is_recorded_unknown_not_left_started(
+    fake_slack: FakeSlack, sandbox: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    fake = fake_slack
+    # The drain waits a second for the run, then cancels it while its write is out.
+    bot = _operator(fake, sandbox, postgres_url, tmp_path, OMSBOT_SHUTDOWN_TIMEOUT="1")
+    driver = bot.driver(fake)
+    store = open_store(postgres_url)
+    try:
+        held = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
+        card = _card(fake, driver.slash("approve 10014").response_url)
+        assert driver.click_ephemeral(card, CONFIRM).http.status_code == 200
+        assert held.reached.wait(20), bot.log_tail(40)
+        assert bot.proc is not None
+        bot.proc.send_signal(signal.SIGTERM)
+        bot.proc.wait(30)
+        rows = [
+            e
+            for e in search(store, order_key="10014", limit=200)
+            if e.kind == "oms_write" and e.summary.startswith("change order status")
+        ]
+        assert [e.outcome for e in rows] == ["unknown"], [(e.outcome, e.detail) for e in rows]
+        assert "oms-bot stopped while it was sent" in str(rows[0].detail)
+    except AssertionError:
+        print(bot.log_tail(80))
+        raise
+    finally:
+        sandbox.state.release_held()
+        store.dispose()
+        bot.stop()
