@@ -45,12 +45,7 @@ class AuditSpool:
         line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _append_line(self.path, line.encode())
 
     def waiting(self) -> int:
         """How many events wait (0 when there is no spool file)."""
@@ -95,12 +90,7 @@ class AuditSpool:
             rejected,
         )
         line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
-        fd = os.open(rejected, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _append_line(rejected, line.encode())
 
     def _lines(self) -> list[tuple[SpoolOp, AuditEvent]]:
         found: list[tuple[SpoolOp, AuditEvent]] = []
@@ -129,11 +119,13 @@ class AuditSpool:
             self.path.unlink(missing_ok=True)
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
+        lines = (
+            json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
+            for op, event in rest
+        )
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            for op, event in rest:
-                line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
-                os.write(fd, line.encode())
+            _write_all(fd, "".join(lines).encode())
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -148,6 +140,29 @@ class AuditSpool:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may take only part (a full disk, a signal): write until all of it is down,
+    or raise OSError, so a line is never reported kept while half of it is on disk."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append one line durably (written whole and fsynced). A last line left without its end
+    by a crash mid-write is ended first: the new line must not join it and be lost with it."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        _write_all(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _as_json(event: AuditEvent) -> dict[str, Any]:
