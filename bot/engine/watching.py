@@ -255,7 +255,7 @@ class WatchPoller:
         state = await asyncio.to_thread(
             ledger.take_alert, self.host.store, watch.id, event.key, kind=event.kind,
             subject=event.subject, occurred_at=event.at, channel=watch.channel, body=body,
-            owner=self.owner, now=now, lease=self.lease,
+            owner=self.owner, now=self.clock(), lease=self.lease,
         )  # fmt: skip
         if state is None:
             return "elsewhere"
@@ -319,7 +319,7 @@ class WatchPoller:
             state = await asyncio.to_thread(
                 ledger.take_alert, store, watch.id, record.alert_key, kind=record.kind,
                 subject=record.subject, occurred_at=record.occurred_at, channel=record.channel,
-                body=record.body, owner=self.owner, now=now, lease=self.lease,
+                body=record.body, owner=self.owner, now=self.clock(), lease=self.lease,
             )  # fmt: skip
             if state != "posting" or await self._found_posted(watch, record):
                 continue
@@ -334,7 +334,7 @@ class WatchPoller:
         for record in await asyncio.to_thread(ledger.held_alerts, self.host.store, watch.id):
             won = await asyncio.to_thread(
                 ledger.claim_held, self.host.store, watch.id, record.alert_key,
-                owner=self.owner, now=now, lease=self.lease,
+                owner=self.owner, now=self.clock(), lease=self.lease,
             )  # fmt: skip
             if won:
                 posted += await self._post(watch, record, now=now, held=True) == "posted"
@@ -377,7 +377,7 @@ class WatchPoller:
         body = record.body
         marked = await asyncio.to_thread(
             ledger.mark_alert_posting, store, watch.id, record.alert_key, owner=self.owner,
-            now=now, lease=self.lease,
+            now=self.clock(), lease=self.lease,
         )  # fmt: skip
         if not marked:
             log.warning("watch %s: the claim on %s was taken over before it was posted",
