@@ -120,14 +120,23 @@ def written_again(store: Store, write: AuditEvent) -> bool:
     by a Resume: a read-back would then tell about that one, not this one."""
     assert write.id is not None
     parameters = (write.detail or {}).get("parameters")
-    with store.begin() as conn:
-        rows = conn.execute(
-            select(audit_events.c.detail).where(
-                audit_events.c.kind == "oms_write",
-                audit_events.c.summary == write.summary,
-                audit_events.c.id > write.id,
+    query = select(audit_events.c.detail).where(
+        audit_events.c.kind == "oms_write",
+        audit_events.c.summary == write.summary,
+        audit_events.c.id > write.id,
+    )
+    if write.order_keys:
+        # The same write is about the same orders: only their rows are read, not every later
+        # write of the operation (the sweep asks this of each unknown write, on each replica).
+        query = query.where(
+            audit_events.c.id.in_(
+                select(audit_event_orders.c.event_id).where(
+                    audit_event_orders.c.order_key.in_(list(write.order_keys))
+                )
             )
-        ).all()
+        )
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
     return any((load(row.detail) or {}).get("parameters") == parameters for row in rows)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store, StoreUnavailable, open_store
-from bot.store.audit import AuditEvent, append, close_write, search
+from bot.store.audit import AuditEvent, append, close_write, search, written_again
 from bot.store.spool import AuditSpool
 from tests.store_fixtures import store, store_url
 
@@ -111,3 +111,25 @@ def test_an_event_the_database_refuses_is_set_aside_and_the_rest_replayed(
     assert [e.uid for e in _rows(store)] == ["w5"]
     rejected = (tmp_path / "spool.rejected").read_text()
     assert '"op": "close"' in rejected and spool.waiting() == 0
+
+
+def test_a_write_made_again_later_is_found_by_its_orders_and_parameters(store: Store) -> None:
+    first_id = append(store, _write("w8", "unknown", ["started", "unknown"]), NOW)
+    assert first_id is not None
+    first = _rows(store)[0]
+    assert not written_again(store, first)
+    # Another order's write of the same operation is not this one made again.
+    other = AuditEvent(
+        kind="oms_write",
+        actor="U_ALICE",
+        outcome="ok",
+        summary="change order status",
+        detail={"parameters": {"orderId": "10014"}, "states": [["ok", NOW]]},
+        order_keys=("10015",),
+        uid="w9",
+        at=NOW + 1,
+    )
+    append(store, other, NOW + 1)
+    assert not written_again(store, first)
+    append(store, _write("w10", "ok", ["started", "ok"]), NOW + 2)  # a Resume made it again
+    assert written_again(store, first)
