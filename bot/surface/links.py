@@ -154,9 +154,15 @@ async def handle_shortcut(
             )
         return
     command = services.registry.get(spec.command)
-    refusal: Refusal | None = None
-    if command is not None:
-        refusal = await command_refusal(services, user, command)
+    if command is None:
+        # A shortcut is checked as the command it runs: without that command (a wiring
+        # mistake) no one may use it, rather than everyone.
+        log.error(
+            "shortcut %s runs /oms %s, which is not registered", spec.callback_id, spec.command
+        )
+        await reply.safe_ephemeral(Message(text="This shortcut is not available in this bot."))
+        return
+    refusal: Refusal | None = await command_refusal(services, user, command)
     if refusal is not None:
         await reply.safe_ephemeral(refused_message(refusal))
         services.report(spec.command, "refused")
