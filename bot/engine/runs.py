@@ -235,6 +235,7 @@ class RunEngine:
             self.lease,
         )
         if generation is None:
+            await asyncio.to_thread(lock_store.release_unless_running, self.host.store, run.id)
             now = await asyncio.to_thread(run_store.get_run, self.host.store, run.id)
             state = now.state if now is not None else run.state
             text = f"“{run.title}” is not waiting to be resumed (it is {state})."
@@ -572,8 +573,9 @@ class RunEngine:
             generation = await asyncio.to_thread(
                 run_store.claim_for_repair, store, run.id, self.instance_id, time.time(), self.lease
             )
-            if generation is None:
-                continue  # resumed, or repaired by another replica
+            if generation is None:  # resumed, or repaired by another replica
+                await asyncio.to_thread(lock_store.release_unless_running, store, run.id)
+                continue
             if await self._repair(run, generation, client):
                 repaired.append(run.id)
         return repaired

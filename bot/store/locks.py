@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, case, exists, select
 
 from bot.store.db import Store
-from bot.store.schema import order_locks
+from bot.store.schema import order_locks, runs
 from bot.store.sql import insert_on_conflict
 
 
@@ -121,6 +121,16 @@ def release(store: Store, run_id: str) -> None:
     """Free every key `run_id` holds."""
     with store.begin() as conn:
         conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
+
+
+def release_unless_running(store: Store, run_id: str) -> None:
+    """Free every key `run_id` holds unless the run is running: taken for a Resume or a
+    repair that then could not claim the run, they would keep its orders busy for a lease
+    with no one renewing them; a running run's keys are its execution's (a run's keys are
+    the run's, whatever its execution) and stay."""
+    running = exists(select(runs.c.id).where(runs.c.id == run_id, runs.c.state == "running"))
+    with store.begin() as conn:
+        conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id, ~running))
 
 
 def holder(store: Store, order_key: str) -> LockHolder | None:

@@ -812,3 +812,16 @@ def test_a_repair_gives_the_run_back_with_its_locks_freed(store: Store) -> None:
     assert locks.holder(store, "10005") is None
     back = runs.get_run(store, run.id)
     assert back is not None and back.state == "interrupted"
+
+
+def test_locks_taken_for_a_run_not_claimed_go_unless_the_run_is_running(store: Store) -> None:
+    running = new_run(store)
+    assert acquire(store, ["10005"], running.id) is None
+    locks.release_unless_running(store, running.id)
+    assert locks.holder(store, "10005") is not None  # its execution's: they stay
+    runs.finish_run(store, running.id, state="done", now=NOW + 1)  # frees them itself
+    # A stale Resume of the finished run takes its keys again, then cannot claim it.
+    assert acquire(store, ["10005"], running.id, now=NOW + 2) is None
+    assert runs.claim_for_resume(store, running.id, "inst-b", NOW + 2, 30) is None
+    locks.release_unless_running(store, running.id)
+    assert locks.holder(store, "10005") is None
