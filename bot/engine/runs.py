@@ -571,7 +571,13 @@ class RunEngine:
             if holder is not None:
                 continue  # another run holds what it would put back: try at the next sweep
             generation = await asyncio.to_thread(
-                run_store.claim_for_repair, store, run.id, self.instance_id, time.time(), self.lease
+                run_store.claim_for_repair,
+                store,
+                run.id,
+                self.instance_id,
+                time.time(),
+                self.lease,
+                state=run.state,  # given back in it after (release_repair)
             )
             if generation is None:  # resumed, or repaired by another replica
                 await asyncio.to_thread(lock_store.release_unless_running, store, run.id)

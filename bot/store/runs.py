@@ -291,16 +291,27 @@ def claim_for_resume(store: Store, run_id: str, owner: str, now: float, lease: f
     return _claim(store, run_id, owner, now, lease, reset=True)
 
 
-def claim_for_repair(store: Store, run_id: str, owner: str, now: float, lease: float) -> int | None:
-    """Take an abandoned run (interrupted or failed) for the sweep to put back what it owes:
-    its new generation, or None when another process has it. `release_repair` gives it back."""
-    return _claim(store, run_id, owner, now, lease, reset=False)
+def claim_for_repair(
+    store: Store, run_id: str, owner: str, now: float, lease: float, *, state: str
+) -> int | None:
+    """Take an abandoned run (interrupted or failed) for the sweep to put back what it owes,
+    only while it is still in `state` (the state `release_repair` will give it back in): its
+    new generation, or None when another process has it or its state moved on."""
+    return _claim(store, run_id, owner, now, lease, reset=False, state=state)
 
 
 def _claim(
-    store: Store, run_id: str, owner: str, now: float, lease: float, *, reset: bool
+    store: Store,
+    run_id: str,
+    owner: str,
+    now: float,
+    lease: float,
+    *,
+    reset: bool,
+    state: str | None = None,
 ) -> int | None:
     expired = (runs.c.state == "failed") | (runs.c.heartbeat_at < now - lease)
+    still = [] if state is None else [runs.c.state == state]
     values: dict[str, Any] = {
         "state": "running",
         "owner": owner,
@@ -312,7 +323,7 @@ def _claim(
     with store.begin() as conn:
         row = conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.state.in_(_RESUMABLE), expired)
+            .where(runs.c.id == run_id, runs.c.state.in_(_RESUMABLE), expired, *still)
             .values(**values)
             .returning(runs.c.generation)
         ).first()

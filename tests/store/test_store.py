@@ -804,7 +804,9 @@ def test_a_repair_gives_the_run_back_with_its_locks_freed(store: Store) -> None:
     run = new_run(store)
     assert acquire(store, ["10005"], run.id) is None
     runs.interrupt_stale(store, now=NOW + 100, lease=30)
-    generation = runs.claim_for_repair(store, run.id, "inst-r", NOW + 200, 30)
+    # Read as failed, it is interrupted now: not taken (it would be given back as failed).
+    assert runs.claim_for_repair(store, run.id, "inst-r", NOW + 200, 30, state="failed") is None
+    generation = runs.claim_for_repair(store, run.id, "inst-r", NOW + 200, 30, state="interrupted")
     assert generation == 2
     assert not runs.release_repair(store, run.id, "inst-x", generation, "interrupted", NOW + 201)
     assert locks.holder(store, "10005") is not None  # not the repair's to give back

@@ -28,7 +28,7 @@ from bot.sandbox import SandboxServer
 from bot.store import Store, open_store
 from bot.store.approvals import get_approval
 from bot.store.audit import search
-from bot.store.runs import RunRecord, list_runs
+from bot.store.runs import RunRecord, get_steps, list_runs
 from bot.store.slots import last_slots
 from tests.conftest import gated, text_of, write_policy
 from tests.harness.driver import Sent, SlackDriver, slash_command_fields
@@ -41,6 +41,8 @@ __all__ = ["postgres_url"]
 
 APPROVE = "oms:approval.approve#0"
 RESUME = "oms:run.resume#0"
+ORDER_READS = "/rest/s1/oms/orders"
+CHANGE_STATUS = "/api/service/changeOrderStatus"
 APPROVERS = [f"U_APPR{i:02d}" for i in range(50)]
 SCHEDULE = "replicas-hourly"
 
@@ -69,7 +71,7 @@ def _shown(message: Message | Any) -> str:
 def _writes(sandbox: SandboxServer) -> list[str]:
     return [
         str(r.body["orderId"])
-        for r in sandbox.state.requests("/api/service/changeOrderStatus", "POST")
+        for r in sandbox.state.requests(CHANGE_STATUS, "POST")
         if isinstance(r.body, dict)
     ]
 
@@ -392,17 +394,24 @@ def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
     _reopen(sandbox, "10002", "10004")
     before = _ts(fake, "C_OPS")
     request = _request(fake, first, "approve 10002 10004", "U_ALICE")
-    # Replica 1 is killed at a known point, not within a time window: Slack leaves hanging
-    # the progress update that says the second step started, so the replica waits there with
-    # the first order written and the second step recorded as running, nothing of it done.
-    second_started = ":hourglass_flowing_sand: Approve order 10004"
-    with fake.stall_next("chat.update", lambda params: second_started in text_of(params)) as stall:
+    # Replica 1 is killed at a known point, not within a time window: the OMS holds the
+    # second step's first read (the first read after the first step's write), so the replica
+    # waits there with the first order written and the second step recorded as running,
+    # nothing of it done.
+    write = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
+    try:
         first.click(request, APPROVE, user="U_CAROL")
-        stall.wait()
-        progress = _new_message(fake, "C_OPS", ":white_check_mark: Approve order 10002", before)
+        assert write.reached.wait(20), pair[0].log_tail()
+        held = sandbox.state.inject_fault(ORDER_READS, "hang", method="GET")
+        write.released.set()
+        assert held.reached.wait(20), pair[0].log_tail()
         (run,) = [r for r in list_runs(store) if r.title == "Approve orders 10002, 10004"]
         assert run.state == "running"
+        assert [s.state for s in get_steps(store, run.id)][:2] == ["done", "running"]
+        progress = _new_message(fake, "C_OPS", "Approve orders 10002, 10004", before)
         pair[0].kill()
+    finally:
+        sandbox.state.release_held()
     assert _writes(sandbox) == ["10002"]
 
     # The dead replica's heartbeat stops: once it is older than the lease (what replica 2's
