@@ -25,6 +25,7 @@ from bot.store.approvals import Approval, get_approval, latest_approval
 from bot.store.audit import AuditEvent, search
 from bot.store.runs import list_runs
 from tests.conftest import gated, text_of, write_policy
+from tests.harness.driver import SlackDriver
 from tests.harness.fakeslack import FakeSlack, Message, ResponsePost
 from tests.pg_cluster import PrivateCluster, pg_cluster
 from tests.replica_fixtures import Replica, Replicas, make_replicas
@@ -99,20 +100,25 @@ def running(fake_slack: FakeSlack, sandbox: SandboxServer) -> Iterator[list[Repl
 # ---- point 3: an approval and its run are one recoverable unit -------------------------------
 
 
+def _requested(fake: FakeSlack, driver: SlackDriver) -> Message:
+    """U_ALICE asks for `approve 10014` through `driver`: the request in #oms-approvals."""
+    sent = driver.slash("approve 10014", user="U_ALICE")
+    assert sent.http.status_code == 200
+    return fake.wait_for(
+        lambda: next(
+            (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
+        ),
+        15,
+    )
+
+
 def _approved_then_killed(
     fake: FakeSlack, sandbox: SandboxServer, store: Store, pair: Replicas
 ) -> tuple[Message, Approval]:
     """Ask for `approve 10014` on replica 1, approve it there, and kill -9 replica 1 after the
     decision and before any run exists; the request message and the approval."""
     first = pair.drivers[0]
-    sent = first.slash("approve 10014", user="U_ALICE")
-    assert sent.http.status_code == 200
-    request = fake.wait_for(
-        lambda: next(
-            (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
-        ),
-        15,
-    )
+    request = _requested(fake, first)
     # The OMS answers slowly (within the bot's timeout): the approving replica is killed
     # while it re-reads the preview, after the decision and before any run exists.
     sandbox.state.latency = 10.0
@@ -334,14 +340,7 @@ def test_an_approval_whose_start_outlasts_its_hold_is_reported_once(
     pair = _pair(fake, sandbox, pg_cluster.url, tmp_path, running)
     store = open_store(pg_cluster.url)
     try:
-        sent = pair.drivers[0].slash("approve 10014", user="U_ALICE")
-        assert sent.http.status_code == 200
-        request = fake.wait_for(
-            lambda: next(
-                (m for m in fake.messages("C_APPROVALS") if "Approval needed" in m.text), None
-            ),
-            15,
-        )
+        request = _requested(fake, pair.drivers[0])
         # The run is recorded, then Slack holds the post of its message past the start's
         # hold: the other replica's sweep finds the run and records the start.
         with fake.stall_next(
