@@ -208,7 +208,7 @@ async def measure(
         "wall": wall,
         "oms": sum(s.seconds for s in spans),
         "critical": critical_path(spans),
-        "critical_bare": critical_path([_as_seen(s, floor) for s in spans]),
+        "critical_bare": critical_path(spans, floor),
         "calls": len(spans),
         "ok": all(ok),
         "waits": waits.within(start, end),
@@ -222,18 +222,13 @@ def _step_overheads(
     windows: list[tuple[float, float]], spans: list[Span], waits: Waits, floor: float = 0.0
 ) -> list[float]:
     """Per step of a run: wall - critical path of its OMS calls - its deliberate waits. With
-    a `floor`, each call counts as long as a bare httpx client would see it (its span plus
-    the round trip floor), so what is left is the bot's own cost."""
+    a `floor`, each call of the path counts as long as a bare httpx client sees it (its span
+    plus the round trip floor), so what is left is the bot's own cost."""
     out = []
     for start, end in windows:
-        inside = [_as_seen(s, floor) for s in spans if s.start >= start and s.end <= end]
-        out.append((end - start) - critical_path(inside) - waits.within(start, end))
+        inside = [s for s in spans if s.start >= start and s.end <= end]
+        out.append((end - start) - critical_path(inside, floor) - waits.within(start, end))
     return out
-
-
-def _as_seen(span: Span, floor: float) -> Span:
-    """The call as a client with `floor` of HTTP round trip sees it."""
-    return Span(span.method, span.path, span.start - floor / 2, span.end + floor / 2)
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:

@@ -124,14 +124,15 @@ class TimedOms:
         return self._server.url
 
 
-def critical_path(spans: list[Span]) -> float:
+def critical_path(spans: list[Span], per_call: float = 0.0) -> float:
     """The longest chain of calls each starting after the previous one ended, by the sum of
-    their times: what the calls would cost if every independent one overlapped."""
+    their times: what the calls would cost if every independent one overlapped. `per_call`
+    is added to each call of the chain (a client's round trip around the OMS's own time)."""
     ordered = sorted(spans, key=lambda s: s.end)
     best: list[float] = []
     for i, span in enumerate(ordered):
         before = [best[j] for j in range(i) if ordered[j].end <= span.start]
-        best.append(span.seconds + max(before, default=0.0))
+        best.append(span.seconds + per_call + max(before, default=0.0))
     return max(best, default=0.0)
 
 
