@@ -551,7 +551,10 @@ class RunEngine:
         store = self.host.store
         now = time.time()
         owing = await asyncio.to_thread(
-            obligation_store.abandoned_owing, store, ended_before=now - self.lease
+            obligation_store.abandoned_owing,
+            store,
+            ended_before=now - self.lease,
+            runbooks=list(self.runbooks),
         )
         repaired = []
         for run_id in owing:

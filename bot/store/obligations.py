@@ -9,6 +9,7 @@ original back first, then settles it with a note of what was done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,14 +130,23 @@ def all_for(store: Store, run_id: str) -> list[Obligation]:
     return [_obligation(row._mapping) for row in rows]
 
 
-def abandoned_owing(store: Store, *, ended_before: float, limit: int = 20) -> list[str]:
+def abandoned_owing(
+    store: Store,
+    *,
+    ended_before: float,
+    runbooks: Sequence[str] | None = None,
+    limit: int = 20,
+) -> list[str]:
     """Runs that owe something and nobody runs, oldest first: interrupted (their process was
     silent for a lease already), or failed before `ended_before` (a Resume pressed at once
-    gets there first)."""
+    gets there first). With `runbooks`, only runs of those (the ones the asking process can
+    repair): runs of another version's runbooks must not fill the `limit` for good."""
+    known = [] if runbooks is None else [runs.c.runbook.in_(list(runbooks))]
     with store.begin() as conn:
         rows = conn.execute(
             select(runs.c.id)
             .where(
+                *known,
                 (runs.c.state == "interrupted")
                 | ((runs.c.state == "failed") & (runs.c.finished_at < ended_before)),
                 runs.c.id.in_(

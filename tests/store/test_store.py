@@ -444,6 +444,11 @@ def test_an_obligation_keeps_the_first_original_until_settled(store: Store) -> N
     # Interrupted: owing at once; failed: once a Resume pressed at once had its chance.
     assert obligations.abandoned_owing(store, ended_before=NOW + 49) == [run.id]
     assert obligations.abandoned_owing(store, ended_before=NOW + 51) == [failed.id, run.id]
+    # Only the runbooks the asking process knows: another version's runs do not fill the list.
+    assert obligations.abandoned_owing(store, ended_before=NOW + 51, runbooks=["other"]) == []
+    assert obligations.abandoned_owing(
+        store, ended_before=NOW + 51, runbooks=["refresh"], limit=1
+    ) == [failed.id]
 
 
 def test_list_runs_newest_first_with_state_filter_and_limit(store: Store) -> None:
