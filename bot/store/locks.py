@@ -120,7 +120,13 @@ def renew(store: Store, run_id: str, *, now: float, lease: float) -> None:
 def release(store: Store, run_id: str) -> None:
     """Free every key `run_id` holds."""
     with store.begin() as conn:
-        conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
+        release_in(conn, run_id)
+
+
+def release_in(conn: Connection, run_id: str) -> None:
+    """Free every key `run_id` holds, within the caller's transaction (a run's end frees its
+    keys in the transaction that ends it)."""
+    conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
 
 
 def release_unless_running(store: Store, run_id: str) -> None:

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, Row, exists, select
 
 from bot.store.db import Store
-from bot.store.schema import order_locks, run_steps, runs
+from bot.store.locks import release_in
+from bot.store.schema import run_steps, runs
 from bot.store.sql import RowLike, dump, load, load_dict, load_list
 
 RunState = Literal["running", "done", "failed", "interrupted"]
@@ -134,22 +135,6 @@ class StepChange:
     detail: str | None = None
 
 
-def set_step(
-    store: Store,
-    run_id: str,
-    idx: int,
-    *,
-    state: StepState,
-    detail: str | None = None,
-    now: float,
-    generation: int | None = None,
-) -> bool:
-    """Move a step to `state`; `detail` None keeps the step's current detail. With a
-    `generation`, only while the run is still in it; False when it is not (the lease is lost)."""
-    change = StepChange(idx, state, detail)
-    return set_steps(store, run_id, [change], now=now, generation=generation)
-
-
 def set_steps(
     store: Store,
     run_id: str,
@@ -234,7 +219,7 @@ def finish_run(
             )
         ).rowcount
         if changed == 1:
-            conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
+            release_in(conn, run_id)
     return changed == 1
 
 
@@ -348,7 +333,7 @@ def release_repair(
             .values(state=state, heartbeat_at=0.0, finished_at=now)
         ).rowcount
         if changed == 1:
-            conn.execute(order_locks.delete().where(order_locks.c.run_id == run_id))
+            release_in(conn, run_id)
     return changed == 1
 
 

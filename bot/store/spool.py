@@ -42,10 +42,9 @@ class AuditSpool:
     def keep(self, op: SpoolOp, event: AuditEvent) -> None:
         """Append `event` durably (written and fsynced). Raises OSError when the disk cannot
         take it: the caller then has nothing left but the log."""
-        line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
-            _append_line(self.path, line.encode())
+            _append_line(self.path, _line(op, event))
 
     def waiting(self) -> int:
         """How many events wait (0 when there is no spool file)."""
@@ -89,8 +88,7 @@ class AuditSpool:
             type(exc).__name__,
             rejected,
         )
-        line = json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
-        _append_line(rejected, line.encode())
+        _append_line(rejected, _line(op, event))
 
     def _lines(self) -> list[tuple[SpoolOp, AuditEvent]]:
         found: list[tuple[SpoolOp, AuditEvent]] = []
@@ -119,13 +117,9 @@ class AuditSpool:
             self.path.unlink(missing_ok=True)
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
-        lines = (
-            json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n"
-            for op, event in rest
-        )
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            _write_all(fd, "".join(lines).encode())
+            _write_all(fd, b"".join(_line(op, event) for op, event in rest))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -140,6 +134,11 @@ class AuditSpool:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def _line(op: SpoolOp, event: AuditEvent) -> bytes:
+    """One spooled event: a JSON line."""
+    return (json.dumps({"op": op, "event": _as_json(event)}, default=str) + "\n").encode()
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -299,9 +299,9 @@ def test_run_lifecycle(store: Store) -> None:
         (2, "verify", "pending"),
     ]
     runs.set_message(store, run.id, "111.222")
-    runs.set_step(store, run.id, 0, state="running", now=NOW + 1)
-    runs.set_step(store, run.id, 0, state="done", detail="status OK", now=NOW + 2)
-    runs.set_step(store, run.id, 1, state="skipped", now=NOW + 3)
+    runs.set_steps(store, run.id, [runs.StepChange(0, "running")], now=NOW + 1)
+    runs.set_steps(store, run.id, [runs.StepChange(0, "done", "status OK")], now=NOW + 2)
+    runs.set_steps(store, run.id, [runs.StepChange(1, "skipped")], now=NOW + 3)
     steps = runs.get_steps(store, run.id)
     assert (steps[0].state, steps[0].detail, steps[0].started_at, steps[0].finished_at) == (
         "done",
@@ -374,7 +374,8 @@ def test_claim_for_resume_exactly_once(store: Store, replica: Store) -> None:
     assert resumed.generation == 2
     # The first generation can no longer renew, record a step or end the run.
     assert not runs.heartbeat(store, run.id, resumed.owner, NOW + 201, generation=1)
-    assert not runs.set_step(store, run.id, 0, state="done", now=NOW + 201, generation=1)
+    done = [runs.StepChange(0, "done")]
+    assert not runs.set_steps(store, run.id, done, now=NOW + 201, generation=1)
     assert not runs.finish_run(store, run.id, state="done", now=NOW + 201, generation=1)
     runs.finish_run(store, run.id, state="failed", error="boom", now=NOW + 300, generation=2)
     assert runs.claim_for_resume(store, run.id, "inst-y", NOW + 301, 30) == 3  # failed: at once
@@ -384,7 +385,7 @@ def test_a_step_end_and_the_next_start_are_recorded_together_or_not_at_all(
     store: Store,
 ) -> None:
     run = new_run(store)
-    runs.set_step(store, run.id, 0, state="running", now=NOW + 1)
+    runs.set_steps(store, run.id, [runs.StepChange(0, "running")], now=NOW + 1)
     ended, started = runs.StepChange(0, "done", "status OK"), runs.StepChange(1, "running")
     assert runs.set_steps(store, run.id, [ended, started], now=NOW + 2, generation=1)
     steps = runs.get_steps(store, run.id)
