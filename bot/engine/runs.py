@@ -717,6 +717,10 @@ class RunEngine:
         run, steps = found
         if not run.message_ts:
             return  # nothing posted to update (the run's card went to the user alone)
+        if run.state != "running":
+            # Read after the run ended: its final state (with the outcome) is what shows it.
+            # Rendered here it would show the run ended without its result, for a moment.
+            return
         message = await render_run(run, steps, None, self.runbooks[run.runbook], self.host.actions)
         try:
             # Coalesced: at most one update per interval, the newest state going last.

@@ -18,6 +18,7 @@ from bot.kit.blocks import Message as KitMessage
 from bot.kit.config import Settings
 from bot.kit.posting import MessageUpdates, UpdateBudget
 from bot.sandbox import SandboxServer
+from bot.store.runs import list_runs
 from bot.surface.wiring import create_services
 from tests.conftest import BotFactory, RunningBot, settings_for, text_of, write_policy
 from tests.harness.fakeslack import Call, FakeSlack, Message
@@ -296,3 +297,38 @@ async def test_the_bot_sends_the_latest_waiting_states_when_its_services_close(
         await asyncio.wait_for(services.aclose(), timeout=30)
     assert _texts(fake_slack, ts) == ["step 1", "step 2"]
     assert _flushers() == []
+
+
+def test_a_progress_state_read_after_the_run_ended_never_shows_it_ended_without_its_result(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    # Every progress state is sent as it comes. Slack holds the update showing the last step
+    # running, so the run ends (in the database) while that update hangs; the state asked
+    # for meanwhile is read after the end. The run's message must only ever show it ended
+    # with its result: that is the final state's to show.
+    bot = make_bot(
+        omsbot_policy=write_policy(tmp_path, two_person=False),
+        omsbot_update_interval_seconds=0,
+    )
+    verifying = ":hourglass_flowing_sand: Verify in the OMS"
+    card = bot.reply_post(bot.slash("approve 10014"), timeout=20)
+    with bot.fake.stall_next(
+        "chat.update", lambda params: verifying in text_of(params), accept=True
+    ) as stall:
+        assert bot.driver.click_ephemeral(card, CONFIRM).http.status_code == 200
+        stall.wait(20)
+
+        def ended() -> bool:
+            return [r.state for r in list_runs(bot.services.store)] == ["done"]
+
+        bot.fake.wait_for(ended, timeout=20)
+    ts = bot.wait_message(lambda m: m.text.endswith(": finished"), channel="C_OPS").ts
+
+    def with_result() -> Message | None:
+        message = bot.fake.message("C_OPS", ts)
+        return message if "Approved 1 order: 10014." in _shown(message) else None
+
+    done = bot.fake.wait_for(with_result, timeout=20)
+    shown = [text_of({"text": r.text, "blocks": r.blocks}) for r in done.history]
+    ended_states = [text for text in shown if ": finished" in text]
+    assert all("Approved 1 order: 10014." in text for text in ended_states), ended_states
