@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.kit.durations import parse_oms_text_time
 from bot.kit.redact import redact_contacts
@@ -41,10 +40,13 @@ MDM = "mdm"
 LOGINSIGHTS = "logInsights"
 
 
-@dataclass(frozen=True)
-class FailedImport:
+class FailedImport(NamedTuple):
     """One Shopify order the OMS could not import: only what may be shown (never the order's
-    payload, its customer or its status-page URL)."""
+    payload, its customer or its status-page URL).
+
+    Immutable as a named tuple rather than a frozen dataclass: a digest makes one per failed
+    record, up to hundreds of thousands, and a frozen dataclass takes twice as long to build
+    (it sets each field through object.__setattr__)."""
 
     source: str  # MDM or LOGINSIGHTS
     reference: str  # logInsights `document-id`, or the MDM log and record number
@@ -123,7 +125,8 @@ _TEXT_TIME = re.compile(r"([A-Z][a-z]+) (\d{1,2}), (\d{4}) (\d{1,2}):(\d\d):(\d\
 def _first_attempted_at(text: str, zone: tzinfo) -> datetime | None:
     """`parse_oms_text_time(text, zone)`, without strptime's cost for the form HotWax writes
     (`January 3, 2024 10:15:12 PM`); anything else, or out of range, goes to it."""
-    found = _TEXT_TIME.fullmatch(" ".join(text.split()))
+    # Most texts are already single-spaced: the whitespace is folded only when that fails.
+    found = _TEXT_TIME.fullmatch(text) or _TEXT_TIME.fullmatch(" ".join(text.split()))
     if found:
         month_name, day, year, hour, minute, second, half = found.groups()
         month, h = _MONTHS.get(month_name), int(hour)

@@ -12,7 +12,7 @@ from bot.engine.policy import load_policy
 from bot.engine.schedules import parse_schedules
 from bot.kit.config import ConfigError
 from bot.oms.loginsights import FailedImport, parse_doc
-from handlers.digest.grouping import Aggregator, Counter, classify, normalise
+from handlers.digest.grouping import Aggregator, Counter, classify, csv_line, normalise
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -96,6 +96,38 @@ def test_grouping_counts_newest_examples_and_csv(tmp_path: Path) -> None:
     rows = list(csv.DictReader(agg.close().open(encoding="utf-8")))
     assert sorted(r["shopify_order_name"] for r in rows) == [f"#{i}" for i in range(1, 7)]
     assert agg.total == 6
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("#1001", "6200000001001", "shop.myshopify.com", "plain", ""),
+        ("#1,002", "", "", 'he said "no"', "two\nlines"),
+        ("a\r\nb", '"', ",", "", "January 3, 2024 10:15:12 PM"),
+        ("", "", "", "", ""),
+        ("only, the last", "x", "y", "z", "tail,"),
+    ],
+)
+def test_a_csv_line_is_what_the_csv_module_writes_and_reads_back(
+    tmp_path: Path, fields: tuple[str, ...]
+) -> None:
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerow(fields)
+    assert csv_line(fields) == path.read_bytes().decode("utf-8")
+    assert next(csv.reader([csv_line(fields)])) == list(fields)
+
+
+def test_the_csv_keeps_every_column_of_a_row_with_commas_and_quotes(tmp_path: Path) -> None:
+    agg = Aggregator(csv_dir=tmp_path)
+    text = 'Customer "Riley, Jr." has no e-mail, order refused'
+    agg.add([failure("#7", text, 3, source="mdm", order_id="6200000000007", shop=None)])
+    rows = list(csv.DictReader(agg.close().open(encoding="utf-8", newline="")))
+    assert len(rows) == 1
+    assert rows[0]["error_message"] == text
+    assert rows[0]["shopify_order_id"] == "6200000000007"
+    assert rows[0]["failed_at"] == (NOW - timedelta(minutes=3)).isoformat()
+    assert rows[0]["first_attempted_import"].startswith("January")
 
 
 def test_an_order_is_counted_once_across_logs_and_sources(tmp_path: Path) -> None:
