@@ -32,6 +32,7 @@ from bot.oms.client import OmsClient
 from bot.oms.conventions import parse_models
 from bot.oms.errors import OmsBadResponse
 from bot.oms.models import Id, OmsDatetime, Text
+from bot.oms.together import read_each
 
 SYNC_SHOPIFY_ORDER = "SYNC_SHOPIFY_ORDER"
 UPDATE_SHOPIFY_ORDER = "UPDATE_SHOPIFY_ORDER"
@@ -183,8 +184,8 @@ async def recent_logs(
     """The newest `limit` MDM logs of `configs` (only failed ones, only since a time, when
     asked), newest first. Without `since`, the last RECENT_DAYS days are read."""
     start = since or datetime.now(UTC) - timedelta(days=RECENT_DAYS)
-    logs: list[MdmLog] = []
-    for config in configs:
+
+    async def newest_of(config: str) -> list[MdmLog]:
         found: list[MdmLog] = []
         async for log in iter_logs(
             oms, config, since=start, page_size=max(limit, 20), max_pages=RECENT_PAGES
@@ -193,7 +194,11 @@ async def recent_logs(
                 found.append(log)
                 if len(found) >= limit:
                     break
-        logs += found
+        return found
+
+    # The configs' logs are independent reads: together they take one config's time.
+    per_config = await read_each(newest_of(config) for config in configs)
+    logs = [log for found in per_config for log in found]
     logs.sort(key=lambda log: log.created_date or _OLDEST, reverse=True)
     return logs[:limit]
 

@@ -8,12 +8,11 @@ the caller knows whether a POST (performFind, solr-query) is a read or a write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +92,19 @@ def failure_status(exc: httpx.TransportError) -> str:
     return "network_error"
 
 
+def _release_after(slots: asyncio.Semaphore) -> Callable[[asyncio.Future[httpx.Response]], None]:
+    """A done callback that gives an exchange's slot back. A read left behind by its caller
+    ends with nobody awaiting it: its outcome is taken here, so asyncio does not log it as
+    never retrieved (the caller had stopped caring, and said so by cancelling)."""
+
+    def release(exchange: asyncio.Future[httpx.Response]) -> None:
+        slots.release()
+        if not exchange.cancelled():
+            exchange.exception()
+
+    return release
+
+
 class HttpTransport:
     """A thin wrapper over one httpx.AsyncClient shared by both backends."""
 
@@ -116,23 +128,50 @@ class HttpTransport:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+        # Reads in flight, each in its slot (see _exchange).
+        self._exchanges: set[asyncio.Future[httpx.Response]] = set()
 
-    @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """One of the tenant's request slots, so concurrent runs (and the reads one step
-        sends together) never put more than `max_concurrent_reads` requests on the OMS at
-        once. Every request takes one, writes too: a POST may be a read (performFind, a
-        Shopify GraphQL query). The bound is per process and first come, first served, so a
-        request (a write included) waits behind every request queued ahead of it; the wait
-        is not counted against `timeout`, and the call log's duration starts in the slot."""
+    def _slots_here(self) -> asyncio.Semaphore:
+        """The tenant's request slots, so concurrent runs (and the reads one step sends
+        together) never put more than `max_concurrent_reads` requests on the OMS at once.
+        Every request takes one, writes too: a POST may be a read (performFind, a Shopify
+        GraphQL query). The bound is per process and first come, first served, so a request
+        (a write included) waits behind every request queued ahead of it; the wait is not
+        counted against `timeout`, and the call log's duration starts in the slot."""
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
             slots = self._slots[loop] = asyncio.Semaphore(self.max_concurrent_reads)
-        async with slots:
-            yield
+        return slots
+
+    async def _exchange(
+        self, slots: asyncio.Semaphore, method: str, url: str, *, read: bool, **request: Any
+    ) -> httpx.Response:
+        """One exchange in a slot the caller took from `slots`; the slot is given back when
+        the exchange ends.
+
+        A read cancelled while it is out (a read made ahead the step no longer needs, or one
+        beside a read that failed) is left to finish on its own and keeps its slot until it
+        does: the OMS is still answering it, and the bound is about what the OMS is asked at
+        once. A write is never left behind: cancelled, it is cancelled (its audit says so)."""
+        if not read:
+            try:
+                return await self._client.request(method, url, **request)
+            finally:
+                slots.release()
+        exchange = asyncio.ensure_future(self._client.request(method, url, **request))
+        self._exchanges.add(exchange)  # asyncio keeps only a weak reference to a task
+        exchange.add_done_callback(self._exchanges.discard)
+        exchange.add_done_callback(_release_after(slots))
+        return await asyncio.shield(exchange)
 
     async def aclose(self) -> None:
+        # Reads left to finish on their own are not waited for: nobody needs their answers.
+        loop = asyncio.get_running_loop()  # those of another loop ended with it
+        left = [e for e in self._exchanges if not e.done() and e.get_loop() is loop]
+        for exchange in left:
+            exchange.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
         await self._client.aclose()
 
     async def send(
@@ -153,11 +192,12 @@ class HttpTransport:
             try:
                 # The slot is held for one attempt only: a read sleeping before its retry
                 # leaves the slot to others.
-                async with self._slot():
-                    started = time.monotonic()
-                    response = await self._client.request(
-                        method, url, params=params, json=json, headers=headers
-                    )
+                slots = self._slots_here()
+                await slots.acquire()
+                started = time.monotonic()
+                response = await self._exchange(
+                    slots, method, url, read=read, params=params, json=json, headers=headers
+                )
             except httpx.TransportError as exc:
                 self._observe(operation, method, url, failure_status(exc), started)
                 if last_try:

@@ -261,6 +261,29 @@ async def test_oms_down_names_the_operation(client: OmsClient, sandbox: SandboxS
     assert len(sandbox.state.requests(ORDERS)) == 3  # two retries for a read
 
 
+async def test_a_read_cancelled_while_out_keeps_its_slot_until_the_oms_has_answered_it(
+    sandbox: SandboxServer,
+) -> None:
+    # A read made ahead and then not needed is cancelled while the OMS works on it: the OMS
+    # is still answering it, so with one request allowed at a time the next one waits.
+    async with make_client(sandbox, max_concurrent_reads=1) as oms:
+        await oms.find_orders_by_order_id("10002")  # logged in, Maarg discovered
+        sandbox.state.clear_requests()
+        held = sandbox.state.inject_fault(ORDERS, "hang")
+        ahead = asyncio.create_task(oms.find_orders_by_order_id("10002"))
+        assert await asyncio.to_thread(held.reached.wait, 5)
+        ahead.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await ahead
+        needed = asyncio.create_task(oms.find_orders_by_order_id("10002"))
+        await asyncio.sleep(0.3)
+        assert len(sandbox.state.requests(ORDERS)) == 1 and not needed.done()
+        held.released.set()
+        orders = await asyncio.wait_for(needed, 5)
+    assert [order.order_id for order in orders] == ["10002"]
+    assert len(sandbox.state.requests(ORDERS)) == 2
+
+
 async def test_connection_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
