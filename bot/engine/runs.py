@@ -393,34 +393,53 @@ class RunEngine:
         """Record the step before it as `ended` and this one running (one trip to the
         database), run it, and return its end, to be recorded with the next step's start,
         and its failure (None when it succeeded or was skipped). LeaseLost (the run is no
-        longer this execution's) goes up: nothing more is written."""
+        longer this execution's) goes up: nothing more is written.
+
+        The record goes on while the step's first reads are out: the step waits for it
+        before it writes anything (RunContext.step_recorded), and returns only once it is
+        in. A crash before it is in leaves the run as a crash at the previous step's end
+        did: this step had written nothing."""
         run_id = ctx.run.id
-        await self._set_steps(ctx, [*([ended] if ended else []), StepChange(idx, "running")])
-        await self._update(run_id, client, reply)
+        changes = [*([ended] if ended else []), StepChange(idx, "running")]
+        recorded = asyncio.ensure_future(self._record_start(ctx, changes, client, reply))
+        recorded.add_done_callback(_outcome_taken)
+        ctx.step_recorded = recorded
         failure: StepFailure | None = None
         state: StepState
         ctx.progress_hook = lambda note: self._step_progress(ctx, idx, note, client, reply)
         try:
-            detail = await step.run(ctx)
-            state = "done"
-        except LeaseLost:
-            raise
-        except StepSkipped as skip:
-            detail, state = skip.detail, "skipped"
-        except StepFailed as exc:
-            detail, state, failure = str(exc), "failed", StepFailure(str(exc), exc.code)
-        except NotConfigured as exc:
-            detail, state, failure = str(exc), "failed", StepFailure(str(exc))
-        except OmsError as exc:
-            detail = f"The OMS call “{exc.operation}” failed: {exc.message}"
-            state, failure = "failed", StepFailure(detail)
-        except StoreUnavailable:
-            raise
-        except Exception:
-            log.exception("step %r of run %s crashed", step.name, run_id)
-            detail = "oms-bot hit an internal error in this step; the details are logged."
-            state, failure = "failed", StepFailure(detail)
+            try:
+                detail = await step.run(ctx)
+                state = "done"
+            except LeaseLost:
+                raise
+            except StepSkipped as skip:
+                detail, state = skip.detail, "skipped"
+            except StepFailed as exc:
+                detail, state, failure = str(exc), "failed", StepFailure(str(exc), exc.code)
+            except NotConfigured as exc:
+                detail, state, failure = str(exc), "failed", StepFailure(str(exc))
+            except OmsError as exc:
+                detail = f"The OMS call “{exc.operation}” failed: {exc.message}"
+                state, failure = "failed", StepFailure(detail)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("step %r of run %s crashed", step.name, run_id)
+                detail = "oms-bot hit an internal error in this step; the details are logged."
+                state, failure = "failed", StepFailure(detail)
+        finally:
+            ctx.step_recorded = None
+            if not recorded.done():  # nothing of this step goes on after it
+                await asyncio.wait({recorded})
+        recorded.result()  # a record that failed (lease lost, database away) comes first
         return StepChange(idx, state, detail), failure
+
+    async def _record_start(
+        self, ctx: RunContext, changes: list[StepChange], client: AsyncWebClient, reply: Replier
+    ) -> None:
+        await self._set_steps(ctx, changes)
+        await self._update(ctx.run.id, client, reply)
 
     async def _set_steps(self, ctx: RunContext, changes: list[StepChange]) -> None:
         """Record step states, only while this execution holds the run (LeaseLost if not)."""
@@ -841,6 +860,13 @@ class RunEngine:
 
 # How long a run that lost its lease lets its heartbeat finish telling the requester.
 TELL_LOST_TIMEOUT = 10.0
+
+
+def _outcome_taken(task: asyncio.Future[None]) -> None:
+    """Take a step record's outcome, so a failure the step's own failure went ahead of is
+    not logged as never retrieved (the step's failure is the one reported)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _stop_heartbeat(beat: asyncio.Task[None], lease: RunLease) -> None:

@@ -184,6 +184,16 @@ class RunContext:
     # The execution's hold on the run's lease (set by the engine): every OMS write checks it
     # first and carries its generation as the fencing token.
     lease: RunLease | None = None
+    # Set by the engine while a step runs: the recording of the step's start, which goes on
+    # while the step's first reads are out. Whatever the step writes (to the OMS or to the
+    # bot's database) waits for it, so nothing of a step is written before the step is; its
+    # failure (the lease lost, the database away) is then the step's.
+    step_recorded: asyncio.Future[None] | None = None
+
+    async def _step_recorded(self) -> None:
+        if self.step_recorded is not None:
+            # Shielded: one writer given up on (cancelled) must not cancel the recording.
+            await asyncio.shield(self.step_recorded)
 
     def add_references(self, *keys: str | None) -> None:
         """Audit this run's later events under these references of its orders too (a new
@@ -197,6 +207,7 @@ class RunContext:
     async def progress(self, detail: str) -> None:
         """Update the running step's detail in the progress message (long steps use it)."""
         if self.progress_hook is not None:
+            await self._step_recorded()
             await self.progress_hook(detail)
 
     @property
@@ -208,12 +219,13 @@ class RunContext:
 
         Only while the run's lease is held (the database confirms it): LeaseLost otherwise,
         and the write is not made. The audit row carries the lease generation (`fence`)."""
-        if self.lease is not None:
-            try:
+        try:
+            await self._step_recorded()
+            if self.lease is not None:
                 await self.lease.check()
-            except LeaseLost:
-                _close(call)
-                raise
+        except BaseException:
+            _close(call)  # never sent
+            raise
         return await self.tools.audit.write(
             call,
             operation=operation,
@@ -228,6 +240,7 @@ class RunContext:
     async def still_held(self) -> None:
         """LeaseLost unless the run's lease is still held: for a step between two writes of one
         call (the order-sync replay checks it between the window and the run)."""
+        await self._step_recorded()
         if self.lease is not None:
             await self.lease.check()
 
@@ -236,6 +249,7 @@ class RunContext:
         (`kind` names its `restorer`). An obligation already open under `key` is kept and
         returned: its original is from before this run's first write, not what a crash left.
         LeaseLost when the run is no longer this execution's."""
+        await self._step_recorded()
         lease = self._held_lease()
         try:
             return await asyncio.to_thread(
@@ -255,6 +269,7 @@ class RunContext:
 
     async def settle(self, key: str, note: str) -> None:
         """The original is back: the obligation under `key` is kept."""
+        await self._step_recorded()
         lease = self._held_lease()
         await asyncio.to_thread(
             obligation_store.settle, lease.store, self.run.id, key, note=note, now=time.time()
@@ -282,6 +297,7 @@ class RunContext:
     async def _audit(
         self, kind: EventKind, outcome: str, what: str, detail: dict[str, Any]
     ) -> None:
+        await self._step_recorded()
         await self.tools.audit.record(
             AuditEvent(
                 kind=kind,

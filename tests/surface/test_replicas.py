@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.sandbox import SandboxServer
 from bot.store import Store, open_store
 from bot.store.approvals import get_approval
 from bot.store.audit import search
 from bot.store.runs import RunRecord, get_steps, list_runs
+from bot.store.schema import run_steps
 from bot.store.slots import last_slots
 from tests.conftest import gated, text_of, write_policy
 from tests.harness.driver import Sent, SlackDriver, slash_command_fields
@@ -407,7 +409,11 @@ def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
         assert held.reached.wait(20), pair[0].log_tail()
         (run,) = [r for r in list_runs(store) if r.title == "Approve orders 10002, 10004"]
         assert run.state == "running"
-        assert [s.state for s in get_steps(store, run.id)][:2] == ["done", "running"]
+        # The second step's start is recorded while its first read is out.
+        fake.wait_for(
+            lambda: [s.state for s in get_steps(store, run.id)][:2] == ["done", "running"],
+            timeout=10,
+        )
         progress = _new_message(fake, "C_OPS", "Approve orders 10002, 10004", before)
         pair[0].kill()
     finally:
@@ -433,6 +439,42 @@ def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
     assert _writes(sandbox) == ["10002", "10004"]  # nothing written twice
     (finished,) = [r for r in list_runs(store) if r.id == run.id]
     assert finished.state == "done"
+
+
+def test_a_step_reads_while_its_start_is_recorded_and_writes_only_once_it_is(
+    pair: Replicas, store: Store
+) -> None:
+    # The row of the run's second step is locked (another transaction holds it) as the first
+    # step ends: recording the second step's start waits for it. Its first read goes out all
+    # the same; its write waits until the start is recorded.
+    fake, sandbox = pair.fake, pair.sandbox
+    first, _ = pair.drivers
+    _reopen(sandbox, "10002", "10004")
+    before = _ts(fake, "C_OPS")
+    request = _request(fake, first, "approve 10002 10004", "U_ALICE")
+    write = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
+    try:
+        first.click(request, APPROVE, user="U_CAROL")
+        assert write.reached.wait(20), pair.logs()
+        (run,) = [r for r in list_runs(store) if r.state == "running"]
+        progress = _new_message(fake, "C_OPS", "Approve orders 10002, 10004", before)
+        second_step = select(run_steps.c.idx).where(
+            run_steps.c.run_id == run.id, run_steps.c.idx == 1
+        )
+        with store.begin() as locked:
+            locked.execute(second_step.with_for_update())
+            reads = len(sandbox.state.requests(ORDER_READS, "GET"))
+            write.released.set()
+            fake.wait_for(lambda: len(sandbox.state.requests(ORDER_READS, "GET")) > reads, 10)
+            time.sleep(0.5)  # time enough for a write that did not wait to reach the OMS
+            assert _writes(sandbox) == ["10002"]
+            assert [s.state for s in get_steps(store, run.id)][:2] == ["running", "pending"]
+    finally:
+        sandbox.state.release_held()
+    done = _run_state(fake, progress, "finished")
+    assert "Approved 2 orders: 10002, 10004." in _shown(done)
+    assert _writes(sandbox) == ["10002", "10004"]
+    assert {s.state for s in get_steps(store, run.id)} == {"done"}
 
 
 def test_each_digest_slot_is_posted_once(pair: Replicas, store: Store) -> None:
