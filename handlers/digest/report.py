@@ -30,6 +30,7 @@ from bot.oms import (
     button_ref,
     failures,
     loginsights,
+    reads_together,
     stores,
 )
 from handlers.digest.grouping import Aggregator, Counter, Group
@@ -184,6 +185,57 @@ async def _collect(
     return read, notes
 
 
+@dataclass(frozen=True)
+class _PreviousCounts:
+    """The window before's distinct failed orders over the sources it read (the MDM alone,
+    and with the others), so the change compares the same sources this window was read from,
+    whichever it could read."""
+
+    by_sources: dict[frozenset[str], int]
+    failed: OmsError | None  # why the sources after the MDM could not be read, if so
+
+    def over(self, read: list[str]) -> int:
+        """The count over the sources `read`; the error of a source it needed and could not
+        read, as when the windows were read one after the other."""
+        wanted = frozenset(read)
+        if wanted in self.by_sources:
+            return self.by_sources[wanted]
+        if self.failed is not None:
+            raise self.failed
+        return max(self.by_sources.values(), default=0)  # read what it could: all of it
+
+
+async def _count_previous(
+    oms: OmsClient,
+    sources: frozenset[str],
+    scope: Scope,
+    *,
+    since: float,
+    until: float,
+    page_size: int,
+) -> _PreviousCounts:
+    """Count the window before, the MDM first (as the window itself is read), the count
+    taken after the MDM and again after the other sources."""
+    counter = Counter()
+    try:
+        mdm, _ = await _collect(
+            oms, sources & {loginsights.MDM}, scope,
+            since=since, until=until, page_size=page_size, sink=counter.add,
+        )  # fmt: skip
+        by_sources = {frozenset(mdm): counter.total}
+        try:
+            rest, _ = await _collect(
+                oms, sources - {loginsights.MDM}, scope,
+                since=since, until=until, page_size=page_size, sink=counter.add,
+            )  # fmt: skip
+        except OmsError as exc:
+            return _PreviousCounts(by_sources, exc)
+        by_sources[frozenset(mdm + rest)] = counter.total
+        return _PreviousCounts(by_sources, None)
+    finally:
+        counter.close()
+
+
 def _absent_notes(profile: TenantProfile) -> list[str]:
     """A note for each failure source the tenant's profile found absent (a Moqui-only
     tenant's missing logInsights is how such tenants are, so it is not noted)."""
@@ -227,21 +279,23 @@ async def build_report(
     sources, absent_notes = profile.failure_sources_to_read, _absent_notes(profile)
     scope = await resolve_scope(oms, store)
     aggregator = Aggregator()
-    counter = Counter()
     try:
-        read, notes = await _collect(
-            oms, sources, scope,
-            since=since, until=until, page_size=page_size, sink=aggregator.add,
+        # The window before (for the change) is counted while this one is read: one after
+        # the other, the digest took twice as long.
+        (read, notes), previous = await reads_together(
+            _collect(
+                oms, sources, scope,
+                since=since, until=until, page_size=page_size, sink=aggregator.add,
+            ),
+            _count_previous(
+                oms, sources, scope,
+                since=since - (until - since), until=since, page_size=page_size,
+            ),
         )  # fmt: skip
-        await _collect(
-            oms, frozenset(read), scope,
-            since=since - (until - since), until=since, page_size=page_size, sink=counter.add,
-        )  # fmt: skip
+        previous_total = previous.over(read)
     except BaseException:
         aggregator.discard()
         raise
-    finally:
-        counter.close()
     notes = [
         *scope.notes,
         *absent_notes,
@@ -253,7 +307,7 @@ async def build_report(
         until=until,
         store=store,
         total=aggregator.total,
-        previous=counter.total,
+        previous=previous_total,
         groups=aggregator.ranked(),
         newest=aggregator.newest,
         csv_path=aggregator.close(),

@@ -284,3 +284,47 @@ def test_a_logInsights_that_is_down_is_an_error_not_a_smaller_digest(
     assert "“list failed Shopify order imports (logInsights)” failed" in text
     assert "HTTP 503 Service Unavailable" in text and "Nothing was changed" in text
     assert "could not be read" not in text
+
+
+def _logged(number: int, moment: datetime) -> ImportFailure:
+    return ImportFailure(
+        document_id=f"7e57e0a1-0000-4000-8000-{number:06d}{moment:%H%M%S}",
+        shopify_order_id=f"65{number:011d}",
+        shopify_order_name=f"#{number}",
+        order_created=moment,
+        first_attempted=moment,
+        timestamp=moment,
+        error_message=EMAIL_ERROR,
+        version=number,
+    )
+
+
+def test_the_window_before_is_counted_while_the_window_is_read(
+    make_bot: BotFactory, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Three orders failed in the last day (#5001 twice), five the day before; no MDM logs.
+    state = sandbox.state
+    with state.lock:
+        now = state.now()
+        hours = {5001: (2, 3), 5002: (5,), 5003: (20,)}
+        hours |= {5101 + i: (26 + 5 * i,) for i in range(5)}
+        failures = [_logged(n, now - timedelta(hours=h)) for n, hs in hours.items() for h in hs]
+        state.data.failures[:] = sorted(failures, key=lambda f: f.timestamp, reverse=True)
+        state.data.mdm_logs.clear()
+    bot = make_bot(omsbot_policy=digest_policy(tmp_path))
+    _failed(bot, "failed --since 24h")  # the tenant profile and the login, learned once
+    state.clear_requests()
+    state.latency = 0.1  # every read takes a while, so which went out first is plain
+    text = _failed(bot, "failed --since 24h")
+    assert "3 failed imports" in text
+    assert ":arrow_down: 2 (40%) vs 5 in the previous window" in text
+    # The window before's first read went out before this window's logInsights page, which
+    # comes after its MDM reads: the two windows were read at once.
+    sent = [
+        r.params.get("createdDate_from", ["solr"])[0]
+        for r in state.requests()
+        if r.path in ("/rest/s1/admin/dataManager/details", "/api/solr-query")
+    ]
+    windows = sorted(s for s in set(sent) if s != "solr")
+    assert len(windows) == 2, sent  # each window's MDM reads name its start
+    assert sent.index(windows[0]) < sent.index("solr"), sent
