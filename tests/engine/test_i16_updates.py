@@ -310,6 +310,9 @@ def test_a_progress_state_read_after_the_run_ended_never_shows_it_ended_without_
         omsbot_policy=write_policy(tmp_path, two_person=False),
         omsbot_update_interval_seconds=0,
     )
+    # Each OMS call takes a while, so the last step is still running when its start has been
+    # recorded and shown (a step's first reads go out while its start is recorded).
+    bot.sandbox.state.latency = 0.1
     verifying = ":hourglass_flowing_sand: Verify in the OMS"
     card = bot.reply_post(bot.slash("approve 10014"), timeout=20)
     with bot.fake.stall_next(

@@ -45,6 +45,10 @@ def test_progress_message_is_updated_step_by_step(make_bot: BotFactory, tmp_path
     bot = make_bot(
         omsbot_policy=write_policy(tmp_path, two_person=False), omsbot_update_interval_seconds=0
     )
+    # Each OMS call takes a while, so every step is still running when its start has been
+    # recorded and shown (a step's first reads go out while its start is recorded; a step
+    # over before that would go from pending to done, which is right, but not this test).
+    bot.sandbox.state.latency = 0.1
     _start(bot, "approve 10014 #1015")
     final = bot.wait_message(lambda m: "finished" in m.text, timeout=15)
     shown = _shown(final)
