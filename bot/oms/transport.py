@@ -164,7 +164,11 @@ class HttpTransport:
         self._exchanges.add(exchange)  # asyncio keeps only a weak reference to a task
         exchange.add_done_callback(self._exchanges.discard)
         exchange.add_done_callback(_release_after(slots))
-        return await asyncio.shield(exchange)
+        # asyncio.wait, not shield: it leaves the exchange running when we are cancelled, as
+        # shield does, and no future of its holds the answer once we have it (shield's did,
+        # until our next await: a large page stayed alive while the next one was read).
+        await asyncio.wait({exchange})
+        return exchange.result()
 
     async def aclose(self) -> None:
         # Reads left to finish on their own are not waited for: nobody needs their answers.
