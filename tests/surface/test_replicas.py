@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.sandbox import SandboxServer
+from bot.sandbox.state import Fault
 from bot.store import Store, open_store
 from bot.store.approvals import get_approval
 from bot.store.audit import search
@@ -388,22 +389,31 @@ def test_order_lock_is_held_across_replicas(pair: Replicas, store: Store) -> Non
     assert record is not None and (record.state, record.run_id) == ("failed", None)
 
 
+def _approve_with_first_write_held(pair: Replicas) -> Fault:
+    """Approve 10002 and 10004 through replica 1, the run's first write held by the OMS until
+    the returned fault is released (the caller releases every held request at the end)."""
+    fake, sandbox = pair.fake, pair.sandbox
+    first = pair.drivers[0]
+    _reopen(sandbox, "10002", "10004")
+    request = _request(fake, first, "approve 10002 10004", "U_ALICE")
+    write = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
+    first.click(request, APPROVE, user="U_CAROL")
+    assert write.reached.wait(20), pair[0].log_tail()
+    return write
+
+
 def test_replica_killed_mid_run_is_interrupted_and_resumed_by_the_other(
     pair: Replicas, store: Store
 ) -> None:
     fake, sandbox = pair.fake, pair.sandbox
-    first, second = pair.drivers
-    _reopen(sandbox, "10002", "10004")
+    second = pair.drivers[1]
     before = _ts(fake, "C_OPS")
-    request = _request(fake, first, "approve 10002 10004", "U_ALICE")
     # Replica 1 is killed at a known point, not within a time window: the OMS holds the
     # second step's first read (the first read after the first step's write), so the replica
     # waits there with the first order written and the second step recorded as running,
     # nothing of it done.
-    write = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
     try:
-        first.click(request, APPROVE, user="U_CAROL")
-        assert write.reached.wait(20), pair[0].log_tail()
+        write = _approve_with_first_write_held(pair)
         held = sandbox.state.inject_fault(ORDER_READS, "hang", method="GET")
         write.released.set()
         assert held.reached.wait(20), pair[0].log_tail()
@@ -448,14 +458,9 @@ def test_a_step_reads_while_its_start_is_recorded_and_writes_only_once_it_is(
     # step ends: recording the second step's start waits for it. Its first read goes out all
     # the same; its write waits until the start is recorded.
     fake, sandbox = pair.fake, pair.sandbox
-    first, _ = pair.drivers
-    _reopen(sandbox, "10002", "10004")
     before = _ts(fake, "C_OPS")
-    request = _request(fake, first, "approve 10002 10004", "U_ALICE")
-    write = sandbox.state.inject_fault(CHANGE_STATUS, "hang", method="POST")
     try:
-        first.click(request, APPROVE, user="U_CAROL")
-        assert write.reached.wait(20), pair.logs()
+        write = _approve_with_first_write_held(pair)
         (run,) = [r for r in list_runs(store) if r.state == "running"]
         progress = _new_message(fake, "C_OPS", "Approve orders 10002, 10004", before)
         second_step = select(run_steps.c.idx).where(
